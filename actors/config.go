@@ -1,0 +1,93 @@
+package actors
+
+import (
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/orgstream/orgstream/metrics"
+	"github.com/orgstream/orgstream/persistence"
+)
+
+// Config configures a Hub. Zero values mean the documented defaults.
+type Config struct {
+	// Log is the org log. Required.
+	Log persistence.Log
+	// Metrics receives the counters. Nil means a private set.
+	Metrics *metrics.Metrics
+	// Logger receives logs. Nil means zap.NewNop().
+	Logger *zap.Logger
+
+	// Retention mirrors the log's: window entries older than it are dropped
+	// so the window never serves what the log no longer replays. Zero means
+	// 5m.
+	Retention time.Duration
+	// WindowSize is how many recent events an org actor keeps encoded in
+	// memory. Zero means 1024.
+	WindowSize int
+	// OrgIdleGrace is how long an org actor (and its live feed) lives after
+	// its last client left. Zero means 30s.
+	OrgIdleGrace time.Duration
+	// MaxQueueBytes bounds a connection's outbound queue; past it the
+	// connection is closed with 4008. Zero means 1 MiB.
+	MaxQueueBytes int
+	// WriteTimeout bounds one socket write. Zero means 10s.
+	WriteTimeout time.Duration
+	// CloseLinger is how long a closing connection waits for the client's
+	// close frame. Zero means 2s.
+	CloseLinger time.Duration
+	// PingInterval is the heartbeat period. Zero means 25s.
+	PingInterval time.Duration
+	// PublishTimeout bounds a publish without a context deadline. Zero means
+	// 10s.
+	PublishTimeout time.Duration
+	// RecoverTimeout bounds each log read of a recovery or replay. Zero
+	// means 10s.
+	RecoverTimeout time.Duration
+	// RestartBackoff is the first delay before a failed org actor restarts.
+	// Zero means 100ms.
+	RestartBackoff time.Duration
+	// AppendRetries bounds the retries of an append after conflicts. Zero
+	// means 20.
+	AppendRetries int
+	// MaxConnsPerUser bounds open streams per (org, user); 0 = no limit.
+	MaxConnsPerUser int
+	// MaxConnsPerOrg bounds open streams per org; 0 = no limit.
+	MaxConnsPerOrg int
+}
+
+func (c *Config) validate() error {
+	if c.Log == nil {
+		return errors.New("actors: Config.Log is required")
+	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.New()
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.Retention, 5*time.Minute)
+	def(&c.OrgIdleGrace, 30*time.Second)
+	def(&c.WriteTimeout, 10*time.Second)
+	def(&c.CloseLinger, 2*time.Second)
+	def(&c.PingInterval, 25*time.Second)
+	def(&c.PublishTimeout, 10*time.Second)
+	def(&c.RecoverTimeout, 10*time.Second)
+	def(&c.RestartBackoff, 100*time.Millisecond)
+	if c.WindowSize <= 0 {
+		c.WindowSize = 1024
+	}
+	if c.MaxQueueBytes <= 0 {
+		c.MaxQueueBytes = 1 << 20
+	}
+	if c.AppendRetries <= 0 {
+		c.AppendRetries = 20
+	}
+	return nil
+}

@@ -1,0 +1,222 @@
+package actors
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/gobwas/ws"
+	"go.uber.org/zap"
+
+	"github.com/orgstream/orgstream/messages"
+)
+
+// Close codes the server sends (PROTOCOL.md).
+const (
+	CloseNormal         = 1000
+	CloseGoingAway      = 1001 // draining, or the client answered no pings
+	ClosePolicy         = 1008 // the client sent a data frame
+	CloseTooBig         = 1009 // the client sent a frame over MaxClientFrame
+	CloseTryAgain       = 1011 // the log could not serve the replay
+	CloseTokenExpired   = 4001
+	CloseSlowConsumer   = 4008
+	CloseTooManyStreams = 4029
+)
+
+// MaxClientFrame is the largest frame payload a client may send.
+const MaxClientFrame = 64 << 10
+
+// conn is the connection actor of one WebSocket. It is the only writer of
+// its socket: it drains its outbox into one writev per flush. A reader
+// goroutine (owned by the conn: it ends when the socket closes) handles the
+// client's control frames.
+type conn struct {
+	hub    *Hub
+	id     string
+	stream messages.Stream
+	sock   net.Conn
+	out    *outbox
+	entry  *orgEntry
+	sub    *subscriber
+	pid    *actor.PID
+	opened time.Time
+
+	// lastRead is when the client last sent a frame (unix nanos); the
+	// heartbeat closes a connection silent for two ping intervals.
+	lastRead atomic.Int64
+	// expired is set once the 4001 close was requested.
+	expired atomic.Bool
+
+	started   bool
+	closing   bool
+	closeCode uint16
+	closedBy  string
+	batch     [][]byte
+}
+
+func (c *conn) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		c.start(ctx)
+	case *flush:
+		c.flush(ctx)
+	case *closeConn:
+		c.close(ctx, m.code, m.reason)
+	case *peerGone:
+		if c.closedBy == "" {
+			c.closedBy = "client"
+		}
+		ctx.Stop(ctx.Self())
+	case *actor.Stopped:
+		c.finish()
+	}
+}
+
+func (c *conn) start(ctx actor.Context) {
+	if c.started {
+		return // restarted after a panic: the reader already runs
+	}
+	c.started = true
+	c.pid = ctx.Self()
+	c.sub.pid = c.pid
+	c.lastRead.Store(time.Now().UnixNano())
+	c.hub.wg.Add(1)
+	go c.readLoop(ctx.ActorSystem().Root)
+	ctx.Send(c.entry.pid, &subscribe{sub: c.sub, pos: position{
+		resume: c.stream.Resume, last: c.stream.LastSeq, epoch: c.stream.Epoch,
+	}, stream: c.stream})
+}
+
+// flush writes everything queued in one writev.
+func (c *conn) flush(ctx actor.Context) {
+	if c.closing {
+		return
+	}
+	frames := c.out.take(c.batch)
+	if len(frames) == 0 {
+		return
+	}
+	n := 0
+	for _, f := range frames {
+		n += len(f)
+	}
+	_ = c.sock.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout))
+	bufs := net.Buffers(frames)
+	_, err := bufs.WriteTo(c.sock)
+	c.out.written(n)
+	clear(frames)
+	if cap(frames) > 64 {
+		frames = nil // keep no large buffer while idle
+	}
+	c.batch = frames[:0]
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The client stopped reading for a whole write timeout: a slow
+			// consumer whose close frame could not get through either.
+			c.hub.cfg.Metrics.SlowConsumerCuts.Add(1)
+			c.closeCode = CloseSlowConsumer
+		}
+		c.closedBy = "write error"
+		c.out.close()
+		ctx.Stop(ctx.Self())
+	}
+}
+
+// close sends a close frame and lets the reader wait briefly for the
+// client's answer before the socket closes (so the frame is not lost to a
+// reset).
+func (c *conn) close(ctx actor.Context, code uint16, reason string) {
+	if c.closing {
+		return
+	}
+	c.closing = true
+	c.closeCode = code
+	if c.closedBy == "" {
+		c.closedBy = "server"
+	}
+	c.out.close()
+	_ = c.sock.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout))
+	err := ws.WriteFrame(c.sock, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason)))
+	if err != nil {
+		ctx.Stop(ctx.Self())
+		return
+	}
+	_ = c.sock.SetReadDeadline(time.Now().Add(c.hub.cfg.CloseLinger))
+}
+
+func (c *conn) finish() {
+	c.out.close()
+	_ = c.sock.Close()
+	c.hub.connClosed(c)
+	c.hub.log.Info("stream closed",
+		zap.String("conn_id", c.id), zap.String("org", c.stream.Org), zap.String("user", c.stream.User),
+		zap.String("remote", c.stream.RemoteAddr), zap.Uint16("code", c.closeCode),
+		zap.String("by", c.closedBy), zap.Duration("duration", time.Since(c.opened)))
+}
+
+// readLoop reads the client's frames: pings are answered, pongs and every
+// frame refresh the heartbeat, a close is answered, a data frame or an
+// oversized frame closes the stream. It ends when the socket fails or
+// closes, telling the actor.
+func (c *conn) readLoop(root *actor.RootContext) {
+	defer c.hub.wg.Done()
+	err := c.read(root)
+	root.Send(c.pid, &peerGone{err: err})
+}
+
+func (c *conn) read(root *actor.RootContext) error {
+	var payload [125]byte
+	for {
+		h, err := ws.ReadHeader(c.sock)
+		if err != nil {
+			return err
+		}
+		c.lastRead.Store(time.Now().UnixNano())
+		switch {
+		case h.Length > MaxClientFrame:
+			root.Send(c.pid, &closeConn{code: CloseTooBig, reason: "frame too large"})
+			return discard(c.sock)
+		case !h.OpCode.IsControl():
+			root.Send(c.pid, &closeConn{code: ClosePolicy, reason: "clients send only control frames"})
+			return discard(c.sock)
+		case h.Length > int64(len(payload)) || !h.Fin:
+			root.Send(c.pid, &closeConn{code: ClosePolicy, reason: "bad control frame"})
+			return discard(c.sock)
+		}
+		p := payload[:h.Length]
+		if _, err := io.ReadFull(c.sock, p); err != nil {
+			return err
+		}
+		if h.Masked {
+			ws.Cipher(p, h.Mask, 0)
+		}
+		switch h.OpCode {
+		case ws.OpPing:
+			pong := ws.MustCompileFrame(ws.NewPongFrame(append([]byte(nil), p...)))
+			if kick, ok := c.out.push(pong); ok && kick {
+				root.Send(c.pid, flushMsg)
+			}
+		case ws.OpClose:
+			code := ws.StatusNormalClosure
+			if len(p) >= 2 {
+				code = ws.StatusCode(uint16(p[0])<<8 | uint16(p[1]))
+			}
+			if code == ws.StatusNoStatusRcvd || !code.IsApplicationSpec() && !code.IsProtocolDefined() {
+				code = ws.StatusNormalClosure
+			}
+			root.Send(c.pid, &closeConn{code: uint16(code), reason: ""})
+		}
+	}
+}
+
+// discard reads and drops whatever the client still sends until the close
+// linger's read deadline, so closing the socket does not reset the close
+// frame on its way out.
+func discard(r io.Reader) error {
+	_, err := io.Copy(io.Discard, io.LimitReader(r, 4<<20))
+	return err
+}

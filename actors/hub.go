@@ -1,0 +1,250 @@
+package actors
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/gobwas/ws"
+	"go.uber.org/zap"
+
+	"github.com/orgstream/orgstream/messages"
+	"github.com/orgstream/orgstream/persistence"
+)
+
+// ErrDraining means the hub is shutting down and takes no new work.
+var ErrDraining = errors.New("actors: draining")
+
+// Hub is the root of a node's actors: it spawns org actors under their
+// supervisor on demand, keeps the connections and their limits, runs the
+// heartbeat, and is the transport's Publisher and Streams. Its methods are
+// safe for concurrent use.
+type Hub struct {
+	cfg  Config
+	log  *zap.Logger
+	sys  *actor.ActorSystem
+	orgs *actor.PID // the supervisor of the org actors
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // readers, replays, heartbeat
+
+	mu       sync.Mutex
+	entries  map[string]*orgEntry
+	conns    map[string]*conn
+	draining bool
+	closed   chan struct{} // closed when the last connection is gone while draining
+
+	connPrefix string
+	connSeq    atomic.Uint64
+	shutdown   sync.Once
+	pingFrame  []byte
+}
+
+// orgEntry is an org as the hub tracks it: its actor, its subscribers (which
+// survive the actor's restarts), and who holds it.
+type orgEntry struct {
+	org   string
+	pid   *actor.PID
+	subs  *subscribers
+	refs  int // connections and publishes in flight
+	idle  *time.Timer
+	conns int
+	users map[string]int
+}
+
+// NewHub starts the actor system, the org supervisor and the heartbeat.
+func NewHub(cfg Config) (*Hub, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	var pfx [3]byte
+	if _, err := rand.Read(pfx[:]); err != nil {
+		return nil, fmt.Errorf("actors: conn id prefix: %w", err)
+	}
+	h := &Hub{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		sys:        newActorSystem(cfg.Logger),
+		entries:    map[string]*orgEntry{},
+		conns:      map[string]*conn{},
+		connPrefix: "c-" + hex.EncodeToString(pfx[:]),
+		pingFrame:  ws.MustCompileFrame(ws.NewPingFrame(nil)),
+	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.orgs = h.sys.Root.Spawn(newSupervisorProps(h))
+	h.wg.Add(1)
+	go h.heartbeat()
+	return h, nil
+}
+
+// acquire returns the org's entry, spawning its actor if needed, and holds
+// it until release. Holding it keeps the actor alive: messages are only sent
+// to held entries, so none is lost to an actor stopping for idleness.
+func (h *Hub) acquire(org string) (*orgEntry, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.acquireLocked(org)
+}
+
+func (h *Hub) acquireLocked(org string) (*orgEntry, error) {
+	if h.draining {
+		return nil, ErrDraining
+	}
+	e := h.entries[org]
+	if e == nil {
+		e = &orgEntry{org: org, subs: newSubscribers(), users: map[string]int{}}
+		res, err := h.sys.Root.RequestFuture(h.orgs, &spawnOrg{entry: e}, 5*time.Second).Result()
+		if err != nil {
+			return nil, fmt.Errorf("actors: spawn org %s: %w", org, err)
+		}
+		e.pid = res.(*actor.PID)
+		h.entries[org] = e
+		h.cfg.Metrics.OrgsActive.Store(int64(len(h.entries)))
+	}
+	if e.idle != nil {
+		e.idle.Stop()
+		e.idle = nil
+	}
+	e.refs++
+	return e, nil
+}
+
+// release lets go of an entry; the org actor stops a grace period after the
+// last holder left (its live feed is released with it).
+func (h *Hub) release(e *orgEntry) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e.refs--
+	if e.refs > 0 || h.draining {
+		return
+	}
+	e.idle = time.AfterFunc(h.cfg.OrgIdleGrace, func() { h.reap(e) })
+}
+
+func (h *Hub) reap(e *orgEntry) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e.refs > 0 || h.entries[e.org] != e {
+		return
+	}
+	delete(h.entries, e.org)
+	h.cfg.Metrics.OrgsActive.Store(int64(len(h.entries)))
+	h.sys.Root.Stop(e.pid)
+}
+
+// Publish appends drafts to org's log through its org actor and returns once
+// they are durable.
+func (h *Hub) Publish(ctx context.Context, org string, drafts []messages.Draft) ([]uint64, bool, error) {
+	e, err := h.acquire(org)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %w", persistence.ErrUnavailable, err)
+	}
+	defer h.release(e)
+	timeout := h.cfg.PublishTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	res, err := h.sys.Root.RequestFuture(e.pid, &publishRequest{org: org, drafts: drafts}, timeout).Result()
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: publish to %s: %w", persistence.ErrUnavailable, org, err)
+	}
+	r, ok := res.(*publishResult)
+	if !ok {
+		return nil, false, fmt.Errorf("%w: publish to %s: org actor unavailable", persistence.ErrUnavailable, org)
+	}
+	return r.seqs, r.allDuplicate, r.err
+}
+
+// Open serves an upgraded WebSocket: it enforces the connection limits
+// (4029) and hands the socket to a new connection actor.
+func (h *Hub) Open(sock net.Conn, s messages.Stream) {
+	h.mu.Lock()
+	e, err := h.acquireLocked(s.Org)
+	if err != nil {
+		h.mu.Unlock()
+		h.refuse(sock, s, CloseGoingAway, "draining")
+		return
+	}
+	if (h.cfg.MaxConnsPerOrg > 0 && e.conns >= h.cfg.MaxConnsPerOrg) ||
+		(h.cfg.MaxConnsPerUser > 0 && e.users[s.User] >= h.cfg.MaxConnsPerUser) {
+		h.mu.Unlock()
+		h.release(e)
+		h.refuse(sock, s, CloseTooManyStreams, "too many connections")
+		return
+	}
+	e.conns++
+	e.users[s.User]++
+	id := h.connPrefix + "-" + strconv.FormatUint(h.connSeq.Add(1), 36)
+	c := &conn{
+		hub: h, id: id, stream: s, sock: sock, entry: e, opened: time.Now(),
+		out: newOutbox(h.cfg.MaxQueueBytes),
+	}
+	c.sub = &subscriber{connID: id, org: s.Org, user: s.User, out: c.out, deflate: s.Deflate}
+	h.conns[id] = c
+	h.cfg.Metrics.Connections.Add(1)
+	h.mu.Unlock()
+
+	h.log.Info("stream opened", zap.String("conn_id", id), zap.String("org", s.Org),
+		zap.String("user", s.User), zap.String("remote", s.RemoteAddr),
+		zap.Bool("resume", s.Resume), zap.Uint64("last_seq", s.LastSeq), zap.Bool("deflate", s.Deflate))
+	h.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return c }))
+}
+
+// refuse closes a just-upgraded socket with code, before any actor exists.
+func (h *Hub) refuse(sock net.Conn, s messages.Stream, code uint16, reason string) {
+	h.cfg.Metrics.ConnectionsRefused.Add(1)
+	h.log.Info("stream refused", zap.String("org", s.Org), zap.String("user", s.User),
+		zap.String("remote", s.RemoteAddr), zap.Uint16("code", code), zap.String("reason", reason))
+	_ = sock.SetWriteDeadline(time.Now().Add(time.Second))
+	_ = ws.WriteFrame(sock, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason)))
+	// Give the client a moment to read the close frame before the socket
+	// goes; without waiting, a reset could discard it.
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		_ = sock.SetReadDeadline(time.Now().Add(h.cfg.CloseLinger))
+		_ = discard(sock)
+		_ = sock.Close()
+	}()
+}
+
+// connClosed is the connection actor's last word.
+func (h *Hub) connClosed(c *conn) {
+	h.mu.Lock()
+	delete(h.conns, c.id)
+	e := c.entry
+	e.conns--
+	if e.users[c.stream.User]--; e.users[c.stream.User] <= 0 {
+		delete(e.users, c.stream.User)
+	}
+	last := h.draining && len(h.conns) == 0 && h.closed != nil
+	h.mu.Unlock()
+	h.sys.Root.Send(e.pid, &unsubscribe{connID: c.id})
+	h.release(e)
+	h.cfg.Metrics.Connections.Add(-1)
+	if last {
+		close(h.closed)
+	}
+}
+
+// planFrames encodes the opening frames of a stream for sub.
+func planFrames(sub *subscriber, pl plan) []*messages.Frame {
+	w := pl.welcome
+	w.ConnID, w.Org, w.User = sub.connID, sub.org, sub.user
+	f := messages.EncodeWelcome(w)
+	out := []*messages.Frame{&f}
+	if pl.reset != nil {
+		r := messages.EncodeReset(*pl.reset)
+		out = append(out, &r)
+	}
+	return out
+}

@@ -1,0 +1,258 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
+
+	"github.com/orgstream/orgstream/messages"
+	"github.com/orgstream/orgstream/persistence"
+)
+
+// orgActor is one org on this node: it owns the org's live feed from the
+// log, its replay window and its subscribers, and forwards publishes to its
+// writer. All its state is rebuilt from the log when it starts or restarts
+// (event sourcing); only the subscriber set, held by the hub entry,
+// survives a restart.
+type orgActor struct {
+	hub    *Hub
+	org    string
+	subs   *subscribers
+	win    *window
+	feed   persistence.Follower
+	writer *actor.PID
+	// cuts collects subscribers to drop after a delivery loop.
+	cuts []*subscriber
+}
+
+func (a *orgActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		a.start(ctx)
+	case *actor.Restarting, *actor.Stopping:
+		a.stopFeed()
+	case *liveEvent:
+		a.onEvent(ctx, m)
+	case *subscribe:
+		a.onSubscribe(ctx, m)
+	case *unsubscribe:
+		a.subs.remove(m.connID)
+	case *resolved:
+		a.onResolved(ctx, m)
+	case *publishRequest:
+		ctx.Forward(a.writer)
+	case *crash:
+		panic("actors: injected crash of org actor " + a.org)
+	}
+}
+
+// start recovers the org's head and window from the log, then follows it.
+// A failure panics so the supervisor retries with backoff.
+func (a *orgActor) start(ctx actor.Context) {
+	h := a.hub
+	c, cancel := context.WithTimeout(h.ctx, h.cfg.RecoverTimeout)
+	defer cancel()
+	head, err := h.cfg.Log.Head(c, a.org)
+	if err != nil {
+		panic(fmt.Errorf("actors: recover org %s head: %w", a.org, err))
+	}
+	win := newWindow(0, h.cfg.WindowSize, h.cfg.Retention)
+	from := uint64(1)
+	if head.Seq > uint64(h.cfg.WindowSize) {
+		from = head.Seq - uint64(h.cfg.WindowSize) + 1
+	}
+	if head.Seq > 0 {
+		evs, err := h.cfg.Log.Read(c, a.org, from, h.cfg.WindowSize)
+		if err != nil {
+			panic(fmt.Errorf("actors: recover org %s window: %w", a.org, err))
+		}
+		for i := range evs {
+			f := messages.EncodeEvent(evs[i])
+			win.add(entry{seq: evs[i].Seq, at: evs[i].Time, frame: &f})
+		}
+	}
+	if win.head != head.Seq {
+		// Everything retained is older than the head (or nothing is): the
+		// window restarts empty at the head, which outlives retention.
+		win = newWindow(head.Seq, h.cfg.WindowSize, h.cfg.Retention)
+	}
+	win.prune(time.Now())
+	a.win = win
+
+	self := ctx.Self()
+	root := ctx.ActorSystem().Root
+	feed, err := h.cfg.Log.Follow(a.org, head.Seq, func(ev messages.Event) {
+		f := messages.EncodeEvent(ev)
+		root.Send(self, &liveEvent{ev: ev, frame: &f})
+	})
+	if err != nil {
+		panic(fmt.Errorf("actors: follow org %s: %w", a.org, err))
+	}
+	a.feed = feed
+	h.cfg.Metrics.NATSSubscriptions.Add(1)
+	a.writer = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+		return &writer{log: h.cfg.Log, org: a.org, ctx: h.ctx, retries: h.cfg.AppendRetries}
+	}))
+
+	// After a restart: every subscriber continues from its own position.
+	for _, sub := range a.subs.list {
+		if sub.welcomed && !sub.resolving {
+			sub.live = false
+			a.catchUp(ctx, sub)
+		}
+	}
+	h.log.Debug("org actor started", zap.String("org", a.org), zap.Uint64("head", head.Seq),
+		zap.Uint64("window_first", win.first()))
+}
+
+func (a *orgActor) stopFeed() {
+	if a.feed != nil {
+		a.feed.Stop()
+		a.feed = nil
+		a.hub.cfg.Metrics.NATSSubscriptions.Add(-1)
+	}
+}
+
+// onEvent takes the next stored event into the window and pushes its shared
+// frame to every live subscriber that needs exactly that seq.
+func (a *orgActor) onEvent(ctx actor.Context, m *liveEvent) {
+	added, jumped := a.win.add(entry{seq: m.ev.Seq, at: m.ev.Time, frame: m.frame})
+	if !added {
+		return
+	}
+	a.win.prune(m.ev.Time)
+	seq := m.ev.Seq
+	delivered := 0
+	for _, sub := range a.subs.list {
+		if !sub.live {
+			continue
+		}
+		if sub.next != seq {
+			if jumped && sub.next < seq {
+				// Its next events aged out of the log before this node saw
+				// them: cut it so it resumes and gets a reset.
+				a.cuts = append(a.cuts, sub)
+			}
+			continue
+		}
+		if a.push(ctx, sub, m.frame) {
+			delivered++
+		}
+	}
+	a.hub.cfg.Metrics.EventsDelivered.Add(uint64(delivered))
+	a.applyCuts(ctx)
+}
+
+// push queues f for sub, advancing its position; it schedules a cut when the
+// subscriber's outbox is full (a slow reader, DESIGN.md invariant 7).
+func (a *orgActor) push(ctx actor.Context, sub *subscriber, f *messages.Frame) bool {
+	kick, ok := sub.out.push(f.For(sub.deflate))
+	if !ok {
+		a.cuts = append(a.cuts, sub)
+		return false
+	}
+	sub.next++
+	if kick {
+		ctx.Send(sub.pid, flushMsg)
+	}
+	return true
+}
+
+func (a *orgActor) applyCuts(ctx actor.Context) {
+	if len(a.cuts) == 0 {
+		return
+	}
+	for _, sub := range a.cuts {
+		if a.subs.remove(sub.connID) == nil {
+			continue
+		}
+		sub.out.close()
+		a.hub.cfg.Metrics.SlowConsumerCuts.Add(1)
+		ctx.Send(sub.pid, &closeConn{code: CloseSlowConsumer, reason: "slow consumer"})
+	}
+	clear(a.cuts)
+	a.cuts = a.cuts[:0]
+}
+
+func (a *orgActor) onSubscribe(ctx actor.Context, m *subscribe) {
+	sub := m.sub
+	a.subs.add(sub)
+	a.win.prune(time.Now())
+	if pl, ok := planFast(a.win, a.hub.cfg.Log.Epoch(), m.pos); ok {
+		a.welcome(ctx, sub, pl)
+		a.catchUp(ctx, sub)
+		a.applyCuts(ctx)
+		return
+	}
+	sub.resolving = true
+	a.hub.goResolve(ctx.Self(), a.org, sub, m.pos, a.win.head)
+}
+
+// welcome queues the welcome (and reset) frames that open every stream.
+func (a *orgActor) welcome(ctx actor.Context, sub *subscriber, pl plan) {
+	sub.welcomed = true
+	sub.next = pl.next
+	for _, f := range planFrames(sub, pl) {
+		kick, ok := sub.out.push(f.For(sub.deflate))
+		if !ok {
+			a.cuts = append(a.cuts, sub)
+			return
+		}
+		if kick {
+			ctx.Send(sub.pid, flushMsg)
+		}
+	}
+}
+
+// catchUp brings sub from its next seq to the window's head and makes it
+// live. What the window holds goes inline when small; a longer stretch, or
+// one older than the window, goes to a replay goroutine paced by the
+// client's reading, which reports back with resolved and catchUp runs again.
+func (a *orgActor) catchUp(ctx actor.Context, sub *subscriber) {
+	ents, inWindow := a.win.since(sub.next)
+	if inWindow {
+		size := 0
+		for i := range ents {
+			size += len(ents[i].frame.For(sub.deflate))
+		}
+		if size <= a.hub.cfg.MaxQueueBytes/2 {
+			for i := range ents {
+				if !a.push(ctx, sub, ents[i].frame) {
+					return
+				}
+			}
+			a.hub.cfg.Metrics.Replayed.Add(uint64(len(ents)))
+			sub.live = true
+			return
+		}
+	} else {
+		ents, _ = a.win.since(a.win.first())
+	}
+	snap := make([]*messages.Frame, len(ents))
+	for i := range ents {
+		snap[i] = ents[i].frame
+	}
+	sub.resolving = true
+	a.hub.goReplay(ctx.Self(), a.org, sub, sub.next, a.win.head, snap)
+}
+
+func (a *orgActor) onResolved(ctx actor.Context, m *resolved) {
+	sub := a.subs.get(m.connID)
+	if sub == nil {
+		return
+	}
+	sub.resolving = false
+	if m.failed {
+		a.subs.remove(sub.connID)
+		sub.out.close()
+		ctx.Send(sub.pid, &closeConn{code: CloseTryAgain, reason: "log unavailable"})
+		return
+	}
+	sub.welcomed = true
+	sub.next = m.next
+	a.catchUp(ctx, sub)
+	a.applyCuts(ctx)
+}

@@ -1,0 +1,111 @@
+package actors
+
+import "sync"
+
+// outbox is one connection's bounded outbound queue, counted in bytes
+// (DESIGN.md invariant 7). The org actor pushes shared, immutable frames
+// without ever blocking; the connection actor takes them all at once and
+// writes them in one writev. Bytes stay counted until written, so the limit
+// covers the batch in flight as well.
+type outbox struct {
+	mu     sync.Mutex
+	space  sync.Cond // signalled when bytes drop or the outbox closes
+	q      [][]byte
+	bytes  int
+	limit  int
+	kicked bool // a flush is pending in the connection actor's mailbox
+	closed bool
+}
+
+func newOutbox(limit int) *outbox {
+	o := &outbox{limit: limit}
+	o.space.L = &o.mu
+	return o
+}
+
+// push queues b. kick reports that the queue was idle and the caller must
+// send the connection actor a flush. ok is false when the outbox is closed or
+// b would take it past its limit; the outbox is then closed and its pending
+// frames dropped, and the caller cuts the connection (4008).
+func (o *outbox) push(b []byte) (kick, ok bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return false, false
+	}
+	if o.bytes+len(b) > o.limit {
+		o.closeLocked()
+		return false, false
+	}
+	o.q = append(o.q, b)
+	o.bytes += len(b)
+	if !o.kicked {
+		o.kicked = true
+		return true, true
+	}
+	return false, true
+}
+
+// pushWait queues b like push but, instead of failing, waits while the
+// queue is over half its limit: replays stream more history than the limit
+// and must be paced by the reader, not cut. It returns false once closed.
+func (o *outbox) pushWait(b []byte) (kick, ok bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for !o.closed && o.bytes > 0 && o.bytes+len(b) > o.limit/2 {
+		o.space.Wait()
+	}
+	if o.closed {
+		return false, false
+	}
+	o.q = append(o.q, b)
+	o.bytes += len(b)
+	if !o.kicked {
+		o.kicked = true
+		return true, true
+	}
+	return false, true
+}
+
+// take moves the queued frames into dst (reusing its storage) and re-arms the
+// kick, so a push after take schedules another flush.
+func (o *outbox) take(dst [][]byte) [][]byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	dst = append(dst[:0], o.q...)
+	clear(o.q)
+	o.q = o.q[:0]
+	o.kicked = false
+	return dst
+}
+
+// written releases n bytes taken earlier.
+func (o *outbox) written(n int) {
+	o.mu.Lock()
+	o.bytes -= n
+	o.mu.Unlock()
+	o.space.Broadcast()
+}
+
+// close drops what is pending and refuses further pushes. Safe to call twice.
+func (o *outbox) close() {
+	o.mu.Lock()
+	o.closeLocked()
+	o.mu.Unlock()
+}
+
+func (o *outbox) closeLocked() {
+	if o.closed {
+		return
+	}
+	o.closed = true
+	clear(o.q)
+	o.q = nil
+	o.space.Broadcast()
+}
+
+func (o *outbox) isClosed() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.closed
+}

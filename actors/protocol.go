@@ -1,0 +1,66 @@
+package actors
+
+import (
+	"github.com/orgstream/orgstream/messages"
+)
+
+// The messages the actors of this package exchange. Values that cross
+// package boundaries (drafts, events, frames, stream requests) live in
+// package messages; these carry actor-internal references and stay here.
+
+// subscribe asks the org actor to serve a connection from a position.
+type subscribe struct {
+	sub    *subscriber
+	pos    position
+	stream messages.Stream
+}
+
+// unsubscribe removes a connection from its org.
+type unsubscribe struct{ connID string }
+
+// liveEvent is an event the log stored, with its frame already encoded (by
+// the follower goroutine, off the org actor's mailbox).
+type liveEvent struct {
+	ev    messages.Event
+	frame *messages.Frame
+}
+
+// resolved reports that a replay goroutine finished its part for a
+// subscriber: the plan it decided (when the welcome needed the log's bounds)
+// and the next seq the subscriber needs.
+type resolved struct {
+	connID string
+	next   uint64
+	failed bool
+}
+
+// publishRequest asks the org's writer to append drafts durably.
+type publishRequest struct {
+	org    string
+	drafts []messages.Draft
+}
+
+// publishResult answers a publishRequest.
+type publishResult struct {
+	seqs         []uint64
+	allDuplicate bool
+	err          error
+}
+
+// flush tells a connection actor that its outbox has frames.
+type flush struct{}
+
+// closeConn tells a connection actor to close with a code.
+type closeConn struct {
+	code   uint16
+	reason string
+}
+
+// peerGone tells a connection actor that its socket's reader ended.
+type peerGone struct{ err error }
+
+// crash makes an org actor panic: the fault the supervision tests inject,
+// which cannot be provoked from outside otherwise.
+type crash struct{}
+
+var flushMsg = &flush{}

@@ -1,0 +1,91 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/orgstream/orgstream/messages"
+)
+
+// entry is one event of the replay window: its encoded frame, shared by every
+// connection, and when it was accepted (for time-based retention).
+type entry struct {
+	seq   uint64
+	at    time.Time
+	frame *messages.Frame
+}
+
+// window is the org's in-memory replay window: the newest events, seqs
+// contiguous and ending at head. It is pure state: no I/O, no clock of its
+// own, so the org actor's decisions are testable without sockets.
+type window struct {
+	head uint64
+	ents []entry
+	// max bounds the entries held; retention drops entries older than it.
+	max       int
+	retention time.Duration
+}
+
+func newWindow(head uint64, max int, retention time.Duration) *window {
+	return &window{head: head, max: max, retention: retention}
+}
+
+// first is the oldest seq the window can serve, head+1 when it is empty.
+func (w *window) first() uint64 {
+	if len(w.ents) == 0 {
+		return w.head + 1
+	}
+	return w.ents[0].seq
+}
+
+// add appends the next event. A seq at or below head is a duplicate and is
+// ignored (false). A seq past head+1 means the events between were lost to
+// the log's retention before this node saw them: the window restarts at seq.
+func (w *window) add(e entry) (added, jumped bool) {
+	if e.seq <= w.head {
+		return false, false
+	}
+	if e.seq != w.head+1 {
+		clear(w.ents)
+		w.ents = w.ents[:0]
+		jumped = true
+	}
+	w.head = e.seq
+	if len(w.ents) >= w.max {
+		// Reslicing from the front shrinks the capacity; append then moves
+		// the entries to a fresh array now and again: amortised O(1), and the
+		// dropped frame is released at once.
+		w.ents[0] = entry{}
+		w.ents = w.ents[1:]
+	}
+	w.ents = append(w.ents, e)
+	return true, jumped
+}
+
+// prune drops entries older than the retention at now.
+func (w *window) prune(now time.Time) {
+	if w.retention <= 0 || len(w.ents) == 0 {
+		return
+	}
+	cut := now.Add(-w.retention)
+	i := 0
+	for i < len(w.ents) && w.ents[i].at.Before(cut) {
+		i++
+	}
+	if i > 0 {
+		n := copy(w.ents, w.ents[i:])
+		clear(w.ents[n:])
+		w.ents = w.ents[:n]
+	}
+}
+
+// since returns the entries with seq >= from; ok is false when from is older
+// than the window (the log must serve the start).
+func (w *window) since(from uint64) (ents []entry, ok bool) {
+	if from < w.first() {
+		return nil, false
+	}
+	if from > w.head {
+		return nil, true
+	}
+	return w.ents[from-w.first():], true
+}

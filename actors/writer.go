@@ -1,0 +1,62 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/orgstream/orgstream/persistence"
+)
+
+// writer is the org's single writer on this node, a child of the org actor
+// so that a slow append never holds up delivery. It keeps the head it last
+// wrote; across nodes the log arbitrates with optimistic concurrency, and on
+// a conflict the writer re-reads the head and retries (DESIGN.md
+// invariant 2). It replies to the publisher only after the log stored the
+// events (invariant 8).
+type writer struct {
+	log     persistence.Log
+	org     string
+	ctx     context.Context
+	retries int
+
+	head  persistence.Head
+	known bool
+}
+
+func (w *writer) Receive(ctx actor.Context) {
+	req, ok := ctx.Message().(*publishRequest)
+	if !ok {
+		return
+	}
+	seqs, allDup, err := w.append(req)
+	ctx.Respond(&publishResult{seqs: seqs, allDuplicate: allDup, err: err})
+}
+
+func (w *writer) append(req *publishRequest) ([]uint64, bool, error) {
+	for attempt := 0; ; attempt++ {
+		if !w.known {
+			h, err := w.log.Head(w.ctx, w.org)
+			if err != nil {
+				return nil, false, fmt.Errorf("actors: read head of %s: %w", w.org, err)
+			}
+			w.head, w.known = h, true
+		}
+		res, err := w.log.Append(w.ctx, w.org, w.head, req.drafts)
+		if err == nil {
+			w.head = res.Head
+			allDup := true
+			for _, d := range res.Duplicate {
+				allDup = allDup && d
+			}
+			return res.Seqs, allDup, nil
+		}
+		// Whatever failed, the head we hold may be stale now.
+		w.known = false
+		if !errors.Is(err, persistence.ErrConflict) || attempt >= w.retries {
+			return nil, false, fmt.Errorf("actors: append to %s: %w", w.org, err)
+		}
+	}
+}

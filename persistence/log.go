@@ -1,0 +1,118 @@
+package persistence
+
+import (
+	"context"
+	"errors"
+
+	"github.com/orgstream/orgstream/messages"
+)
+
+// ErrConflict means another writer appended to the org since the Head the
+// caller passed: re-read the head with Log.Head and retry.
+var ErrConflict = errors.New("persistence: append conflict")
+
+// ErrUnavailable means the store cannot take or serve the request now
+// (no JetStream leader, connection lost, timeout, context ended). For an
+// Append that timed out the outcome is unknown: retrying with the same draft
+// IDs is safe (dedup), drafts without an ID may then be stored twice.
+var ErrUnavailable = errors.New("persistence: log unavailable")
+
+// ErrClosed means the log was closed.
+var ErrClosed = errors.New("persistence: log closed")
+
+// ErrInvalidOrg means the org id does not match messages.ValidOrg (it would
+// not be a safe subject token).
+var ErrInvalidOrg = errors.New("persistence: invalid org")
+
+// ErrBatchTooLarge means an Append carried more than MaxBatch drafts.
+var ErrBatchTooLarge = errors.New("persistence: batch too large")
+
+// MaxBatch is the most drafts one Append takes (JetStream's atomic batch
+// limit, and PROTOCOL.md's batch limit).
+const MaxBatch = messages.MaxBatch
+
+// Head is the newest position of an org's log as a writer sees it.
+type Head struct {
+	// Seq is the org's newest seq, 0 if the org never had an event. It
+	// survives retention: an org whose events all aged out keeps its Seq.
+	Seq uint64
+	// Rev is the store's opaque revision of the org's last stored event, used
+	// for optimistic concurrency: pass the Head back unchanged, compare Revs
+	// only for equality. JetStream: the stream sequence of the last message
+	// on the org's subject; 0 when none is retained (the org never had an
+	// event or all aged out; Seq then still tells the org's counter).
+	Rev uint64
+}
+
+// Appended is the outcome of one Append.
+type Appended struct {
+	// Head is the org's head after the append; pass it to the next Append.
+	// When every draft was a duplicate it is the Head passed in.
+	Head Head
+	// Seqs holds one seq per draft, in order. For a draft whose ID was seen
+	// within the dedup window it is the first seq given to that ID (0 in the
+	// rare case where that first event already left the log, see
+	// JetStreamLog.Append).
+	Seqs []uint64
+	// Duplicate[i] is true when draft i was a duplicate and stored nothing.
+	Duplicate []bool
+	// Events holds the stored events (not the duplicates), in seq order.
+	// Their Data shares memory with the drafts'.
+	Events []messages.Event
+}
+
+// Log is the durable, ordered, per-org event log (DESIGN.md). All methods
+// are safe for concurrent use. Org ids must satisfy messages.ValidOrg
+// (ErrInvalidOrg otherwise).
+type Log interface {
+	// Epoch names the generation of the log; it changes only when the log is
+	// recreated (store wiped), and then old seqs mean nothing.
+	Epoch() string
+
+	// Head reads the org's newest position from the store.
+	Head(ctx context.Context, org string) (Head, error)
+
+	// Append stores drafts for org after `after`, atomically: all or none.
+	// Stored drafts get consecutive seqs after.Seq+1, … It returns only once
+	// the events are durable. It fails with ErrConflict (nothing stored) when
+	// the org's head in the store is no longer `after`, and with
+	// ErrUnavailable when the store cannot take writes.
+	//
+	// Drafts with an ID seen for this org within the dedup window are
+	// duplicates: they store nothing and report the first seq (Appended).
+	// A batch holding such a duplicate is stored draft by draft: the new
+	// drafts still get consecutive seqs unless another writer interleaves,
+	// in which case each draft is still stored exactly once. At most
+	// MaxBatch drafts (ErrBatchTooLarge); no drafts is a no-op.
+	Append(ctx context.Context, org string, after Head, drafts []messages.Draft) (Appended, error)
+
+	// Bounds returns the org's oldest retained seq and its head seq. With
+	// nothing retained, first is head+1.
+	Bounds(ctx context.Context, org string) (first, head uint64, err error)
+
+	// Read returns up to max retained events of org with seq >= from, in seq
+	// order, without holes. Fewer than max means the end of the log was
+	// reached. When from is older than the oldest retained event, the
+	// result starts at the oldest retained one (check Bounds to tell).
+	Read(ctx context.Context, org string, from uint64, max int) ([]messages.Event, error)
+
+	// Follow calls fn for every event of org stored with seq > after, in seq
+	// order, each exactly once and without holes (missing events are read
+	// back from the log), until the returned Follower is stopped. fn runs on
+	// one goroutine per Follower and must not block for long.
+	//
+	// The only jump is retention: when events the feed still has to deliver
+	// aged out of the log first, it goes on from the oldest retained one, so
+	// fn sees a seq greater than the previous one plus one (or than after+1
+	// for the first call); the caller detects it and resets its clients.
+	// While the store is unavailable the feed retries reads with backoff.
+	Follow(org string, after uint64, fn func(messages.Event)) (Follower, error)
+}
+
+// Follower is a live feed of one org's stored events.
+type Follower interface {
+	// Stop ends the feed; fn is not called after Stop returns (when Stop is
+	// called from inside fn it cannot wait for that call to return, but no
+	// further call follows). Safe to call twice.
+	Stop()
+}

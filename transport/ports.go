@@ -1,0 +1,35 @@
+package transport
+
+import (
+	"context"
+	"net"
+
+	"github.com/orgstream/orgstream/messages"
+)
+
+// Publisher appends events to an org's log (the org actor's writer).
+type Publisher interface {
+	// Publish returns once every draft is durable: one seq per draft, in
+	// order, consecutive for the stored ones. allDuplicate is true when every
+	// draft carried an ID already seen in the dedup window (nothing stored).
+	// Errors: persistence.ErrUnavailable (and context errors) mean 503.
+	Publish(ctx context.Context, org string, drafts []messages.Draft) (seqs []uint64, allDuplicate bool, err error)
+}
+
+// Stream is an accepted stream request (see messages.Stream).
+type Stream = messages.Stream
+
+// Streams takes ownership of upgraded connections.
+type Streams interface {
+	// Open serves the stream on conn until it closes. It must not block: it
+	// hands conn to a connection actor and returns. conn has completed the
+	// handshake; any bytes the client sent after it are readable from conn.
+	Open(conn net.Conn, s Stream)
+}
+
+// Readiness tells whether the node accepts new streams and publishes.
+type Readiness interface {
+	// Ready is nil when the store is reachable and the node is not draining;
+	// otherwise an error saying why (surfaced as 503).
+	Ready() error
+}
