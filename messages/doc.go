@@ -1,0 +1,31 @@
+// Package messages holds the values that orgstream's parts exchange and the
+// wire frames of PROTOCOL.md: events, publish bodies, and the encoded
+// WebSocket frames (welcome, event, reset) that the org actor builds once and
+// every connection writes.
+//
+// It has no behaviour beyond parsing, validating and encoding. Every value is
+// immutable once built and safe to share between goroutines; every function
+// is safe for concurrent use.
+//
+// Publish bodies (see ParsePublish for the exact rules):
+//
+//	p, err := messages.ParsePublish(body) // body may be reused afterwards
+//	var me *messages.Error
+//	if errors.As(err, &me) {
+//		// 400 {"error": me.Message, "code": me.Code}
+//	}
+//
+// Frames: EncodeEvent, EncodeWelcome and EncodeReset return a Frame whose
+// Plain field is a complete server-to-client WebSocket text frame (FIN,
+// unmasked, header and JSON payload in one slice), and, when the payload is
+// over DeflateThreshold, whose Deflated field is the same message compressed
+// with permessage-deflate without context takeover (RSV1 set), so one
+// compressed frame serves every client that negotiated the extension:
+//
+//	f := messages.EncodeEvent(ev)
+//	conn.Write(f.For(negotiatedDeflate)) // never modify the bytes
+//
+// The JSON has "type" first and exactly the fields of PROTOCOL.md; ts is
+// RFC 3339 UTC with six fractional digits; data is written byte for byte.
+// EncodeEvent allocates the frame slices only.
+package messages
