@@ -1,0 +1,122 @@
+package transport
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/orgstream/orgstream/transport/auth"
+)
+
+// Machine codes of the refusals transport itself decides (messages.Error
+// codes of publish bodies pass through unchanged).
+const (
+	CodeNotReady         = "not_ready"
+	CodeDraining         = "draining"
+	CodeInvalidQuery     = "invalid_query"
+	CodeMissingToken     = "missing_token"
+	CodeInvalidToken     = "invalid_token"
+	CodeTokenExpired     = "token_expired"
+	CodeOriginNotAllowed = "origin_not_allowed"
+	CodeForbidden        = "forbidden"
+	CodeUpgradeRequired  = "upgrade_required"
+	CodeBadHandshake     = "bad_handshake"
+	CodeBadVersion       = "unsupported_websocket_version"
+	CodeBadRequest       = "bad_request"
+	CodeHeaderTooLarge   = "header_too_large"
+	CodeInvalidOrg       = "invalid_org"
+	CodeBodyTooLarge     = "body_too_large"
+	CodeLogUnavailable   = "log_unavailable"
+	CodeNotFound         = "not_found"
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeInternal         = "internal_error"
+)
+
+// apiError is a refusal: an HTTP status and the JSON body
+// {"error":"human message","code":"machine_code"}.
+type apiError struct {
+	Status  int
+	Message string
+	Code    string
+	// Header holds extra response headers (e.g. Upgrade: websocket on 426).
+	Header [][2]string
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+// body returns the JSON body of e.
+func (e *apiError) body() []byte {
+	b, _ := json.Marshal(errorBody{Error: e.Message, Code: e.Code})
+	return b
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+func newAPIError(status int, code, msg string) *apiError {
+	return &apiError{Status: status, Code: code, Message: msg}
+}
+
+// notReadyError maps a Readiness error to 503 draining / not_ready.
+func notReadyError(err error) *apiError {
+	if errors.Is(err, ErrDraining) {
+		return newAPIError(http.StatusServiceUnavailable, CodeDraining, "the node is draining")
+	}
+	return newAPIError(http.StatusServiceUnavailable, CodeNotReady, "the node is not ready")
+}
+
+// tokenError maps an auth.Verify error to 401.
+func tokenError(err error) *apiError {
+	switch {
+	case errors.Is(err, auth.ErrMissing):
+		return newAPIError(http.StatusUnauthorized, CodeMissingToken, "missing token")
+	case errors.Is(err, auth.ErrExpired):
+		return newAPIError(http.StatusUnauthorized, CodeTokenExpired, "token expired")
+	default:
+		return newAPIError(http.StatusUnauthorized, CodeInvalidToken, "invalid token")
+	}
+}
+
+// writeHTTPError writes e through net/http.
+func writeHTTPError(w http.ResponseWriter, e *apiError) {
+	for _, kv := range e.Header {
+		w.Header().Set(kv[0], kv[1])
+	}
+	writeJSON(w, e.Status, e.body())
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// appendRawResponse appends the HTTP/1.1 response of e, with Connection:
+// close, for a connection that net/http never saw.
+func appendRawResponse(dst []byte, e *apiError) []byte {
+	body := e.body()
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(e.Status), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, http.StatusText(e.Status)...)
+	dst = append(dst, "\r\nContent-Type: application/json\r\nConnection: close\r\nCache-Control: no-store\r\nContent-Length: "...)
+	dst = strconv.AppendInt(dst, int64(len(body)), 10)
+	dst = append(dst, "\r\n"...)
+	for _, kv := range e.Header {
+		if kv[0] == "Connection" {
+			continue // this connection closes
+		}
+		dst = append(dst, kv[0]...)
+		dst = append(dst, ": "...)
+		dst = append(dst, kv[1]...)
+		dst = append(dst, "\r\n"...)
+	}
+	dst = append(dst, "\r\n"...)
+	return append(dst, body...)
+}

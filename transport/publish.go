@@ -1,0 +1,160 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"go.uber.org/zap"
+
+	"github.com/orgstream/orgstream/messages"
+	"github.com/orgstream/orgstream/transport/auth"
+)
+
+// publishResult is the answer to a publish, whatever carried it: an HTTP
+// status and a JSON body. err is set for refusals (for the log).
+type publishResult struct {
+	status int
+	body   []byte
+	err    *apiError
+}
+
+func refusal(e *apiError) publishResult {
+	return publishResult{status: e.Status, body: e.body(), err: e}
+}
+
+// publish is the one code path of publishing, shared by HTTP and NATS: check
+// the org and the body, parse, check readiness, append, and shape the
+// answer. Authentication is the caller's (HTTP checks a token; NATS access
+// is the trust boundary there).
+func (s *Server) publish(ctx context.Context, org string, body []byte) publishResult {
+	if !messages.ValidOrg(org) {
+		return refusal(newAPIError(http.StatusBadRequest, CodeInvalidOrg, "invalid org id"))
+	}
+	if len(body) > MaxPublishBody {
+		return refusal(bodyTooLarge())
+	}
+	p, err := messages.ParsePublish(body)
+	if err != nil {
+		var me *messages.Error
+		if errors.As(err, &me) {
+			return refusal(newAPIError(http.StatusBadRequest, me.Code, me.Message))
+		}
+		return refusal(newAPIError(http.StatusBadRequest, CodeBadRequest, "malformed publish body"))
+	}
+	if err := s.cfg.Readiness.Ready(); err != nil {
+		return refusal(notReadyError(err))
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
+	defer cancel()
+	seqs, allDup, err := s.cfg.Publisher.Publish(ctx, org, p.Drafts)
+	if err != nil {
+		var me *messages.Error
+		if errors.As(err, &me) {
+			return refusal(newAPIError(http.StatusBadRequest, me.Code, me.Message))
+		}
+		s.cfg.Metrics.PublishErrors.Add(1)
+		s.log.Warn("publish failed", zap.String("org", org), zap.Int("events", len(p.Drafts)), zap.Error(err))
+		return refusal(newAPIError(http.StatusServiceUnavailable, CodeLogUnavailable, "the log is unavailable"))
+	}
+	if len(seqs) != len(p.Drafts) {
+		s.cfg.Metrics.PublishErrors.Add(1)
+		s.log.Error("publisher broke its contract", zap.String("org", org),
+			zap.Int("events", len(p.Drafts)), zap.Int("seqs", len(seqs)))
+		return refusal(newAPIError(http.StatusInternalServerError, CodeInternal, "internal error"))
+	}
+
+	status := http.StatusCreated
+	if allDup {
+		status = http.StatusOK
+	} else {
+		s.cfg.Metrics.EventsPublished.Add(storedCount(seqs))
+	}
+	return publishResult{status: status, body: appendSeqs(nil, seqs, p.Batch)}
+}
+
+// storedCount estimates how many of seqs were newly stored: the stored
+// events of a publish get ascending seqs above every earlier one, while a
+// duplicate repeats an earlier seq. A duplicate of an older event that comes
+// first in a batch is counted once too many (the head before the publish is
+// not known here).
+func storedCount(seqs []uint64) uint64 {
+	var n, top uint64
+	for i, s := range seqs {
+		if i == 0 || s > top {
+			n++
+			top = s
+		}
+	}
+	return n
+}
+
+// appendSeqs encodes {"seq":N} or, for a batch, {"seqs":[N,…]}.
+func appendSeqs(dst []byte, seqs []uint64, batch bool) []byte {
+	if !batch && len(seqs) == 1 {
+		dst = append(dst, `{"seq":`...)
+		dst = strconv.AppendUint(dst, seqs[0], 10)
+		return append(dst, '}')
+	}
+	dst = append(dst, `{"seqs":[`...)
+	for i, s := range seqs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = strconv.AppendUint(dst, s, 10)
+	}
+	return append(dst, "]}"...)
+}
+
+func bodyTooLarge() *apiError {
+	return newAPIError(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "body over 1 MiB")
+}
+
+// handlePublish serves POST /v2/realtime/orgs/{org}/events. Checks, in
+// order: token (401), org id (400), scope and org of the token (403), body
+// size (413), then the shared publish path.
+func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
+	token := bearerToken(r.Header.Get("Authorization"))
+	if token == "" {
+		s.refuse(w, r, tokenError(auth.ErrMissing))
+		return
+	}
+	claims, err := auth.Verify(s.cfg.Secret, token, s.cfg.Now())
+	if err != nil {
+		s.refuse(w, r, tokenError(err))
+		return
+	}
+	org := r.PathValue("org")
+	if !messages.ValidOrg(org) {
+		s.refuse(w, r, newAPIError(http.StatusBadRequest, CodeInvalidOrg, "invalid org id"))
+		return
+	}
+	if !claims.CanPublish(org) {
+		s.refuse(w, r, newAPIError(http.StatusForbidden, CodeForbidden,
+			"the token may not publish to this org"))
+		return
+	}
+	if r.ContentLength > MaxPublishBody {
+		s.refuse(w, r, bodyTooLarge())
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPublishBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			s.refuse(w, r, bodyTooLarge())
+			return
+		}
+		s.refuse(w, r, newAPIError(http.StatusBadRequest, CodeBadRequest, "could not read the body"))
+		return
+	}
+	res := s.publish(r.Context(), org, body)
+	if res.err != nil {
+		s.refuse(w, r, res.err)
+		return
+	}
+	writeJSON(w, res.status, res.body)
+}

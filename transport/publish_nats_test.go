@@ -1,0 +1,190 @@
+package transport
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/orgstream/orgstream/messages"
+)
+
+// startNATS runs an embedded nats-server without a listener and connects to
+// it in-process.
+func startNATS(t *testing.T) *nats.Conn {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{DontListen: true, JetStream: false, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(5 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		nc.Close()
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	})
+	return nc
+}
+
+func natsRequest(t *testing.T, nc *nats.Conn, subject, body string) (int, string) {
+	t.Helper()
+	m, err := nc.RequestMsg(&nats.Msg{Subject: subject, Data: []byte(body)}, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status int
+	if err := json.Unmarshal([]byte(m.Header.Get(NATSStatusHeader)), &status); err != nil {
+		t.Fatalf("status header %q: %v", m.Header.Get(NATSStatusHeader), err)
+	}
+	return status, string(m.Data)
+}
+
+func TestNATSPublish(t *testing.T) {
+	nc := startNATS(t)
+	env := newTestEnv(t, func(c *Config) { c.NATS = nc })
+
+	tests := []struct {
+		name    string
+		subject string
+		body    string
+		ready   error
+		status  int
+		want    string // exact body, or "" to check the code only
+		code    string
+	}{
+		{
+			name:    "single event",
+			subject: "orgstream.publish.acme",
+			body:    oneEvent,
+			status:  201,
+			want:    `{"seq":1}`,
+		},
+		{
+			name:    "batch",
+			subject: "orgstream.publish.acme",
+			body:    `{"events":[{"topic":"a","data":1},{"topic":"b","data":2}]}`,
+			status:  201,
+			want:    `{"seqs":[2,3]}`,
+		},
+		{
+			name:    "invalid org",
+			subject: "orgstream.publish.bad$org",
+			body:    oneEvent,
+			status:  400,
+			code:    CodeInvalidOrg,
+		},
+		{
+			name:    "malformed body",
+			subject: "orgstream.publish.acme",
+			body:    `{"topic":"t"`,
+			status:  400,
+			code:    messages.CodeInvalidJSON,
+		},
+		{
+			name:    "not ready",
+			subject: "orgstream.publish.acme",
+			body:    oneEvent,
+			ready:   errors.New("store down"),
+			status:  503,
+			code:    CodeNotReady,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env.ready.set(tt.ready)
+			defer env.ready.set(nil)
+			status, body := natsRequest(t, nc, tt.subject, tt.body)
+			if status != tt.status {
+				t.Fatalf("status %d, want %d: %s", status, tt.status, body)
+			}
+			if tt.want != "" && body != tt.want {
+				t.Fatalf("body %s, want %s", body, tt.want)
+			}
+			if tt.code != "" {
+				var eb errorBody
+				if err := json.Unmarshal([]byte(body), &eb); err != nil || eb.Code != tt.code || eb.Error == "" {
+					t.Fatalf("body %s, want code %s", body, tt.code)
+				}
+			}
+		})
+	}
+	if got := env.metrics.EventsPublished.Load(); got != 3 {
+		t.Fatalf("EventsPublished = %d, want 3", got)
+	}
+
+	// Same answer as HTTP for the same body.
+	pub := issue(t, "acme", "svc", "publish", time.Hour)
+	resp, httpBody := postEvents(t, env, "acme", pub, `{"topic":"t"`, nil)
+	_, natsBody := natsRequest(t, nc, "orgstream.publish.acme", `{"topic":"t"`)
+	if resp.StatusCode != 400 || string(httpBody) != natsBody {
+		t.Fatalf("HTTP %d %s vs NATS %s", resp.StatusCode, httpBody, natsBody)
+	}
+}
+
+func TestNATSResponderStopsAtShutdown(t *testing.T) {
+	nc := startNATS(t)
+	env := newTestEnv(t, func(c *Config) { c.NATS = nc })
+	if status, _ := natsRequest(t, nc, "orgstream.publish.acme", oneEvent); status != 201 {
+		t.Fatalf("status %d", status)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := env.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err := nc.Request("orgstream.publish.acme", []byte(oneEvent), time.Second)
+	if !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("request after Shutdown: %v, want no responders", err)
+	}
+}
+
+func TestNATSShutdownWaitsForInflight(t *testing.T) {
+	nc := startNATS(t)
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	env := newTestEnv(t, func(c *Config) { c.NATS = nc })
+	env.pub.fn = func(ctx context.Context, _ string, d []messages.Draft) ([]uint64, bool, error) {
+		close(entered)
+		<-release
+		return []uint64{1}, false, nil
+	}
+	inbox := nats.NewInbox()
+	replies, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.PublishRequest("orgstream.publish.acme", inbox, []byte(oneEvent)); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- env.srv.Shutdown(ctx)
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned (%v) with a publish in flight", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	m, err := replies.NextMsg(5 * time.Second)
+	if err != nil || string(m.Data) != `{"seq":1}` {
+		t.Fatalf("reply %v %v", m, err)
+	}
+}

@@ -1,0 +1,115 @@
+package transport
+
+import (
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// maxEpochLen bounds the epoch a client may send back; epochs orgstream hands
+// out are far shorter.
+const maxEpochLen = 256
+
+// Errors of parseStreamQuery; each is a 400 "invalid_query".
+var (
+	errQueryEscape    = errors.New("transport: malformed escape in query")
+	errQueryDuplicate = errors.New("transport: duplicate query parameter")
+	errQueryEmpty     = errors.New("transport: empty query parameter")
+	errQueryLastSeq   = errors.New("transport: last_seq is not a non-negative integer")
+	errQueryEpoch     = errors.New("transport: epoch too long")
+)
+
+// streamQuery is the query of a stream request.
+type streamQuery struct {
+	Token   string // access_token, empty when absent
+	HasSeq  bool   // last_seq was present
+	LastSeq uint64
+	Epoch   string
+}
+
+// parseStreamQuery parses the raw query of GET /v2/realtime/stream. It knows
+// access_token, last_seq and epoch: each may appear once, with a non-empty
+// value; last_seq must be a base-10 integer that fits a uint64. Unknown
+// parameters are ignored. Parameters are separated by '&' only.
+//
+// Errors name the parameter but never carry a value (a token must not reach a
+// log through an error message).
+func parseStreamQuery(rawQuery string) (streamQuery, error) {
+	var q streamQuery
+	var seenToken, seenSeq, seenEpoch bool
+	for rawQuery != "" {
+		var part string
+		part, rawQuery, _ = strings.Cut(rawQuery, "&")
+		if part == "" {
+			continue
+		}
+		rawKey, rawVal, _ := strings.Cut(part, "=")
+		key, err := url.QueryUnescape(rawKey)
+		if err != nil {
+			continue // not a key we know
+		}
+		var seen *bool
+		switch key {
+		case "access_token":
+			seen = &seenToken
+		case "last_seq":
+			seen = &seenSeq
+		case "epoch":
+			seen = &seenEpoch
+		default:
+			continue
+		}
+		if *seen {
+			return streamQuery{}, paramError(errQueryDuplicate, key)
+		}
+		*seen = true
+		val, err := url.QueryUnescape(rawVal)
+		if err != nil {
+			return streamQuery{}, paramError(errQueryEscape, key)
+		}
+		if val == "" {
+			return streamQuery{}, paramError(errQueryEmpty, key)
+		}
+		switch key {
+		case "access_token":
+			q.Token = val
+		case "last_seq":
+			n, ok := parseSeq(val)
+			if !ok {
+				return streamQuery{}, errQueryLastSeq
+			}
+			q.HasSeq, q.LastSeq = true, n
+		case "epoch":
+			if len(val) > maxEpochLen {
+				return streamQuery{}, errQueryEpoch
+			}
+			q.Epoch = val
+		}
+	}
+	return q, nil
+}
+
+// parseSeq accepts ASCII digits only (no sign, no spaces) fitting a uint64.
+func parseSeq(s string) (uint64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	return n, err == nil
+}
+
+type queryParamError struct {
+	err   error
+	param string
+}
+
+func (e *queryParamError) Error() string { return e.err.Error() + ": " + e.param }
+func (e *queryParamError) Unwrap() error { return e.err }
+
+func paramError(err error, param string) error { return &queryParamError{err: err, param: param} }

@@ -1,0 +1,200 @@
+package transport
+
+import (
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestParseStreamQuery(t *testing.T) {
+	tests := []struct {
+		name    string
+		raw     string
+		want    streamQuery
+		wantErr error
+	}{
+		{
+			name: "empty",
+			raw:  "",
+			want: streamQuery{},
+		},
+		{
+			name: "token only",
+			raw:  "access_token=abc.def.ghi",
+			want: streamQuery{Token: "abc.def.ghi"},
+		},
+		{
+			name: "resume",
+			raw:  "access_token=t&last_seq=42&epoch=e-41a",
+			want: streamQuery{Token: "t", HasSeq: true, LastSeq: 42, Epoch: "e-41a"},
+		},
+		{
+			name: "last_seq zero",
+			raw:  "last_seq=0",
+			want: streamQuery{HasSeq: true},
+		},
+		{
+			name: "last_seq max uint64",
+			raw:  "last_seq=18446744073709551615",
+			want: streamQuery{HasSeq: true, LastSeq: 18446744073709551615},
+		},
+		{
+			name: "escaped values",
+			raw:  "epoch=e%2D1&last%5Fseq=%37",
+			want: streamQuery{HasSeq: true, LastSeq: 7, Epoch: "e-1"},
+		},
+		{
+			name: "unknown params ignored, even malformed",
+			raw:  "foo=bar&x=%zz&&last_seq=1&%zz=1",
+			want: streamQuery{HasSeq: true, LastSeq: 1},
+		},
+		{
+			name:    "last_seq negative",
+			raw:     "last_seq=-1",
+			wantErr: errQueryLastSeq,
+		},
+		{
+			name:    "last_seq plus sign",
+			raw:     "last_seq=%2B1",
+			wantErr: errQueryLastSeq,
+		},
+		{
+			name:    "last_seq not a number",
+			raw:     "last_seq=abc",
+			wantErr: errQueryLastSeq,
+		},
+		{
+			name:    "last_seq float",
+			raw:     "last_seq=1.5",
+			wantErr: errQueryLastSeq,
+		},
+		{
+			name:    "last_seq overflows",
+			raw:     "last_seq=18446744073709551616",
+			wantErr: errQueryLastSeq,
+		},
+		{
+			name:    "last_seq hex",
+			raw:     "last_seq=0x10",
+			wantErr: errQueryLastSeq,
+		},
+		{
+			name:    "last_seq space",
+			raw:     "last_seq=+1",
+			wantErr: errQueryLastSeq,
+		},
+		{
+			name:    "last_seq empty",
+			raw:     "last_seq=",
+			wantErr: errQueryEmpty,
+		},
+		{
+			name:    "last_seq without value",
+			raw:     "last_seq",
+			wantErr: errQueryEmpty,
+		},
+		{
+			name:    "duplicate last_seq",
+			raw:     "last_seq=1&last_seq=2",
+			wantErr: errQueryDuplicate,
+		},
+		{
+			name:    "duplicate token",
+			raw:     "access_token=a&access_token=a",
+			wantErr: errQueryDuplicate,
+		},
+		{
+			name:    "empty token",
+			raw:     "access_token=",
+			wantErr: errQueryEmpty,
+		},
+		{
+			name:    "empty epoch",
+			raw:     "last_seq=1&epoch=",
+			wantErr: errQueryEmpty,
+		},
+		{
+			name:    "bad escape in known value",
+			raw:     "epoch=%zz",
+			wantErr: errQueryEscape,
+		},
+		{
+			name:    "epoch too long",
+			raw:     "epoch=" + strings.Repeat("e", maxEpochLen+1),
+			wantErr: errQueryEpoch,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseStreamQuery(tt.raw)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf(
+						"err = %v, want %v",
+						err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Fatalf(
+					"got %+v, want %+v",
+					got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseStreamQueryErrorHasNoValue(t *testing.T) {
+	_, err := parseStreamQuery("access_token=SECRETVALUE&access_token=SECRETVALUE")
+	if err == nil || strings.Contains(err.Error(), "SECRETVALUE") {
+		t.Fatalf(
+			"err %v must exist and not quote the value",
+			err)
+	}
+}
+
+func FuzzParseStreamQuery(f *testing.F) {
+	f.Add("access_token=t&last_seq=42&epoch=e-41a")
+	f.Add("last_seq=18446744073709551616")
+	f.Add("x=%zz&&last_seq=%31")
+	f.Add("epoch=a+b&access_token=%41")
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := parseStreamQuery(raw)
+		if err != nil {
+			return
+		}
+		if !q.HasSeq && q.LastSeq != 0 {
+			t.Fatal("LastSeq set without last_seq")
+		}
+		if len(q.Epoch) > maxEpochLen {
+			t.Fatal("epoch too long accepted")
+		}
+		// Re-encoding what was understood parses back to the same value.
+		v := url.Values{}
+		if q.Token != "" {
+			v.Set("access_token", q.Token)
+		}
+		if q.HasSeq {
+			v.Set("last_seq", strconv.FormatUint(q.LastSeq, 10))
+		}
+		if q.Epoch != "" {
+			v.Set("epoch", q.Epoch)
+		}
+		q2, err := parseStreamQuery(v.Encode())
+		if err != nil {
+			t.Fatalf(
+				"re-encoded %q: %v",
+				v.Encode(), err)
+		}
+		if q2 != q {
+			t.Fatalf(
+				"round trip %+v != %+v",
+				q2, q)
+		}
+	})
+}

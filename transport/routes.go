@@ -1,0 +1,158 @@
+package transport
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+)
+
+// routes builds the net/http side: every route of PROTOCOL.md but the raw
+// stream upgrade, with JSON bodies for 404/405 and an access log.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	mux.HandleFunc("GET /readyz", s.handleReadyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
+		ErrorLog: zap.NewStdLog(s.log.Named("metrics")),
+	}))
+	mux.HandleFunc("GET /v2/realtime/metrics", s.handleMetricsJSON)
+	mux.HandleFunc("POST /v2/realtime/orgs/{org}/events", s.handlePublish)
+	mux.HandleFunc("GET "+StreamPath, s.handleStreamHTTP)
+	return s.accessLog(s.jsonFallback(mux))
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, []byte(`{"status":"ok"}`))
+}
+
+type readyBody struct {
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+	Code   string `json:"code,omitempty"`
+}
+
+func (s *Server) handleReadyz(w http.ResponseWriter, _ *http.Request) {
+	err := s.cfg.Readiness.Ready()
+	if err == nil {
+		writeJSON(w, http.StatusOK, []byte(`{"status":"ready"}`))
+		return
+	}
+	e := notReadyError(err)
+	b, _ := json.Marshal(readyBody{Status: e.Code, Error: err.Error(), Code: e.Code})
+	writeJSON(w, e.Status, b)
+}
+
+func (s *Server) handleMetricsJSON(w http.ResponseWriter, _ *http.Request) {
+	b, err := json.Marshal(s.cfg.Metrics.Snapshot(s.cfg.Now()))
+	if err != nil {
+		s.refuse(w, nil, newAPIError(http.StatusInternalServerError, CodeInternal, "metrics unavailable"))
+		return
+	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+// jsonFallback serves mux, turning its plain-text 404 and 405 into the JSON
+// error body every orgstream error has (the Allow header of 405 is kept).
+func (s *Server) jsonFallback(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(&jsonStatusWriter{ResponseWriter: w, srv: s, r: r}, r)
+	})
+}
+
+// jsonStatusWriter replaces the body of an error status with JSON.
+type jsonStatusWriter struct {
+	http.ResponseWriter
+	srv     *Server
+	r       *http.Request
+	wrote   bool
+	replace bool
+}
+
+func (w *jsonStatusWriter) WriteHeader(code int) {
+	if w.wrote {
+		return
+	}
+	w.wrote = true
+	if code < 400 {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.replace = true
+	e := newAPIError(code, CodeInternal, http.StatusText(code))
+	switch code {
+	case http.StatusNotFound:
+		e.Code, e.Message = CodeNotFound, "no such route"
+	case http.StatusMethodNotAllowed:
+		e.Code, e.Message = CodeMethodNotAllowed, "method not allowed on this route"
+	}
+	w.Header().Del("X-Content-Type-Options")
+	w.srv.refuse(w.ResponseWriter, w.r, e)
+}
+
+func (w *jsonStatusWriter) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.replace {
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *jsonStatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// accessLog logs every request at Debug: method, path (never the query),
+// status, duration, remote address, user agent.
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.log.Core().Enabled(zap.DebugLevel) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		s.log.Debug("http request",
+			zap.String("method", r.Method),
+			zap.String("path", r.URL.Path),
+			zap.Int("status", status),
+			zap.Duration("duration", time.Since(start)),
+			zap.String("remote", r.RemoteAddr),
+			zap.String("user_agent", r.UserAgent()))
+	})
+}
+
+// statusWriter records the status; Unwrap keeps Hijack reachable through
+// http.ResponseController (the WebSocket fallback needs it).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,176 @@
+package transport
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+func get(t *testing.T, env *testEnv, path string) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := env.client.Get(env.url(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+func TestHealthz(t *testing.T) {
+	env := newTestEnv(t, nil)
+	env.ready.set(ErrDraining) // liveness ignores readiness
+	resp, body := get(t, env, "/healthz")
+	if resp.StatusCode != 200 || string(body) != `{"status":"ok"}` {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		status int
+		want   string
+	}{
+		{
+			name:   "ready",
+			status: 200,
+			want:   "ready",
+		},
+		{
+			name:   "draining",
+			err:    ErrDraining,
+			status: 503,
+			want:   "draining",
+		},
+		{
+			name:   "store down",
+			err:    errors.New("store unreachable"),
+			status: 503,
+			want:   "not_ready",
+		},
+	}
+	env := newTestEnv(t, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env.ready.set(tt.err)
+			defer env.ready.set(nil)
+			resp, body := get(t, env, "/readyz")
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			var doc struct {
+				Status string `json:"status"`
+				Error  string `json:"error"`
+				Code   string `json:"code"`
+			}
+			if err := json.Unmarshal(body, &doc); err != nil {
+				t.Fatal(err)
+			}
+			if doc.Status != tt.want {
+				t.Fatalf("status field %q, want %q", doc.Status, tt.want)
+			}
+			if tt.err != nil && (doc.Error == "" || doc.Code != tt.want) {
+				t.Fatalf("body %s", body)
+			}
+		})
+	}
+}
+
+func TestNotFoundAndMethodNotAllowedAreJSON(t *testing.T) {
+	env := newTestEnv(t, nil)
+	resp, body := get(t, env, "/nope?access_token=x")
+	checkErrorBody(t, resp, body, 404, CodeNotFound)
+
+	resp, err := env.client.Post(env.url("/healthz"), "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ = io.ReadAll(resp.Body)
+	checkErrorBody(t, resp, body, 405, CodeMethodNotAllowed)
+	if !strings.Contains(resp.Header.Get("Allow"), "GET") {
+		t.Fatalf("Allow %q", resp.Header.Get("Allow"))
+	}
+
+	req, _ := http.NewRequest(http.MethodGet, env.url("/v2/realtime/orgs/acme/events"), nil)
+	resp, err = env.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ = io.ReadAll(resp.Body)
+	checkErrorBody(t, resp, body, 405, CodeMethodNotAllowed)
+}
+
+func TestPrometheusMetrics(t *testing.T) {
+	env := newTestEnv(t, nil)
+	env.metrics.Connections.Store(4)
+	env.metrics.EventsDelivered.Add(9)
+	resp, body := get(t, env, "/metrics")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatalf("not Prometheus text: %v", err)
+	}
+	checks := map[string]float64{
+		"orgstream_connections":            4,
+		"orgstream_events_delivered_total": 9,
+	}
+	for name, want := range checks {
+		f, ok := fams[name]
+		if !ok {
+			t.Fatalf("%s missing", name)
+		}
+		m := f.GetMetric()[0]
+		got := m.GetGauge().GetValue() + m.GetCounter().GetValue()
+		if got != want {
+			t.Fatalf("%s = %v, want %v", name, got, want)
+		}
+	}
+	for _, name := range []string{"go_goroutines", "process_cpu_seconds_total", "orgstream_uptime_seconds"} {
+		if _, ok := fams[name]; !ok {
+			t.Errorf("%s missing", name)
+		}
+	}
+}
+
+func TestJSONMetrics(t *testing.T) {
+	env := newTestEnv(t, nil)
+	env.metrics.OrgsActive.Store(2)
+	resp, body := get(t, env, "/v2/realtime/metrics")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	var doc map[string]float64
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatalf("%s: %v", body, err)
+	}
+	for _, k := range []string{
+		"connections", "orgs_active", "nats_subscriptions", "events_published_total",
+		"events_delivered_total", "replayed_total", "slow_consumer_disconnects_total", "uptime_s",
+	} {
+		if _, ok := doc[k]; !ok {
+			t.Errorf("key %q missing in %s", k, body)
+		}
+	}
+	if doc["orgs_active"] != 2 || doc["uptime_s"] < 0 {
+		t.Fatalf("values %s", body)
+	}
+}
