@@ -161,6 +161,9 @@ func (h *Hub) Publish(ctx context.Context, org string, drafts []messages.Draft) 
 	if !ok {
 		return nil, false, fmt.Errorf("%w: publish to %s: org actor unavailable", persistence.ErrUnavailable, org)
 	}
+	if r.err == nil {
+		h.cfg.Metrics.EventsPublished.Add(uint64(r.stored))
+	}
 	return r.seqs, r.allDuplicate, r.err
 }
 

@@ -44,6 +44,7 @@ type publishRequest struct {
 type publishResult struct {
 	seqs         []uint64
 	allDuplicate bool
+	stored       int // drafts newly stored (not duplicates)
 	err          error
 }
 

@@ -31,32 +31,28 @@ func (w *writer) Receive(ctx actor.Context) {
 	if !ok {
 		return
 	}
-	seqs, allDup, err := w.append(req)
-	ctx.Respond(&publishResult{seqs: seqs, allDuplicate: allDup, err: err})
+	res, err := w.append(req)
+	ctx.Respond(&publishResult{seqs: res.Seqs, allDuplicate: len(res.Events) == 0, stored: len(res.Events), err: err})
 }
 
-func (w *writer) append(req *publishRequest) ([]uint64, bool, error) {
+func (w *writer) append(req *publishRequest) (persistence.Appended, error) {
 	for attempt := 0; ; attempt++ {
 		if !w.known {
 			h, err := w.log.Head(w.ctx, w.org)
 			if err != nil {
-				return nil, false, fmt.Errorf("actors: read head of %s: %w", w.org, err)
+				return persistence.Appended{}, fmt.Errorf("actors: read head of %s: %w", w.org, err)
 			}
 			w.head, w.known = h, true
 		}
 		res, err := w.log.Append(w.ctx, w.org, w.head, req.drafts)
 		if err == nil {
 			w.head = res.Head
-			allDup := true
-			for _, d := range res.Duplicate {
-				allDup = allDup && d
-			}
-			return res.Seqs, allDup, nil
+			return res, nil
 		}
 		// Whatever failed, the head we hold may be stale now.
 		w.known = false
 		if !errors.Is(err, persistence.ErrConflict) || attempt >= w.retries {
-			return nil, false, fmt.Errorf("actors: append to %s: %w", w.org, err)
+			return persistence.Appended{}, fmt.Errorf("actors: append to %s: %w", w.org, err)
 		}
 	}
 }

@@ -70,26 +70,8 @@ func (s *Server) publish(ctx context.Context, org string, body []byte) publishRe
 	status := http.StatusCreated
 	if allDup {
 		status = http.StatusOK
-	} else {
-		s.cfg.Metrics.EventsPublished.Add(storedCount(seqs))
 	}
 	return publishResult{status: status, body: appendSeqs(nil, seqs, p.Batch)}
-}
-
-// storedCount estimates how many of seqs were newly stored: the stored
-// events of a publish get ascending seqs above every earlier one, while a
-// duplicate repeats an earlier seq. A duplicate of an older event that comes
-// first in a batch is counted once too many (the head before the publish is
-// not known here).
-func storedCount(seqs []uint64) uint64 {
-	var n, top uint64
-	for i, s := range seqs {
-		if i == 0 || s > top {
-			n++
-			top = s
-		}
-	}
-	return n
 }
 
 // appendSeqs encodes {"seq":N} or, for a batch, {"seqs":[N,…]}.
