@@ -1,0 +1,103 @@
+package node
+
+import (
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Config is one orgstream daemon's configuration; the fields mirror the flags
+// of PROTOCOL.md. Zero values mean the documented default unless stated.
+type Config struct {
+	// Listen is the HTTP + WebSocket address. Zero value means "127.0.0.1:8080".
+	Listen string
+	// DataDir holds the embedded NATS/JetStream store and local state
+	// (jwt-secret). Zero value means "./data".
+	DataDir string
+	// JWTSecret is the HS256 key. Empty means read <DataDir>/jwt-secret,
+	// generating it (mode 0600) on first start.
+	JWTSecret []byte
+	// Retention is how long an org's events stay replayable. Zero means 5m.
+	Retention time.Duration
+	// RetentionMaxEvents bounds the retained events per org. Zero means 100000.
+	RetentionMaxEvents int64
+	// NATSURL, when set, uses an existing NATS server/cluster instead of the
+	// embedded one.
+	NATSURL string
+	// NATSListen is the client address of the embedded NATS server: host:port,
+	// port 0 picks a free one, "off" opens none. Zero value means
+	// "127.0.0.1:4222".
+	NATSListen string
+	// AllowedOrigins lists Origin values allowed on the stream; "*" (the zero
+	// value's meaning) allows all. Requests without Origin are allowed.
+	AllowedOrigins []string
+	// MaxConnsPerUser bounds open streams per (org, sub); 0 = no limit.
+	// Negative means the default, 100.
+	MaxConnsPerUser int
+	// MaxConnsPerOrg bounds open streams per org; 0 = no limit.
+	MaxConnsPerOrg int
+
+	// NodeName is this node's unique name. Zero value means the host name.
+	NodeName string
+	// ClusterListen is the embedded NATS server's route address; empty means
+	// not clustered.
+	ClusterListen string
+	// Routes are the other nodes' route URLs.
+	Routes []string
+	// Replicas is the log's replication factor. Zero means 1.
+	Replicas int
+
+	// PingInterval is the WebSocket heartbeat period. Zero means 25s.
+	PingInterval time.Duration
+	// DrainPeriod spreads the 1001 closes on shutdown. Zero means 5s.
+	DrainPeriod time.Duration
+	// MaxQueueBytes bounds one connection's outbound queue; past it the
+	// connection is closed with 4008. Zero means 1 MiB.
+	MaxQueueBytes int
+	// SyncAlways makes JetStream fsync every write (survives power loss, not
+	// only process crashes) at a throughput cost.
+	SyncAlways bool
+
+	// Logger receives structured logs. Nil means zap.NewNop().
+	Logger *zap.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./data"
+	}
+	if c.Retention <= 0 {
+		c.Retention = 5 * time.Minute
+	}
+	if c.RetentionMaxEvents <= 0 {
+		c.RetentionMaxEvents = 100000
+	}
+	if c.NATSListen == "" {
+		c.NATSListen = "127.0.0.1:4222"
+	}
+	if c.MaxConnsPerUser < 0 {
+		c.MaxConnsPerUser = 100
+	}
+	if c.NodeName == "" {
+		c.NodeName, _ = os.Hostname()
+	}
+	if c.Replicas <= 0 {
+		c.Replicas = 1
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 25 * time.Second
+	}
+	if c.DrainPeriod <= 0 {
+		c.DrainPeriod = 5 * time.Second
+	}
+	if c.MaxQueueBytes <= 0 {
+		c.MaxQueueBytes = 1 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+}

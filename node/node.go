@@ -1,0 +1,244 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+
+	"github.com/orgstream/orgstream/actors"
+	"github.com/orgstream/orgstream/metrics"
+	"github.com/orgstream/orgstream/persistence"
+	"github.com/orgstream/orgstream/transport"
+	"github.com/orgstream/orgstream/transport/auth"
+)
+
+// ErrDraining is the readiness error while the node shuts down.
+var ErrDraining = errors.New("node: draining")
+
+// ErrStoreUnreachable is the readiness error while NATS is disconnected.
+var ErrStoreUnreachable = errors.New("node: store unreachable")
+
+// Node is one running orgstream daemon: the NATS connection (and embedded
+// server), the log, the actors and the HTTP/WebSocket server. Start builds
+// it; Shutdown stops every part it started, in reverse order.
+type Node struct {
+	cfg      Config
+	log      *zap.Logger
+	metrics  *metrics.Metrics
+	embedded *persistence.Embedded
+	nc       *nats.Conn
+	jlog     *persistence.JetStreamLog
+	hub      *actors.Hub
+	server   *transport.Server
+	natsURL  string
+
+	draining atomic.Bool
+	once     sync.Once
+	err      error
+}
+
+// Start builds and starts a node. It returns once the node serves on
+// cfg.Listen and is ready, or fails with everything it started stopped.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	cfg.setDefaults()
+	n := &Node{cfg: cfg, log: cfg.Logger, metrics: metrics.New()}
+	if err := n.start(ctx); err != nil {
+		_ = n.stop(context.Background())
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) start(ctx context.Context) error {
+	cfg := &n.cfg
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("node: data dir: %w", err)
+	}
+	secret := cfg.JWTSecret
+	if len(secret) == 0 {
+		var err error
+		if secret, err = auth.LoadOrCreateSecret(filepath.Join(cfg.DataDir, "jwt-secret")); err != nil {
+			return fmt.Errorf("node: jwt secret: %w", err)
+		}
+	}
+	if err := n.connectNATS(); err != nil {
+		return err
+	}
+	jlog, err := persistence.OpenJetStream(ctx, persistence.JetStreamConfig{
+		Conn:            n.nc,
+		Retention:       cfg.Retention,
+		MaxEventsPerOrg: cfg.RetentionMaxEvents,
+		Replicas:        cfg.Replicas,
+		Logger:          n.log.Named("log"),
+	})
+	if err != nil {
+		return fmt.Errorf("node: open log: %w", err)
+	}
+	n.jlog = jlog
+	n.hub, err = actors.NewHub(actors.Config{
+		Log:             jlog,
+		Metrics:         n.metrics,
+		Logger:          n.log.Named("actors"),
+		Retention:       cfg.Retention,
+		MaxQueueBytes:   cfg.MaxQueueBytes,
+		PingInterval:    cfg.PingInterval,
+		MaxConnsPerUser: cfg.MaxConnsPerUser,
+		MaxConnsPerOrg:  cfg.MaxConnsPerOrg,
+	})
+	if err != nil {
+		return fmt.Errorf("node: actors: %w", err)
+	}
+	n.server, err = transport.New(transport.Config{
+		Listen:         cfg.Listen,
+		Secret:         secret,
+		AllowedOrigins: cfg.AllowedOrigins,
+		Publisher:      n.hub,
+		Streams:        n.hub,
+		Readiness:      n,
+		Metrics:        n.metrics,
+		Logger:         n.log.Named("transport"),
+		NATS:           n.nc,
+	})
+	if err != nil {
+		return fmt.Errorf("node: transport: %w", err)
+	}
+	if err := n.server.Start(); err != nil {
+		return fmt.Errorf("node: listen: %w", err)
+	}
+	n.log.Info("orgstream ready", zap.String("http", "http://"+n.server.Addr()),
+		zap.String("nats", n.natsURL), zap.String("epoch", jlog.Epoch()),
+		zap.String("node", cfg.NodeName), zap.String("data_dir", cfg.DataDir))
+	return nil
+}
+
+// connectNATS starts the embedded server (the default) or dials --nats-url.
+func (n *Node) connectNATS() error {
+	cfg := &n.cfg
+	opts := []nats.Option{
+		nats.Name("orgstream " + cfg.NodeName),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+	}
+	if cfg.NATSURL != "" {
+		nc, err := nats.Connect(cfg.NATSURL, opts...)
+		if err != nil {
+			return fmt.Errorf("node: connect %s: %w", redactURL(cfg.NATSURL), err)
+		}
+		n.nc, n.natsURL = nc, redactURL(cfg.NATSURL)
+		return nil
+	}
+	emb, err := persistence.StartEmbedded(persistence.EmbeddedConfig{
+		DataDir:       cfg.DataDir,
+		Listen:        cfg.NATSListen,
+		NodeName:      cfg.NodeName,
+		ClusterListen: cfg.ClusterListen,
+		Routes:        cfg.Routes,
+		SyncAlways:    cfg.SyncAlways,
+		Logger:        n.log.Named("nats"),
+	})
+	if err != nil {
+		return fmt.Errorf("node: embedded nats: %w", err)
+	}
+	n.embedded = emb
+	n.natsURL = emb.ClientURL()
+	if n.natsURL != "" {
+		n.log.Info("embedded NATS listening", zap.String("url", n.natsURL))
+	}
+	nc, err := emb.Connect(opts...)
+	if err != nil {
+		return fmt.Errorf("node: connect embedded nats: %w", err)
+	}
+	n.nc = nc
+	return nil
+}
+
+// Ready is nil when the node accepts streams and publishes.
+func (n *Node) Ready() error {
+	if n.draining.Load() {
+		return ErrDraining
+	}
+	if n.nc == nil || !n.nc.IsConnected() {
+		return ErrStoreUnreachable
+	}
+	return n.hub.Ready()
+}
+
+// Addr is the HTTP address the node listens on (resolved when port 0).
+func (n *Node) Addr() string { return n.server.Addr() }
+
+// NATSURL is the client URL of the embedded NATS server ("" when none
+// listens), or the --nats-url in use (credentials redacted).
+func (n *Node) NATSURL() string { return n.natsURL }
+
+// Epoch is the log's epoch.
+func (n *Node) Epoch() string { return n.jlog.Epoch() }
+
+// Metrics exposes the node's counters (for tests and the harness).
+func (n *Node) Metrics() *metrics.Metrics { return n.metrics }
+
+// Hub exposes the node's actors (for tests that inject faults).
+func (n *Node) Hub() *actors.Hub { return n.hub }
+
+// Shutdown drains the node: readiness goes 503, new streams and publishes are
+// refused, open streams are closed with 1001 spread over DrainPeriod (or until
+// ctx ends), the log is flushed and every part is stopped. Safe to call twice.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.once.Do(func() { n.err = n.stop(ctx) })
+	return n.err
+}
+
+func (n *Node) stop(ctx context.Context) error {
+	n.draining.Store(true)
+	var errs []error
+	if n.hub != nil {
+		n.log.Info("draining", zap.Duration("period", n.cfg.DrainPeriod))
+		if err := n.hub.Drain(ctx, n.cfg.DrainPeriod); err != nil {
+			errs = append(errs, fmt.Errorf("node: drain: %w", err))
+		}
+	}
+	if n.server != nil {
+		if err := n.server.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("node: transport: %w", err))
+		}
+	}
+	if n.hub != nil {
+		if err := n.hub.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("node: actors: %w", err))
+		}
+	}
+	if n.jlog != nil {
+		if err := n.jlog.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("node: log: %w", err))
+		}
+	}
+	if n.nc != nil {
+		if err := n.nc.FlushTimeout(2 * time.Second); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			n.log.Warn("flush nats", zap.Error(err))
+		}
+		n.nc.Close()
+	}
+	if n.embedded != nil {
+		n.embedded.Shutdown()
+	}
+	n.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// redactURL drops credentials from a NATS URL before it is logged.
+func redactURL(u string) string {
+	if at := strings.LastIndex(u, "@"); at >= 0 {
+		if i := strings.Index(u, "://"); i >= 0 && i < at {
+			return u[:i+3] + "REDACTED@" + u[at+1:]
+		}
+	}
+	return u
+}
