@@ -42,8 +42,11 @@ type conn struct {
 	out    *outbox
 	entry  *orgEntry
 	sub    *subscriber
-	pid    *actor.PID
+	pid    *actor.PID // set in start; the actor's and its reader's
 	opened time.Time
+	// ref is the actor's PID for everyone else (heartbeat, drain); nil
+	// until the actor is spawned.
+	ref atomic.Pointer[actor.PID]
 
 	// lastRead is when the client last sent a frame (unix nanos); the
 	// heartbeat closes a connection silent for two ping intervals.
@@ -83,7 +86,6 @@ func (c *conn) start(ctx actor.Context) {
 	c.started = true
 	c.pid = ctx.Self()
 	c.sub.pid = c.pid
-	c.lastRead.Store(time.Now().UnixNano())
 	c.hub.wg.Add(1)
 	go c.readLoop(ctx.ActorSystem().Root)
 	ctx.Send(c.entry.pid, &subscribe{sub: c.sub, pos: position{

@@ -33,19 +33,23 @@ func (h *Hub) heartbeat() {
 }
 
 func (h *Hub) beat(c *conn, now time.Time, ping bool) {
+	pid := c.ref.Load()
+	if pid == nil {
+		return // not spawned yet: next sweep
+	}
 	if !c.stream.Expiry.IsZero() && !now.Before(c.stream.Expiry) && c.expired.CompareAndSwap(false, true) {
-		h.sys.Root.Send(c.pid, &closeConn{code: CloseTokenExpired, reason: "token expired"})
+		h.sys.Root.Send(pid, &closeConn{code: CloseTokenExpired, reason: "token expired"})
 		return
 	}
-	if !ping || c.pid == nil {
+	if !ping {
 		return
 	}
 	if now.Sub(time.Unix(0, c.lastRead.Load())) > 2*h.cfg.PingInterval {
-		h.sys.Root.Send(c.pid, &closeConn{code: CloseGoingAway, reason: "no pong"})
+		h.sys.Root.Send(pid, &closeConn{code: CloseGoingAway, reason: "no pong"})
 		return
 	}
 	if kick, ok := c.out.push(h.pingFrame); ok && kick {
-		h.sys.Root.Send(c.pid, flushMsg)
+		h.sys.Root.Send(pid, flushMsg)
 	}
 }
 

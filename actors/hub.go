@@ -191,6 +191,7 @@ func (h *Hub) Open(sock net.Conn, s messages.Stream) {
 		hub: h, id: id, stream: s, sock: sock, entry: e, opened: time.Now(),
 		out: newOutbox(h.cfg.MaxQueueBytes),
 	}
+	c.lastRead.Store(c.opened.UnixNano())
 	c.sub = &subscriber{connID: id, org: s.Org, user: s.User, out: c.out, deflate: s.Deflate}
 	h.conns[id] = c
 	h.cfg.Metrics.Connections.Add(1)
@@ -199,7 +200,7 @@ func (h *Hub) Open(sock net.Conn, s messages.Stream) {
 	h.log.Info("stream opened", zap.String("conn_id", id), zap.String("org", s.Org),
 		zap.String("user", s.User), zap.String("remote", s.RemoteAddr),
 		zap.Bool("resume", s.Resume), zap.Uint64("last_seq", s.LastSeq), zap.Bool("deflate", s.Deflate))
-	h.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return c }))
+	c.ref.Store(h.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return c })))
 }
 
 // refuse closes a just-upgraded socket with code, before any actor exists.

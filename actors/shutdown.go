@@ -34,8 +34,10 @@ func (h *Hub) Drain(ctx context.Context, period time.Duration) error {
 	defer t.Stop()
 	for i := 0; i < len(conns); i += per {
 		for _, c := range conns[i:min(i+per, len(conns))] {
-			if c.pid != nil {
-				h.sys.Root.Send(c.pid, &closeConn{code: CloseGoingAway, reason: "draining"})
+			if pid := c.ref.Load(); pid != nil {
+				h.sys.Root.Send(pid, &closeConn{code: CloseGoingAway, reason: "draining"})
+			} else {
+				_ = c.sock.Close() // the reader's end stops it once spawned
 			}
 		}
 		select {
