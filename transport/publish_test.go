@@ -213,6 +213,7 @@ func TestPublishRefusals(t *testing.T) {
 				}
 			}
 			env.pub.mu.Unlock()
+			before := env.pub.callCount()
 			resp, body := postEvents(t, env, tt.org, tt.token, tt.body, func(r *http.Request) {
 				if tt.chunk {
 					r.ContentLength = -1
@@ -220,6 +221,9 @@ func TestPublishRefusals(t *testing.T) {
 				}
 			})
 			checkErrorBody(t, resp, body, tt.status, tt.code)
+			if tt.pubErr == nil && env.pub.callCount() != before {
+				t.Error("the publisher was called for a refused request")
+			}
 		})
 	}
 }

@@ -1,0 +1,91 @@
+# orgstream: `make` lists the targets.
+
+GO          ?= go
+VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -X main.version=$(VERSION)
+DATA_DIR    ?= ./data
+
+# staticcheck, pinned; run through `go run` so nothing is installed globally.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+# Fuzzing: `make fuzz` runs every Fuzz target for FUZZTIME; `make test` ends
+# with a short pass of SHORT_FUZZTIME per target, shortened so that the whole
+# pass stays within FUZZ_BUDGET seconds of fuzzing (at least 1s per target).
+FUZZTIME       ?= 60s
+SHORT_FUZZTIME ?= 5
+FUZZ_BUDGET    ?= 60
+
+BENCHTIME ?= 100ms
+
+# Built only once its source exists.
+BENCH_CMD := $(wildcard cmd/orgstream-bench/*.go)
+
+# fuzz-targets prints "<package dir> <FuzzName>" for every fuzz target in the
+# tree, so new ones are picked up without editing this file.
+FUZZ_TARGETS = grep -rE --include='*_test.go' --exclude-dir=.git --exclude-dir=testdata \
+	--exclude-dir=bin --exclude-dir=data --exclude-dir=vendor -o '^func Fuzz[A-Za-z0-9_]*' . \
+	| sed -E 's|^(.*)/[^/]*:func (Fuzz[A-Za-z0-9_]*)$$|\1 \2|' | sort -u
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets (this text)
+	@echo "orgstream make targets:"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "Variables: FUZZTIME=$(FUZZTIME) BENCHTIME=$(BENCHTIME) DATA_DIR=$(DATA_DIR) VERSION=$(VERSION)"
+
+.PHONY: deps
+deps: ## download the Go modules
+	$(GO) mod download
+
+.PHONY: build
+build: deps ## build bin/orgstream (and bin/orgstream-bench once cmd/orgstream-bench exists)
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/orgstream ./cmd/orgstream
+ifneq ($(BENCH_CMD),)
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/orgstream-bench ./cmd/orgstream-bench
+endif
+
+.PHONY: run
+run: build ## build, then run the daemon on ./data (DATA_DIR); it prints how to connect
+	./bin/orgstream serve --data-dir $(DATA_DIR)
+
+.PHONY: test
+test: deps ## run all tests with -race, then a short fuzz pass of every Fuzz target
+	$(GO) test -race -shuffle=on -timeout 12m ./...
+	@targets="$$($(FUZZ_TARGETS))"; \
+	n=$$(printf '%s\n' "$$targets" | grep -c . || true); \
+	[ "$$n" -gt 0 ] || { echo "no fuzz targets"; exit 0; }; \
+	t=$$(( $(FUZZ_BUDGET) / n )); \
+	[ "$$t" -le $(SHORT_FUZZTIME) ] || t=$(SHORT_FUZZTIME); \
+	[ "$$t" -ge 1 ] || t=1; \
+	echo "short fuzz pass: $$n targets, $${t}s each"; \
+	printf '%s\n' "$$targets" | while read -r dir name; do \
+		echo "fuzz $$dir $$name"; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$${t}s "$$dir" || exit 1; \
+	done
+
+.PHONY: fuzz
+fuzz: deps ## fuzz every Fuzz target for FUZZTIME each (default 60s)
+	@$(FUZZ_TARGETS) | while read -r dir name; do \
+		echo "fuzz $$dir $$name for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) "$$dir" || exit 1; \
+	done
+
+.PHONY: lint
+lint: deps ## go vet, staticcheck (pinned) and a gofmt check
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	@out="$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*' -not -path './vendor/*' -not -path './data/*'))"; \
+	if [ -n "$$out" ]; then echo "gofmt: these files need formatting (make fmt):"; echo "$$out"; exit 1; fi
+
+.PHONY: bench
+bench: deps ## run the Go benchmarks once, briefly (BENCHTIME, default 100ms)
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
+
+.PHONY: fmt
+fmt: ## format the Go sources (gofmt -w)
+	gofmt -w $$(find . -name '*.go' -not -path './.git/*' -not -path './vendor/*' -not -path './data/*')
+
+.PHONY: clean
+clean: ## remove bin/ (keeps ./data: rm -rf it to wipe the store)
+	rm -rf bin/

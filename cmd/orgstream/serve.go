@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/orgstream/orgstream/node"
+)
+
+const serveShort = "run the daemon (HTTP + WebSocket + embedded NATS)"
+
+const serveExtra = `Runs one orgstream node: the HTTP API and WebSocket stream on --listen, an
+embedded NATS server with JetStream on --data-dir (unless --nats-url), and
+prints how to mint a token, connect and publish. SIGINT/SIGTERM drain the node
+(clients are closed with 1001 over --drain-period) and exit 0.`
+
+// shutdownGrace is added to the drain period to bound the whole shutdown.
+const shutdownGrace = 10 * time.Second
+
+type serveOptions struct {
+	secret          secretFlags
+	listen          string
+	retention       time.Duration
+	retentionMax    int64
+	natsURL         string
+	natsListen      string
+	allowedOrigins  []string
+	maxConnsPerUser int
+	maxConnsPerOrg  int
+	nodeName        string
+	clusterListen   string
+	routes          []string
+	replicas        int
+	pingInterval    time.Duration
+	drainPeriod     time.Duration
+	maxQueueBytes   int
+	syncAlways      bool
+	logLevel        string
+	logFormat       string
+}
+
+func newServeFlags(o *serveOptions) *flagSet {
+	f := newFlagSet("serve", "Run the orgstream daemon.")
+	f.String(&o.listen, "listen", "127.0.0.1:8080", "ADDR", "HTTP + WebSocket address (port 0 picks a free one)", checkHostPort)
+	o.secret.define(f)
+	f.Duration(&o.retention, "retention", 5*time.Minute, "how long an org's events stay replayable")
+	f.Int64(&o.retentionMax, "retention-max-events", 100000, 1, "most events retained per org")
+	f.String(&o.natsURL, "nats-url", "", "URL", "use an existing NATS server/cluster (comma-separated URLs) instead of the embedded one", checkNATSURLs)
+	f.setDefaultText("nats-url", "empty = embedded NATS server with JetStream")
+	f.String(&o.natsListen, "nats-listen", "127.0.0.1:4222", "ADDR", `client address of the embedded NATS server, for backend publishers; port 0 picks a free one, "off" opens none`, checkNATSListen)
+	f.List(&o.allowedOrigins, "allowed-origins", []string{"*"}, "comma-separated Origin values allowed on the stream (403 otherwise); requests without Origin are allowed", nil)
+	f.Int(&o.maxConnsPerUser, "max-conns-per-user", 100, 0, "open streams per (org, user); one more is closed with 4029; 0 = no limit")
+	f.Int(&o.maxConnsPerOrg, "max-conns-per-org", 0, 0, "open streams per org; 0 = no limit")
+	f.String(&o.nodeName, "node-name", "", "NAME", "unique name of this node (also the NATS server name)", nil)
+	f.setDefaultText("node-name", "the host name")
+	f.String(&o.clusterListen, "cluster-listen", "", "ADDR", "route address of the embedded NATS server, e.g. 127.0.0.1:6222", checkHostPort)
+	f.setDefaultText("cluster-listen", "empty = not clustered")
+	f.List(&o.routes, "routes", nil, "comma-separated route URLs of the other nodes, e.g. nats://127.0.0.1:6223,nats://127.0.0.1:6224", checkURL)
+	f.Int(&o.replicas, "replicas", 1, 1, "replication factor of the log (3 in a 3-node cluster)")
+	f.Duration(&o.pingInterval, "ping-interval", 25*time.Second, "WebSocket ping period; a connection that answers none for two periods is closed")
+	f.Duration(&o.drainPeriod, "drain-period", 5*time.Second, "on shutdown, closes (1001) are spread over this period")
+	f.Bytes(&o.maxQueueBytes, "max-queue-bytes", 1<<20, "outbound queue of one connection; past it the connection is closed with 4008")
+	f.Bool(&o.syncAlways, "sync-always", false, "fsync every write (survives power loss, not only crashes) at a throughput cost")
+	f.String(&o.logLevel, "log-level", "info", "LEVEL", "debug, info, warn or error", checkLogLevel)
+	f.String(&o.logFormat, "log-format", "auto", "FORMAT", `json or console; "auto" means console when stderr is a terminal, else json`, checkLogFormat)
+	return f
+}
+
+func checkNATSURLs(s string) error {
+	for _, u := range splitList(s) {
+		if err := checkURL(u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkNATSListen(s string) error {
+	if s == "off" {
+		return nil
+	}
+	return checkHostPort(s)
+}
+
+// config maps the flags to the node's Config (the secret resolved by the
+// caller).
+func (o *serveOptions) config(secret []byte, log *zap.Logger) node.Config {
+	return node.Config{
+		Listen:             o.listen,
+		DataDir:            o.secret.dataDir,
+		JWTSecret:          secret,
+		Retention:          o.retention,
+		RetentionMaxEvents: o.retentionMax,
+		NATSURL:            o.natsURL,
+		NATSListen:         o.natsListen,
+		AllowedOrigins:     o.allowedOrigins,
+		MaxConnsPerUser:    o.maxConnsPerUser,
+		MaxConnsPerOrg:     o.maxConnsPerOrg,
+		NodeName:           o.nodeName,
+		ClusterListen:      o.clusterListen,
+		Routes:             o.routes,
+		Replicas:           o.replicas,
+		PingInterval:       o.pingInterval,
+		DrainPeriod:        o.drainPeriod,
+		MaxQueueBytes:      o.maxQueueBytes,
+		SyncAlways:         o.syncAlways,
+		Logger:             log,
+	}
+}
+
+// serve runs the daemon until ctx ends or SIGINT/SIGTERM arrives.
+func (c *cli) serve(ctx context.Context, args []string) error {
+	var o serveOptions
+	if err := newServeFlags(&o).parse(args, c.env); err != nil {
+		return err
+	}
+	if o.nodeName == "" {
+		if h, err := os.Hostname(); err == nil {
+			o.nodeName = h
+		}
+	}
+	log, err := newLogger(o.logLevel, o.logFormat, c.stderr)
+	if err != nil {
+		return usagef("orgstream serve: %v", err)
+	}
+	defer func() { _ = log.Sync() }()
+
+	secret, err := o.secret.resolve(true)
+	if err != nil {
+		return err
+	}
+
+	sigCtx, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+
+	// A signal aborts the start, but the context handed to node.Start is
+	// not cancelled by a later signal: shutdown goes through Shutdown, with
+	// its drain, never through a cancelled start context.
+	startCtx, cancelStart := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelStart()
+	unwatch := context.AfterFunc(sigCtx, cancelStart)
+
+	log.Info("starting",
+		zap.String("version", version),
+		zap.String("node", o.nodeName),
+		zap.String("listen", o.listen),
+		zap.String("data_dir", o.secret.dataDir),
+		zap.Bool("embedded_nats", o.natsURL == ""),
+		zap.Bool("jwt_secret_from_data_dir", o.secret.fromDataDir()),
+	)
+	n, err := node.Start(startCtx, o.config(secret, log))
+	unwatch()
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	c.printHints(&o, n.Addr(), n.NATSURL())
+
+	<-sigCtx.Done()
+	stopSignals() // a second Ctrl-C kills the process the default way
+	log.Info("shutting down", zap.Duration("drain_period", o.drainPeriod))
+
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.drainPeriod+shutdownGrace)
+	defer cancel()
+	if err := n.Shutdown(shutdownCtx); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("not drained within %s: %w", o.drainPeriod+shutdownGrace, err)
+		}
+		log.Error("shutdown failed", zap.Error(err))
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// progName is how the hints spell this binary: as invoked when it is a path
+// ("./bin/orgstream"), "go run ./cmd/orgstream" under go run, else the bare
+// name found on $PATH.
+func progName(arg0 string) string {
+	switch {
+	case strings.Contains(arg0, "go-build"):
+		return "go run ./cmd/orgstream"
+	case strings.ContainsRune(arg0, os.PathSeparator):
+		return arg0
+	default:
+		return "orgstream"
+	}
+}

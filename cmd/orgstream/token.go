@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/orgstream/orgstream/messages"
+	"github.com/orgstream/orgstream/transport/auth"
+)
+
+const tokenShort = "print a signed access token"
+
+const tokenExtra = `Prints a JWT (HS256) signed with the daemon's secret, alone on stdout. The
+secret comes from --jwt-secret, else ORGSTREAM_JWT_SECRET, else
+<data-dir>/jwt-secret (created if absent, as serve does). Example:
+
+  TOKEN=$(orgstream token --org acme --sub alice --data-dir ./data)`
+
+// secretFlags are the flags that locate the signing secret; serve, token and
+// publish share them and resolve it the same way.
+type secretFlags struct {
+	dataDir   string
+	jwtSecret string
+}
+
+const secretFileName = "jwt-secret"
+
+func (s *secretFlags) define(f *flagSet) {
+	f.String(&s.dataDir, "data-dir", "./data", "DIR", "embedded NATS/JetStream store and local state (the jwt-secret file)", nil)
+	f.String(&s.jwtSecret, "jwt-secret", "", "SECRET", "HS256 key for tokens (prefer the env var: flags show in ps)", nil)
+	f.setDefaultText("jwt-secret", "<data-dir>/jwt-secret, generated on first start, mode 0600")
+}
+
+// fromDataDir reports whether the secret is the data dir's file.
+func (s *secretFlags) fromDataDir() bool { return s.jwtSecret == "" }
+
+// resolve returns the secret: the flag/env value, else the data dir's file,
+// created (32 random bytes, mode 0600) when create is true and it is absent.
+func (s *secretFlags) resolve(create bool) ([]byte, error) {
+	if s.jwtSecret != "" {
+		return []byte(s.jwtSecret), nil
+	}
+	path := filepath.Join(s.dataDir, secretFileName)
+	if !create {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no secret: %s does not exist (pass --jwt-secret or the daemon's --data-dir)", path)
+		}
+	}
+	secret, err := auth.LoadOrCreateSecret(path)
+	if err != nil {
+		return nil, fmt.Errorf("jwt secret: %w", err)
+	}
+	return secret, nil
+}
+
+type tokenOptions struct {
+	secret  secretFlags
+	org     string
+	sub     string
+	ttl     time.Duration
+	publish bool
+}
+
+func newTokenFlags(o *tokenOptions) *flagSet {
+	f := newFlagSet("token", "Print an access token for a user of an org (or a publisher).")
+	f.String(&o.org, "org", "", "ORG", `org id ([A-Za-z0-9_-]{1,64}), or "*" for a publisher allowed on every org (required)`, checkTokenOrg)
+	f.String(&o.sub, "sub", "", "USER", "user id, the token's sub claim (required)", nil)
+	f.Duration(&o.ttl, "ttl", time.Hour, "lifetime of the token")
+	f.Bool(&o.publish, "publish", false, `scope "publish": may publish to the org (and subscribe); default scope is "subscribe"`)
+	o.secret.define(f)
+	return f
+}
+
+func checkTokenOrg(org string) error {
+	if org == auth.AnyOrg || messages.ValidOrg(org) {
+		return nil
+	}
+	return fmt.Errorf(`not an org id ([A-Za-z0-9_-]{1,64}) nor "*": %q`, org)
+}
+
+func (c *cli) token(_ context.Context, args []string) error {
+	var o tokenOptions
+	if err := newTokenFlags(&o).parse(args, c.env); err != nil {
+		return err
+	}
+	if o.org == "" {
+		return usagef("orgstream token: --org is required (see orgstream token --help)")
+	}
+	if o.sub == "" {
+		return usagef("orgstream token: --sub is required (see orgstream token --help)")
+	}
+	secret, err := o.secret.resolve(true)
+	if err != nil {
+		return err
+	}
+	scope := auth.ScopeSubscribe
+	if o.publish {
+		scope = auth.ScopePublish
+	}
+	tok, err := auth.Issue(secret, auth.Claims{
+		Sub:   o.sub,
+		Org:   o.org,
+		Exp:   time.Now().Add(o.ttl),
+		Scope: scope,
+	})
+	if err != nil {
+		return fmt.Errorf("sign: %w", err)
+	}
+	_, err = fmt.Fprintln(c.stdout, tok)
+	return err
+}
