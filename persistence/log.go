@@ -80,10 +80,12 @@ type Log interface {
 	//
 	// Drafts with an ID seen for this org within the dedup window are
 	// duplicates: they store nothing and report the first seq (Appended).
-	// A batch holding such a duplicate is stored draft by draft: the new
-	// drafts still get consecutive seqs unless another writer interleaves,
-	// in which case each draft is still stored exactly once. At most
-	// MaxBatch drafts (ErrBatchTooLarge); no drafts is a no-op.
+	// JetStream stores a batch holding such a duplicate draft by draft, which
+	// is not atomic: the new drafts get consecutive seqs unless another
+	// writer interleaves (each draft is still stored once, the seqs then
+	// have gaps), and a failure midway returns an error that wraps neither
+	// sentinel, with the first drafts stored. At most MaxBatch drafts
+	// (ErrBatchTooLarge); no drafts is a no-op.
 	Append(ctx context.Context, org string, after Head, drafts []messages.Draft) (Appended, error)
 
 	// Bounds returns the org's oldest retained seq and its head seq. With

@@ -1,0 +1,70 @@
+// Package persistence is orgstream's durable, ordered, per-org event log
+// (DESIGN.md): append with a per-org seq 1, 2, 3, … without holes, read from
+// a seq, head, bounds, epoch, retention, and a live feed of stored events.
+//
+// Log is the interface. JetStreamLog implements it on NATS JetStream, either
+// on an in-process server (Embedded, started by StartEmbedded) or on an
+// existing NATS server or cluster (--nats-url). MemoryLog implements it in
+// memory with the same semantics, for unit tests of the actors.
+//
+// # Layout on JetStream
+//
+// One file-backed stream, ORGSTREAM, holds every org (a stream per org does
+// not scale: each replicated stream is a Raft group):
+//
+//   - orgstream.events.<org>: the org's events. Payload = the event's Data;
+//     headers Orgstream-Seq, Orgstream-Topic, Orgstream-Id, Orgstream-Time
+//     (RFC 3339, UTC, set at Append). MaxAge = Retention, MaxMsgsPerSubject
+//     = MaxEventsPerOrg, Duplicates = the dedup window.
+//   - orgstream.heads.<org>: the org's head marker, so that the counter
+//     outlives retention (see log_jetstream_head.go).
+//   - orgstream.live.<org>: not stored; JetStream republishes each stored
+//     event there. Follow subscribes to it. Nothing subscribes to
+//     orgstream.events.*: a publish JetStream refuses still reaches plain
+//     subscribers of its subject.
+//
+// Appends use optimistic concurrency (Nats-Expected-Last-Subject-Sequence):
+// concurrent writers of one org, on one node or several, get ErrConflict and
+// retry after Head; no locks, no leader election. A batch is one JetStream
+// atomic batch. The epoch is derived from the stream's creation time.
+//
+// # Goroutines
+//
+// Every Log method, Embedded method and Follower.Stop is safe for concurrent
+// use. A Follower owns one goroutine that calls its fn serially; Stop (or the
+// log's Close) ends it and waits for it, except when called from inside fn.
+// JetStreamLog also owns one goroutine (head-marker repair) and two NATS
+// subscriptions (head-marker acks, stream leader advisories), all ended by
+// Close. Neither log closes the NATS connection.
+//
+// # Example
+//
+//	e, err := persistence.StartEmbedded(persistence.EmbeddedConfig{
+//		DataDir: dir, Listen: persistence.ListenOff,
+//	})
+//	if err != nil { … }
+//	defer e.Shutdown()
+//	nc, err := e.Connect()
+//	if err != nil { … }
+//	defer nc.Close()
+//	log, err := persistence.OpenJetStream(ctx, persistence.JetStreamConfig{Conn: nc})
+//	if err != nil { … }
+//	defer log.Close()
+//
+//	h, err := log.Head(ctx, "acme")
+//	for {
+//		res, err := log.Append(ctx, "acme", h, []messages.Draft{{Topic: "orders.updated", Data: data}})
+//		if errors.Is(err, persistence.ErrConflict) {
+//			if h, err = log.Head(ctx, "acme"); err == nil {
+//				continue
+//			}
+//		}
+//		…                        // err, or res.Seqs[0] is durable
+//		break
+//	}
+//
+//	f, err := log.Follow("acme", lastSeen, func(ev messages.Event) { … })
+//	defer f.Stop()
+//
+// The runnable version is Example in example_test.go.
+package persistence

@@ -1,0 +1,217 @@
+package persistence
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+)
+
+// ListenOff as EmbeddedConfig.Listen opens no client listener.
+const ListenOff = "off"
+
+// ClusterName is the NATS cluster name embedded nodes join.
+const ClusterName = "orgstream"
+
+// embeddedMaxPayload leaves room for a 1 MiB event body plus its headers
+// (the NATS default, 1 MB, does not).
+const embeddedMaxPayload = 2 << 20
+
+// EmbeddedConfig configures an in-process nats-server with JetStream.
+type EmbeddedConfig struct {
+	// DataDir holds the JetStream store (in DataDir/jetstream). Required.
+	DataDir string
+	// Listen is the client address "host:port"; port 0 picks a free port,
+	// ListenOff ("off") opens none (in-process connections only). Zero value
+	// means "127.0.0.1:4222".
+	Listen string
+	// NodeName is the server name, unique in a cluster and stable across
+	// restarts (JetStream identifies peers by it). Zero value means the host
+	// name.
+	NodeName string
+	// ClusterListen is the route address "host:port" (port 0 picks a free
+	// one); empty means not clustered. A clustered node needs a client
+	// listener (nats-server issue 5174), so Listen must not be "off", and
+	// Routes (JetStream clustering refuses to start without them).
+	ClusterListen string
+	// Routes are the route URLs of the other nodes, e.g.
+	// "nats://127.0.0.1:6223".
+	Routes []string
+	// SyncAlways makes JetStream fsync every write (survives power loss, not
+	// only process crashes) at a throughput cost.
+	SyncAlways bool
+	// ReadyTimeout bounds the wait for the server to accept connections.
+	// Zero value means 10s.
+	ReadyTimeout time.Duration
+	// Logger receives the server's notices, warnings and errors (debug and
+	// trace stay off). Nil means zap.NewNop().
+	Logger *zap.Logger
+}
+
+// Embedded is a running in-process nats-server with JetStream. Its methods
+// are safe for concurrent use.
+type Embedded struct {
+	srv       *server.Server
+	clientURL string
+	once      sync.Once
+}
+
+// StartEmbedded starts the server and returns once it accepts connections.
+func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
+	opts, err := cfg.serverOptions()
+	if err != nil {
+		return nil, err
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("persistence: embedded nats: %w", err)
+	}
+	lg := cfg.Logger
+	if lg == nil {
+		lg = zap.NewNop()
+	}
+	nlg := &natsLogger{lg: lg.Named("nats").WithOptions(zap.AddCallerSkip(1)).Sugar()}
+	srv.SetLoggerV2(nlg, false, false, false)
+	srv.Start()
+	fail := func(err error) (*Embedded, error) {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, err
+	}
+	if msg := nlg.fatalError(); msg != "" {
+		return fail(fmt.Errorf("persistence: embedded nats: %s", msg))
+	}
+	timeout := cfg.ReadyTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	if !srv.ReadyForConnections(timeout) {
+		return fail(fmt.Errorf("persistence: embedded nats not ready after %v", timeout))
+	}
+	e := &Embedded{srv: srv}
+	if !opts.DontListen {
+		if addr, ok := srv.Addr().(*net.TCPAddr); ok {
+			host := "127.0.0.1"
+			if ip := addr.IP; ip != nil && !ip.IsUnspecified() {
+				host = ip.String()
+			}
+			e.clientURL = "nats://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
+		}
+	}
+	return e, nil
+}
+
+func (cfg EmbeddedConfig) serverOptions() (*server.Options, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("persistence: embedded nats: DataDir is required")
+	}
+	name := cfg.NodeName
+	if name == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "orgstream"
+		}
+		name = h
+	}
+	opts := &server.Options{
+		ServerName: name,
+		JetStream:  true,
+		StoreDir:   filepath.Join(cfg.DataDir, "jetstream"),
+		SyncAlways: cfg.SyncAlways,
+		MaxPayload: embeddedMaxPayload,
+		NoSigs:     true,
+	}
+	listen := cfg.Listen
+	if listen == "" {
+		listen = "127.0.0.1:4222"
+	}
+	if listen == ListenOff {
+		if cfg.ClusterListen != "" {
+			return nil, errors.New(`persistence: embedded nats: a clustered node needs a client listener (Listen "off" with ClusterListen set)`)
+		}
+		opts.DontListen = true
+	} else {
+		host, port, err := splitHostPort(listen)
+		if err != nil {
+			return nil, fmt.Errorf("persistence: embedded nats: Listen %q: %w", listen, err)
+		}
+		opts.Host, opts.Port = host, port
+	}
+	if cfg.ClusterListen != "" {
+		if len(cfg.Routes) == 0 {
+			// nats-server refuses clustered JetStream without configured routes.
+			return nil, errors.New("persistence: embedded nats: ClusterListen needs Routes (the other nodes' route URLs)")
+		}
+		host, port, err := splitHostPort(cfg.ClusterListen)
+		if err != nil {
+			return nil, fmt.Errorf("persistence: embedded nats: ClusterListen %q: %w", cfg.ClusterListen, err)
+		}
+		opts.Cluster = server.ClusterOpts{Name: ClusterName, Host: host, Port: port}
+		for _, r := range cfg.Routes {
+			u, err := url.Parse(strings.TrimSpace(r))
+			if err != nil || u.Host == "" {
+				return nil, fmt.Errorf("persistence: embedded nats: bad route %q", r)
+			}
+			opts.Routes = append(opts.Routes, u)
+		}
+	} else if len(cfg.Routes) > 0 {
+		return nil, errors.New("persistence: embedded nats: Routes need ClusterListen")
+	}
+	return opts, nil
+}
+
+// splitHostPort parses "host:port"; port 0 becomes nats-server's "random".
+func splitHostPort(hp string) (string, int, error) {
+	host, ps, err := net.SplitHostPort(hp)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(ps)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", ps)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	return host, port, nil
+}
+
+// ClientURL is the client URL, nats://127.0.0.1:PORT with the actual port
+// (the listener's address when it is bound to a specific one), or "" when
+// Listen is "off".
+func (e *Embedded) ClientURL() string { return e.clientURL }
+
+// Server is the underlying nats-server, for wiring that needs it.
+func (e *Embedded) Server() *server.Server { return e.srv }
+
+// Connect opens an in-process client connection (no socket; works with
+// Listen "off"). The caller closes it before Shutdown.
+func (e *Embedded) Connect(opts ...nats.Option) (*nats.Conn, error) {
+	all := append([]nats.Option{nats.InProcessServer(e.srv)}, opts...)
+	nc, err := nats.Connect("", all...)
+	if err != nil {
+		return nil, fmt.Errorf("persistence: connect to embedded nats: %w", err)
+	}
+	return nc, nil
+}
+
+// Shutdown stops the server and waits until it is down. Safe to call twice.
+func (e *Embedded) Shutdown() {
+	e.once.Do(func() {
+		e.srv.Shutdown()
+		e.srv.WaitForShutdown()
+	})
+}

@@ -1,0 +1,166 @@
+package persistence
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+func TestStartEmbeddedConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cfg     EmbeddedConfig
+		wantErr string
+		wantURL string // regexp; "" = no client URL
+	}{
+		{name: "no listener", cfg: EmbeddedConfig{Listen: ListenOff}},
+		{name: "free port", cfg: EmbeddedConfig{Listen: "127.0.0.1:0"}, wantURL: `^nats://127\.0\.0\.1:[1-9][0-9]*$`},
+		{name: "cluster without listener", cfg: EmbeddedConfig{Listen: ListenOff, ClusterListen: "127.0.0.1:0"}, wantErr: "client listener"},
+		{name: "cluster without routes", cfg: EmbeddedConfig{Listen: "127.0.0.1:0", ClusterListen: "127.0.0.1:0"}, wantErr: "Routes"},
+		{name: "routes without cluster", cfg: EmbeddedConfig{Listen: ListenOff, Routes: []string{"nats://127.0.0.1:1"}}, wantErr: "ClusterListen"},
+		{name: "bad listen", cfg: EmbeddedConfig{Listen: "nonsense"}, wantErr: "Listen"},
+		{name: "bad port", cfg: EmbeddedConfig{Listen: "127.0.0.1:99999"}, wantErr: "bad port"},
+		{name: "no data dir", cfg: EmbeddedConfig{Listen: ListenOff}, wantErr: "DataDir"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			if tc.name != "no data dir" {
+				cfg.DataDir = t.TempDir()
+			}
+			e, err := StartEmbedded(cfg)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to mention %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Shutdown()
+			if tc.wantURL == "" {
+				if e.ClientURL() != "" {
+					t.Fatalf("ClientURL = %q, want none", e.ClientURL())
+				}
+			} else if !regexp.MustCompile(tc.wantURL).MatchString(e.ClientURL()) {
+				t.Fatalf("ClientURL = %q, want %s", e.ClientURL(), tc.wantURL)
+			}
+			// In-process connections work with or without a listener.
+			nc, err := e.Connect()
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := openJetStream(t, JetStreamConfig{Conn: nc})
+			mustAppend(t, l, "acme", drafts(1, "a")...)
+			_ = l.Close()
+			nc.Close()
+			if u := e.ClientURL(); u != "" {
+				tcp, err := nats.Connect(u)
+				if err != nil {
+					t.Fatalf("connect over TCP to %s: %v", u, err)
+				}
+				tcp.Close()
+			}
+			e.Shutdown()
+			e.Shutdown()
+		})
+	}
+}
+
+func TestEmbeddedLogsToZap(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	e, err := StartEmbedded(EmbeddedConfig{DataDir: t.TempDir(), Listen: ListenOff, Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Shutdown()
+	if logs.FilterLoggerName("nats").FilterLevelExact(zapcore.InfoLevel).Len() == 0 {
+		t.Fatal("no server notice reached zap at Info")
+	}
+	if n := logs.FilterLevelExact(zapcore.DebugLevel).Len(); n != 0 {
+		t.Fatalf("%d debug entries: debug and trace should be off", n)
+	}
+}
+
+// Three embedded nodes joined by routes, the log replicated (R3): every node
+// sees the same epoch and events, and writers on different nodes arbitrate
+// through the log.
+func TestEmbeddedClusterR3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster formation takes seconds")
+	}
+	var addrs, routes []string
+	for range 3 {
+		a := freeAddr(t)
+		addrs, routes = append(addrs, a), append(routes, "nats://"+a)
+	}
+	nodes := make([]*Embedded, len(addrs))
+	for i, a := range addrs {
+		e, err := StartEmbedded(EmbeddedConfig{
+			DataDir: t.TempDir(), Listen: "127.0.0.1:0", NodeName: fmt.Sprintf("n%d", i+1),
+			ClusterListen: a, Routes: routes,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Shutdown)
+		nodes[i] = e
+	}
+	logs := make([]*JetStreamLog, len(nodes))
+	for i, e := range nodes {
+		logs[i] = openJetStream(t, JetStreamConfig{Conn: connect(t, e), Replicas: 3})
+	}
+	for _, l := range logs[1:] {
+		if l.Epoch() != logs[0].Epoch() {
+			t.Fatalf("epochs differ: %q vs %q", l.Epoch(), logs[0].Epoch())
+		}
+	}
+	ctx := ctxT(t)
+	done := make(chan error, len(logs))
+	for i, l := range logs {
+		go func() {
+			for k := range 10 {
+				if _, err := appendRetrying(ctx, l, "acme", drafts(1+k%2, string(rune('a'+i)))); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range logs {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, l := range logs {
+		var evs []uint64
+		eventually(t, 5*time.Second, "replicas to catch up", func() bool {
+			got, err := l.Read(ctx, "acme", 1, 100)
+			evs = seqsOf(got)
+			return err == nil && len(got) == 45
+		})
+		if want := seqRange(1, 45); !equalU(evs, want) {
+			t.Fatalf("node %d reads %v", i, evs)
+		}
+	}
+}
+
+// freeAddr is a loopback address with a port free right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}

@@ -1,0 +1,167 @@
+package persistence
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/orgstream/orgstream/messages"
+)
+
+// Names in the store. One stream holds every org: a subject per org for its
+// events, one for its head marker (see log_jetstream_head.go).
+const (
+	// StreamName is the JetStream stream holding every org's log.
+	StreamName = "ORGSTREAM"
+	// EventsPrefix + org is the subject of an org's events.
+	EventsPrefix = "orgstream.events."
+	// HeadsPrefix + org is the subject of an org's head marker.
+	HeadsPrefix = "orgstream.heads."
+	// LivePrefix + org is where JetStream republishes each stored event of
+	// the org (RePublish): only stored messages arrive there.
+	LivePrefix = "orgstream.live."
+)
+
+// Headers of a stored event; the payload is the event's Data.
+const (
+	HeaderSeq   = "Orgstream-Seq"
+	HeaderTopic = "Orgstream-Topic"
+	HeaderID    = "Orgstream-Id"
+	HeaderTime  = "Orgstream-Time"
+)
+
+// JetStream headers we use.
+const (
+	hdrMsgID          = "Nats-Msg-Id"
+	hdrExpectSubjSeq  = "Nats-Expected-Last-Subject-Sequence"
+	hdrExpectSubjSubj = "Nats-Expected-Last-Subject-Sequence-Subject"
+	hdrTTL            = "Nats-TTL"
+	hdrRollup         = "Nats-Rollup"
+	hdrBatchID        = "Nats-Batch-Id"
+	hdrBatchSeq       = "Nats-Batch-Sequence"
+	hdrBatchCommit    = "Nats-Batch-Commit"
+	hdrSequence       = "Nats-Sequence"
+	hdrNumPending     = "Nats-Num-Pending"
+	hdrStatus         = "Status"
+	hdrDescription    = "Description"
+)
+
+const directGetPrefix = "$JS.API.DIRECT.GET." + StreamName
+
+// JetStream API error codes we act on.
+const (
+	codeWrongLastSeq         = 10071 // expected-last-subject-sequence mismatch
+	codeWrongLastSeqConstant = 10164 // same, on replicated streams
+	codeDupInProcess         = 10158 // the first message with this id is not applied yet
+	codeBatchDuplicate       = 10201 // atomic batch holds a duplicate msg id
+)
+
+// apiError is JetStream's error in a publish acknowledgement.
+type apiError struct {
+	Code        int    `json:"code"`
+	ErrCode     int    `json:"err_code"`
+	Description string `json:"description"`
+}
+
+func (e *apiError) Error() string {
+	return fmt.Sprintf("jetstream: %s (%d/%d)", e.Description, e.Code, e.ErrCode)
+}
+
+// pubAck is JetStream's answer to a publish.
+type pubAck struct {
+	Stream    string    `json:"stream"`
+	Seq       uint64    `json:"seq"`
+	Duplicate bool      `json:"duplicate"`
+	Batch     string    `json:"batch"`
+	Count     uint64    `json:"count"`
+	Error     *apiError `json:"error"`
+}
+
+// classify turns a refused publish into the package's sentinels.
+func classify(op string, e *apiError) error {
+	switch {
+	case e.ErrCode == codeWrongLastSeq || e.ErrCode == codeWrongLastSeqConstant || e.ErrCode == codeDupInProcess:
+		return fmt.Errorf("%w: %s: %w", ErrConflict, op, e)
+	case e.Code == 503 || e.Code == 429 || e.Code == 408 || e.ErrCode == 10176:
+		// 10176: the atomic batch was dropped (inflight limit, timeout, leader change).
+		return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, e)
+	default:
+		return fmt.Errorf("persistence: %s refused: %w", op, e)
+	}
+}
+
+// transportErr turns a failed NATS request into the package's sentinels.
+func transportErr(op string, err error) error {
+	switch {
+	case errors.Is(err, nats.ErrMaxPayload), errors.Is(err, nats.ErrBadSubject),
+		errors.Is(err, nats.ErrHeadersNotSupported):
+		return fmt.Errorf("persistence: %s: %w", op, err)
+	case errors.Is(err, nats.ErrNoResponders):
+		return fmt.Errorf("%w: %s: no JetStream responder: %w", ErrUnavailable, op, err)
+	default:
+		// Timeouts, context ends, closed or reconnecting connections.
+		return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
+	}
+}
+
+// request sends m and waits for one reply, bounded by ctx or, without a
+// deadline, by timeout.
+func request(ctx context.Context, nc *nats.Conn, m *nats.Msg, timeout time.Duration) (*nats.Msg, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	return nc.RequestMsgWithContext(ctx, m)
+}
+
+// eventMsg builds the stored form of an event.
+func eventMsg(org string, ev *messages.Event) *nats.Msg {
+	h := make(nats.Header, 8)
+	h[HeaderSeq] = []string{strconv.FormatUint(ev.Seq, 10)}
+	h[HeaderTopic] = []string{ev.Topic}
+	h[HeaderTime] = []string{ev.Time.Format(time.RFC3339Nano)}
+	if ev.ID != "" {
+		h[HeaderID] = []string{ev.ID}
+		// Dedup is per stream; prefixing the org scopes IDs per org (org ids
+		// have no ':').
+		h[hdrMsgID] = []string{org + ":" + ev.ID}
+	}
+	return &nats.Msg{Subject: EventsPrefix + org, Header: h, Data: ev.Data}
+}
+
+// eventOf decodes a stored event (from a direct get or the live feed) and
+// returns its stream sequence when the message carries one.
+func eventOf(m *nats.Msg) (messages.Event, uint64, error) {
+	var ev messages.Event
+	seq, err := strconv.ParseUint(m.Header.Get(HeaderSeq), 10, 64)
+	if err != nil || seq == 0 {
+		return ev, 0, fmt.Errorf("persistence: stored message on %s has no valid %s", m.Subject, HeaderSeq)
+	}
+	ts, err := time.Parse(time.RFC3339Nano, m.Header.Get(HeaderTime))
+	if err != nil {
+		return ev, 0, fmt.Errorf("persistence: stored message on %s: bad %s: %w", m.Subject, HeaderTime, err)
+	}
+	rev, _ := strconv.ParseUint(m.Header.Get(hdrSequence), 10, 64)
+	ev = messages.Event{
+		Seq:   seq,
+		Topic: m.Header.Get(HeaderTopic),
+		ID:    m.Header.Get(HeaderID),
+		Time:  ts.UTC(),
+		Data:  json.RawMessage(m.Data),
+	}
+	return ev, rev, nil
+}
+
+// status returns a reply's inline status ("404", "204", …) or "".
+func status(m *nats.Msg) string {
+	if m.Header == nil {
+		return ""
+	}
+	return m.Header.Get(hdrStatus)
+}

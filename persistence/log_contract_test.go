@@ -1,0 +1,609 @@
+package persistence
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/orgstream/orgstream/messages"
+)
+
+// The contract of Log (log.go), run against every implementation: the
+// in-memory log, the JetStream log on an embedded server (in-process
+// connection), and the JetStream log on a separately started nats-server over
+// loopback TCP (the --nats-url path).
+
+// harness is one implementation under test on a fresh store.
+type harness struct {
+	log   Log
+	close func() error
+	// peer is another writer on the same store (a second node).
+	peer func() Log
+	// advance lets time pass for retention (a fake clock, or sleeping).
+	advance func(time.Duration)
+}
+
+// contractCfg is the part of the configuration the cases vary; zero values
+// mean the defaults.
+type contractCfg struct {
+	Retention time.Duration
+	MaxEvents int64
+	Dedup     time.Duration
+}
+
+type impl struct {
+	name string
+	open func(t *testing.T, c contractCfg) *harness
+}
+
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func impls() []impl {
+	jsHarness := func(t *testing.T, c contractCfg, dial func() *nats.Conn) *harness {
+		cfg := func(nc *nats.Conn) JetStreamConfig {
+			return JetStreamConfig{Conn: nc, Retention: c.Retention, MaxEventsPerOrg: c.MaxEvents, DedupWindow: c.Dedup}
+		}
+		l := openJetStream(t, cfg(dial()))
+		return &harness{
+			log:     l,
+			close:   l.Close,
+			peer:    func() Log { return openJetStream(t, cfg(dial())) },
+			advance: time.Sleep,
+		}
+	}
+	return []impl{
+		{"memory", func(t *testing.T, c contractCfg) *harness {
+			clock := &fakeClock{now: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}
+			l := NewMemory(MemoryConfig{Retention: c.Retention, MaxEventsPerOrg: c.MaxEvents, DedupWindow: c.Dedup, Now: clock.Now})
+			t.Cleanup(func() { _ = l.Close() })
+			return &harness{log: l, close: l.Close, peer: func() Log { return l }, advance: clock.Add}
+		}},
+		{"jetstream-embedded", func(t *testing.T, c contractCfg) *harness {
+			e := startEmbedded(t, t.TempDir())
+			return jsHarness(t, c, func() *nats.Conn { return connect(t, e) })
+		}},
+		{"jetstream-external", func(t *testing.T, c contractCfg) *harness {
+			url := startExternal(t)
+			return jsHarness(t, c, func() *nats.Conn {
+				nc, err := nats.Connect(url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(nc.Close)
+				return nc
+			})
+		}},
+	}
+}
+
+var contractCases = []struct {
+	name string
+	run  func(t *testing.T, im impl)
+}{
+	{"AppendReadBounds", testAppendReadBounds},
+	{"InvalidInput", testInvalidInput},
+	{"ConcurrentWriters", testConcurrentWriters},
+	{"Idempotency", testIdempotency},
+	{"BatchWithDuplicate", testBatchWithDuplicate},
+	{"DedupWindowEnds", testDedupWindowEnds},
+	{"RetentionByCount", testRetentionByCount},
+	{"RetentionByTime", testRetentionByTime},
+	{"Follow", testFollow},
+	{"FollowJump", testFollowJump},
+	{"FollowStopInsideFn", testFollowStopInsideFn},
+	{"Closed", testClosed},
+}
+
+func TestLogContract(t *testing.T) {
+	for _, im := range impls() {
+		t.Run(im.name, func(t *testing.T) {
+			t.Parallel()
+			for _, c := range contractCases {
+				t.Run(c.name, func(t *testing.T) { c.run(t, im) })
+			}
+		})
+	}
+}
+
+func testAppendReadBounds(t *testing.T, im impl) {
+	h := im.open(t, contractCfg{})
+	l, ctx := h.log, ctxT(t)
+	if l.Epoch() == "" {
+		t.Fatal("empty epoch")
+	}
+	if hd, err := l.Head(ctx, "acme"); err != nil || hd != (Head{}) {
+		t.Fatalf("Head of a new org = %+v, %v; want zero", hd, err)
+	}
+	if first, head, err := l.Bounds(ctx, "acme"); err != nil || first != 1 || head != 0 {
+		t.Fatalf("Bounds of a new org = %d, %d, %v; want 1, 0", first, head, err)
+	}
+	if evs, err := l.Read(ctx, "acme", 1, 10); err != nil || len(evs) != 0 {
+		t.Fatalf("Read of a new org = %v, %v", evs, err)
+	}
+
+	r1, err := l.Append(ctx, "acme", Head{}, []messages.Draft{draft("orders.created", "id-1", `{"n":1}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r1.Seqs, []uint64{1}) || !slices.Equal(r1.Duplicate, []bool{false}) ||
+		len(r1.Events) != 1 || r1.Head.Seq != 1 || r1.Head.Rev == 0 {
+		t.Fatalf("first append = %+v", r1)
+	}
+	if ev := r1.Events[0]; ev.Seq != 1 || ev.Topic != "orders.created" || ev.ID != "id-1" ||
+		string(ev.Data) != `{"n":1}` || ev.Time.IsZero() || ev.Time.Location() != time.UTC {
+		t.Fatalf("first event = %+v", ev)
+	}
+	r2, err := l.Append(ctx, "acme", r1.Head, drafts(3, "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r2.Seqs, []uint64{2, 3, 4}) || !slices.Equal(seqsOf(r2.Events), []uint64{2, 3, 4}) || r2.Head.Seq != 4 {
+		t.Fatalf("batch append = %+v", r2)
+	}
+	for _, stale := range []Head{r1.Head, {}, {Seq: 4}} {
+		if _, err := l.Append(ctx, "acme", stale, drafts(1, "x")); !errors.Is(err, ErrConflict) {
+			t.Fatalf("Append after stale head %+v: err = %v, want ErrConflict", stale, err)
+		}
+	}
+	if hd, err := l.Head(ctx, "acme"); err != nil || hd != r2.Head {
+		t.Fatalf("Head = %+v, %v; want %+v", hd, err, r2.Head)
+	}
+	if first, head, err := l.Bounds(ctx, "acme"); err != nil || first != 1 || head != 4 {
+		t.Fatalf("Bounds = %d, %d, %v; want 1, 4", first, head, err)
+	}
+
+	all := append(slices.Clone(r1.Events), r2.Events...)
+	for _, tc := range []struct {
+		from uint64
+		max  int
+		want []uint64
+	}{
+		{0, 10, []uint64{1, 2, 3, 4}},
+		{1, 10, []uint64{1, 2, 3, 4}},
+		{3, 10, []uint64{3, 4}},
+		{2, 1, []uint64{2}},
+		{2, 2, []uint64{2, 3}},
+		{4, 10, []uint64{4}},
+		{5, 10, []uint64{}},
+		{1, 0, []uint64{}},
+	} {
+		t.Run(fmt.Sprintf("Read(%d,%d)", tc.from, tc.max), func(t *testing.T) {
+			evs, err := l.Read(ctx, "acme", tc.from, tc.max)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(seqsOf(evs), tc.want) {
+				t.Fatalf("seqs = %v, want %v", seqsOf(evs), tc.want)
+			}
+			for _, ev := range evs {
+				w := all[ev.Seq-1]
+				if ev.Topic != w.Topic || ev.ID != w.ID || string(ev.Data) != string(w.Data) || !ev.Time.Equal(w.Time) {
+					t.Fatalf("read %+v, appended %+v", ev, w)
+				}
+			}
+		})
+	}
+
+	if res, err := l.Append(ctx, "acme", r2.Head, nil); err != nil || res.Head != r2.Head {
+		t.Fatalf("empty Append = %+v, %v", res, err)
+	}
+	if hd, err := l.Head(ctx, "other"); err != nil || hd != (Head{}) {
+		t.Fatalf("Head of another org = %+v, %v", hd, err)
+	}
+}
+
+func testInvalidInput(t *testing.T, im impl) {
+	h := im.open(t, contractCfg{})
+	l, ctx := h.log, ctxT(t)
+	for _, org := range []string{"", "a.b", "a*", ">", "a b", string(make([]byte, 65))} {
+		if _, err := l.Head(ctx, org); !errors.Is(err, ErrInvalidOrg) {
+			t.Errorf("Head(%q) err = %v", org, err)
+		}
+		if _, err := l.Append(ctx, org, Head{}, drafts(1, "x")); !errors.Is(err, ErrInvalidOrg) {
+			t.Errorf("Append(%q) err = %v", org, err)
+		}
+		if _, _, err := l.Bounds(ctx, org); !errors.Is(err, ErrInvalidOrg) {
+			t.Errorf("Bounds(%q) err = %v", org, err)
+		}
+		if _, err := l.Read(ctx, org, 1, 1); !errors.Is(err, ErrInvalidOrg) {
+			t.Errorf("Read(%q) err = %v", org, err)
+		}
+		if _, err := l.Follow(org, 0, func(messages.Event) {}); !errors.Is(err, ErrInvalidOrg) {
+			t.Errorf("Follow(%q) err = %v", org, err)
+		}
+	}
+	if _, err := l.Append(ctx, "acme", Head{}, drafts(MaxBatch+1, "x")); !errors.Is(err, ErrBatchTooLarge) {
+		t.Fatalf("Append of %d drafts: err = %v", MaxBatch+1, err)
+	}
+}
+
+// testConcurrentWriters: 4 writers (on two connections for JetStream, like
+// two nodes) append to 2 orgs, each Head → Append → on conflict re-Head.
+func testConcurrentWriters(t *testing.T, im impl) {
+	const writers, perOrg = 4, 25
+	h := im.open(t, contractCfg{})
+	logs := []Log{h.log, h.peer()}
+	orgs := []string{"alpha", "beta"}
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	conflicts := 0
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			l := logs[w%len(logs)]
+			heads := map[string]Head{}
+			for i := range perOrg * len(orgs) {
+				org := orgs[i%len(orgs)]
+				d := draft("t.w", "", fmt.Sprintf(`{"w":%d,"i":%d}`, w, i))
+				for {
+					res, err := l.Append(ctx, org, heads[org], []messages.Draft{d})
+					if err == nil {
+						heads[org] = res.Head
+						break
+					}
+					if !errors.Is(err, ErrConflict) {
+						errs <- err
+						return
+					}
+					mu.Lock()
+					conflicts++
+					mu.Unlock()
+					if heads[org], err = l.Head(ctx, org); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	t.Logf("%d conflicts retried", conflicts)
+	for _, org := range orgs {
+		evs, err := h.log.Read(ctx, org, 1, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != writers*perOrg {
+			t.Fatalf("%s: %d events, want %d", org, len(evs), writers*perOrg)
+		}
+		seen := map[string]bool{}
+		for i, ev := range evs {
+			if ev.Seq != uint64(i+1) {
+				t.Fatalf("%s: event %d has seq %d (gap or duplicate seq)", org, i, ev.Seq)
+			}
+			if seen[string(ev.Data)] {
+				t.Fatalf("%s: %s stored twice", org, ev.Data)
+			}
+			seen[string(ev.Data)] = true
+		}
+	}
+}
+
+func testIdempotency(t *testing.T, im impl) {
+	h := im.open(t, contractCfg{})
+	l, ctx := h.log, ctxT(t)
+	r1 := mustAppend(t, l, "acme", draft("t", "k1", `"first"`))
+	hd, err := l.Head(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.Append(ctx, "acme", hd, []messages.Draft{draft("t", "k1", `"again"`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Seqs, r1.Seqs) || !slices.Equal(res.Duplicate, []bool{true}) || len(res.Events) != 0 || res.Head != hd {
+		t.Fatalf("duplicate append = %+v, want seq %v duplicate", res, r1.Seqs)
+	}
+	if evs, err := l.Read(ctx, "acme", 1, 10); err != nil || len(evs) != 1 || string(evs[0].Data) != `"first"` {
+		t.Fatalf("after duplicate Read = %v, %v", evs, err)
+	}
+	if now, err := l.Head(ctx, "acme"); err != nil || now != hd {
+		t.Fatalf("duplicate moved the head: %+v, %v", now, err)
+	}
+	r2 := mustAppend(t, l, "acme", draft("t", "k2", `2`))
+	if r2.Seqs[0] != 2 || r2.Duplicate[0] {
+		t.Fatalf("second id = %+v", r2)
+	}
+	// IDs are scoped per org.
+	rb := mustAppend(t, l, "beta", draft("t", "k1", `"beta"`))
+	if rb.Seqs[0] != 1 || rb.Duplicate[0] {
+		t.Fatalf("same id on another org = %+v, want stored as seq 1", rb)
+	}
+	// A batch of duplicates stores nothing.
+	all := mustAppend(t, l, "acme", draft("t", "k2", `0`), draft("t", "k1", `0`))
+	if !slices.Equal(all.Seqs, []uint64{2, 1}) || !slices.Equal(all.Duplicate, []bool{true, true}) || len(all.Events) != 0 {
+		t.Fatalf("batch of duplicates = %+v", all)
+	}
+	if _, head, err := l.Bounds(ctx, "acme"); err != nil || head != 2 {
+		t.Fatalf("head = %d, %v; want 2", head, err)
+	}
+	// IDs stored by an atomic batch are remembered like single ones.
+	if b := mustAppend(t, l, "acme", draft("t", "x1", `1`), draft("t", "x2", `2`)); !slices.Equal(b.Seqs, []uint64{3, 4}) {
+		t.Fatalf("batch with new ids = %+v", b)
+	}
+	if d := mustAppend(t, l, "acme", draft("t", "x2", `0`)); !d.Duplicate[0] || d.Seqs[0] != 4 {
+		t.Fatalf("id from a batch = %+v, want duplicate of 4", d)
+	}
+}
+
+func testBatchWithDuplicate(t *testing.T, im impl) {
+	h := im.open(t, contractCfg{})
+	l, ctx := h.log, ctxT(t)
+	mustAppend(t, l, "acme", draft("t", "a", `"a"`))
+	res := mustAppend(t, l, "acme",
+		draft("t", "", `"n1"`), draft("t", "a", `"a2"`), draft("t", "b", `"b"`), draft("t", "b", `"b2"`), draft("t", "", `"n2"`))
+	if !slices.Equal(res.Seqs, []uint64{2, 1, 3, 3, 4}) || !slices.Equal(res.Duplicate, []bool{false, true, false, true, false}) ||
+		!slices.Equal(seqsOf(res.Events), []uint64{2, 3, 4}) || res.Head.Seq != 4 {
+		t.Fatalf("batch with duplicates = %+v", res)
+	}
+	evs, err := l.Read(ctx, "acme", 1, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range evs {
+		got = append(got, string(ev.Data))
+	}
+	if want := []string{`"a"`, `"n1"`, `"b"`, `"n2"`}; !slices.Equal(got, want) || !slices.Equal(seqsOf(evs), []uint64{1, 2, 3, 4}) {
+		t.Fatalf("stored %v (seqs %v), want %v", got, seqsOf(evs), want)
+	}
+}
+
+func testDedupWindowEnds(t *testing.T, im impl) {
+	const window = 300 * time.Millisecond
+	h := im.open(t, contractCfg{Dedup: window})
+	l := h.log
+	if r := mustAppend(t, l, "acme", draft("t", "k", `1`)); r.Seqs[0] != 1 {
+		t.Fatalf("first = %+v", r)
+	}
+	if r := mustAppend(t, l, "acme", draft("t", "k", `2`)); !r.Duplicate[0] || r.Seqs[0] != 1 {
+		t.Fatalf("within the window = %+v", r)
+	}
+	h.advance(window + 200*time.Millisecond)
+	if r := mustAppend(t, l, "acme", draft("t", "k", `3`)); r.Duplicate[0] || r.Seqs[0] != 2 {
+		t.Fatalf("after the window = %+v, want stored as 2", r)
+	}
+}
+
+func testRetentionByCount(t *testing.T, im impl) {
+	h := im.open(t, contractCfg{MaxEvents: 5})
+	l, ctx := h.log, ctxT(t)
+	mustAppend(t, l, "acme", drafts(3, "a")...)
+	for range 5 {
+		mustAppend(t, l, "acme", drafts(1, "b")...)
+	}
+	first, head, err := l.Bounds(ctx, "acme")
+	if err != nil || first != 4 || head != 8 {
+		t.Fatalf("Bounds = %d, %d, %v; want 4, 8", first, head, err)
+	}
+	for _, tc := range []struct {
+		from uint64
+		max  int
+		want []uint64
+	}{
+		{1, 100, []uint64{4, 5, 6, 7, 8}},
+		{2, 2, []uint64{4, 5}},
+		{6, 100, []uint64{6, 7, 8}},
+	} {
+		evs, err := l.Read(ctx, "acme", tc.from, tc.max)
+		if err != nil || !slices.Equal(seqsOf(evs), tc.want) {
+			t.Fatalf("Read(%d, %d) = %v, %v; want %v", tc.from, tc.max, seqsOf(evs), err, tc.want)
+		}
+	}
+}
+
+// testRetentionByTime: once every event aged out the counter goes on at
+// head+1 (invariant 3), and stale heads still conflict.
+func testRetentionByTime(t *testing.T, im impl) {
+	const retention = time.Second
+	h := im.open(t, contractCfg{Retention: retention})
+	l, ctx := h.log, ctxT(t)
+	mustAppend(t, l, "acme", drafts(2, "a")...)
+	stale := mustAppend(t, l, "acme", draft("t", "k", `3`)).Head
+	h.advance(retention)
+	eventually(t, 5*time.Second, "all events to age out", func() bool {
+		first, head, err := l.Bounds(ctx, "acme")
+		return err == nil && first == 4 && head == 3
+	})
+	hd, err := l.Head(ctx, "acme")
+	if err != nil || hd != (Head{Seq: 3}) {
+		t.Fatalf("Head after age-out = %+v, %v; want {3 0}", hd, err)
+	}
+	if evs, err := l.Read(ctx, "acme", 1, 10); err != nil || len(evs) != 0 {
+		t.Fatalf("Read after age-out = %v, %v", seqsOf(evs), err)
+	}
+	for _, bad := range []Head{stale, {}, {Seq: 2}} {
+		if _, err := l.Append(ctx, "acme", bad, drafts(1, "x")); !errors.Is(err, ErrConflict) {
+			t.Fatalf("Append after %+v: err = %v, want ErrConflict", bad, err)
+		}
+	}
+	res, err := l.Append(ctx, "acme", hd, drafts(2, "c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Seqs, []uint64{4, 5}) {
+		t.Fatalf("after age-out seqs = %v, want [4 5]", res.Seqs)
+	}
+	if first, head, err := l.Bounds(ctx, "acme"); err != nil || first != 4 || head != 5 {
+		t.Fatalf("Bounds = %d, %d, %v; want 4, 5", first, head, err)
+	}
+}
+
+// collector gathers a follower's events.
+type collector struct {
+	mu  sync.Mutex
+	evs []messages.Event
+}
+
+func (c *collector) add(ev messages.Event) {
+	c.mu.Lock()
+	c.evs = append(c.evs, ev)
+	c.mu.Unlock()
+}
+
+func (c *collector) seqs() []uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return seqsOf(c.evs)
+}
+
+func seqRange(from, to uint64) []uint64 {
+	var s []uint64
+	for i := from; i <= to; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+func testFollow(t *testing.T, im impl) {
+	h := im.open(t, contractCfg{})
+	l := h.log
+	mustAppend(t, l, "acme", drafts(3, "a")...)
+	var c collector
+	f, err := l.Follow("acme", 1, c.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 { // appended while the feed catches up and goes live
+		mustAppend(t, l, "acme", drafts(i%3+1, "b")...)
+		mustAppend(t, l, "other", drafts(1, "o")...)
+	}
+	eventually(t, 5*time.Second, "events 2..15", func() bool { return len(c.seqs()) >= 14 })
+	if got := c.seqs(); !slices.Equal(got, seqRange(2, 15)) {
+		t.Fatalf("followed %v, want 2..15", got)
+	}
+	c.mu.Lock()
+	for _, ev := range c.evs {
+		var v map[string]int
+		if ev.Topic == "" || ev.Time.IsZero() || json.Unmarshal(ev.Data, &v) != nil {
+			t.Fatalf("followed event %+v", ev)
+		}
+	}
+	c.mu.Unlock()
+	f.Stop()
+	f.Stop()
+	mustAppend(t, l, "acme", drafts(1, "c")...)
+	time.Sleep(50 * time.Millisecond)
+	if n := len(c.seqs()); n != 14 {
+		t.Fatalf("fn called after Stop: %d events", n)
+	}
+
+	// From the head: only new events.
+	var c2 collector
+	f2, err := l.Follow("acme", 16, c2.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f2.Stop()
+	mustAppend(t, l, "acme", drafts(1, "d")...)
+	eventually(t, 5*time.Second, "event 17", func() bool { return len(c2.seqs()) == 1 })
+	if got := c2.seqs(); !slices.Equal(got, []uint64{17}) {
+		t.Fatalf("followed %v, want [17]", got)
+	}
+}
+
+// testFollowJump: what aged out before the feed got to it is skipped.
+func testFollowJump(t *testing.T, im impl) {
+	h := im.open(t, contractCfg{MaxEvents: 3})
+	l := h.log
+	for range 10 {
+		mustAppend(t, l, "acme", drafts(1, "a")...)
+	}
+	var c collector
+	f, err := l.Follow("acme", 0, c.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Stop()
+	eventually(t, 5*time.Second, "events 8..10", func() bool { return len(c.seqs()) >= 3 })
+	mustAppend(t, l, "acme", drafts(1, "b")...)
+	eventually(t, 5*time.Second, "events 8..11", func() bool { return len(c.seqs()) >= 4 })
+	if got := c.seqs(); !slices.Equal(got, seqRange(8, 11)) {
+		t.Fatalf("followed %v, want 8..11", got)
+	}
+}
+
+func testFollowStopInsideFn(t *testing.T, im impl) {
+	h := im.open(t, contractCfg{})
+	l := h.log
+	mustAppend(t, l, "acme", drafts(3, "a")...)
+	var (
+		f     Follower
+		ready = make(chan struct{})
+		calls = make(chan uint64, 10)
+	)
+	f, err := l.Follow("acme", 0, func(ev messages.Event) {
+		<-ready
+		calls <- ev.Seq
+		f.Stop() // must not deadlock; no call follows
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(ready)
+	if seq := <-calls; seq != 1 {
+		t.Fatalf("first call seq %d", seq)
+	}
+	f.Stop() // waits for the feed goroutine
+	if len(calls) != 0 {
+		t.Fatalf("fn called again after Stop from inside fn")
+	}
+}
+
+func testClosed(t *testing.T, im impl) {
+	h := im.open(t, contractCfg{})
+	l, ctx := h.log, ctxT(t)
+	mustAppend(t, l, "acme", drafts(1, "a")...)
+	var c collector
+	if _, err := l.Follow("acme", 0, c.add); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the follower's first event", func() bool { return len(c.seqs()) == 1 })
+	if err := h.close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := l.Head(ctx, "acme"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Head err = %v", err)
+	}
+	if _, err := l.Append(ctx, "acme", Head{}, drafts(1, "x")); !errors.Is(err, ErrClosed) {
+		t.Errorf("Append err = %v", err)
+	}
+	if _, _, err := l.Bounds(ctx, "acme"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Bounds err = %v", err)
+	}
+	if _, err := l.Read(ctx, "acme", 1, 1); !errors.Is(err, ErrClosed) {
+		t.Errorf("Read err = %v", err)
+	}
+	if _, err := l.Follow("acme", 0, c.add); !errors.Is(err, ErrClosed) {
+		t.Errorf("Follow err = %v", err)
+	}
+}

@@ -1,0 +1,310 @@
+package persistence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/orgstream/orgstream/messages"
+)
+
+var _ Log = (*JetStreamLog)(nil)
+
+// JetStreamConfig configures the JetStream log.
+type JetStreamConfig struct {
+	// Conn is the NATS connection to use (embedded or --nats-url). Required.
+	// The log does not close it.
+	Conn *nats.Conn
+	// Retention is how long events stay readable (the stream's MaxAge). Zero
+	// means 5m; JetStream's minimum is 100ms.
+	Retention time.Duration
+	// MaxEventsPerOrg bounds the retained events per org. Zero means 100000.
+	MaxEventsPerOrg int64
+	// Replicas is the stream's replication factor. Zero means 1.
+	Replicas int
+	// DedupWindow is how long a draft ID is remembered. Zero means 2m. It is
+	// clamped to Retention (JetStream requires it) and at least 100ms.
+	DedupWindow time.Duration
+	// RequestTimeout bounds each store request whose context has no
+	// deadline. Zero means 5s.
+	RequestTimeout time.Duration
+	// Logger receives warnings (failed head markers, malformed messages).
+	// Nil means zap.NewNop().
+	Logger *zap.Logger
+}
+
+func (c *JetStreamConfig) validate() error {
+	if c.Conn == nil {
+		return errors.New("persistence: JetStreamConfig.Conn is required")
+	}
+	if c.Retention == 0 {
+		c.Retention = 5 * time.Minute
+	}
+	if c.Retention < 100*time.Millisecond {
+		return fmt.Errorf("persistence: retention %v is below JetStream's 100ms minimum", c.Retention)
+	}
+	if c.MaxEventsPerOrg == 0 {
+		c.MaxEventsPerOrg = 100000
+	}
+	if c.MaxEventsPerOrg < 0 {
+		return fmt.Errorf("persistence: MaxEventsPerOrg %d is negative", c.MaxEventsPerOrg)
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.Replicas < 0 || c.Replicas > 5 {
+		return fmt.Errorf("persistence: replicas %d not in 1..5", c.Replicas)
+	}
+	if c.DedupWindow == 0 {
+		c.DedupWindow = 2 * time.Minute
+	}
+	c.DedupWindow = max(min(c.DedupWindow, c.Retention), 100*time.Millisecond)
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	return nil
+}
+
+// streamConfig is the one stream holding every org's events and head
+// markers.
+func (c *JetStreamConfig) streamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:              StreamName,
+		Description:       "orgstream: per-org event logs (orgstream.events.<org>) and head markers (orgstream.heads.<org>)",
+		Subjects:          []string{EventsPrefix + "*", HeadsPrefix + "*"},
+		Retention:         jetstream.LimitsPolicy,
+		Discard:           jetstream.DiscardOld,
+		Storage:           jetstream.FileStorage,
+		Replicas:          c.Replicas,
+		MaxAge:            c.Retention,
+		MaxMsgsPerSubject: c.MaxEventsPerOrg,
+		MaxMsgs:           -1,
+		MaxBytes:          -1,
+		Duplicates:        c.DedupWindow,
+		AllowDirect:       true,
+		// Batches: consecutive seqs, all or nothing.
+		AllowAtomicPublish: true,
+		// Head markers carry Nats-TTL "never" (they outlive MaxAge) and
+		// Nats-Rollup "sub" (one per org).
+		AllowMsgTTL: true,
+		AllowRollup: true,
+		RePublish: &jetstream.RePublish{
+			Source:      EventsPrefix + ">",
+			Destination: LivePrefix + ">",
+		},
+	}
+}
+
+// JetStreamLog is the Log on a JetStream stream (see doc.go and
+// log_jetstream_head.go for the layout). Safe for concurrent use.
+type JetStreamLog struct {
+	nc      *nats.Conn
+	cfg     JetStreamConfig
+	lg      *zap.Logger
+	epoch   string
+	batches chan struct{} // bounds concurrent atomic batches (server: 50 per stream)
+
+	markers *markerWriter
+
+	// leaderChanges counts the stream's leader elections: only the leader
+	// republishes, so live messages may be lost around one and followers
+	// then catch up from the log.
+	leaderChanges atomic.Uint64
+	advisories    *nats.Subscription
+
+	ctx    context.Context // ends on Close
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	closed    bool
+	followers map[*jsFollower]struct{}
+}
+
+// leaderElectedSubject carries JetStream's advisory for a new stream leader.
+const leaderElectedSubject = "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED." + StreamName
+
+// maxConcurrentBatches keeps a node well under the server's 50 in-flight
+// atomic batches per stream.
+const maxConcurrentBatches = 8
+
+// OpenJetStream creates the stream or updates its limits (retention, max
+// events, dedup window, replicas) and returns the log. While JetStream is not
+// ready yet (no responders, no meta leader) it retries until ctx ends.
+func OpenJetStream(ctx context.Context, cfg JetStreamConfig) (*JetStreamLog, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(cfg.Conn)
+	if err != nil {
+		return nil, fmt.Errorf("persistence: jetstream: %w", err)
+	}
+	scfg := cfg.streamConfig()
+	var info *jetstream.StreamInfo
+	for backoff := 50 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
+		rctx, cancel := context.WithTimeout(ctx, cfg.RequestTimeout)
+		s, err := js.CreateOrUpdateStream(rctx, scfg)
+		cancel()
+		if err == nil {
+			info = s.CachedInfo()
+			break
+		}
+		if !retryableOpen(err) {
+			return nil, fmt.Errorf("persistence: create or update stream %s: %w", StreamName, err)
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: create stream %s: %w", ErrUnavailable, StreamName, err)
+		}
+		cfg.Logger.Debug("jetstream not ready, retrying", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: create stream %s: %w", ErrUnavailable, StreamName, err)
+		case <-time.After(backoff):
+		}
+	}
+	lctx, lcancel := context.WithCancel(context.Background())
+	l := &JetStreamLog{
+		nc:        cfg.Conn,
+		cfg:       cfg,
+		lg:        cfg.Logger,
+		epoch:     epochOf(info.Created),
+		batches:   make(chan struct{}, maxConcurrentBatches),
+		ctx:       lctx,
+		cancel:    lcancel,
+		followers: make(map[*jsFollower]struct{}),
+	}
+	l.advisories, err = cfg.Conn.Subscribe(leaderElectedSubject, func(*nats.Msg) { l.leaderChanges.Add(1) })
+	if err != nil {
+		lcancel()
+		return nil, transportErr("subscribe leader advisories", err)
+	}
+	if l.markers, err = newMarkerWriter(l); err != nil {
+		_ = l.advisories.Unsubscribe()
+		lcancel()
+		return nil, err
+	}
+	l.markers.start()
+	return l, nil
+}
+
+// retryableOpen reports errors that mean "JetStream not ready yet".
+func retryableOpen(err error) bool {
+	var apiErr *jetstream.APIError
+	switch {
+	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout),
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrStreamNameAlreadyInUse):
+		return true
+	case errors.As(err, &apiErr):
+		return apiErr.Code == 503 || apiErr.Code == 408 || apiErr.Code == 500
+	}
+	return false
+}
+
+// epochOf names a store generation by its stream's creation time: stable
+// across restarts, the same on every node, new when the store is wiped.
+func epochOf(created time.Time) string {
+	return "e-" + strconv.FormatInt(created.UnixNano(), 36)
+}
+
+// Epoch implements Log.
+func (l *JetStreamLog) Epoch() string { return l.epoch }
+
+// Close stops every follower and the head-marker writer, and flushes what
+// the connection still buffers. Later calls return ErrClosed from every
+// method. Safe to call twice.
+func (l *JetStreamLog) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	fs := make([]*jsFollower, 0, len(l.followers))
+	for f := range l.followers {
+		fs = append(fs, f)
+	}
+	l.mu.Unlock()
+	for _, f := range fs {
+		f.Stop()
+	}
+	l.cancel() // ends the repairer's reads
+	l.markers.stop()
+	_ = l.advisories.Unsubscribe()
+	if err := l.nc.FlushTimeout(l.cfg.RequestTimeout); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		return fmt.Errorf("persistence: flush on close: %w", err)
+	}
+	return nil
+}
+
+// check refuses calls on a closed log or with a bad org.
+func (l *JetStreamLog) check(org string) error {
+	if l.isClosed() {
+		return ErrClosed
+	}
+	if !messages.ValidOrg(org) {
+		return fmt.Errorf("%w: %q", ErrInvalidOrg, org)
+	}
+	return nil
+}
+
+func (l *JetStreamLog) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// Head implements Log. It reads the head marker, then the last retained
+// event, and returns the larger seq; when the event is ahead of the marker
+// (a crash or a lost marker write right after an append) it rewrites the
+// marker.
+func (l *JetStreamLog) Head(ctx context.Context, org string) (Head, error) {
+	if err := l.check(org); err != nil {
+		return Head{}, err
+	}
+	return l.head(ctx, org)
+}
+
+func (l *JetStreamLog) head(ctx context.Context, org string) (Head, error) {
+	mark, err := l.markerSeq(ctx, org)
+	if err != nil {
+		return Head{}, err
+	}
+	seq, rev, err := l.lastEvent(ctx, org)
+	if err != nil {
+		return Head{}, err
+	}
+	if seq > mark {
+		l.markers.write(org, seq, rev)
+	}
+	return Head{Seq: max(seq, mark), Rev: rev}, nil
+}
+
+// Bounds implements Log.
+func (l *JetStreamLog) Bounds(ctx context.Context, org string) (first, head uint64, err error) {
+	if err := l.check(org); err != nil {
+		return 0, 0, err
+	}
+	ev, _, ok, err := l.firstEvent(ctx, org)
+	if err != nil {
+		return 0, 0, err
+	}
+	h, err := l.head(ctx, org)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !ok || ev.Seq > h.Seq {
+		return h.Seq + 1, h.Seq, nil
+	}
+	return ev.Seq, h.Seq, nil
+}

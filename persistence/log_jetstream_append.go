@@ -1,0 +1,242 @@
+package persistence
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
+
+	"github.com/orgstream/orgstream/messages"
+)
+
+// errBatchDuplicate: the atomic batch was refused because a draft ID is a
+// duplicate; Append then stores the drafts one by one.
+var errBatchDuplicate = errors.New("persistence: batch holds a duplicate id")
+
+// maxInterleaves bounds how often a draft-by-draft append re-reads the head
+// because another writer got in between.
+const maxInterleaves = 100
+
+// Append implements Log.
+//
+// One draft is one publish with Nats-Expected-Last-Subject-Sequence =
+// after.Rev (a mismatch is ErrConflict) and, with an ID, Nats-Msg-Id
+// "<org>:<id>" (JetStream answers a duplicate with the first message's
+// stream sequence; its org seq is read back, 0 if that message already left
+// the log, e.g. evicted by MaxEventsPerOrg inside the dedup window). Several
+// drafts are one atomic batch (consecutive stream and org seqs, all or
+// nothing); a batch refused for a duplicate ID is stored draft by draft with
+// chained expectations. With after.Rev 0 (nothing retained) the org's head
+// marker must still hold after.Seq, otherwise ErrConflict.
+//
+// The PubAck is awaited: a returned seq is durable (fsync per JetStream's
+// sync settings; on R3 replicated to a quorum). The head marker is written
+// after it without waiting (log_jetstream_head.go).
+func (l *JetStreamLog) Append(ctx context.Context, org string, after Head, drafts []messages.Draft) (Appended, error) {
+	if err := l.check(org); err != nil {
+		return Appended{}, err
+	}
+	switch {
+	case len(drafts) == 0:
+		return Appended{Head: after}, nil
+	case len(drafts) > MaxBatch:
+		return Appended{}, fmt.Errorf("%w: %d drafts, at most %d", ErrBatchTooLarge, len(drafts), MaxBatch)
+	}
+	if err := l.checkSizes(org, drafts); err != nil {
+		return Appended{}, err
+	}
+	if after.Rev == 0 {
+		if err := l.checkMarker(ctx, org, after.Seq); err != nil {
+			return Appended{}, err
+		}
+	}
+	now := time.Now().UTC()
+	var (
+		res Appended
+		err error
+	)
+	if len(drafts) == 1 {
+		res, err = l.appendOne(ctx, org, after, drafts[0], now)
+	} else {
+		res, err = l.appendBatch(ctx, org, after, drafts, now)
+		if errors.Is(err, errBatchDuplicate) {
+			res, err = l.appendEach(ctx, org, after, drafts, now)
+		}
+	}
+	if err != nil {
+		return Appended{}, err
+	}
+	if res.Head.Rev != after.Rev {
+		l.markers.write(org, res.Head.Seq, res.Head.Rev)
+	}
+	return res, nil
+}
+
+// headerRoom bounds the bytes a stored event adds to its draft's Data, ID
+// and Topic (header names, seq, time, batch headers).
+const headerRoom = 512
+
+// checkSizes refuses, before anything is sent, a draft the server would
+// refuse for its max payload (a refusal in the middle of a batch would leave
+// the server holding the batch's first part until it times out).
+func (l *JetStreamLog) checkSizes(org string, drafts []messages.Draft) error {
+	limit := l.nc.MaxPayload()
+	for i := range drafts {
+		d := &drafts[i]
+		if n := int64(len(d.Data) + len(d.Topic) + 2*len(d.ID) + len(org) + headerRoom); n > limit {
+			return fmt.Errorf("persistence: draft %d: %d bytes exceed the NATS max payload of %d", i, n, limit)
+		}
+	}
+	return nil
+}
+
+// checkMarker guards an append on an org with nothing retained: expecting
+// "no message on the subject" alone would also pass after another writer's
+// events came and aged out; the marker tells.
+func (l *JetStreamLog) checkMarker(ctx context.Context, org string, seq uint64) error {
+	mark, err := l.markerSeq(ctx, org)
+	if err != nil {
+		return err
+	}
+	if mark != seq {
+		return fmt.Errorf("%w: %s: head is at %d, not %d", ErrConflict, org, mark, seq)
+	}
+	return nil
+}
+
+func newEvent(seq uint64, d *messages.Draft, now time.Time) messages.Event {
+	return messages.Event{Seq: seq, Topic: d.Topic, ID: d.ID, Time: now, Data: d.Data}
+}
+
+// appendOne publishes one draft after `after`.
+func (l *JetStreamLog) appendOne(ctx context.Context, org string, after Head, d messages.Draft, now time.Time) (Appended, error) {
+	ev := newEvent(after.Seq+1, &d, now)
+	m := eventMsg(org, &ev)
+	m.Header[hdrExpectSubjSeq] = []string{strconv.FormatUint(after.Rev, 10)}
+	ack, err := l.publish(ctx, m)
+	if err != nil {
+		return Appended{}, err
+	}
+	if ack.Duplicate {
+		seq, err := l.orgSeqAt(ctx, org, ack.Seq)
+		if err != nil {
+			return Appended{}, err
+		}
+		return Appended{Head: after, Seqs: []uint64{seq}, Duplicate: []bool{true}}, nil
+	}
+	return Appended{
+		Head:      Head{Seq: ev.Seq, Rev: ack.Seq},
+		Seqs:      []uint64{ev.Seq},
+		Duplicate: []bool{false},
+		Events:    []messages.Event{ev},
+	}, nil
+}
+
+// appendBatch publishes drafts as one JetStream atomic batch: staged by the
+// server, checked at the commit (expected last subject sequence on the first
+// message, dedup on every one) and stored consecutively, or not at all.
+func (l *JetStreamLog) appendBatch(ctx context.Context, org string, after Head, drafts []messages.Draft, now time.Time) (Appended, error) {
+	select {
+	case l.batches <- struct{}{}:
+		defer func() { <-l.batches }()
+	case <-ctx.Done():
+		return Appended{}, fmt.Errorf("%w: append: %w", ErrUnavailable, ctx.Err())
+	}
+	id := nuid.Next()
+	n := len(drafts)
+	res := Appended{
+		Seqs:      make([]uint64, n),
+		Duplicate: make([]bool, n),
+		Events:    make([]messages.Event, n),
+	}
+	var ack pubAck
+	for i := range drafts {
+		ev := newEvent(after.Seq+uint64(i)+1, &drafts[i], now)
+		res.Events[i], res.Seqs[i] = ev, ev.Seq
+		m := eventMsg(org, &ev)
+		if i == 0 {
+			m.Header[hdrExpectSubjSeq] = []string{strconv.FormatUint(after.Rev, 10)}
+		}
+		m.Header[hdrBatchID] = []string{id}
+		m.Header[hdrBatchSeq] = []string{strconv.Itoa(i + 1)}
+		if i < n-1 {
+			if err := l.nc.PublishMsg(m); err != nil {
+				return Appended{}, transportErr("append batch", err)
+			}
+			continue
+		}
+		m.Header[hdrBatchCommit] = []string{"1"}
+		var err error
+		if ack, err = l.publish(ctx, m); err != nil {
+			return Appended{}, err
+		}
+	}
+	if ack.Count != 0 && ack.Count != uint64(n) {
+		return Appended{}, fmt.Errorf("persistence: append batch: %d of %d drafts acknowledged", ack.Count, n)
+	}
+	res.Head = Head{Seq: after.Seq + uint64(n), Rev: ack.Seq}
+	return res, nil
+}
+
+// appendEach stores drafts one by one, each expecting the previous one:
+// duplicates report their first seq, new drafts get the next seqs. Should
+// another writer get in between, it continues after that writer's events so
+// that each draft is still stored once.
+func (l *JetStreamLog) appendEach(ctx context.Context, org string, after Head, drafts []messages.Draft, now time.Time) (Appended, error) {
+	res := Appended{Seqs: make([]uint64, len(drafts)), Duplicate: make([]bool, len(drafts))}
+	cur, stored, interleaves := after, 0, 0
+	for i := 0; i < len(drafts); {
+		r, err := l.appendOne(ctx, org, cur, drafts[i], now)
+		if errors.Is(err, ErrConflict) && stored > 0 && interleaves < maxInterleaves {
+			interleaves++
+			if cur, err = l.head(ctx, org); err != nil {
+				return Appended{}, fmt.Errorf("persistence: append: %d of %d drafts stored, then: %v", stored, len(drafts), err)
+			}
+			continue
+		}
+		if err != nil {
+			if stored > 0 {
+				// Neither sentinel: part of the batch is stored, a blind retry
+				// would store the drafts without an ID again.
+				return Appended{}, fmt.Errorf("persistence: append: %d of %d drafts stored, then: %v", stored, len(drafts), err)
+			}
+			return Appended{}, err
+		}
+		res.Seqs[i], res.Duplicate[i] = r.Seqs[0], r.Duplicate[0]
+		if !r.Duplicate[0] {
+			res.Events = append(res.Events, r.Events[0])
+			cur = r.Head
+			stored++
+		}
+		i++
+	}
+	res.Head = cur
+	return res, nil
+}
+
+// publish sends m and decodes the PubAck.
+func (l *JetStreamLog) publish(ctx context.Context, m *nats.Msg) (pubAck, error) {
+	var ack pubAck
+	resp, err := request(ctx, l.nc, m, l.cfg.RequestTimeout)
+	if err != nil {
+		return ack, transportErr("append", err)
+	}
+	if st := status(resp); st != "" {
+		return ack, fmt.Errorf("%w: append: status %s %s", ErrUnavailable, st, resp.Header.Get(hdrDescription))
+	}
+	if err := json.Unmarshal(resp.Data, &ack); err != nil {
+		return ack, fmt.Errorf("%w: append: bad acknowledgement: %w", ErrUnavailable, err)
+	}
+	if ack.Error != nil {
+		if ack.Error.ErrCode == codeBatchDuplicate {
+			return ack, errBatchDuplicate
+		}
+		return ack, classify("append", ack.Error)
+	}
+	return ack, nil
+}

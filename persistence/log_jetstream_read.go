@@ -1,0 +1,251 @@
+package persistence
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/orgstream/orgstream/messages"
+)
+
+// Reads use JetStream's Direct Get (AllowDirect): a request answered by any
+// current replica, without a consumer. An org seq maps to a stream sequence
+// only through the stored messages (one stream holds every org), so Read
+// first locates the stream sequence of `from` by a narrowing search over
+// next-by-subject lookups, then fetches a batch.
+
+// directBatchMax and directBatchBytes bound one batch request so that its
+// replies always fit the reply subscription's pending limits.
+const (
+	directBatchMax   = 1000
+	directBatchBytes = 8 << 20
+)
+
+// Read implements Log.
+func (l *JetStreamLog) Read(ctx context.Context, org string, from uint64, max int) ([]messages.Event, error) {
+	if err := l.check(org); err != nil {
+		return nil, err
+	}
+	if max <= 0 {
+		return nil, nil
+	}
+	from = maxU(from, 1)
+	start, ok, err := l.locate(ctx, org, from)
+	if err != nil || !ok {
+		return nil, err
+	}
+	out := make([]messages.Event, 0, min(max, directBatchMax))
+	rev := start
+	for len(out) < max {
+		var prev uint64
+		if len(out) > 0 {
+			prev = out[len(out)-1].Seq
+		}
+		n := min(max-len(out), directBatchMax)
+		got, last, pending, hole, err := l.directBatch(ctx, EventsPrefix+org, rev, n, func(ev messages.Event) bool {
+			switch {
+			case ev.Seq < from || (prev != 0 && ev.Seq <= prev):
+				return true // before the start (the search lands at or before it)
+			case prev != 0 && ev.Seq != prev+1:
+				return false // a hole: never expected, stop rather than skip
+			}
+			out = append(out, ev)
+			prev = ev.Seq
+			return true
+		})
+		if err != nil {
+			return out, err
+		}
+		if got == 0 || pending == 0 || hole {
+			break
+		}
+		rev = last + 1
+	}
+	return out, nil
+}
+
+// locate returns the stream sequence of org's event `from`, or of the first
+// retained event when from is older, or of some retained event of the org
+// before it (the search may stop early under concurrent expiry). ok is false
+// when no event >= from is retained.
+func (l *JetStreamLog) locate(ctx context.Context, org string, from uint64) (uint64, bool, error) {
+	first, firstRev, ok, err := l.firstEvent(ctx, org)
+	if err != nil || !ok {
+		return 0, false, err
+	}
+	if from <= first.Seq {
+		return firstRev, true, nil
+	}
+	lastSeq, lastRev, err := l.lastEvent(ctx, org)
+	if err != nil || lastRev == 0 || from > lastSeq {
+		return 0, false, err
+	}
+	if from == lastSeq {
+		return lastRev, true, nil
+	}
+	// Org seqs are consecutive over the org's retained messages and each
+	// takes its own stream sequence, so the target T lies in [lo, hi].
+	lo := firstRev + (from - first.Seq)
+	hi := lastRev - (lastSeq - from)
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		ev, rev, ok, err := l.nextEvent(ctx, org, mid)
+		if err != nil {
+			return 0, false, err
+		}
+		switch {
+		case !ok:
+			return lo, true, nil
+		case ev.Seq == from:
+			return rev, true, nil
+		case ev.Seq > from: // T < mid
+			hi = min(mid-1, rev-(ev.Seq-from))
+		default: // T > rev >= mid
+			lo = maxU(mid+1, rev+(from-ev.Seq))
+		}
+	}
+	return lo, true, nil
+}
+
+// firstEvent is the org's oldest retained event and its stream sequence.
+func (l *JetStreamLog) firstEvent(ctx context.Context, org string) (messages.Event, uint64, bool, error) {
+	return l.nextEvent(ctx, org, 0)
+}
+
+// nextEvent is the org's first event at stream sequence >= rev.
+func (l *JetStreamLog) nextEvent(ctx context.Context, org string, rev uint64) (messages.Event, uint64, bool, error) {
+	body := make([]byte, 0, 96)
+	body = append(body, `{"seq":`...)
+	body = strconv.AppendUint(body, rev, 10)
+	body = append(body, `,"next_by_subj":"`...)
+	body = append(body, EventsPrefix...)
+	body = append(body, org...)
+	body = append(body, `"}`...)
+	m, ok, err := l.directGet(ctx, "", body)
+	if err != nil || !ok {
+		return messages.Event{}, 0, false, err
+	}
+	ev, evRev, err := eventOf(m)
+	if err != nil {
+		return messages.Event{}, 0, false, err
+	}
+	return ev, evRev, true, nil
+}
+
+// lastEvent is the seq and stream sequence of the org's newest retained
+// event, zeros when none is retained.
+func (l *JetStreamLog) lastEvent(ctx context.Context, org string) (seq, rev uint64, err error) {
+	m, ok, err := l.directGet(ctx, EventsPrefix+org, nil)
+	if err != nil || !ok {
+		return 0, 0, err
+	}
+	ev, rev, err := eventOf(m)
+	if err != nil {
+		return 0, 0, err
+	}
+	return ev.Seq, rev, nil
+}
+
+// orgSeqAt is the org seq of the event stored at stream sequence rev (the
+// first message of a duplicate ID), 0 when it is no longer retained.
+func (l *JetStreamLog) orgSeqAt(ctx context.Context, org string, rev uint64) (uint64, error) {
+	body := strconv.AppendUint([]byte(`{"seq":`), rev, 10)
+	body = append(body, '}')
+	m, ok, err := l.directGet(ctx, "", body)
+	if err != nil || !ok || m.Header.Get("Nats-Subject") != EventsPrefix+org {
+		return 0, err
+	}
+	ev, _, err := eventOf(m)
+	if err != nil {
+		return 0, err
+	}
+	return ev.Seq, nil
+}
+
+// directGet sends one Direct Get: by body ({"seq":…}) or, with lastFor, the
+// last message on that subject. ok is false when there is no such message.
+func (l *JetStreamLog) directGet(ctx context.Context, lastFor string, body []byte) (*nats.Msg, bool, error) {
+	subj := directGetPrefix
+	if lastFor != "" {
+		subj += "." + lastFor
+	}
+	resp, err := request(ctx, l.nc, &nats.Msg{Subject: subj, Data: body}, l.cfg.RequestTimeout)
+	if err != nil {
+		return nil, false, transportErr("read", err)
+	}
+	switch st := status(resp); st {
+	case "":
+		return resp, true, nil
+	case "404":
+		return nil, false, nil
+	default:
+		return nil, false, fmt.Errorf("%w: read: direct get: %s %s", ErrUnavailable, st, resp.Header.Get(hdrDescription))
+	}
+}
+
+// directBatch fetches up to n messages of subj from stream sequence rev on
+// and passes each event to fn until fn returns false (hole). It returns how
+// many messages arrived, the stream sequence of the last one and how many
+// remain after it.
+func (l *JetStreamLog) directBatch(ctx context.Context, subj string, rev uint64, n int, fn func(messages.Event) bool) (got int, last, pending uint64, hole bool, err error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, l.cfg.RequestTimeout)
+		defer cancel()
+	}
+	inbox := l.nc.NewInbox()
+	sub, err := l.nc.SubscribeSync(inbox)
+	if err != nil {
+		return 0, 0, 0, false, transportErr("read", err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	body := make([]byte, 0, 128)
+	body = append(body, `{"seq":`...)
+	body = strconv.AppendUint(body, rev, 10)
+	body = append(body, `,"next_by_subj":"`...)
+	body = append(body, subj...)
+	body = append(body, `","batch":`...)
+	body = strconv.AppendInt(body, int64(n), 10)
+	body = append(body, `,"max_bytes":`...)
+	body = strconv.AppendInt(body, directBatchBytes, 10)
+	body = append(body, '}')
+	if err := l.nc.PublishMsg(&nats.Msg{Subject: directGetPrefix, Reply: inbox, Data: body}); err != nil {
+		return 0, 0, 0, false, transportErr("read", err)
+	}
+	for {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			return got, last, pending, hole, transportErr("read", err)
+		}
+		switch st := status(m); st {
+		case "":
+		case "204": // end of batch
+			pending, _ = strconv.ParseUint(m.Header.Get(hdrNumPending), 10, 64)
+			return got, last, pending, hole, nil
+		case "404":
+			return got, last, 0, hole, nil
+		case "503":
+			return got, last, pending, hole, fmt.Errorf("%w: read: no JetStream responder", ErrUnavailable)
+		default:
+			return got, last, pending, hole, fmt.Errorf("%w: read: direct get: %s %s", ErrUnavailable, st, m.Header.Get(hdrDescription))
+		}
+		ev, rev, err := eventOf(m)
+		if err != nil {
+			return got, last, pending, hole, err
+		}
+		got++
+		last = rev
+		if !hole && !fn(ev) {
+			hole = true // drain the rest of the batch, deliver nothing more
+		}
+	}
+}
+
+func maxU(a, b uint64) uint64 {
+	if a > b {
+		return a
+	}
+	return b
+}
