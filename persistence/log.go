@@ -113,8 +113,8 @@ type Log interface {
 
 // Follower is a live feed of one org's stored events.
 type Follower interface {
-	// Stop ends the feed; fn is not called after Stop returns (when Stop is
-	// called from inside fn it cannot wait for that call to return, but no
-	// further call follows). Safe to call twice.
+	// Stop ends the feed and waits for it: fn is not called after Stop
+	// returns. It must not be called from inside fn (it would wait for
+	// itself). Safe to call twice.
 	Stop()
 }

@@ -111,7 +111,6 @@ var contractCases = []struct {
 	{"RetentionByTime", testRetentionByTime},
 	{"Follow", testFollow},
 	{"FollowJump", testFollowJump},
-	{"FollowStopInsideFn", testFollowStopInsideFn},
 	{"Closed", testClosed},
 }
 
@@ -546,33 +545,6 @@ func testFollowJump(t *testing.T, im impl) {
 	eventually(t, 5*time.Second, "events 8..11", func() bool { return len(c.seqs()) >= 4 })
 	if got := c.seqs(); !slices.Equal(got, seqRange(8, 11)) {
 		t.Fatalf("followed %v, want 8..11", got)
-	}
-}
-
-func testFollowStopInsideFn(t *testing.T, im impl) {
-	h := im.open(t, contractCfg{})
-	l := h.log
-	mustAppend(t, l, "acme", drafts(3, "a")...)
-	var (
-		f     Follower
-		ready = make(chan struct{})
-		calls = make(chan uint64, 10)
-	)
-	f, err := l.Follow("acme", 0, func(ev messages.Event) {
-		<-ready
-		calls <- ev.Seq
-		f.Stop() // must not deadlock; no call follows
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	close(ready)
-	if seq := <-calls; seq != 1 {
-		t.Fatalf("first call seq %d", seq)
-	}
-	f.Stop() // waits for the feed goroutine
-	if len(calls) != 0 {
-		t.Fatalf("fn called again after Stop from inside fn")
 	}
 }
 

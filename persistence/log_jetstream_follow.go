@@ -88,7 +88,6 @@ func (f *jsFollower) Stop() {
 }
 
 func (f *jsFollower) run() {
-	f.started()
 	defer close(f.done)
 	defer func() {
 		f.l.mu.Lock()

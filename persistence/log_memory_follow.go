@@ -52,7 +52,6 @@ func (f *memFollower) wake() {
 }
 
 func (f *memFollower) run(o *memOrg) {
-	f.started()
 	defer close(f.done)
 	defer func() {
 		f.l.mu.Lock()
