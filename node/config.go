@@ -55,6 +55,13 @@ type Config struct {
 	// MaxQueueBytes bounds one connection's outbound queue; past it the
 	// connection is closed with 4008. Zero means 1 MiB.
 	MaxQueueBytes int
+	// WindowSize is how many recent events each org keeps encoded in memory
+	// for instant replay; older retained events are replayed from the log.
+	// Zero means 1024.
+	WindowSize int
+	// OrgIdleGrace is how long an org's actor and live feed outlive its last
+	// client. Zero means 30s.
+	OrgIdleGrace time.Duration
 	// SyncAlways makes JetStream fsync every write (survives power loss, not
 	// only process crashes) at a throughput cost.
 	SyncAlways bool

@@ -93,6 +93,8 @@ func (n *Node) start(ctx context.Context) error {
 		PingInterval:    cfg.PingInterval,
 		MaxConnsPerUser: cfg.MaxConnsPerUser,
 		MaxConnsPerOrg:  cfg.MaxConnsPerOrg,
+		WindowSize:      cfg.WindowSize,
+		OrgIdleGrace:    cfg.OrgIdleGrace,
 	})
 	if err != nil {
 		return fmt.Errorf("node: actors: %w", err)
