@@ -42,6 +42,8 @@ type serveOptions struct {
 	pingInterval    time.Duration
 	drainPeriod     time.Duration
 	maxQueueBytes   int
+	windowSize      int
+	orgIdleGrace    time.Duration
 	syncAlways      bool
 	logLevel        string
 	logFormat       string
@@ -68,6 +70,8 @@ func newServeFlags(o *serveOptions) *flagSet {
 	f.Duration(&o.pingInterval, "ping-interval", 25*time.Second, "WebSocket ping period; a connection that answers none for two periods is closed")
 	f.Duration(&o.drainPeriod, "drain-period", 5*time.Second, "on shutdown, closes (1001) are spread over this period")
 	f.Bytes(&o.maxQueueBytes, "max-queue-bytes", 1<<20, "outbound queue of one connection; past it the connection is closed with 4008")
+	f.Int(&o.windowSize, "window-size", 1024, 1, "recent events per org kept encoded in memory for instant replay (older ones replay from the log)")
+	f.Duration(&o.orgIdleGrace, "org-idle-grace", 30*time.Second, "how long an org's actor and NATS feed outlive its last client")
 	f.Bool(&o.syncAlways, "sync-always", false, "fsync every write (survives power loss, not only crashes) at a throughput cost")
 	f.String(&o.logLevel, "log-level", "info", "LEVEL", "debug, info, warn or error", checkLogLevel)
 	f.String(&o.logFormat, "log-format", "auto", "FORMAT", `json or console; "auto" means console when stderr is a terminal, else json`, checkLogFormat)
@@ -111,6 +115,8 @@ func (o *serveOptions) config(secret []byte, log *zap.Logger) node.Config {
 		PingInterval:       o.pingInterval,
 		DrainPeriod:        o.drainPeriod,
 		MaxQueueBytes:      o.maxQueueBytes,
+		WindowSize:         o.windowSize,
+		OrgIdleGrace:       o.orgIdleGrace,
 		SyncAlways:         o.syncAlways,
 		Logger:             log,
 	}
