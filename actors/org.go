@@ -74,9 +74,10 @@ func (a *orgActor) start(ctx actor.Context) {
 			win.add(entry{seq: evs[i].Seq, at: evs[i].Time, frame: &f})
 		}
 	}
-	if win.head != head.Seq {
-		// Everything retained is older than the head (or nothing is): the
-		// window restarts empty at the head, which outlives retention.
+	if win.head < head.Seq {
+		// Nothing is retained: the window starts empty at the head, which
+		// outlives retention. (A head past head.Seq is an event stored since
+		// the Head read; the feed goes on from there.)
 		win = newWindow(head.Seq, h.cfg.WindowSize, h.cfg.Retention)
 	}
 	win.prune(time.Now())
@@ -84,7 +85,7 @@ func (a *orgActor) start(ctx actor.Context) {
 
 	self := ctx.Self()
 	root := ctx.ActorSystem().Root
-	feed, err := h.cfg.Log.Follow(a.org, head.Seq, func(ev messages.Event) {
+	feed, err := h.cfg.Log.Follow(a.org, win.head, func(ev messages.Event) {
 		f := messages.EncodeEvent(ev)
 		root.Send(self, &liveEvent{ev: ev, frame: &f})
 	})
@@ -104,7 +105,7 @@ func (a *orgActor) start(ctx actor.Context) {
 			a.catchUp(ctx, sub)
 		}
 	}
-	h.log.Debug("org actor started", zap.String("org", a.org), zap.Uint64("head", head.Seq),
+	h.log.Debug("org actor started", zap.String("org", a.org), zap.Uint64("head", win.head),
 		zap.Uint64("window_first", win.first()))
 }
 
