@@ -1,0 +1,28 @@
+package testkit
+
+import (
+	"testing"
+	"time"
+
+	"github.com/orgstream/orgstream/transport/auth"
+)
+
+// Token issues an HS256 token for (org, sub) expiring in ttl (negative for
+// an already expired token), with scope publish when publish is true.
+func Token(t testing.TB, secret []byte, org, sub string, ttl time.Duration, publish bool) string {
+	t.Helper()
+	scope := auth.ScopeSubscribe
+	if publish {
+		scope = auth.ScopePublish
+	}
+	now := time.Now()
+	c := auth.Claims{Sub: sub, Org: org, Exp: now.Add(ttl), Scope: scope}
+	if ttl < 0 {
+		c.IssuedAt = c.Exp.Add(-time.Minute) // keep iat before exp
+	}
+	tok, err := auth.Issue(secret, c)
+	if err != nil {
+		t.Fatalf("testkit: issue token: %v", err)
+	}
+	return tok
+}
