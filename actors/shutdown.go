@@ -26,24 +26,24 @@ func (h *Hub) Drain(ctx context.Context, period time.Duration) error {
 	done := h.closed
 	h.mu.Unlock()
 
+	// Close the i-th of n connections at period*i/n: evenly spread, so that
+	// clients reconnect to the other nodes at a steady rate.
 	conns := h.snapshot(nil)
-	const step = 20 * time.Millisecond
-	steps := max(1, int(period/step))
-	per := max(1, (len(conns)+steps-1)/steps)
-	t := time.NewTicker(step)
-	defer t.Stop()
-	for i := 0; i < len(conns); i += per {
-		for _, c := range conns[i:min(i+per, len(conns))] {
-			if pid := c.ref.Load(); pid != nil {
-				h.sys.Root.Send(pid, &closeConn{code: CloseGoingAway, reason: "draining"})
-			} else {
-				_ = c.sock.Close() // the reader's end stops it once spawned
+	start := time.Now()
+	for i := range conns {
+		due := start.Add(period * time.Duration(i) / time.Duration(len(conns)))
+		if wait := time.Until(due); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				period = 0 // close the rest at once
 			}
 		}
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			per = len(conns) // close the rest at once
+		c := conns[i]
+		if pid := c.ref.Load(); pid != nil {
+			h.sys.Root.Send(pid, &closeConn{code: CloseGoingAway, reason: "draining"})
+		} else {
+			_ = c.sock.Close() // the reader's end stops it once spawned
 		}
 	}
 	select {
