@@ -146,7 +146,7 @@ func requestFields(head *requestHead, c net.Conn) []zap.Field {
 	if head != nil {
 		f = append(f,
 			zap.ByteString("method", head.method),
-			zap.ByteString("path", head.path()),
+			zap.String("path", redactText(string(head.path()))),
 			zap.ByteString("user_agent", head.userAgent))
 	}
 	return f

@@ -14,7 +14,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, e *apiError) {
 	if r != nil {
 		f = []zap.Field{
 			zap.String("method", r.Method),
-			zap.String("path", r.URL.Path),
+			zap.String("path", redactText(r.URL.Path)),
 			zap.String("remote", r.RemoteAddr),
 			zap.String("user_agent", r.UserAgent()),
 		}

@@ -126,7 +126,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		}
 		s.log.Debug("http request",
 			zap.String("method", r.Method),
-			zap.String("path", r.URL.Path),
+			zap.String("path", redactText(r.URL.Path)),
 			zap.Int("status", status),
 			zap.Duration("duration", time.Since(start)),
 			zap.String("remote", r.RemoteAddr),

@@ -29,7 +29,7 @@ func (s *Server) handleStreamHTTP(w http.ResponseWriter, r *http.Request) {
 	conn, rw, _, err := up.Upgrade(r, w)
 	if err != nil {
 		s.cfg.Metrics.ConnectionsRefused.Add(1)
-		s.log.Info("stream upgrade failed", zap.String("path", r.URL.Path),
+		s.log.Info("stream upgrade failed", zap.String("path", redactText(r.URL.Path)),
 			zap.String("remote", r.RemoteAddr), zap.Error(err))
 		if conn != nil {
 			_ = conn.Close()
