@@ -5,12 +5,16 @@ import (
 )
 
 // heartbeat is the one goroutine that times every connection: each second
-// it closes streams whose token expired (4001) and, every ping interval, it
-// pings each connection and closes those silent for two intervals. One
-// sweep for all connections costs less than a timer or goroutine each.
+// (or half ping interval, if shorter) it closes streams whose token expired
+// (4001) and, every ping interval, it pings each connection and closes those
+// silent for two intervals. One sweep for all connections costs less than a
+// timer or goroutine each.
 func (h *Hub) heartbeat() {
 	defer h.wg.Done()
-	tick := time.NewTicker(time.Second)
+	// A sweep at most half an interval apart keeps pings at most 1.5
+	// intervals apart: with a coarser sweep a client that answers every
+	// ping would look silent for two intervals.
+	tick := time.NewTicker(max(time.Millisecond, min(time.Second, h.cfg.PingInterval/2)))
 	defer tick.Stop()
 	nextPing := time.Now().Add(h.cfg.PingInterval)
 	var batch []*conn

@@ -101,6 +101,14 @@ func (c *Config) setDefaults() {
 	if c.DrainPeriod <= 0 {
 		c.DrainPeriod = 5 * time.Second
 	}
+	if c.WindowSize <= 0 {
+		c.WindowSize = 1024
+	}
+	// The window must not serve what the log no longer retains by count: a
+	// resume past the retained events is a window_exceeded reset.
+	if int64(c.WindowSize) > c.RetentionMaxEvents {
+		c.WindowSize = int(c.RetentionMaxEvents)
+	}
 	if c.MaxQueueBytes <= 0 {
 		c.MaxQueueBytes = 1 << 20
 	}

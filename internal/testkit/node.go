@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,37 +29,71 @@ type Node struct {
 
 // StartNode starts a node for t: a fresh t.TempDir data dir, HTTP on
 // 127.0.0.1:0, no NATS listener, a random JWT secret, DrainPeriod 200ms,
-// logs dropped (or to t with ORGSTREAM_TEST_LOG=1). mutate, if not nil,
+// node name "test-0", logs dropped (or to t with ORGSTREAM_TEST_LOG=1). mutate, if not nil,
 // changes the config before the start (e.g. DataDir to restart on a previous
 // node's store). The node is shut down when t ends.
 func StartNode(t testing.TB, mutate func(*node.Config)) *Node {
 	t.Helper()
-	secret := make([]byte, 32)
-	_, _ = rand.Read(secret)
-	cfg := node.Config{
-		Listen:      "127.0.0.1:0",
-		DataDir:     t.TempDir(),
-		JWTSecret:   secret,
-		NATSListen:  "off",
-		DrainPeriod: 200 * time.Millisecond,
-		NodeName:    "test",
-		Logger:      zap.NewNop(),
+	return StartNodes(t, 1, func(_ int, c *node.Config) {
+		if mutate != nil {
+			mutate(c)
+		}
+	})[0]
+}
+
+// StartNodes starts k nodes at once, each configured as by StartNode (with
+// its own data dir and secret) and then by mutate(i, cfg). They start
+// concurrently, as nodes of a cluster must (a clustered JetStream becomes
+// ready only once enough of them run). All are shut down when t ends.
+func StartNodes(t testing.TB, k int, mutate func(i int, cfg *node.Config)) []*Node {
+	t.Helper()
+	cfgs := make([]node.Config, k)
+	for i := range cfgs {
+		secret := make([]byte, 32)
+		_, _ = rand.Read(secret)
+		cfgs[i] = node.Config{
+			Listen:      "127.0.0.1:0",
+			DataDir:     t.TempDir(),
+			JWTSecret:   secret,
+			NATSListen:  "off",
+			DrainPeriod: 200 * time.Millisecond,
+			NodeName:    "test-" + strconv.Itoa(i),
+			Logger:      zap.NewNop(),
+		}
+		if os.Getenv("ORGSTREAM_TEST_LOG") != "" {
+			cfgs[i].Logger = zaptest.NewLogger(t).Named(cfgs[i].NodeName)
+		}
+		if mutate != nil {
+			mutate(i, &cfgs[i])
+		}
 	}
-	if os.Getenv("ORGSTREAM_TEST_LOG") != "" {
-		cfg.Logger = zaptest.NewLogger(t)
-	}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	n, err := node.Start(ctx, cfg)
-	if err != nil {
-		t.Fatalf("testkit: start node: %v", err)
+	nodes := make([]*Node, k)
+	errs := make([]error, k)
+	var wg sync.WaitGroup
+	for i := range cfgs {
+		wg.Go(func() {
+			n, err := node.Start(ctx, cfgs[i])
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			nodes[i] = &Node{Node: n, Config: cfgs[i], Secret: cfgs[i].JWTSecret}
+		})
 	}
-	tn := &Node{Node: n, Config: cfg, Secret: cfg.JWTSecret}
-	t.Cleanup(func() { tn.Stop(t) })
-	return tn
+	wg.Wait()
+	for _, n := range nodes {
+		if n != nil {
+			t.Cleanup(func() { n.Stop(t) })
+		}
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("testkit: start node %d: %v", i, err)
+		}
+	}
+	return nodes
 }
 
 // Stop shuts the node down (waiting at most 30s) and fails t on an error.

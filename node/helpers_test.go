@@ -1,0 +1,172 @@
+package node_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/orgstream/orgstream/internal/testkit"
+)
+
+// phase is the deadline of one phase of a test: generous, because the box
+// is shared, has two cores and runs -race.
+const phase = 60 * time.Second
+
+func ctxFor(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// subscriber opens a fresh stream for (org, user) and reads its welcome.
+func subscriber(ctx context.Context, t *testing.T, n *testkit.Node, org, user string) (*testkit.Client, testkit.Frame) {
+	t.Helper()
+	c := testkit.Dial(ctx, t, n.StreamURL(n.Token(t, org, user, time.Hour, false), nil), nil)
+	return c, c.ExpectWelcome(ctx)
+}
+
+// resumeURLs builds follower URLs for (org, user) on n.
+func resumeURLs(t *testing.T, n *testkit.Node, org, user string) func(uint64, string, bool) string {
+	tok := n.Token(t, org, user, time.Hour, false)
+	return func(last uint64, epoch string, resume bool) string {
+		if !resume {
+			return n.StreamURL(tok, nil)
+		}
+		return n.ResumeURL(tok, last, epoch)
+	}
+}
+
+// background is a publisher goroutine that keeps publishing to one org over
+// HTTP (single events and small batches, alternating) until stopped; it
+// records every acknowledged seq.
+type background struct {
+	stop   chan struct{}
+	done   chan struct{}
+	mu     sync.Mutex
+	acked  []uint64
+	err    error
+	posted int
+}
+
+// publishInBackground starts a background publisher; at most max events
+// (0 = unbounded) are published.
+func publishInBackground(t *testing.T, base, org, token string, max int) *background {
+	b := &background{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(b.done)
+		for i := 0; max == 0 || b.count() < max; i++ {
+			select {
+			case <-b.stop:
+				return
+			default:
+			}
+			body := testkit.EventBody("bg.tick", fmt.Sprintf(`{"i":%d}`, i), "")
+			batch := i%3 == 2
+			if batch {
+				body = testkit.BatchBody("bg.batch", 1+i%5)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), phase)
+			st, resp, err := testkit.Post(ctx, base, org, token, body)
+			cancel()
+			if err == nil && st != http.StatusCreated {
+				err = fmt.Errorf("status %d: %s", st, resp)
+			}
+			var a testkit.SeqAnswer
+			if err == nil {
+				err = json.Unmarshal(resp, &a)
+			}
+			if err != nil {
+				b.fail(err)
+				return
+			}
+			b.mu.Lock()
+			if batch {
+				b.acked = append(b.acked, a.Seqs...)
+			} else {
+				b.acked = append(b.acked, a.Seq)
+			}
+			b.posted++
+			b.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { b.halt() })
+	return b
+}
+
+func (b *background) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.acked)
+}
+
+func (b *background) fail(err error) {
+	b.mu.Lock()
+	b.err = err
+	b.mu.Unlock()
+}
+
+func (b *background) halt() {
+	select {
+	case <-b.stop:
+	default:
+		close(b.stop)
+	}
+	<-b.done
+}
+
+// finish stops the publisher and returns every acknowledged seq.
+func (b *background) finish(t *testing.T) []uint64 {
+	t.Helper()
+	b.halt()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		t.Fatalf("background publisher: %v", b.err)
+	}
+	return append([]uint64(nil), b.acked...)
+}
+
+// waitFor polls cond every 20ms until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// decodeError decodes a refusal body and checks it has both keys.
+func decodeError(t *testing.T, b []byte) testkit.ErrorBody {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("error body %q is not JSON: %v", b, err)
+	}
+	var e testkit.ErrorBody
+	_ = json.Unmarshal(b, &e)
+	if e.Error == "" || e.Code == "" {
+		t.Fatalf(`error body %s lacks "error" or "code"`, b)
+	}
+	return e
+}
+
+// settle waits until a fresh stream on org announces a head of at least seq.
+// Right after an acknowledged publish the org actor may not have seen the
+// event yet (TestWelcomeHeadCoversAcknowledged checks that separately);
+// tests that assert exact heads call settle first so that they check their
+// own clause.
+func settle(t *testing.T, n *testkit.Node, org string, seq uint64) {
+	t.Helper()
+	waitFor(t, phase, fmt.Sprintf("head %d on %s", seq, org), func() bool {
+		h, _ := n.Head(t, org)
+		return h >= seq
+	})
+}
