@@ -24,6 +24,9 @@ type orgActor struct {
 	win    *window
 	feed   persistence.Follower
 	writer *actor.PID
+	// acked is the newest seq this node's writer made durable; the window's
+	// head catches up to it when the live feed delivers.
+	acked uint64
 	// cuts collects subscribers to drop after a delivery loop.
 	cuts []*subscriber
 }
@@ -44,6 +47,8 @@ func (a *orgActor) Receive(ctx actor.Context) {
 		a.onResolved(ctx, m)
 	case *publishRequest:
 		ctx.Forward(a.writer)
+	case *appended:
+		a.acked = max(a.acked, m.seq)
 	case *crash:
 		panic("actors: injected crash of org actor " + a.org)
 	}
@@ -182,15 +187,20 @@ func (a *orgActor) onSubscribe(ctx actor.Context, m *subscribe) {
 	sub := m.sub
 	a.subs.add(sub)
 	a.win.prune(time.Now())
-	if pl, ok := planFast(a.win, a.hub.cfg.Log.Epoch(), m.pos); ok {
+	head := a.head()
+	if pl, ok := planFast(a.win, head, a.hub.cfg.Log.Epoch(), m.pos); ok {
 		a.welcome(ctx, sub, pl)
 		a.catchUp(ctx, sub)
 		a.applyCuts(ctx)
 		return
 	}
 	sub.resolving = true
-	a.hub.goResolve(ctx.Self(), a.org, sub, m.pos, a.win.head)
+	a.hub.goResolve(ctx.Self(), a.org, sub, m.pos, head)
 }
+
+// head is the org's newest seq as this node knows it: what the live feed
+// brought, or what its writer acknowledged if that is newer.
+func (a *orgActor) head() uint64 { return max(a.win.head, a.acked) }
 
 // welcome queues the welcome (and reset) frames that open every stream.
 func (a *orgActor) welcome(ctx actor.Context, sub *subscriber, pl plan) {

@@ -17,11 +17,12 @@ type plan struct {
 	next    uint64
 }
 
-// planFast decides from the window alone. ok is false when the decision
-// needs the log's bounds (a reset must name the oldest retained seq, or the
-// position is outside the window).
-func planFast(w *window, epoch string, p position) (pl plan, ok bool) {
-	head := w.head
+// planFast decides from the window alone; head is the org's newest seq,
+// which may be past the window's (acknowledged, not yet delivered by the live
+// feed: those events reach the subscriber live, after the window). ok is
+// false when the decision needs the log's bounds (a reset must name the
+// oldest retained seq, or the position is outside the window).
+func planFast(w *window, head uint64, epoch string, p position) (pl plan, ok bool) {
 	switch {
 	case !p.resume:
 		return plan{welcome: messages.Welcome{Epoch: epoch, Head: head}, next: head + 1}, true

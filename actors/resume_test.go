@@ -32,7 +32,7 @@ func TestPlanFast(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pl, ok := planFast(tt.w, "e1", tt.pos)
+			pl, ok := planFast(tt.w, tt.w.head, "e1", tt.pos)
 			if ok != tt.ok {
 				t.Fatalf("ok = %v, want %v", ok, tt.ok)
 			}
@@ -46,6 +46,20 @@ func TestPlanFast(t *testing.T) {
 				t.Fatalf("replay %d..%d, want %d..%d", pl.welcome.ReplayFrom, pl.welcome.ReplayTo, tt.from, tt.to)
 			}
 		})
+	}
+}
+
+func TestPlanFastHeadPastWindow(t *testing.T) {
+	// Seqs 11 and 12 are acknowledged but not yet delivered by the feed.
+	w := newWindow(0, 100, time.Hour)
+	fillWindow(w, 1, 10, time.Now())
+	pl, ok := planFast(w, 12, "e1", position{})
+	if !ok || pl.welcome.Head != 12 || pl.next != 13 {
+		t.Fatalf("fresh: ok=%v head=%d next=%d, want head 12, live from 13", ok, pl.welcome.Head, pl.next)
+	}
+	pl, ok = planFast(w, 12, "e1", position{resume: true, last: 5})
+	if !ok || pl.welcome.ReplayFrom != 6 || pl.welcome.ReplayTo != 12 || pl.next != 6 {
+		t.Fatalf("resume: ok=%v %+v next=%d, want replay 6..12 from 6", ok, pl.welcome, pl.next)
 	}
 }
 

@@ -32,6 +32,9 @@ func (w *writer) Receive(ctx actor.Context) {
 		return
 	}
 	res, err := w.append(req)
+	if err == nil && len(res.Events) > 0 {
+		ctx.Send(ctx.Parent(), &appended{seq: res.Head.Seq})
+	}
 	ctx.Respond(&publishResult{seqs: res.Seqs, allDuplicate: len(res.Events) == 0, stored: len(res.Events), err: err})
 }
 
