@@ -96,12 +96,22 @@ type RawMessage struct {
 	Payload []byte
 }
 
+// maxServerFrame bounds what ReadMessage accepts from the server.
+const maxServerFrame = 16 << 20
+
 // ReadMessage reads one frame (data or control) before deadline. The server
 // does not fragment; a fragment is an error.
 func (c *RawClient) ReadMessage(deadline time.Time) (RawMessage, error) {
 	_ = c.Conn.SetReadDeadline(deadline)
-	f, err := ws.ReadFrame(c.r)
+	h, err := ws.ReadHeader(c.r)
 	if err != nil {
+		return RawMessage{}, err
+	}
+	if h.Length > maxServerFrame {
+		return RawMessage{}, fmt.Errorf("testkit: server frame of %d bytes", h.Length)
+	}
+	f := ws.Frame{Header: h, Payload: make([]byte, h.Length)}
+	if _, err := io.ReadFull(c.r, f.Payload); err != nil {
 		return RawMessage{}, err
 	}
 	if !f.Header.Fin {
