@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -57,5 +59,29 @@ func (w *writer) append(req *publishRequest) (persistence.Appended, error) {
 		if !errors.Is(err, persistence.ErrConflict) || attempt >= w.retries {
 			return persistence.Appended{}, fmt.Errorf("actors: append to %s: %w", w.org, err)
 		}
+		// Writers on other nodes contend for the same next seq, and on a
+		// replicated log the winner's write may still be in flight (the
+		// leader refuses ours until it is applied): retrying at once mostly
+		// loses again, so wait a little, at random, longer each time.
+		t := time.NewTimer(conflictBackoff(attempt))
+		select {
+		case <-t.C:
+		case <-w.ctx.Done():
+			t.Stop()
+			return persistence.Appended{}, fmt.Errorf("actors: append to %s: %w: %w", w.org, persistence.ErrUnavailable, w.ctx.Err())
+		}
 	}
+}
+
+// maxConflictBackoff caps the wait between conflict retries.
+const maxConflictBackoff = 50 * time.Millisecond
+
+// conflictBackoff is the jittered wait before retry attempt+1: random in
+// [0, min(1ms << attempt, maxConflictBackoff)).
+func conflictBackoff(attempt int) time.Duration {
+	d := maxConflictBackoff
+	if attempt < 6 { // 1ms << 6 > 50ms
+		d = min(time.Millisecond<<attempt, d)
+	}
+	return rand.N(d)
 }

@@ -9,15 +9,17 @@
 //
 // # Layout on JetStream
 //
-// One file-backed stream, ORGSTREAM, holds every org (a stream per org does
-// not scale: each replicated stream is a Raft group):
+// One file-backed stream, ORGSTREAM, holds every org's events, and a second
+// one, ORGSTREAM_HEADS, every org's head marker (a stream per org does not
+// scale: each replicated stream is a Raft group):
 //
-//   - orgstream.events.<org>: the org's events. Payload = the event's Data;
-//     headers Orgstream-Seq, Orgstream-Topic, Orgstream-Id, Orgstream-Time
-//     (RFC 3339, UTC, set at Append). MaxAge = Retention, MaxMsgsPerSubject
-//     = MaxEventsPerOrg, Duplicates = the dedup window.
-//   - orgstream.heads.<org>: the org's head marker, so that the counter
-//     outlives retention (see log_jetstream_head.go).
+//   - orgstream.events.<org> (ORGSTREAM): the org's events. Payload = the
+//     event's Data; headers Orgstream-Seq, Orgstream-Topic, Orgstream-Id,
+//     Orgstream-Time (RFC 3339, UTC, set at Append). MaxAge = Retention,
+//     MaxMsgsPerSubject = MaxEventsPerOrg, Duplicates = the dedup window.
+//   - orgstream.heads.<org> (ORGSTREAM_HEADS, no MaxAge, one message per
+//     subject): the org's head marker, so that the counter outlives
+//     retention and restarts (see log_jetstream_head.go).
 //   - orgstream.live.<org>: not stored; JetStream republishes each stored
 //     event there. Follow subscribes to it. Nothing subscribes to
 //     orgstream.events.*: a publish JetStream refuses still reaches plain
@@ -25,17 +27,20 @@
 //
 // Appends use optimistic concurrency (Nats-Expected-Last-Subject-Sequence):
 // concurrent writers of one org, on one node or several, get ErrConflict and
-// retry after Head; no locks, no leader election. A batch is one JetStream
-// atomic batch. The epoch is derived from the stream's creation time.
+// retry after Head (which, after a conflict, reads from the stream leaders:
+// a replica's Direct Get may lag); no locks, no leader election. A batch is
+// one JetStream atomic batch. The epoch is derived from the streams' creation
+// times.
 //
 // # Goroutines
 //
 // Every Log method, Embedded method and Follower.Stop is safe for concurrent
 // use. A Follower owns one goroutine that calls its fn serially; Stop (or the
 // log's Close) ends it and waits for it, except when called from inside fn.
-// JetStreamLog also owns one goroutine (head-marker repair) and two NATS
-// subscriptions (head-marker acks, stream leader advisories), all ended by
-// Close. Neither log closes the NATS connection.
+// JetStreamLog also owns one goroutine (head-marker writes and repair) and
+// two NATS subscriptions (head-marker acks, stream leader advisories), all
+// ended by Close, which first writes the pending head markers (for at most
+// 2s or RequestTimeout). Neither log closes the NATS connection.
 //
 // # Example
 //

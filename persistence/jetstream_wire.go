@@ -13,11 +13,15 @@ import (
 	"github.com/orgstream/orgstream/messages"
 )
 
-// Names in the store. One stream holds every org: a subject per org for its
-// events, one for its head marker (see log_jetstream_head.go).
+// Names in the store. One stream holds every org's events, a subject per
+// org; a second one, without MaxAge, every org's head marker (see
+// log_jetstream_head.go).
 const (
 	// StreamName is the JetStream stream holding every org's log.
 	StreamName = "ORGSTREAM"
+	// HeadsStreamName is the JetStream stream holding every org's head
+	// marker. It has no MaxAge, so nothing in it ever ages out.
+	HeadsStreamName = "ORGSTREAM_HEADS"
 	// EventsPrefix + org is the subject of an org's events.
 	EventsPrefix = "orgstream.events."
 	// HeadsPrefix + org is the subject of an org's head marker.
@@ -37,21 +41,25 @@ const (
 
 // JetStream headers we use.
 const (
-	hdrMsgID          = "Nats-Msg-Id"
-	hdrExpectSubjSeq  = "Nats-Expected-Last-Subject-Sequence"
-	hdrExpectSubjSubj = "Nats-Expected-Last-Subject-Sequence-Subject"
-	hdrTTL            = "Nats-TTL"
-	hdrRollup         = "Nats-Rollup"
-	hdrBatchID        = "Nats-Batch-Id"
-	hdrBatchSeq       = "Nats-Batch-Sequence"
-	hdrBatchCommit    = "Nats-Batch-Commit"
-	hdrSequence       = "Nats-Sequence"
-	hdrNumPending     = "Nats-Num-Pending"
-	hdrStatus         = "Status"
-	hdrDescription    = "Description"
+	hdrMsgID         = "Nats-Msg-Id"
+	hdrExpectSubjSeq = "Nats-Expected-Last-Subject-Sequence"
+	hdrBatchID       = "Nats-Batch-Id"
+	hdrBatchSeq      = "Nats-Batch-Sequence"
+	hdrBatchCommit   = "Nats-Batch-Commit"
+	hdrSequence      = "Nats-Sequence"
+	hdrNumPending    = "Nats-Num-Pending"
+	hdrStatus        = "Status"
+	hdrDescription   = "Description"
 )
 
-const directGetPrefix = "$JS.API.DIRECT.GET." + StreamName
+// Direct Get (any replica answers, possibly a lagging one) and Message Get
+// (only the stream leader answers) of each stream.
+const (
+	directGetPrefix      = "$JS.API.DIRECT.GET." + StreamName
+	directGetHeadsPrefix = "$JS.API.DIRECT.GET." + HeadsStreamName
+	msgGetPrefix         = "$JS.API.STREAM.MSG.GET." + StreamName
+	msgGetHeadsPrefix    = "$JS.API.STREAM.MSG.GET." + HeadsStreamName
+)
 
 // JetStream API error codes we act on.
 const (
@@ -59,6 +67,7 @@ const (
 	codeWrongLastSeqConstant = 10164 // same, on replicated streams
 	codeDupInProcess         = 10158 // the first message with this id is not applied yet
 	codeBatchDuplicate       = 10201 // atomic batch holds a duplicate msg id
+	codeNoMessageFound       = 10037 // message get: no such message
 )
 
 // apiError is JetStream's error in a publish acknowledgement.

@@ -76,13 +76,12 @@ func (c *JetStreamConfig) validate() error {
 	return nil
 }
 
-// streamConfig is the one stream holding every org's events and head
-// markers.
+// streamConfig is the one stream holding every org's events.
 func (c *JetStreamConfig) streamConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:              StreamName,
-		Description:       "orgstream: per-org event logs (orgstream.events.<org>) and head markers (orgstream.heads.<org>)",
-		Subjects:          []string{EventsPrefix + "*", HeadsPrefix + "*"},
+		Description:       "orgstream: per-org event logs (orgstream.events.<org>)",
+		Subjects:          []string{EventsPrefix + "*"},
 		Retention:         jetstream.LimitsPolicy,
 		Discard:           jetstream.DiscardOld,
 		Storage:           jetstream.FileStorage,
@@ -95,14 +94,34 @@ func (c *JetStreamConfig) streamConfig() jetstream.StreamConfig {
 		AllowDirect:       true,
 		// Batches: consecutive seqs, all or nothing.
 		AllowAtomicPublish: true,
-		// Head markers carry Nats-TTL "never" (they outlive MaxAge) and
-		// Nats-Rollup "sub" (one per org).
+		// Unused since the head markers moved to their own stream, but
+		// JetStream refuses to turn it off on a stream that had it (stores
+		// created before), so it stays on.
 		AllowMsgTTL: true,
-		AllowRollup: true,
 		RePublish: &jetstream.RePublish{
 			Source:      EventsPrefix + ">",
 			Destination: LivePrefix + ">",
 		},
+	}
+}
+
+// headsStreamConfig is the stream holding every org's head marker, the
+// newest only. It has no MaxAge: nothing in it ever ages out, on a running
+// server or at recovery (see log_jetstream_head.go for why the markers do
+// not share the events' stream).
+func (c *JetStreamConfig) headsStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:              HeadsStreamName,
+		Description:       "orgstream: per-org head markers (orgstream.heads.<org>), the counter that outlives retention",
+		Subjects:          []string{HeadsPrefix + "*"},
+		Retention:         jetstream.LimitsPolicy,
+		Discard:           jetstream.DiscardOld,
+		Storage:           jetstream.FileStorage,
+		Replicas:          c.Replicas,
+		MaxMsgsPerSubject: 1,
+		MaxMsgs:           -1,
+		MaxBytes:          -1,
+		AllowDirect:       true,
 	}
 }
 
@@ -116,6 +135,12 @@ type JetStreamLog struct {
 	batches chan struct{} // bounds concurrent atomic batches (server: 50 per stream)
 
 	markers *markerWriter
+
+	// conflicted holds the orgs whose last Append ended in ErrConflict: the
+	// next Head of such an org reads from the stream leaders, since a
+	// replica's Direct Get may still show the head the append lost against
+	// (the writer would then lose again and again).
+	conflicted sync.Map // org → struct{}
 
 	// leaderChanges counts the stream's leader elections: only the leader
 	// republishes, so live messages may be lost around one and followers
@@ -138,9 +163,10 @@ const leaderElectedSubject = "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED." + Strea
 // atomic batches per stream.
 const maxConcurrentBatches = 8
 
-// OpenJetStream creates the stream or updates its limits (retention, max
-// events, dedup window, replicas) and returns the log. While JetStream is not
-// ready yet (no responders, no meta leader) it retries until ctx ends.
+// OpenJetStream creates the two streams (events, head markers) or updates
+// their limits (retention, max events, dedup window, replicas) and returns
+// the log. While JetStream is not ready yet (no responders, no meta leader)
+// it retries until ctx ends.
 func OpenJetStream(ctx context.Context, cfg JetStreamConfig) (*JetStreamLog, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -149,35 +175,22 @@ func OpenJetStream(ctx context.Context, cfg JetStreamConfig) (*JetStreamLog, err
 	if err != nil {
 		return nil, fmt.Errorf("persistence: jetstream: %w", err)
 	}
-	scfg := cfg.streamConfig()
-	var info *jetstream.StreamInfo
-	for backoff := 50 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
-		rctx, cancel := context.WithTimeout(ctx, cfg.RequestTimeout)
-		s, err := js.CreateOrUpdateStream(rctx, scfg)
-		cancel()
-		if err == nil {
-			info = s.CachedInfo()
-			break
-		}
-		if !retryableOpen(err) {
-			return nil, fmt.Errorf("persistence: create or update stream %s: %w", StreamName, err)
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: create stream %s: %w", ErrUnavailable, StreamName, err)
-		}
-		cfg.Logger.Debug("jetstream not ready, retrying", zap.Error(err))
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: create stream %s: %w", ErrUnavailable, StreamName, err)
-		case <-time.After(backoff):
-		}
+	// The events' stream first: a store created before the heads stream
+	// existed has the marker subjects in it, which must be released first.
+	events, err := ensureStream(ctx, js, &cfg, cfg.streamConfig())
+	if err != nil {
+		return nil, err
+	}
+	heads, err := ensureStream(ctx, js, &cfg, cfg.headsStreamConfig())
+	if err != nil {
+		return nil, err
 	}
 	lctx, lcancel := context.WithCancel(context.Background())
 	l := &JetStreamLog{
 		nc:        cfg.Conn,
 		cfg:       cfg,
 		lg:        cfg.Logger,
-		epoch:     epochOf(info.Created),
+		epoch:     epochOf(events.Created, heads.Created),
 		batches:   make(chan struct{}, maxConcurrentBatches),
 		ctx:       lctx,
 		cancel:    lcancel,
@@ -197,6 +210,31 @@ func OpenJetStream(ctx context.Context, cfg JetStreamConfig) (*JetStreamLog, err
 	return l, nil
 }
 
+// ensureStream creates the stream or updates its configuration, retrying
+// while JetStream is not ready until ctx ends.
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg *JetStreamConfig, scfg jetstream.StreamConfig) (*jetstream.StreamInfo, error) {
+	for backoff := 50 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
+		rctx, cancel := context.WithTimeout(ctx, cfg.RequestTimeout)
+		s, err := js.CreateOrUpdateStream(rctx, scfg)
+		cancel()
+		if err == nil {
+			return s.CachedInfo(), nil
+		}
+		if !retryableOpen(err) {
+			return nil, fmt.Errorf("persistence: create or update stream %s: %w", scfg.Name, err)
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: create stream %s: %w", ErrUnavailable, scfg.Name, err)
+		}
+		cfg.Logger.Debug("jetstream not ready, retrying", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: create stream %s: %w", ErrUnavailable, scfg.Name, err)
+		case <-time.After(backoff):
+		}
+	}
+}
+
 // retryableOpen reports errors that mean "JetStream not ready yet".
 func retryableOpen(err error) bool {
 	var apiErr *jetstream.APIError
@@ -211,18 +249,27 @@ func retryableOpen(err error) bool {
 	return false
 }
 
-// epochOf names a store generation by its stream's creation time: stable
-// across restarts, the same on every node, new when the store is wiped.
-func epochOf(created time.Time) string {
+// epochOf names a store generation by the creation time of its newer
+// stream: stable across restarts, the same on every node, new when the store
+// is wiped. The heads stream counts because the counters live there: should
+// it be lost (deleted, or absent in a store made before it existed, whose
+// markers are not carried over), orgs whose events all aged out start again
+// at 1, which is only allowed under a new epoch.
+func epochOf(events, heads time.Time) string {
+	created := events
+	if heads.After(created) {
+		created = heads
+	}
 	return "e-" + strconv.FormatInt(created.UnixNano(), 36)
 }
 
 // Epoch implements Log.
 func (l *JetStreamLog) Epoch() string { return l.epoch }
 
-// Close stops every follower and the head-marker writer, and flushes what
-// the connection still buffers. Later calls return ErrClosed from every
-// method. Safe to call twice.
+// Close stops every follower and the head-marker writer (after it wrote the
+// pending markers, for at most 2s or RequestTimeout), and flushes what the
+// connection still buffers. Later calls return ErrClosed from every method.
+// Safe to call twice.
 func (l *JetStreamLog) Close() error {
 	l.mu.Lock()
 	if l.closed {
@@ -267,25 +314,27 @@ func (l *JetStreamLog) isClosed() bool {
 // Head implements Log. It reads the head marker, then the last retained
 // event, and returns the larger seq; when the event is ahead of the marker
 // (a crash or a lost marker write right after an append) it rewrites the
-// marker.
+// marker. After an ErrConflict from Append for the org it reads both from
+// the stream leaders (see conflicted), otherwise with Direct Gets.
 func (l *JetStreamLog) Head(ctx context.Context, org string) (Head, error) {
 	if err := l.check(org); err != nil {
 		return Head{}, err
 	}
-	return l.head(ctx, org)
+	_, accurate := l.conflicted.LoadAndDelete(org)
+	return l.head(ctx, org, accurate)
 }
 
-func (l *JetStreamLog) head(ctx context.Context, org string) (Head, error) {
-	mark, err := l.markerSeq(ctx, org)
+func (l *JetStreamLog) head(ctx context.Context, org string, accurate bool) (Head, error) {
+	mark, err := l.markerSeq(ctx, org, accurate)
 	if err != nil {
 		return Head{}, err
 	}
-	seq, rev, err := l.lastEvent(ctx, org)
+	seq, rev, err := l.lastEvent(ctx, org, accurate)
 	if err != nil {
 		return Head{}, err
 	}
 	if seq > mark {
-		l.markers.write(org, seq, rev)
+		l.markers.write(org, seq)
 	}
 	return Head{Seq: max(seq, mark), Rev: rev}, nil
 }
@@ -299,7 +348,7 @@ func (l *JetStreamLog) Bounds(ctx context.Context, org string) (first, head uint
 	if err != nil {
 		return 0, 0, err
 	}
-	h, err := l.head(ctx, org)
+	h, err := l.head(ctx, org, false)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -52,6 +52,7 @@ func (l *JetStreamLog) Append(ctx context.Context, org string, after Head, draft
 	}
 	if after.Rev == 0 {
 		if err := l.checkMarker(ctx, org, after.Seq); err != nil {
+			l.noteConflict(org, err)
 			return Appended{}, err
 		}
 	}
@@ -69,12 +70,21 @@ func (l *JetStreamLog) Append(ctx context.Context, org string, after Head, draft
 		}
 	}
 	if err != nil {
+		l.noteConflict(org, err)
 		return Appended{}, err
 	}
 	if res.Head.Rev != after.Rev {
-		l.markers.write(org, res.Head.Seq, res.Head.Rev)
+		l.markers.write(org, res.Head.Seq)
 	}
 	return res, nil
+}
+
+// noteConflict makes the next Head of org read from the stream leaders when
+// err is a conflict (see JetStreamLog.conflicted).
+func (l *JetStreamLog) noteConflict(org string, err error) {
+	if errors.Is(err, ErrConflict) {
+		l.conflicted.Store(org, struct{}{})
+	}
 }
 
 // headerRoom bounds the bytes a stored event adds to its draft's Data, ID
@@ -97,9 +107,10 @@ func (l *JetStreamLog) checkSizes(org string, drafts []messages.Draft) error {
 
 // checkMarker guards an append on an org with nothing retained: expecting
 // "no message on the subject" alone would also pass after another writer's
-// events came and aged out; the marker tells.
+// events came and aged out; the marker tells. It asks the heads stream's
+// leader: a lagging replica could show an older marker that still matches.
 func (l *JetStreamLog) checkMarker(ctx context.Context, org string, seq uint64) error {
-	mark, err := l.markerSeq(ctx, org)
+	mark, err := l.markerSeq(ctx, org, true)
 	if err != nil {
 		return err
 	}
@@ -194,7 +205,7 @@ func (l *JetStreamLog) appendEach(ctx context.Context, org string, after Head, d
 		r, err := l.appendOne(ctx, org, cur, drafts[i], now)
 		if errors.Is(err, ErrConflict) && stored > 0 && interleaves < maxInterleaves {
 			interleaves++
-			if cur, err = l.head(ctx, org); err != nil {
+			if cur, err = l.head(ctx, org, true); err != nil {
 				return Appended{}, fmt.Errorf("persistence: append: %d of %d drafts stored, then: %v", stored, len(drafts), err)
 			}
 			continue

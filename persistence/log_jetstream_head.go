@@ -15,59 +15,104 @@ import (
 )
 
 // The counter outlives retention (DESIGN.md invariant 3) through a head
-// marker per org: a message on orgstream.heads.<org>, in the same stream as
-// the events, holding the org's last seq in its Orgstream-Seq header.
+// marker per org: the message on orgstream.heads.<org>, holding the org's
+// last seq in its Orgstream-Seq header, in its own stream ORGSTREAM_HEADS
+// (no MaxAge, one message per subject).
 //
-//   - Nats-TTL "never" exempts it from the stream's MaxAge (nats-server skips
-//     such messages when expiring), Nats-Rollup "sub" keeps only the newest.
-//   - It is written only while its event is still the org's last one:
-//     Nats-Expected-Last-Subject-Sequence = the event's stream sequence,
-//     checked against the events subject
-//     (Nats-Expected-Last-Subject-Sequence-Subject). So markers never go
-//     backwards, even when two nodes' marker writes cross.
-//   - Append sends it right after the event's PubAck, without waiting (the
+// Why a stream of their own: in the events' stream, with Nats-TTL "never"
+// against MaxAge, the markers survived on a running server, but nats-server
+// (2.15.2, filestore expireMsgsOnRecover) expires messages by age alone when
+// it recovers a stream with MaxAge, ignoring per-message TTLs: a restart wiped
+// every marker older than the retention, and an org whose events had all aged
+// out restarted at 1 under the same epoch. Keeping MaxAge for the events was
+// preferred over the other way out, no MaxAge and a per-message TTL on every
+// event: TTLs are whole seconds (at least 1s), and a TTL is fixed when the
+// event is stored, so after a retention change old and new events expire at
+// different ages; a lowered retention would make newer events leave before
+// older ones, a hole in the middle of the org's log that Read and Follow
+// must never see.
+//
+//   - Markers only go up. Each is written with compare-and-set on its own
+//     subject (Nats-Expected-Last-Subject-Sequence = the stream sequence of
+//     the marker it replaces, 0 for the first) and only when it raises the
+//     seq: when two nodes' writes cross, the loser re-reads the marker from
+//     the stream leader and writes again only if its seq is still higher.
+//   - Append hands its new head to the marker writer without waiting (the
 //     event is durable already; the marker only matters once every event of
-//     the org has aged out, Retention later). Its ack comes back on a shared
-//     subscription; a failed write marks the org dirty and a background
-//     repairer rewrites it from the log every repairInterval.
-//   - Head returns max(marker, last retained event) and rewrites the marker
-//     when the event is ahead, so a crash between an event and its marker is
-//     repaired by the next Head while the event is retained (org actors read
-//     Head when they start).
+//     the org has aged out, Retention later). The writer keeps at most one
+//     write in flight per org and coalesces the heads that arrive meanwhile
+//     into the next one; acks come back on a shared subscription. Failed
+//     writes are retried from a background goroutine, at once after a lost
+//     compare-and-set, every repairInterval while the store fails.
+//   - Head returns max(marker, last retained event) and hands the event's seq
+//     to the writer when it is ahead, so a crash between an event and its
+//     marker is repaired by the next Head while the event is retained (org
+//     actors read Head when they start).
 //
 // Residual window: the process dies after an event is stored and before its
 // marker is, and nobody calls Head or Append for that org until all its
 // events aged out (Retention, 5m by default). The org then continues from the
 // previous marker, reusing the lost marker's seqs.
 //
-// Cost: one extra stored message per Append, and nats-server's expiry pass
-// steps over markers older than MaxAge (measured: +1.3% CPU with 10k idle
-// orgs, +7% with 100k, while events expire).
+// Cost: at most one marker message per Append (fewer under load), and on the
+// first write for an org after a start, or after a lost compare-and-set, one
+// read of the marker from the heads stream's leader.
 
 // repairInterval is how often failed marker writes are retried.
 const repairInterval = time.Second
 
-// markerSeq is the seq in the org's head marker, 0 when there is none.
-func (l *JetStreamLog) markerSeq(ctx context.Context, org string) (uint64, error) {
-	m, ok, err := l.directGet(ctx, HeadsPrefix+org, nil)
-	if err != nil || !ok {
-		return 0, err
-	}
-	seq, err := strconv.ParseUint(m.Header.Get(HeaderSeq), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("persistence: head marker of %s has a bad %s", org, HeaderSeq)
-	}
-	return seq, nil
+// maxMarkerStates bounds the orgs whose marker state the writer remembers
+// when idle; past it the idle ones are forgotten (their next write starts
+// with a read of the marker).
+const maxMarkerStates = 4096
+
+// markerSeq is the seq in the org's head marker, 0 when there is none;
+// accurate asks the heads stream's leader.
+func (l *JetStreamLog) markerSeq(ctx context.Context, org string, accurate bool) (uint64, error) {
+	seq, _, err := l.marker(ctx, org, accurate)
+	return seq, err
 }
 
-// markerWriter sends head markers and retries the failed ones.
+// marker is the org's head marker: its seq and its stream sequence in the
+// heads stream, zeros when there is none.
+func (l *JetStreamLog) marker(ctx context.Context, org string, accurate bool) (seq, rev uint64, err error) {
+	m, ok, err := l.lastMsg(ctx, headsStream, HeadsPrefix+org, accurate)
+	if err != nil || !ok {
+		return 0, 0, err
+	}
+	seq, err = strconv.ParseUint(m.Header.Get(HeaderSeq), 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("persistence: head marker of %s has a bad %s", org, HeaderSeq)
+	}
+	rev, _ = strconv.ParseUint(m.Header.Get(hdrSequence), 10, 64)
+	return seq, rev, nil
+}
+
+// markerState is what the writer knows of one org's marker. Guarded by
+// markerWriter.mu.
+type markerState struct {
+	want    uint64    // the highest seq handed to write
+	stored  uint64    // the stored marker's seq, when known
+	rev     uint64    // its stream sequence (0: no marker), when known
+	known   bool      // stored and rev come from an ack or a leader read
+	sending uint64    // the seq of the write in flight, 0 when none
+	sentAt  time.Time // when it was sent
+}
+
+// idle reports a state with nothing to do.
+func (st *markerState) idle() bool { return st.sending == 0 && st.known && st.want <= st.stored }
+
+// markerWriter writes head markers: one in flight per org, compare-and-set,
+// retries from its goroutine.
 type markerWriter struct {
 	l      *JetStreamLog
-	prefix string // reply subjects: prefix.<org>
+	prefix string // reply subjects: prefix.<org>.<seq>
 	sub    *nats.Subscription
+	wakeC  chan struct{}
 
-	mu    sync.Mutex
-	dirty map[string]struct{}
+	mu     sync.Mutex
+	states map[string]*markerState
+	dirty  map[string]struct{} // orgs whose marker must be re-read, then written
 
 	once sync.Once
 	quit chan struct{}
@@ -79,11 +124,13 @@ func newMarkerWriter(l *JetStreamLog) (*markerWriter, error) {
 	w := &markerWriter{
 		l:      l,
 		prefix: l.nc.NewInbox(),
+		wakeC:  make(chan struct{}, 1),
+		states: make(map[string]*markerState),
 		dirty:  make(map[string]struct{}),
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
-	sub, err := l.nc.Subscribe(w.prefix+".*", w.onAck)
+	sub, err := l.nc.Subscribe(w.prefix+".*.*", w.onAck)
 	if err != nil {
 		return nil, transportErr("subscribe head marker acks", err)
 	}
@@ -93,51 +140,133 @@ func newMarkerWriter(l *JetStreamLog) (*markerWriter, error) {
 
 func (w *markerWriter) start() { go w.repair() }
 
-// write sends the marker "org's last seq is seq" for the event stored at
-// stream sequence rev. It does not wait.
-func (w *markerWriter) write(org string, seq, rev uint64) {
-	h := make(nats.Header, 5)
-	h[HeaderSeq] = []string{strconv.FormatUint(seq, 10)}
-	h[hdrTTL] = []string{"never"}
-	h[hdrRollup] = []string{"sub"}
-	h[hdrExpectSubjSeq] = []string{strconv.FormatUint(rev, 10)}
-	h[hdrExpectSubjSubj] = []string{EventsPrefix + org}
-	m := &nats.Msg{Subject: HeadsPrefix + org, Reply: w.prefix + "." + org, Header: h}
+// write makes sure the org's marker reaches at least seq, without waiting.
+func (w *markerWriter) write(org string, seq uint64) {
+	w.mu.Lock()
+	st := w.states[org]
+	if st == nil {
+		if len(w.states) >= maxMarkerStates {
+			w.forgetIdle()
+		}
+		st = &markerState{}
+		w.states[org] = st
+	}
+	if seq <= st.want {
+		w.mu.Unlock()
+		return
+	}
+	st.want = seq
+	m := w.next(org, st)
+	w.mu.Unlock()
+	w.send(org, m)
+}
+
+// next decides the org's next marker write; the caller holds mu and sends
+// the returned message (nil: nothing to send now).
+func (w *markerWriter) next(org string, st *markerState) *nats.Msg {
+	switch {
+	case st.sending != 0: // its ack continues
+		return nil
+	case !st.known: // read the marker first, from the repairer
+		w.markDirty(org, true)
+		return nil
+	case st.want <= st.stored:
+		return nil
+	}
+	st.sending, st.sentAt = st.want, time.Now()
+	h := make(nats.Header, 2)
+	h[HeaderSeq] = []string{strconv.FormatUint(st.want, 10)}
+	h[hdrExpectSubjSeq] = []string{strconv.FormatUint(st.rev, 10)}
+	reply := w.prefix + "." + org + "." + strconv.FormatUint(st.want, 10)
+	return &nats.Msg{Subject: HeadsPrefix + org, Reply: reply, Header: h}
+}
+
+// send publishes m (nil: nothing); a failed publish leaves the org to the
+// repairer.
+func (w *markerWriter) send(org string, m *nats.Msg) {
+	if m == nil {
+		return
+	}
 	if err := w.l.nc.PublishMsg(m); err != nil {
-		w.l.lg.Warn("head marker not sent", zap.String("org", org), zap.Uint64("seq", seq), zap.Error(err))
-		w.markDirty(org)
+		w.l.lg.Warn("head marker not sent", zap.String("org", org), zap.Error(err))
+		w.mu.Lock()
+		if st := w.states[org]; st != nil {
+			st.sending, st.known = 0, false
+		}
+		w.markDirty(org, false)
+		w.mu.Unlock()
 	}
 }
 
 // onAck runs on the subscription's goroutine for each marker ack.
 func (w *markerWriter) onAck(m *nats.Msg) {
-	org := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
-	if st := status(m); st != "" {
-		w.l.lg.Warn("head marker not stored", zap.String("org", org), zap.String("status", st))
-		w.markDirty(org)
+	rest := m.Subject[len(w.prefix)+1:]
+	i := strings.LastIndexByte(rest, '.')
+	if i < 0 {
 		return
 	}
+	org := rest[:i]
+	seq, _ := strconv.ParseUint(rest[i+1:], 10, 64)
 	var ack pubAck
-	if err := json.Unmarshal(m.Data, &ack); err != nil {
-		w.markDirty(org)
+	st := status(m)
+	var decodeErr error
+	if st == "" {
+		decodeErr = json.Unmarshal(m.Data, &ack)
+	}
+
+	w.mu.Lock()
+	s := w.states[org]
+	if s == nil || s.sending != seq || seq == 0 {
+		// A late ack of a write the repairer gave up on: if it was stored,
+		// the next compare-and-set fails and re-reads the marker.
+		w.mu.Unlock()
 		return
 	}
-	if e := ack.Error; e != nil {
-		if e.ErrCode == codeWrongLastSeq || e.ErrCode == codeWrongLastSeqConstant {
-			return // a newer event is the last one: its own marker follows
+	s.sending = 0
+	switch {
+	case st != "" || decodeErr != nil:
+		w.l.lg.Warn("head marker not stored", zap.String("org", org), zap.String("status", st), zap.Error(decodeErr))
+		s.known = false
+		w.markDirty(org, false)
+	case ack.Error != nil && (ack.Error.ErrCode == codeWrongLastSeq || ack.Error.ErrCode == codeWrongLastSeqConstant):
+		// Another writer moved the marker (or is moving it): re-read it
+		// from the leader now and write again if ours is still higher.
+		s.known = false
+		w.markDirty(org, true)
+	case ack.Error != nil:
+		w.l.lg.Warn("head marker refused", zap.String("org", org), zap.Error(ack.Error))
+		s.known = false
+		w.markDirty(org, false)
+	default:
+		s.stored, s.rev, s.known = seq, ack.Seq, true
+	}
+	next := w.next(org, s)
+	w.mu.Unlock()
+	w.send(org, next)
+}
+
+// markDirty leaves org to the repairer: at once (wake) or at its next tick.
+// The caller holds mu.
+func (w *markerWriter) markDirty(org string, wake bool) {
+	w.dirty[org] = struct{}{}
+	if wake {
+		select {
+		case w.wakeC <- struct{}{}:
+		default:
 		}
-		w.l.lg.Warn("head marker refused", zap.String("org", org), zap.Error(e))
-		w.markDirty(org)
 	}
 }
 
-func (w *markerWriter) markDirty(org string) {
-	w.mu.Lock()
-	w.dirty[org] = struct{}{}
-	w.mu.Unlock()
+// forgetIdle drops the states with nothing to do. The caller holds mu.
+func (w *markerWriter) forgetIdle() {
+	for org, st := range w.states {
+		if _, d := w.dirty[org]; !d && st.idle() {
+			delete(w.states, org)
+		}
+	}
 }
 
-// repair rewrites the markers of dirty orgs from the log until it stops.
+// repair re-reads and rewrites the markers of dirty orgs until it stops.
 func (w *markerWriter) repair() {
 	defer close(w.done)
 	t := time.NewTicker(repairInterval)
@@ -145,8 +274,11 @@ func (w *markerWriter) repair() {
 	for {
 		select {
 		case <-w.quit:
+			w.drain()
 			return
 		case <-t.C:
+			w.expireInFlight()
+		case <-w.wakeC:
 		}
 		w.mu.Lock()
 		orgs := make([]string, 0, len(w.dirty))
@@ -157,11 +289,89 @@ func (w *markerWriter) repair() {
 		w.mu.Unlock()
 		for _, org := range orgs {
 			ctx, cancel := context.WithTimeout(w.l.ctx, w.l.cfg.RequestTimeout)
-			_, err := w.l.head(ctx, org) // rewrites the marker when behind
+			err := w.refresh(ctx, org)
 			cancel()
-			if err != nil {
-				w.markDirty(org)
+			if err != nil && w.l.ctx.Err() == nil {
+				w.l.lg.Debug("head marker read failed, retrying", zap.String("org", org), zap.Error(err))
 			}
+		}
+	}
+}
+
+// refresh reads org's marker from the heads stream's leader and writes the
+// wanted one if it is still higher. A failed read leaves org dirty.
+func (w *markerWriter) refresh(ctx context.Context, org string) error {
+	seq, rev, err := w.l.marker(ctx, org, true)
+	w.mu.Lock()
+	st := w.states[org]
+	switch {
+	case st == nil || st.sending != 0:
+		w.mu.Unlock()
+		return nil
+	case err != nil:
+		w.markDirty(org, false)
+		w.mu.Unlock()
+		return err
+	}
+	st.stored, st.rev, st.known = seq, rev, true
+	m := w.next(org, st)
+	w.mu.Unlock()
+	w.send(org, m)
+	return nil
+}
+
+// maxDrain bounds how long Close waits for pending marker writes.
+const maxDrain = 2 * time.Second
+
+// drain, as the writer stops (Close), writes what is still pending and waits
+// for the acks, for at most the request timeout or maxDrain and only while
+// connected: an Append just before Close keeps its marker. Orgs whose marker
+// cannot be read are left to Head.
+func (w *markerWriter) drain() {
+	ctx, cancel := context.WithTimeout(context.Background(), min(w.l.cfg.RequestTimeout, maxDrain))
+	defer cancel()
+	failed := make(map[string]bool)
+	for ctx.Err() == nil && w.l.nc.IsConnected() {
+		w.mu.Lock()
+		var orgs []string
+		for org := range w.dirty {
+			if !failed[org] {
+				orgs = append(orgs, org)
+				delete(w.dirty, org)
+			}
+		}
+		inFlight := false
+		for _, st := range w.states {
+			inFlight = inFlight || st.sending != 0
+		}
+		w.mu.Unlock()
+		if len(orgs) == 0 && !inFlight {
+			return
+		}
+		for _, org := range orgs {
+			if w.refresh(ctx, org) != nil {
+				failed[org] = true
+			}
+		}
+		if len(orgs) == 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// expireInFlight gives up on writes whose ack did not come within the
+// request timeout (lost on a reconnect): their orgs are re-read.
+func (w *markerWriter) expireInFlight() {
+	cutoff := time.Now().Add(-w.l.cfg.RequestTimeout)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for org, st := range w.states {
+		if st.sending != 0 && st.sentAt.Before(cutoff) {
+			st.sending, st.known = 0, false
+			w.markDirty(org, false)
 		}
 	}
 }
@@ -175,7 +385,12 @@ func (w *markerWriter) stop() {
 			w.l.lg.Debug("unsubscribe head marker acks", zap.Error(err))
 		}
 		w.mu.Lock()
-		n := len(w.dirty)
+		n := 0
+		for _, st := range w.states {
+			if !st.idle() {
+				n++
+			}
+		}
 		w.mu.Unlock()
 		if n > 0 {
 			w.l.lg.Warn("head markers left behind their events; Head repairs them", zap.Int("orgs", n))

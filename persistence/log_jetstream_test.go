@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,47 +95,112 @@ func TestJetStreamHeadRepairsMarker(t *testing.T) {
 	l := openJetStream(t, JetStreamConfig{Conn: nc, Retention: retention})
 	ctx := ctxT(t)
 	h := mustAppend(t, l, "acme", drafts(2, "a")...).Head
-	eventually(t, 5*time.Second, "marker 2", func() bool { s, _ := l.markerSeq(ctx, "acme"); return s == 2 })
+	eventually(t, 5*time.Second, "marker 2", func() bool { s, _ := l.markerSeq(ctx, "acme", false); return s == 2 })
 
 	crashed := publishRaw(t, nc, "acme", h) // seq 3 without its marker
-	if s, _ := l.markerSeq(ctx, "acme"); s != 2 {
+	if s, _ := l.markerSeq(ctx, "acme", false); s != 2 {
 		t.Fatalf("marker = %d before repair", s)
 	}
 	if hd, err := l.Head(ctx, "acme"); err != nil || hd != crashed {
 		t.Fatalf("Head = %+v, %v; want %+v", hd, err, crashed)
 	}
-	eventually(t, 5*time.Second, "the repaired marker", func() bool { s, _ := l.markerSeq(ctx, "acme"); return s == 3 })
+	eventually(t, 5*time.Second, "the repaired marker", func() bool { s, _ := l.markerSeq(ctx, "acme", false); return s == 3 })
 
-	eventually(t, 5*time.Second, "age-out", func() bool { _, rev, _ := l.lastEvent(ctx, "acme"); return rev == 0 })
+	eventually(t, 5*time.Second, "age-out", func() bool { _, rev, _ := l.lastEvent(ctx, "acme", false); return rev == 0 })
 	res := mustAppend(t, l, "acme", drafts(1, "b")...)
 	if res.Seqs[0] != 4 {
 		t.Fatalf("after age-out seq %d, want 4", res.Seqs[0])
 	}
 }
 
-// A marker write for an event that is no longer the org's last is refused:
-// markers never go backwards, even when two nodes' writes cross.
+// markerIdle reports whether l's marker writer has nothing left to do for
+// org and knows a stored marker >= seq.
+func markerIdle(l *JetStreamLog, org string, seq uint64) bool {
+	l.markers.mu.Lock()
+	defer l.markers.mu.Unlock()
+	st := l.markers.states[org]
+	return st != nil && st.idle() && st.stored >= seq
+}
+
+// Markers only go up, even when two nodes' writes cross: a lower write is
+// skipped, a write on a stale view of the marker loses its compare-and-set,
+// re-reads the marker from the leader and lands only if still higher.
 func TestJetStreamMarkerMonotonic(t *testing.T) {
 	e := startEmbedded(t, t.TempDir())
-	nc := connect(t, e)
-	l := openJetStream(t, JetStreamConfig{Conn: nc})
+	a := openJetStream(t, JetStreamConfig{Conn: connect(t, e)})
+	b := openJetStream(t, JetStreamConfig{Conn: connect(t, e)})
 	ctx := ctxT(t)
-	r1 := mustAppend(t, l, "acme", drafts(1, "a")...)
-	mustAppend(t, l, "acme", drafts(1, "b")...)
-	eventually(t, 5*time.Second, "marker 2", func() bool { s, _ := l.markerSeq(ctx, "acme"); return s == 2 })
-	l.markers.write("acme", r1.Head.Seq, r1.Head.Rev) // late write from the first append
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
+	marker := func() uint64 {
+		t.Helper()
+		s, err := a.markerSeq(ctx, "acme", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	}
-	time.Sleep(50 * time.Millisecond)
-	if s, err := l.markerSeq(ctx, "acme"); err != nil || s != 2 {
-		t.Fatalf("marker = %d, %v after a stale write; want 2", s, err)
+	steps := []struct {
+		l          *JetStreamLog
+		write      uint64
+		wantMarker uint64
+	}{
+		{a, 5, 5},
+		{b, 3, 5}, // b reads 5 first: nothing to write
+		{b, 7, 7}, // b knows 5 now
+		{a, 6, 7}, // a's view (5) is stale: its write is refused, it re-reads 7
+		{a, 9, 9},
+		{a, 2, 9},
 	}
-	l.markers.mu.Lock()
-	dirty := len(l.markers.dirty)
-	l.markers.mu.Unlock()
-	if dirty != 0 {
-		t.Fatalf("a refused stale marker marked %d orgs dirty", dirty)
+	for i, st := range steps {
+		st.l.markers.write("acme", st.write)
+		eventually(t, 5*time.Second, fmt.Sprintf("step %d: writer idle", i), func() bool {
+			return markerIdle(st.l, "acme", st.wantMarker)
+		})
+		if got := marker(); got != st.wantMarker {
+			t.Fatalf("step %d: marker %d after writing %d, want %d", i, got, st.write, st.wantMarker)
+		}
+	}
+
+	// Both nodes raise the marker concurrently while a reader checks that it
+	// never goes down.
+	const top = 300
+	var wg sync.WaitGroup
+	for _, l := range []*JetStreamLog{a, b} {
+		wg.Go(func() {
+			for s := uint64(10); s <= top; s++ {
+				l.markers.write("acme", s)
+				if s%50 == 0 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+		})
+	}
+	stop := make(chan struct{})
+	bad := make(chan string, 1)
+	wg.Go(func() {
+		var last uint64
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			s, err := a.markerSeq(ctx, "acme", false)
+			if err == nil && s < last {
+				bad <- fmt.Sprintf("marker went down from %d to %d", last, s)
+				return
+			}
+			last = max(last, s)
+		}
+	})
+	eventually(t, 10*time.Second, "marker at the top", func() bool {
+		return markerIdle(a, "acme", top) && markerIdle(b, "acme", top) && marker() == top
+	})
+	close(stop)
+	wg.Wait()
+	select {
+	case msg := <-bad:
+		t.Fatal(msg)
+	default:
 	}
 }
 
