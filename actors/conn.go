@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,12 @@ type conn struct {
 	closeCode uint16
 	closedBy  string
 	batch     [][]byte
+
+	// Poller registration (poller_linux.go); guarded by pollMu so a re-arm
+	// never touches an fd that was closed (and maybe reused).
+	pollMu sync.Mutex
+	pollID uint64 // 0 when not registered
+	fd     int
 }
 
 func (c *conn) Receive(ctx actor.Context) {
@@ -86,8 +93,10 @@ func (c *conn) start(ctx actor.Context) {
 	c.started = true
 	c.pid = ctx.Self()
 	c.sub.pid = c.pid
-	c.hub.wg.Add(1)
-	go c.readLoop(ctx.ActorSystem().Root)
+	if !c.hub.poller.add(c) {
+		c.hub.wg.Add(1)
+		go c.readLoop(ctx.ActorSystem().Root)
+	}
 	ctx.Send(c.entry.pid, &subscribe{sub: c.sub, pos: position{
 		resume: c.stream.Resume, last: c.stream.LastSeq, epoch: c.stream.Epoch,
 	}, stream: c.stream})
@@ -148,10 +157,23 @@ func (c *conn) close(ctx actor.Context, code uint16, reason string) {
 		return
 	}
 	_ = c.sock.SetReadDeadline(time.Now().Add(c.hub.cfg.CloseLinger))
+	if c.polled() {
+		// No reader waits on the deadline: end the linger with a timer.
+		self, root := ctx.Self(), ctx.ActorSystem().Root
+		time.AfterFunc(c.hub.cfg.CloseLinger, func() { root.Send(self, &peerGone{}) })
+	}
+}
+
+// polled reports whether the poller watches c (no reader goroutine).
+func (c *conn) polled() bool {
+	c.pollMu.Lock()
+	defer c.pollMu.Unlock()
+	return c.pollID != 0
 }
 
 func (c *conn) finish() {
 	c.out.close()
+	c.hub.poller.remove(c) // before the close: the fd may be reused after it
 	_ = c.sock.Close()
 	c.hub.connClosed(c)
 	c.hub.log.Info("stream closed",
@@ -160,59 +182,80 @@ func (c *conn) finish() {
 		zap.String("by", c.closedBy), zap.Duration("duration", time.Since(c.opened)))
 }
 
-// readLoop reads the client's frames: pings are answered, pongs and every
-// frame refresh the heartbeat, a close is answered, a data frame or an
-// oversized frame closes the stream. It ends when the socket fails or
-// closes, telling the actor.
+// readLoop is the reader goroutine of a connection the poller cannot watch
+// (not a plain TCP socket): it reads frames until the socket ends.
 func (c *conn) readLoop(root *actor.RootContext) {
 	defer c.hub.wg.Done()
-	err := c.read(root)
-	root.Send(c.pid, &peerGone{err: err})
-}
-
-func (c *conn) read(root *actor.RootContext) error {
-	var payload [125]byte
 	for {
-		h, err := ws.ReadHeader(c.sock)
-		if err != nil {
-			return err
-		}
-		c.lastRead.Store(time.Now().UnixNano())
-		switch {
-		case h.Length > MaxClientFrame:
-			root.Send(c.pid, &closeConn{code: CloseTooBig, reason: "frame too large"})
-			return discard(c.sock)
-		case !h.OpCode.IsControl():
-			root.Send(c.pid, &closeConn{code: ClosePolicy, reason: "clients send only control frames"})
-			return discard(c.sock)
-		case h.Length > int64(len(payload)) || !h.Fin:
-			root.Send(c.pid, &closeConn{code: ClosePolicy, reason: "bad control frame"})
-			return discard(c.sock)
-		}
-		p := payload[:h.Length]
-		if _, err := io.ReadFull(c.sock, p); err != nil {
-			return err
-		}
-		if h.Masked {
-			ws.Cipher(p, h.Mask, 0)
-		}
-		switch h.OpCode {
-		case ws.OpPing:
-			pong := ws.MustCompileFrame(ws.NewPongFrame(append([]byte(nil), p...)))
-			if kick, ok := c.out.push(pong); ok && kick {
-				root.Send(c.pid, flushMsg)
-			}
-		case ws.OpClose:
-			code := ws.StatusNormalClosure
-			if len(p) >= 2 {
-				code = ws.StatusCode(uint16(p[0])<<8 | uint16(p[1]))
-			}
-			if code == ws.StatusNoStatusRcvd || !code.IsApplicationSpec() && !code.IsProtocolDefined() {
-				code = ws.StatusNormalClosure
-			}
-			root.Send(c.pid, &closeConn{code: uint16(code), reason: ""})
+		if done, err := c.readFrame(root); done {
+			root.Send(c.pid, &peerGone{err: err})
+			return
 		}
 	}
+}
+
+// onReadable runs, on a short-lived goroutine, when the poller saw the
+// socket readable: it reads one frame and re-arms the poller, so an idle
+// connection holds no goroutine (DESIGN.md invariant 6).
+func (c *conn) onReadable(root *actor.RootContext) {
+	defer c.hub.wg.Done()
+	// A frame that started arriving must complete within the write timeout.
+	_ = c.sock.SetReadDeadline(time.Now().Add(c.hub.cfg.WriteTimeout))
+	done, err := c.readFrame(root)
+	if done {
+		c.hub.poller.remove(c)
+		root.Send(c.pid, &peerGone{err: err})
+		return
+	}
+	c.hub.poller.rearm(c)
+}
+
+// readFrame reads and handles one client frame: pings are answered, pongs
+// and every frame refresh the heartbeat, a close is answered, a data frame
+// or an oversized frame closes the stream. done reports that reading is
+// over (the socket failed or the client broke the protocol).
+func (c *conn) readFrame(root *actor.RootContext) (done bool, err error) {
+	var payload [125]byte
+	h, err := ws.ReadHeader(c.sock)
+	if err != nil {
+		return true, err
+	}
+	c.lastRead.Store(time.Now().UnixNano())
+	switch {
+	case h.Length > MaxClientFrame:
+		root.Send(c.pid, &closeConn{code: CloseTooBig, reason: "frame too large"})
+		return true, discard(c.sock)
+	case !h.OpCode.IsControl():
+		root.Send(c.pid, &closeConn{code: ClosePolicy, reason: "clients send only control frames"})
+		return true, discard(c.sock)
+	case h.Length > int64(len(payload)) || !h.Fin:
+		root.Send(c.pid, &closeConn{code: ClosePolicy, reason: "bad control frame"})
+		return true, discard(c.sock)
+	}
+	p := payload[:h.Length]
+	if _, err := io.ReadFull(c.sock, p); err != nil {
+		return true, err
+	}
+	if h.Masked {
+		ws.Cipher(p, h.Mask, 0)
+	}
+	switch h.OpCode {
+	case ws.OpPing:
+		pong := ws.MustCompileFrame(ws.NewPongFrame(append([]byte(nil), p...)))
+		if kick, ok := c.out.push(pong); ok && kick {
+			root.Send(c.pid, flushMsg)
+		}
+	case ws.OpClose:
+		code := ws.StatusNormalClosure
+		if len(p) >= 2 {
+			code = ws.StatusCode(uint16(p[0])<<8 | uint16(p[1]))
+		}
+		if code == ws.StatusNoStatusRcvd || !code.IsApplicationSpec() && !code.IsProtocolDefined() {
+			code = ws.StatusNormalClosure
+		}
+		root.Send(c.pid, &closeConn{code: uint16(code), reason: ""})
+	}
+	return false, nil
 }
 
 // discard reads and drops whatever the client still sends until the close

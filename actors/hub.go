@@ -32,6 +32,8 @@ type Hub struct {
 	log  *zap.Logger
 	sys  *actor.ActorSystem
 	orgs *actor.PID // the supervisor of the org actors
+	// poller watches idle sockets (nil where epoll is unavailable).
+	poller *poller
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -80,6 +82,12 @@ func NewHub(cfg Config) (*Hub, error) {
 		pingFrame:  ws.MustCompileFrame(ws.NewPingFrame(nil)),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
+	p, err := newPoller(h.sys.Root, &h.wg)
+	if err != nil {
+		h.sys.Shutdown()
+		return nil, err
+	}
+	h.poller = p
 	h.orgs = h.sys.Root.Spawn(newSupervisorProps(h))
 	h.wg.Add(1)
 	go h.heartbeat()
