@@ -74,7 +74,11 @@ func (o *outbox) take(dst [][]byte) [][]byte {
 	defer o.mu.Unlock()
 	dst = append(dst[:0], o.q...)
 	clear(o.q)
-	o.q = o.q[:0]
+	if cap(o.q) > 64 {
+		o.q = nil // hold no large queue while idle
+	} else {
+		o.q = o.q[:0]
+	}
 	o.kicked = false
 	return dst
 }

@@ -161,6 +161,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		zap.String("data_dir", o.secret.dataDir),
 		zap.Bool("embedded_nats", o.natsURL == ""),
 		zap.Bool("jwt_secret_from_data_dir", o.secret.fromDataDir()),
+		zap.Uint64("open_files_limit", openFilesLimit()),
 	)
 	n, err := node.Start(startCtx, o.config(secret, log))
 	unwatch()
