@@ -1,0 +1,111 @@
+package actors
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/orgstream/orgstream/messages"
+	"github.com/orgstream/orgstream/persistence"
+)
+
+// BenchmarkDeliver measures the org-to-socket path: an org actor takes a
+// stored event (already encoded, as the follower hands it over) and its
+// connection actors write the shared frame to real loopback sockets. One op
+// is one event delivered to every connection; allocs/delivery is the figure
+// DESIGN.md's "encode once" and the zero-allocation goal are about.
+func BenchmarkDeliver(b *testing.B) {
+	for _, conns := range []int{1, 100, 1000} {
+		b.Run(strconv.Itoa(conns)+"conns", func(b *testing.B) { benchDeliver(b, conns) })
+	}
+}
+
+func benchDeliver(b *testing.B, conns int) {
+	log := persistence.NewMemory(persistence.MemoryConfig{})
+	h, err := NewHub(Config{Log: log, WindowSize: 16, MaxQueueBytes: 64 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = h.Shutdown(context.Background()) }()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	var received atomic.Int64 // bytes read by all clients
+	clients := make([]net.Conn, 0, conns)
+	defer func() {
+		for _, c := range clients {
+			_ = c.Close()
+		}
+	}()
+	for i := range conns {
+		cc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		sc, err := ln.Accept()
+		if err != nil {
+			b.Fatal(err)
+		}
+		clients = append(clients, cc)
+		go func() {
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := cc.Read(buf)
+				received.Add(int64(n))
+				if err != nil {
+					return
+				}
+			}
+		}()
+		h.Open(sc, messages.Stream{Org: "bench", User: "u" + strconv.Itoa(i), Expiry: time.Now().Add(time.Hour)})
+	}
+	e := h.entries["bench"]
+	// Wait for every welcome, so only events remain to count.
+	waitBytes := func(min int64) {
+		deadline := time.Now().Add(30 * time.Second)
+		for received.Load() < min {
+			if time.Now().After(deadline) {
+				b.Fatalf("received %d bytes, want %d", received.Load(), min)
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	waitBytes(int64(conns) * 50)
+	time.Sleep(100 * time.Millisecond)
+	base := received.Load()
+
+	// A 256-byte event, as in the fan-out target.
+	data := json.RawMessage(`{"order":42,"status":"shipped","pad":"` + strings.Repeat("x", 200) + `"}`)
+	frames := make([]*liveEvent, b.N)
+	total := int64(0) // bytes every client must read
+	for i := range frames {
+		ev := messages.Event{Seq: uint64(i + 1), Topic: "orders.updated", Time: time.Now(), Data: data}
+		f := messages.EncodeEvent(ev)
+		frames[i] = &liveEvent{ev: ev, frame: &f}
+		total += int64(len(f.Plain))
+	}
+	b.ReportAllocs()
+	b.SetBytes(total / int64(b.N) * int64(conns))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	for i := range frames {
+		h.sys.Root.Send(e.pid, frames[i])
+	}
+	waitBytes(base + total*int64(conns))
+	b.StopTimer()
+	runtime.ReadMemStats(&after)
+	deliveries := float64(b.N * conns)
+	b.ReportMetric(deliveries/b.Elapsed().Seconds(), "deliveries/s")
+	// Process-wide, the clients' reads included: an upper bound.
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/deliveries, "allocs/delivery")
+}
