@@ -1,0 +1,77 @@
+// Package client is the Go client of orgstream's stream endpoint
+// (PROTOCOL.md "Subscribing"): it follows one org's events over a
+// WebSocket, in order, and reconnects resuming after the last event it
+// delivered, so that an application sees every seq once, or a Reset that
+// says which it will not see.
+//
+//	c, err := client.New(client.Config{
+//		URL:   "ws://127.0.0.1:8080/v2/realtime/stream",
+//		Token: token, // or TokenFunc, to renew tokens
+//		OnEvent: func(e client.Event) {
+//			handle(e.Seq, e.Topic, e.Data) // e.Data is valid until OnEvent returns
+//		},
+//		OnReset: func(r client.Reset) { refetchFromBackend(r.Head) },
+//	})
+//	if err != nil { ... }
+//	err = c.Run(ctx) // blocks; reconnects by itself
+//
+// # Position
+//
+// The client keeps (epoch, last): the epoch of the org's log and the seq of
+// the last event delivered to OnEvent. Every reconnection asks to resume
+// after it (last_seq=last&epoch=epoch). The server then replays what was
+// missed; the client drops duplicates (seq <= last: counted in
+// Stats.Duplicates) and treats a hole (seq > last+1) as a server bug: it
+// reports it to OnGap, drops the connection and resumes from last.
+//
+// A fresh start (Config.Resume false) and a Reset set the position to
+// (epoch, head) of the welcome or reset, without an event: everything up
+// to head is either delivered or announced as not coming, so a reconnect
+// before the next event resumes from head and loses nothing. The next event
+// after a fresh welcome or a Reset, whatever its seq, becomes the new
+// baseline (it is delivered unchecked; the server sends head+1); the checks
+// apply from the one after it. After a welcome that refuses a resume the
+// position is kept until the Reset that must follow, so a connection that
+// ends between the two asks again.
+//
+// Position returns the position at any time; a program that persists it
+// and starts a Client later with Config{Epoch, LastSeq, Resume: true}
+// continues without a gap (or gets a Reset if the server no longer has
+// what followed).
+//
+// # Reconnecting
+//
+// After a connection ends, the client reconnects at once after a close with
+// 1001 (the node drains), 4008 (the client fell behind) or 4001 (the token
+// expired: TokenFunc is asked for a new one), provided the connection had
+// its welcome; it backs off after 4029 (from Config.BackoffTooMany, with at
+// least half of each wait) and after anything else (full jitter between 0
+// and min(BackoffMax, BackoffMin·2^attempt)). The attempt count starts over
+// after a connection that delivered an event or stayed open for
+// BackoffMax. Run gives up and returns the error on a refusal with 400, 403
+// or another 4xx but 401, 408 and 429 (errors.Is ErrRefused), on a 401 or a
+// 4001 with a static Token (ErrUnauthorized, ErrTokenExpired), and on a
+// close with 1008 or 1009 (ErrPolicy). With a TokenFunc a 401 is retried
+// with backoff and a fresh token; 503 and network errors are always
+// retried.
+//
+// # Goroutines and memory
+//
+// A Client runs on the goroutine that calls Run, which is also the one that
+// reads the socket and calls every callback, one at a time; it starts no
+// goroutine of its own but for a moment when its context ends (to close the
+// socket). Position, State, Stats, Done and Close are safe from any
+// goroutine; Close also from a callback. A Client is used once: Run may be
+// called only once.
+//
+// The hot path does not allocate: a frame that fits in the read buffer
+// (Config.ReadBufferSize, 4 KiB by default) is decoded in place by a small
+// JSON scanner, topics are interned and ts is parsed by hand; an event with
+// an id costs one allocation, its ID string (BenchmarkDecodeEvent,
+// BenchmarkReadEvents). A connection holds its read buffer, a small
+// control-frame buffer, and a message buffer only for messages bigger than
+// the read buffer or compressed (kept up to 32 KiB, dropped after a bigger
+// one). Decompressors (32 KiB windows) are borrowed from a pool shared by
+// all Clients for the time of one message, which the server's
+// no-context-takeover compression allows.
+package client
