@@ -79,8 +79,13 @@ lint: deps ## go vet, staticcheck (pinned) and a gofmt check
 	if [ -n "$$out" ]; then echo "gofmt: these files need formatting (make fmt):"; echo "$$out"; exit 1; fi
 
 .PHONY: bench
-bench: deps ## run the Go benchmarks once, briefly (BENCHTIME, default 100ms)
+bench: build ## Go micro-benchmarks (BENCHTIME each), then the short harness suite (about 2 min)
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
+	./bin/orgstream-bench suite --short
+
+.PHONY: bench-full
+bench-full: build ## the harness at the issue's sizes: 19k idle, 10k fanout, 10k resume storm (long)
+	./bin/orgstream-bench suite
 
 .PHONY: fmt
 fmt: ## format the Go sources (gofmt -w)

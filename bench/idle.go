@@ -1,0 +1,136 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// IdleConfig shapes the idle scenario: Conns streams held open, reading
+// nothing but pings.
+type IdleConfig struct {
+	// Conns is the number of streams. Zero means 1000.
+	Conns int
+	// Orgs is the number of orgs they are spread over. Zero means 10.
+	Orgs int
+	// Hold is how long the streams stay open once all are connected and
+	// measured. Zero means 5s.
+	Hold time.Duration
+	// Settle is the wait between the last connect and the measurement.
+	// Zero means 2s.
+	Settle time.Duration
+	// DialConcurrency bounds connects in flight. Zero means 256.
+	DialConcurrency int
+}
+
+func (c *IdleConfig) validate() error {
+	if c.Conns < 0 || c.Orgs < 0 || c.Hold < 0 || c.Settle < 0 || c.DialConcurrency < 0 {
+		return fmt.Errorf("%w: idle: negative setting", ErrConfig)
+	}
+	c.Conns = cmp0(c.Conns, 1000)
+	c.Orgs = cmp0(c.Orgs, 10)
+	c.Hold = cmp0(c.Hold, 5*time.Second)
+	c.Settle = cmp0(c.Settle, 2*time.Second)
+	c.DialConcurrency = cmp0(c.DialConcurrency, defaultDialConcurrency)
+	return nil
+}
+
+// cmp0 is v, or def when v is zero.
+func cmp0[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// RunIdle opens cfg.Conns streams and measures what they cost the daemon:
+// RSS and goroutines per connection (before vs after) and the connect rate.
+// It fails when a client cannot connect or a stream drops while held.
+func RunIdle(ctx context.Context, t *Target, cfg IdleConfig) (*Result, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	r := newResult(ScenarioIdle, t)
+	r.param("connections", cfg.Conns)
+	r.param("orgs", cfg.Orgs)
+	r.param("hold", cfg.Hold)
+	r.param("dial concurrency", cfg.DialConcurrency)
+
+	f, err := newFleet(t, fleetConfig{orgs: orgNames(t, "idle", cfg.Orgs), n: cfg.Conns,
+		dialConcurrency: cfg.DialConcurrency, readBuf: 512})
+	if err != nil {
+		return nil, err
+	}
+	before := t.snapshot(ctx)
+	if before.rtErr != nil {
+		r.notef("runtime metrics unavailable: %v", before.rtErr)
+	}
+
+	probes := []probe{{chart: "connections over time", name: "open streams", ylabel: "connections",
+		read: func() float64 { return float64(f.connected.Load()) }}}
+	if before.rssOK {
+		probes = append(probes, probe{chart: "daemon RSS over time", name: "RSS", ylabel: "MiB",
+			read: func() float64 { v, _ := t.RSS(); return float64(v) / mib }})
+	}
+	smp := startSampler(250*time.Millisecond, probes...)
+	prog := startProgress(t.cfg.Progress, ScenarioIdle, fleetStatus(f, nil))
+	cpu := startCPU(t.PID)
+	f.start(ctx, false)
+	defer f.stop()
+
+	werr := f.waitWelcomed(ctx, connectTimeout(cfg.Conns))
+	usage := cpu.stop()
+	connectSecs := time.Duration(f.lastWelcome.Load() - f.startedAt.Load()).Seconds()
+	welcomed := f.welcomes.Load()
+	if werr == nil {
+		sleepCtx(ctx, cfg.Settle)
+	}
+	after := t.snapshot(ctx)
+	m, merr := t.Metrics(ctx)
+	if werr == nil {
+		sleepCtx(ctx, cfg.Hold)
+	}
+	open := f.connected.Load()
+	prog.stop()
+	f.stop()
+	r.Series = smp.stop()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	n := float64(welcomed)
+	r.metric("connections opened", n, "", "")
+	if connectSecs > 0 {
+		r.metric("connect rate", n/connectSecs, "conn/s", "")
+	}
+	r.latency("connect (dial to welcome)", f.connect.Snapshot())
+	if merr == nil {
+		r.metric("daemon connections (after connect)", float64(m.Connections), "", "")
+	}
+	if before.rssOK && after.rssOK && n > 0 {
+		r.metric("daemon RSS before", float64(before.rss)/mib, "MiB", "")
+		r.metric("daemon RSS after", float64(after.rss)/mib, "MiB", "")
+		r.metric("RSS per connection", float64(after.rss-before.rss)/n/1024, "KiB", "≤ 6 KiB")
+	} else {
+		r.notef("daemon RSS not measured (PID unknown: pass --pid)")
+	}
+	if before.rtErr == nil && after.rtErr == nil && n > 0 {
+		r.metric("daemon goroutines before", before.rt.Goroutines, "", "")
+		r.metric("daemon goroutines after", after.rt.Goroutines, "", "")
+		r.metric("goroutines per connection", (after.rt.Goroutines-before.rt.Goroutines)/n, "", "≈ 0")
+		if before.rt.HeapInuse > 0 {
+			r.metric("heap in use per connection", (after.rt.HeapInuse-before.rt.HeapInuse)/n/1024, "KiB", "")
+		}
+	}
+	usage.record(r, "while connecting")
+	r.metric("streams open at the end of the hold", float64(open), "", "")
+	if werr != nil {
+		r.failf("only %d of %d streams opened: %v", welcomed, cfg.Conns, werr)
+	}
+	if d := f.dropped.Load(); d > 0 {
+		r.failf("%d streams dropped while idle", d)
+	}
+	fleetChecks(r, f)
+	return r.finish(), nil
+}

@@ -1,0 +1,176 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ErrNoField is returned when a /proc or /metrics text lacks the field asked
+// for.
+var ErrNoField = errors.New("bench: field not found")
+
+// ReadRSS returns the resident set size of process pid in bytes, from
+// /proc/<pid>/status (VmRSS).
+func ReadRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("bench: read rss: %w", err)
+	}
+	return ParseVmRSS(b)
+}
+
+// ParseVmRSS reads the VmRSS line ("VmRSS:	  123456 kB") of a
+// /proc/<pid>/status text, in bytes.
+func ParseVmRSS(status []byte) (int64, error) {
+	sc := bufio.NewScanner(bytes.NewReader(status))
+	for sc.Scan() {
+		line := sc.Text()
+		rest, ok := strings.CutPrefix(line, "VmRSS:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("bench: VmRSS line %q: want \"<n> kB\"", line)
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil || kb < 0 {
+			return 0, fmt.Errorf("bench: VmRSS line %q: bad number", line)
+		}
+		return kb << 10, nil
+	}
+	return 0, fmt.Errorf("%w: VmRSS", ErrNoField)
+}
+
+// PromValue returns the value of the first sample of metric name (without
+// labels, or with any labels) in a Prometheus text exposition.
+func PromValue(text []byte, name string) (float64, error) {
+	for line := range bytes.Lines(text) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 || line[0] == '#' || !bytes.HasPrefix(line, []byte(name)) {
+			continue
+		}
+		rest := line[len(name):]
+		switch {
+		case len(rest) == 0:
+			continue
+		case rest[0] == '{':
+			end := bytes.LastIndexByte(rest, '}')
+			if end < 0 {
+				continue
+			}
+			rest = rest[end+1:]
+		case rest[0] != ' ' && rest[0] != '\t':
+			continue // a longer name with this prefix
+		}
+		f := strings.Fields(string(rest))
+		if len(f) == 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			return 0, fmt.Errorf("bench: metric %s: bad value %q", name, f[0])
+		}
+		return v, nil
+	}
+	return 0, fmt.Errorf("%w: metric %s", ErrNoField, name)
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat times (100 on every
+// Linux architecture Go supports).
+const clockTicks = 100
+
+// ReadCPU returns the CPU time (user + system) process pid has used, from
+// /proc/<pid>/stat.
+func ReadCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("bench: read cpu: %w", err)
+	}
+	return ParseStatCPU(b)
+}
+
+// ParseStatCPU reads utime + stime (fields 14 and 15) of a /proc/<pid>/stat
+// line. The command name (field 2) may hold spaces and parentheses, so
+// fields are counted from its last ')'.
+func ParseStatCPU(stat []byte) (time.Duration, error) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("%w: stat without a command name", ErrNoField)
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("%w: stat has %d fields after the name", ErrNoField, len(f))
+	}
+	var total int64
+	for _, s := range f[11:13] {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || v < 0 || v > 1<<40 {
+			return 0, fmt.Errorf("bench: stat cpu field %q", s)
+		}
+		total += v
+	}
+	return time.Duration(total) * time.Second / clockTicks, nil
+}
+
+// selfCPU is this process's CPU time (user + system).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpuMeter measures the cores used by the daemon and by the harness over
+// a span of a run.
+type cpuMeter struct {
+	pid             int
+	wall            time.Time
+	daemon, harness time.Duration
+	daemonOK        bool
+}
+
+func startCPU(pid int) cpuMeter {
+	m := cpuMeter{pid: pid, wall: time.Now(), harness: selfCPU()}
+	if pid != 0 {
+		d, err := ReadCPU(pid)
+		m.daemon, m.daemonOK = d, err == nil
+	}
+	return m
+}
+
+// cpuUsage is the cores used over a span (daemon: -1 when unknown).
+type cpuUsage struct{ daemon, harness float64 }
+
+// stop ends the span.
+func (m cpuMeter) stop() cpuUsage {
+	u := cpuUsage{daemon: -1}
+	secs := time.Since(m.wall).Seconds()
+	if secs <= 0 {
+		return u
+	}
+	if m.daemonOK && m.pid != os.Getpid() {
+		if d, err := ReadCPU(m.pid); err == nil {
+			u.daemon = (d - m.daemon).Seconds() / secs
+		}
+	}
+	u.harness = (selfCPU() - m.harness).Seconds() / secs
+	return u
+}
+
+// record adds "daemon CPU" and "harness CPU" (in cores) to r. The harness
+// shares the machine with the daemon, so both matter to read a figure.
+func (u cpuUsage) record(r *Result, span string) {
+	if u.daemon >= 0 {
+		r.metric("daemon CPU "+span, u.daemon, "cores", "")
+	}
+	r.metric("harness CPU "+span, u.harness, "cores", "")
+}

@@ -1,0 +1,173 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MaxBatch is the largest publish batch PROTOCOL.md accepts.
+const MaxBatch = 1000
+
+// ErrPublish wraps a publish the daemon refused or did not answer.
+var ErrPublish = errors.New("bench: publish")
+
+// publishAnswer is the 201/200 body of a publish.
+type publishAnswer struct {
+	Seq  uint64   `json:"seq"`
+	Seqs []uint64 `json:"seqs"`
+}
+
+// publish POSTs body to org's events and returns the last seq assigned.
+func (t *Target) publish(ctx context.Context, org string, body []byte) (uint64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+		t.BaseURL+"/v2/realtime/orgs/"+url.PathEscape(org)+"/events", bytes.NewReader(body))
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrPublish, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+t.pubToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := t.http.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrPublish, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return 0, fmt.Errorf("%w: read answer: %w", ErrPublish, err)
+	}
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		if len(b) > 200 {
+			b = b[:200]
+		}
+		return 0, fmt.Errorf("%w: status %d: %s", ErrPublish, resp.StatusCode, bytes.TrimSpace(b))
+	}
+	var a publishAnswer
+	if err := json.Unmarshal(b, &a); err != nil {
+		return 0, fmt.Errorf("%w: answer: %w", ErrPublish, err)
+	}
+	if n := len(a.Seqs); n > 0 {
+		return a.Seqs[n-1], nil
+	}
+	if a.Seq == 0 {
+		return 0, fmt.Errorf("%w: answer without a seq", ErrPublish)
+	}
+	return a.Seq, nil
+}
+
+// pacer publishes events of a given size to several orgs at a total rate,
+// one goroutine per org, each posting sequentially: every tick it sends
+// what is due as one batch (at most maxBatch), stamped with the send time.
+type pacer struct {
+	t        *Target
+	orgs     []string
+	rate     float64 // events/s, all orgs together
+	size     int
+	maxBatch int
+	tick     time.Duration
+
+	heads     []atomic.Uint64 // last seq acknowledged per org
+	published atomic.Int64
+	errors    atomic.Int64
+	ack       Histogram // ack latency per request, ns
+
+	errMu   sync.Mutex
+	lastErr error
+
+	haltc    chan struct{}
+	haltOnce sync.Once
+}
+
+// halt makes run return after the requests in flight; safe to call twice.
+func (p *pacer) halt() { p.haltOnce.Do(func() { close(p.haltc) }) }
+
+func newPacer(t *Target, orgs []string, rate float64, size, maxBatch int) *pacer {
+	if maxBatch <= 0 || maxBatch > MaxBatch {
+		maxBatch = MaxBatch
+	}
+	tick := 5 * time.Millisecond
+	if per := rate / float64(len(orgs)); per > 0 && per < 200 {
+		// Few events per org: one per tick, no batching delay to speak of.
+		tick = min(time.Duration(float64(time.Second)/per), 100*time.Millisecond)
+	}
+	return &pacer{t: t, orgs: orgs, rate: rate, size: size, maxBatch: maxBatch, tick: tick,
+		heads: make([]atomic.Uint64, len(orgs)), haltc: make(chan struct{})}
+}
+
+// run publishes for d (or until ctx ends) and returns when every org's
+// publisher has its last answer.
+func (p *pacer) run(ctx context.Context, d time.Duration) {
+	var wg sync.WaitGroup
+	per := p.rate / float64(len(p.orgs))
+	start := time.Now()
+	for i := range p.orgs {
+		wg.Go(func() { p.runOrg(ctx, i, per, start, d) })
+	}
+	wg.Wait()
+}
+
+func (p *pacer) runOrg(ctx context.Context, i int, rate float64, start time.Time, d time.Duration) {
+	bb := batchBuilder{pad: padFor(p.size)}
+	var body []byte
+	var sent int64
+	tick := time.NewTicker(p.tick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.haltc:
+			return
+		default:
+		}
+		now := time.Now()
+		elapsed := now.Sub(start)
+		if elapsed >= d {
+			elapsed = d
+		}
+		if n := EventsDue(rate, int64(elapsed), sent, p.maxBatch); n > 0 {
+			body = bb.append(body[:0], n, time.Now().UnixNano())
+			t0 := time.Now()
+			head, err := p.t.publish(ctx, p.orgs[i], body)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				p.errors.Add(1)
+				p.errMu.Lock()
+				p.lastErr = err
+				p.errMu.Unlock()
+			} else {
+				p.ack.RecordDuration(time.Since(t0))
+				p.heads[i].Store(head)
+				p.published.Add(int64(n))
+			}
+			sent += int64(n) // a refused batch is not retried: pacing goes on
+			if EventsDue(rate, int64(elapsed), sent, 1) > 0 {
+				continue // behind: send the rest at once
+			}
+		}
+		if now.Sub(start) >= d {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.haltc:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (p *pacer) err() error {
+	p.errMu.Lock()
+	defer p.errMu.Unlock()
+	return p.lastErr
+}

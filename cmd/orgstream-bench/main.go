@@ -1,0 +1,249 @@
+// Command orgstream-bench measures an orgstream daemon: idle connections,
+// fan-out, resume storms, durable publish and slow consumers.
+//
+//	orgstream-bench <scenario> [flags]
+//	orgstream-bench suite [--short] [flags]
+//
+// Without --url it starts a daemon itself (--daemon, default
+// ./bin/orgstream, built from ./cmd/orgstream when missing) on a free port
+// of 127.0.0.1 with a temporary data dir. Each run writes a folder under
+// --out with results.json, results.md and SVG charts; the exit status is 1
+// when a run fails (a gap, a duplicate, a client that could not connect…).
+//
+// This package only binds flags; the harness is package bench.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/orgstream/orgstream/bench"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// options are the command-line flags.
+type options struct {
+	url, jwtSecret, dataDir, daemon, out string
+	pid, sourceAddrs, conns, orgs        int
+	size, events, dialConcurrency        int
+	rate                                 float64
+	duration                             time.Duration
+	batch                                intList
+	daemonArgs                           stringList
+	short, quiet                         bool
+}
+
+func newFlags(o *options, name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("orgstream-bench "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.url, "url", "", "base URL of a running orgstream (http://host:port); empty = start one (--daemon)")
+	fs.StringVar(&o.jwtSecret, "jwt-secret", "", "the daemon's HS256 secret (or env ORGSTREAM_JWT_SECRET); default <data-dir>/jwt-secret")
+	fs.StringVar(&o.dataDir, "data-dir", "", "data dir of the daemon at --url, to read its jwt-secret")
+	fs.IntVar(&o.pid, "pid", 0, "PID of the daemon at --url, for its RSS (known when the harness starts it)")
+	fs.StringVar(&o.daemon, "daemon", bench.DefaultDaemonPath, "orgstream binary started when --url is empty")
+	fs.Var(&o.daemonArgs, "daemon-arg", "extra flag for the started daemon's serve (repeatable), e.g. --daemon-arg=--max-queue-bytes=262144")
+	fs.IntVar(&o.sourceAddrs, "source-addrs", bench.DefaultSourceAddrs, "spread client connections over N loopback source addresses 127.0.0.2…; 0 = kernel's choice")
+	fs.StringVar(&o.out, "out", bench.DefaultOutDir, "parent folder of the result folders")
+	fs.IntVar(&o.conns, "conns", 0, "connections (idle, fanout), clients (resume-storm), readers (slow-consumer); 0 = scenario default")
+	fs.IntVar(&o.orgs, "orgs", 0, "orgs (idle, fanout, resume-storm), parallel orgs (publish)")
+	fs.Float64Var(&o.rate, "rate", 0, "events/s published in total (fanout, slow-consumer)")
+	fs.IntVar(&o.size, "size", 0, "event data size in bytes")
+	fs.DurationVar(&o.duration, "duration", 0, "publishing time (fanout), hold (idle), per run (publish), baseline (slow-consumer)")
+	fs.IntVar(&o.events, "events", 0, "missed events per org (resume-storm)")
+	fs.Var(&o.batch, "batch", "batch sizes, comma-separated (publish); the first is the max batch of fanout and resume-storm")
+	fs.IntVar(&o.dialConcurrency, "dial-concurrency", 0, "connects in flight (idle, fanout, resume-storm)")
+	fs.BoolVar(&o.short, "short", false, "suite: small sizes (the whole suite in under 3 minutes)")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress line on stderr")
+	return fs
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "usage: orgstream-bench <scenario> [flags]\n\nscenarios: %s, suite\nflags: orgstream-bench <scenario> -h\n",
+		strings.Join(bench.Scenarios, ", "))
+}
+
+// run executes one command line: 0 pass, 1 failed run or error, 2 usage.
+func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		return 2
+	}
+	name := args[0]
+	if name != "suite" && !isScenario(name) {
+		fmt.Fprintf(stderr, "orgstream-bench: unknown scenario %q\n", name)
+		usage(stderr)
+		return 2
+	}
+	var o options
+	fs := newFlags(&o, name, stderr)
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "orgstream-bench: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if o.jwtSecret == "" {
+		o.jwtSecret = env("ORGSTREAM_JWT_SECRET")
+	}
+	if _, err := bench.RaiseFileLimit(); err != nil {
+		fmt.Fprintf(stderr, "orgstream-bench: %v\n", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	tc := o.target(stderr)
+	if name == "suite" {
+		sizes := bench.FullSizes()
+		if o.short {
+			sizes = bench.ShortSizes()
+		}
+		o.apply(&sizes)
+		sr, err := bench.RunSuite(ctx, bench.SuiteConfig{Target: tc, Sizes: &sizes,
+			Dir: bench.RunDir(o.out, "suite", time.Now()), Log: stderr})
+		if sr != nil && len(sr.Results)+len(sr.Errors) > 0 {
+			fmt.Fprintf(stdout, "\norgstream-bench suite: results in %s\n\n", sr.Dir)
+			_ = sr.WriteSummary(stdout)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "orgstream-bench: %v\n", err)
+			return 1
+		}
+		if !sr.OK() {
+			return 1
+		}
+		return 0
+	}
+
+	var sizes bench.Sizes
+	o.apply(&sizes)
+	t, err := bench.Open(ctx, tc)
+	if err != nil {
+		fmt.Fprintf(stderr, "orgstream-bench: %v\n", err)
+		return 1
+	}
+	r, err := bench.RunScenario(ctx, t, name, sizes)
+	if cerr := t.Close(); cerr != nil {
+		fmt.Fprintf(stderr, "orgstream-bench: %v\n", cerr)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "orgstream-bench: %v\n", err)
+		return 1
+	}
+	dir := bench.RunDir(o.out, name, r.Started)
+	if err := r.Write(dir); err != nil {
+		fmt.Fprintf(stderr, "orgstream-bench: %v\n", err)
+		return 1
+	}
+	_ = r.WriteMarkdown(stdout)
+	fmt.Fprintf(stdout, "results in %s\n", filepath.Clean(dir))
+	if !r.OK() {
+		return 1
+	}
+	return 0
+}
+
+func isScenario(name string) bool {
+	for _, s := range bench.Scenarios {
+		if s == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (o *options) target(stderr io.Writer) bench.TargetConfig {
+	tc := bench.TargetConfig{
+		URL:         o.url,
+		DataDir:     o.dataDir,
+		PID:         o.pid,
+		SourceAddrs: o.sourceAddrs,
+		Daemon:      bench.DaemonConfig{Path: o.daemon, Args: o.daemonArgs},
+	}
+	if o.sourceAddrs == 0 {
+		tc.SourceAddrs = -1
+	}
+	if o.jwtSecret != "" {
+		tc.Secret = []byte(o.jwtSecret)
+	}
+	if !o.quiet {
+		tc.Progress = stderr
+	}
+	return tc
+}
+
+// apply writes the flags that were set over s.
+func (o *options) apply(s *bench.Sizes) {
+	set := func(dst *int, v int) {
+		if v != 0 {
+			*dst = v
+		}
+	}
+	set(&s.Idle.Conns, o.conns)
+	set(&s.Fanout.Conns, o.conns)
+	set(&s.Resume.Clients, o.conns)
+	set(&s.Slow.Readers, o.conns)
+	set(&s.Idle.Orgs, o.orgs)
+	set(&s.Fanout.Orgs, o.orgs)
+	set(&s.Resume.Orgs, o.orgs)
+	set(&s.Publish.Orgs, o.orgs)
+	set(&s.Fanout.Size, o.size)
+	set(&s.Resume.Size, o.size)
+	set(&s.Publish.Size, o.size)
+	set(&s.Slow.Size, o.size)
+	set(&s.Resume.Events, o.events)
+	set(&s.Idle.DialConcurrency, o.dialConcurrency)
+	set(&s.Fanout.DialConcurrency, o.dialConcurrency)
+	set(&s.Resume.DialConcurrency, o.dialConcurrency)
+	if o.rate != 0 {
+		s.Fanout.Rate, s.Slow.Rate = o.rate, o.rate
+	}
+	if o.duration != 0 {
+		s.Idle.Hold, s.Fanout.Duration, s.Publish.Duration, s.Slow.Baseline = o.duration, o.duration, o.duration, o.duration
+	}
+	if len(o.batch) > 0 {
+		s.Publish.Batches = o.batch
+		s.Fanout.MaxBatch, s.Resume.Batch = o.batch[0], o.batch[0]
+	}
+}
+
+// intList is a comma-separated list of positive ints.
+type intList []int
+
+func (l *intList) String() string {
+	return strings.Trim(strings.Join(strings.Fields(fmt.Sprint([]int(*l))), ","), "[]")
+}
+
+func (l *intList) Set(s string) error {
+	*l = nil
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q is not a positive integer", f)
+		}
+		*l = append(*l, n)
+	}
+	return nil
+}
+
+// stringList collects a repeated flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, " ") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }

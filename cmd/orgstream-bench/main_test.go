@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/orgstream/orgstream/bench"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func noEnv(string) string { return "" }
+
+func TestUsageErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no args", nil, 2, "usage: orgstream-bench"},
+		{"unknown scenario", []string{"warp"}, 2, `unknown scenario "warp"`},
+		{"unknown flag", []string{"idle", "--nope"}, 2, "flag provided but not defined: -nope"},
+		{"bad batch", []string{"publish", "--batch", "1,x"}, 2, `"x" is not a positive integer`},
+		{"extra arg", []string{"idle", "more"}, 2, `unexpected argument "more"`},
+		{"help", []string{"fanout", "-h"}, 0, "-rate"},
+		{"bad url", []string{"idle", "--url", "ftp://x", "--jwt-secret", "s", "--quiet"}, 1, "invalid config"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := run(tc.args, &out, &errb, noEnv); code != tc.code {
+				t.Errorf("exit %d, want %d (stderr %s)", code, tc.code, errb.String())
+			}
+			if !strings.Contains(errb.String(), tc.want) {
+				t.Errorf("stderr lacks %q:\n%s", tc.want, errb.String())
+			}
+		})
+	}
+}
+
+func TestFlagsOverrideSizes(t *testing.T) {
+	var o options
+	fs := newFlags(&o, "suite", &bytes.Buffer{})
+	err := fs.Parse([]string{"--conns", "7", "--orgs", "3", "--rate", "99", "--size", "300",
+		"--duration", "4s", "--events", "11", "--batch", "5,50", "--dial-concurrency", "9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := bench.ShortSizes()
+	o.apply(&s)
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"idle conns", s.Idle.Conns, 7},
+		{"fanout conns", s.Fanout.Conns, 7},
+		{"resume clients", s.Resume.Clients, 7},
+		{"slow readers", s.Slow.Readers, 7},
+		{"publish orgs", s.Publish.Orgs, 3},
+		{"fanout rate", s.Fanout.Rate, 99.0},
+		{"slow size", s.Slow.Size, 300},
+		{"fanout duration", s.Fanout.Duration, 4 * time.Second},
+		{"idle hold", s.Idle.Hold, 4 * time.Second},
+		{"resume events", s.Resume.Events, 11},
+		{"publish batches", len(s.Publish.Batches), 2},
+		{"fanout max batch", s.Fanout.MaxBatch, 5},
+		{"resume dial concurrency", s.Resume.DialConcurrency, 9},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	// Flags left out keep the suite's sizes.
+	var o2 options
+	_ = newFlags(&o2, "suite", &bytes.Buffer{}).Parse(nil)
+	s2 := bench.ShortSizes()
+	o2.apply(&s2)
+	if s2.Fanout.Conns != bench.ShortSizes().Fanout.Conns || s2.Publish.Duration != bench.ShortSizes().Publish.Duration {
+		t.Errorf("unset flags changed the sizes")
+	}
+}
+
+func TestTargetFromFlags(t *testing.T) {
+	var o options
+	_ = newFlags(&o, "idle", &bytes.Buffer{}).Parse([]string{"--source-addrs", "0", "--quiet", "--daemon-arg", "--a=1", "--daemon-arg", "--b=2"})
+	o.jwtSecret = "s"
+	tc := o.target(&bytes.Buffer{})
+	if tc.SourceAddrs != -1 || tc.Progress != nil || string(tc.Secret) != "s" || len(tc.Daemon.Args) != 2 {
+		t.Errorf("target config = %+v", tc)
+	}
+}
