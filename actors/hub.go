@@ -54,13 +54,16 @@ type Hub struct {
 // orgEntry is an org as the hub tracks it: its actor, its subscribers (which
 // survive the actor's restarts), and who holds it.
 type orgEntry struct {
-	org   string
-	pid   *actor.PID
-	subs  *subscribers
-	refs  int // connections and publishes in flight
-	idle  *time.Timer
-	conns int
-	users map[string]int
+	org string
+	pid *actor.PID
+	// writer is the org's writer, set by the org actor when it starts;
+	// publishes go to it directly.
+	writer atomic.Pointer[actor.PID]
+	subs   *subscribers
+	refs   int // connections and publishes in flight
+	idle   *time.Timer
+	conns  int
+	users  map[string]int
 }
 
 // NewHub starts the actor system, the org supervisor and the heartbeat.
@@ -161,7 +164,20 @@ func (h *Hub) Publish(ctx context.Context, org string, drafts []messages.Draft) 
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
 	}
-	res, err := h.sys.Root.RequestFuture(e.pid, &publishRequest{org: org, drafts: drafts}, timeout).Result()
+	req := &publishRequest{org: org, drafts: drafts}
+	var res interface{}
+	if w := e.writer.Load(); w != nil {
+		res, err = h.sys.Root.RequestFuture(w, req, timeout).Result()
+	}
+	if errors.Is(err, actor.ErrDeadLetter) || (res == nil && err == nil) {
+		// No writer yet, or it went with a restart of its org actor (nothing
+		// was appended): the org actor queues the request until its new
+		// writer exists and forwards it.
+		if d, ok := ctx.Deadline(); ok {
+			timeout = time.Until(d)
+		}
+		res, err = h.sys.Root.RequestFuture(e.pid, req, timeout).Result()
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: publish to %s: %w", persistence.ErrUnavailable, org, err)
 	}

@@ -20,6 +20,7 @@ import (
 type orgActor struct {
 	hub    *Hub
 	org    string
+	entry  *orgEntry
 	subs   *subscribers
 	win    *window
 	feed   persistence.Follower
@@ -29,7 +30,17 @@ type orgActor struct {
 	acked uint64
 	// cuts collects subscribers to drop after a delivery loop.
 	cuts []*subscriber
+	// kicks collects connections whose outbox went from empty to not
+	// empty; they are told to flush once the events already in the mailbox
+	// are pushed too, so a burst leaves in one write per connection.
+	kicks      []*subscriber
+	kickQueued bool
 }
+
+// flushKicks tells the org actor to send the flushes it deferred.
+type flushKicks struct{}
+
+var flushKicksMsg = &flushKicks{}
 
 func (a *orgActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
@@ -49,6 +60,8 @@ func (a *orgActor) Receive(ctx actor.Context) {
 		ctx.Forward(a.writer)
 	case *appended:
 		a.acked = max(a.acked, m.seq)
+	case *flushKicks:
+		a.sendKicks(ctx)
 	case *crash:
 		panic("actors: injected crash of org actor " + a.org)
 	}
@@ -102,9 +115,14 @@ func (a *orgActor) start(ctx actor.Context) {
 	a.writer = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		return &writer{log: h.cfg.Log, org: a.org, ctx: h.ctx, retries: h.cfg.AppendRetries}
 	}))
+	// Publishers go to the writer directly: an ack never waits behind the
+	// fan-out of earlier events in this actor's mailbox.
+	a.entry.writer.Store(a.writer)
 
 	// After a restart: every subscriber continues from its own position.
+	// Flushes the failed instance deferred were lost with it: kick all.
 	for _, sub := range a.subs.list {
+		ctx.Send(sub.pid, flushMsg)
 		if sub.welcomed && !sub.resolving {
 			sub.live = false
 			a.catchUp(ctx, sub)
@@ -162,9 +180,32 @@ func (a *orgActor) push(ctx actor.Context, sub *subscriber, f *messages.Frame) b
 	}
 	sub.next++
 	if kick {
-		ctx.Send(sub.pid, flushMsg)
+		a.kick(ctx, sub)
 	}
 	return true
+}
+
+// kick defers sub's flush until the messages already queued for the org
+// actor are handled: the self-message goes behind them.
+func (a *orgActor) kick(ctx actor.Context, sub *subscriber) {
+	a.kicks = append(a.kicks, sub)
+	if !a.kickQueued {
+		a.kickQueued = true
+		ctx.Send(ctx.Self(), flushKicksMsg)
+	}
+}
+
+func (a *orgActor) sendKicks(ctx actor.Context) {
+	for _, sub := range a.kicks {
+		ctx.Send(sub.pid, flushMsg)
+	}
+	clear(a.kicks)
+	if cap(a.kicks) > 1024 {
+		a.kicks = nil
+	} else {
+		a.kicks = a.kicks[:0]
+	}
+	a.kickQueued = false
 }
 
 func (a *orgActor) applyCuts(ctx actor.Context) {
@@ -213,7 +254,7 @@ func (a *orgActor) welcome(ctx actor.Context, sub *subscriber, pl plan) {
 			return
 		}
 		if kick {
-			ctx.Send(sub.pid, flushMsg)
+			a.kick(ctx, sub)
 		}
 	}
 }

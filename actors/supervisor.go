@@ -31,7 +31,7 @@ func (s *supervisor) Receive(ctx actor.Context) {
 	}
 	e := m.entry
 	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
-		return &orgActor{hub: s.hub, org: e.org, subs: e.subs}
+		return &orgActor{hub: s.hub, org: e.org, entry: e, subs: e.subs}
 	}))
 	ctx.Respond(pid)
 }
