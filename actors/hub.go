@@ -20,6 +20,10 @@ import (
 	"github.com/orgstream/orgstream/persistence"
 )
 
+// connWorkers is how many goroutines run connection actors: enough that a
+// few writes blocked on slow sockets leave the others going.
+const connWorkers = 32
+
 // ErrDraining means the hub is shutting down and takes no new work.
 var ErrDraining = errors.New("actors: draining")
 
@@ -34,6 +38,8 @@ type Hub struct {
 	orgs *actor.PID // the supervisor of the org actors
 	// poller watches idle sockets (nil where epoll is unavailable).
 	poller *poller
+	// connDispatcher runs the connection actors' mailboxes.
+	connDispatcher *poolDispatcher
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -91,6 +97,7 @@ func NewHub(cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h.poller = p
+	h.connDispatcher = newPoolDispatcher(connWorkers, 1<<16, 64)
 	h.orgs = h.sys.Root.Spawn(newSupervisorProps(h))
 	h.wg.Add(1)
 	go h.heartbeat()
@@ -224,7 +231,8 @@ func (h *Hub) Open(sock net.Conn, s messages.Stream) {
 	h.log.Info("stream opened", zap.String("conn_id", id), zap.String("org", s.Org),
 		zap.String("user", s.User), zap.String("remote", s.RemoteAddr),
 		zap.Bool("resume", s.Resume), zap.Uint64("last_seq", s.LastSeq), zap.Bool("deflate", s.Deflate))
-	c.ref.Store(h.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return c })))
+	c.ref.Store(h.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return c },
+		actor.WithDispatcher(h.connDispatcher))))
 }
 
 // refuse closes a just-upgraded socket with code, before any actor exists.

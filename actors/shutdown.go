@@ -87,6 +87,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 			}
 		}
 		h.sys.Shutdown()
+		h.connDispatcher.stop()
 	})
 	return err
 }
