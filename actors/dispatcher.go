@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"runtime"
 	"sync"
 )
 
@@ -34,6 +35,10 @@ func (d *poolDispatcher) run() {
 	defer d.wg.Done()
 	for fn := range d.work {
 		fn()
+		// A busy worker would otherwise keep its P for a whole 10 ms time
+		// slice while the goroutines of a publish (HTTP, the writer, NATS)
+		// wait behind it at every hop.
+		runtime.Gosched()
 	}
 }
 
