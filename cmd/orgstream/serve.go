@@ -47,6 +47,7 @@ type serveOptions struct {
 	syncAlways      bool
 	logLevel        string
 	logFormat       string
+	pprofListen     string
 }
 
 func newServeFlags(o *serveOptions) *flagSet {
@@ -74,6 +75,7 @@ func newServeFlags(o *serveOptions) *flagSet {
 	f.Duration(&o.orgIdleGrace, "org-idle-grace", 30*time.Second, "how long an org's actor and NATS feed outlive its last client")
 	f.Bool(&o.syncAlways, "sync-always", false, "fsync every write (survives power loss, not only crashes) at a throughput cost")
 	f.String(&o.logLevel, "log-level", "info", "LEVEL", "debug, info, warn or error", checkLogLevel)
+	f.String(&o.pprofListen, "pprof-listen", "", "ADDR", "serve net/http/pprof on this (loopback) address for profiling; empty = off", checkHostPort)
 	f.String(&o.logFormat, "log-format", "auto", "FORMAT", `json or console; "auto" means console when stderr is a terminal, else json`, checkLogFormat)
 	return f
 }
@@ -169,6 +171,12 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("start: %w", err)
 	}
 	c.printHints(&o, n.Addr(), n.NATSURL())
+	stopPprof, err := startPprof(o.pprofListen, log)
+	if err != nil {
+		_ = n.Shutdown(context.Background())
+		return fmt.Errorf("pprof: %w", err)
+	}
+	defer stopPprof()
 
 	<-sigCtx.Done()
 	stopSignals() // a second Ctrl-C kills the process the default way
