@@ -1,34 +1,11 @@
 package node_test
 
 import (
-	"fmt"
-	"os"
 	"testing"
-	"time"
 
-	"go.uber.org/goleak"
+	"github.com/orgstream/orgstream/internal/testkit"
 )
 
-// TestMain checks that the nodes started by the tests leave no goroutine
-// behind. Nothing is ignored; the check is only patient: protoactor's
-// dead-letter throttle starts a goroutine that ends by itself one
-// DeadLetterThrottleInterval (1s) after a dead letter, which a node's
-// shutdown may produce, so leaks are looked for until 5s after the run
-// (goleak.VerifyTestMain alone retries for about half a second).
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		var err error
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
-			if err = goleak.Find(); err == nil {
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+// TestMain fails the run if a goroutine outlives the tests (see
+// testkit.RunAndCheckLeaks).
+func TestMain(m *testing.M) { testkit.RunAndCheckLeaks(m) }
