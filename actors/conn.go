@@ -58,8 +58,13 @@ type conn struct {
 	started   bool
 	closing   bool
 	closeCode uint16
-	closedBy  string
-	batch     [][]byte
+	// closeReason goes with closeCode; closeDeferred means the close frame
+	// waits for the write in flight (inflight).
+	closeReason   string
+	closeDeferred bool
+	inflight      bool
+	closedBy      string
+	batch         [][]byte
 
 	// Poller registration (poller_linux.go); guarded by pollMu so a re-arm
 	// never touches an fd that was closed (and maybe reused).
@@ -76,6 +81,8 @@ func (c *conn) Receive(ctx actor.Context) {
 		c.flush(ctx)
 	case *closeConn:
 		c.close(ctx, m.code, m.reason)
+	case *writeDone:
+		c.onWriteDone(ctx, m)
 	case *peerGone:
 		if c.closedBy == "" {
 			c.closedBy = "client"
@@ -102,10 +109,23 @@ func (c *conn) start(ctx actor.Context) {
 	}, stream: c.stream})
 }
 
+// fastWrite is how long a write may block the connection worker. A socket
+// that takes longer (its client reads slowly) is finished on a goroutine of
+// its own, so that a slow client never holds up the others' writes.
+const fastWrite = 20 * time.Millisecond
+
+// writeDone reports the end of a write finished off the worker pool.
+type writeDone struct {
+	n          int
+	frames     [][]byte
+	closeFrame bool
+	err        error
+}
+
 // flush writes everything queued in one writev.
 func (c *conn) flush(ctx actor.Context) {
-	if c.closing {
-		return
+	if c.closing || c.inflight {
+		return // a write in flight flushes again when it is done
 	}
 	frames := c.out.take(c.batch)
 	if len(frames) == 0 {
@@ -115,43 +135,105 @@ func (c *conn) flush(ctx actor.Context) {
 	for _, f := range frames {
 		n += len(f)
 	}
-	_ = c.sock.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout))
-	bufs := net.Buffers(frames)
-	_, err := bufs.WriteTo(c.sock)
+	if done, err := c.send(ctx, &writeDone{n: n, frames: frames}); done {
+		c.afterWrite(ctx, n, frames, err)
+	} else {
+		c.batch = nil // the goroutine holds frames
+	}
+}
+
+// send writes w's frames; done is false when the socket was too slow and a
+// goroutine finishes the write with the full write timeout, reporting w
+// back to the actor.
+func (c *conn) send(ctx actor.Context, w *writeDone) (done bool, err error) {
+	bufs := net.Buffers(w.frames)
+	_ = c.sock.SetWriteDeadline(time.Now().Add(fastWrite))
+	_, err = bufs.WriteTo(c.sock)
+	if !errors.Is(err, os.ErrDeadlineExceeded) || len(bufs) == 0 {
+		return true, err
+	}
+	c.inflight = true
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	c.hub.wg.Add(1)
+	go func() {
+		defer c.hub.wg.Done()
+		_ = c.sock.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout))
+		_, w.err = bufs.WriteTo(c.sock)
+		root.Send(self, w)
+	}()
+	return false, nil
+}
+
+func (c *conn) onWriteDone(ctx actor.Context, w *writeDone) {
+	c.inflight = false
+	if w.closeFrame {
+		c.afterClose(ctx, w.err)
+		return
+	}
+	if !c.afterWrite(ctx, w.n, w.frames, w.err) {
+		return
+	}
+	if c.closeDeferred {
+		c.closeDeferred = false
+		c.sendClose(ctx)
+		return
+	}
+	c.flush(ctx) // what was queued meanwhile
+}
+
+// afterWrite releases a written batch; false means the write failed and the
+// connection is stopping.
+func (c *conn) afterWrite(ctx actor.Context, n int, frames [][]byte, err error) bool {
 	c.out.written(n)
 	clear(frames)
 	if cap(frames) > 64 {
 		frames = nil // keep no large buffer while idle
 	}
 	c.batch = frames[:0]
-	if err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			// The client stopped reading for a whole write timeout: a slow
-			// consumer whose close frame could not get through either.
-			c.hub.cfg.Metrics.SlowConsumerCuts.Add(1)
-			c.closeCode = CloseSlowConsumer
-		}
-		c.closedBy = "write error"
-		c.out.close()
-		ctx.Stop(ctx.Self())
+	if err == nil {
+		return true
 	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The client stopped reading for a whole write timeout: a slow
+		// consumer whose close frame could not get through either.
+		c.hub.cfg.Metrics.SlowConsumerCuts.Add(1)
+		c.closeCode = CloseSlowConsumer
+	}
+	c.closedBy = "write error"
+	c.out.close()
+	ctx.Stop(ctx.Self())
+	return false
 }
 
 // close sends a close frame and lets the reader wait briefly for the
 // client's answer before the socket closes (so the frame is not lost to a
-// reset).
+// reset). Behind a write in flight, the close frame waits for it.
 func (c *conn) close(ctx actor.Context, code uint16, reason string) {
 	if c.closing {
 		return
 	}
 	c.closing = true
 	c.closeCode = code
+	c.closeReason = reason
 	if c.closedBy == "" {
 		c.closedBy = "server"
 	}
 	c.out.close()
-	_ = c.sock.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout))
-	err := ws.WriteFrame(c.sock, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason)))
+	if c.inflight {
+		c.closeDeferred = true
+		return
+	}
+	c.sendClose(ctx)
+}
+
+func (c *conn) sendClose(ctx actor.Context) {
+	f := ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(c.closeCode), c.closeReason)))
+	if done, err := c.send(ctx, &writeDone{frames: [][]byte{f}, closeFrame: true}); done {
+		c.afterClose(ctx, err)
+	}
+}
+
+func (c *conn) afterClose(ctx actor.Context, err error) {
 	if err != nil {
 		ctx.Stop(ctx.Self())
 		return
