@@ -323,10 +323,7 @@ func (c *conn) readFrame(root *actor.RootContext) (done bool, err error) {
 	}
 	switch h.OpCode {
 	case ws.OpPing:
-		pong := ws.MustCompileFrame(ws.NewPongFrame(append([]byte(nil), p...)))
-		if kick, ok := c.out.push(pong); ok && kick {
-			root.Send(c.pid, flushMsg)
-		}
+		c.queueControl(root, ws.MustCompileFrame(ws.NewPongFrame(append([]byte(nil), p...))))
 	case ws.OpClose:
 		code := ws.StatusNormalClosure
 		if len(p) >= 2 {
@@ -338,6 +335,17 @@ func (c *conn) readFrame(root *actor.RootContext) (done bool, err error) {
 		root.Send(c.pid, &closeConn{code: uint16(code), reason: ""})
 	}
 	return false, nil
+}
+
+// queueControl puts a control frame (ping, pong) in the outbox from outside
+// the actor and schedules the flush when the outbox was idle. A full or
+// closed outbox drops it: the connection is being cut anyway.
+func (c *conn) queueControl(root *actor.RootContext, f []byte) {
+	if kick, ok := c.out.push(f); ok && kick {
+		if pid := c.ref.Load(); pid != nil {
+			root.Send(pid, flushMsg)
+		}
+	}
 }
 
 // discard reads and drops whatever the client still sends until the close

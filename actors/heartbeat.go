@@ -52,9 +52,7 @@ func (h *Hub) beat(c *conn, now time.Time, ping bool) {
 		h.sys.Root.Send(pid, &closeConn{code: CloseGoingAway, reason: "no pong"})
 		return
 	}
-	if kick, ok := c.out.push(h.pingFrame); ok && kick {
-		h.sys.Root.Send(pid, flushMsg)
-	}
+	c.queueControl(h.sys.Root, h.pingFrame)
 }
 
 func (h *Hub) snapshot(dst []*conn) []*conn {

@@ -167,23 +167,21 @@ func (h *Hub) Publish(ctx context.Context, org string, drafts []messages.Draft) 
 		return nil, false, fmt.Errorf("%w: %w", persistence.ErrUnavailable, err)
 	}
 	defer h.release(e)
-	timeout := h.cfg.PublishTimeout
+	deadline := time.Now().Add(h.cfg.PublishTimeout)
 	if d, ok := ctx.Deadline(); ok {
-		timeout = time.Until(d)
+		deadline = d
 	}
 	req := &publishRequest{org: org, drafts: drafts}
+	w := e.writer.Load()
 	var res interface{}
-	if w := e.writer.Load(); w != nil {
-		res, err = h.sys.Root.RequestFuture(w, req, timeout).Result()
+	if w != nil {
+		res, err = h.sys.Root.RequestFuture(w, req, time.Until(deadline)).Result()
 	}
-	if errors.Is(err, actor.ErrDeadLetter) || (res == nil && err == nil) {
+	if w == nil || errors.Is(err, actor.ErrDeadLetter) {
 		// No writer yet, or it went with a restart of its org actor (nothing
 		// was appended): the org actor queues the request until its new
 		// writer exists and forwards it.
-		if d, ok := ctx.Deadline(); ok {
-			timeout = time.Until(d)
-		}
-		res, err = h.sys.Root.RequestFuture(e.pid, req, timeout).Result()
+		res, err = h.sys.Root.RequestFuture(e.pid, req, time.Until(deadline)).Result()
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: publish to %s: %w", persistence.ErrUnavailable, org, err)

@@ -173,12 +173,21 @@ func (a *orgActor) onEvent(ctx actor.Context, m *liveEvent) {
 // push queues f for sub, advancing its position; it schedules a cut when the
 // subscriber's outbox is full (a slow reader, DESIGN.md invariant 7).
 func (a *orgActor) push(ctx actor.Context, sub *subscriber, f *messages.Frame) bool {
+	if !a.queue(ctx, sub, f) {
+		return false
+	}
+	sub.next++
+	return true
+}
+
+// queue puts f in sub's outbox without advancing its position (welcome and
+// reset frames carry no seq).
+func (a *orgActor) queue(ctx actor.Context, sub *subscriber, f *messages.Frame) bool {
 	kick, ok := sub.out.push(f.For(sub.deflate))
 	if !ok {
 		a.cuts = append(a.cuts, sub)
 		return false
 	}
-	sub.next++
 	if kick {
 		a.kick(ctx, sub)
 	}
@@ -248,13 +257,8 @@ func (a *orgActor) welcome(ctx actor.Context, sub *subscriber, pl plan) {
 	sub.welcomed = true
 	sub.next = pl.next
 	for _, f := range planFrames(sub, pl) {
-		kick, ok := sub.out.push(f.For(sub.deflate))
-		if !ok {
-			a.cuts = append(a.cuts, sub)
+		if !a.queue(ctx, sub, f) {
 			return
-		}
-		if kick {
-			a.kick(ctx, sub)
 		}
 	}
 }

@@ -20,13 +20,13 @@ type entry struct {
 type window struct {
 	head uint64
 	ents []entry
-	// max bounds the entries held; retention drops entries older than it.
-	max       int
+	// size bounds the entries held; retention drops entries older than it.
+	size      int
 	retention time.Duration
 }
 
-func newWindow(head uint64, max int, retention time.Duration) *window {
-	return &window{head: head, max: max, retention: retention}
+func newWindow(head uint64, size int, retention time.Duration) *window {
+	return &window{head: head, size: size, retention: retention}
 }
 
 // first is the oldest seq the window can serve, head+1 when it is empty.
@@ -50,7 +50,7 @@ func (w *window) add(e entry) (added, jumped bool) {
 		jumped = true
 	}
 	w.head = e.seq
-	if len(w.ents) >= w.max {
+	if len(w.ents) >= w.size {
 		// Reslicing from the front shrinks the capacity; append then moves
 		// the entries to a fresh array now and again: amortised O(1), and the
 		// dropped frame is released at once.
