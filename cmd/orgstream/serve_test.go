@@ -186,7 +186,7 @@ func TestServeLifecycle(t *testing.T) {
 		select {
 		case r := <-done:
 			if r.panicked != nil {
-				t.Skipf("node not implemented yet: %v", r.panicked)
+				t.Fatalf("serve panicked: %v", r.panicked)
 			}
 			t.Fatalf("serve exited early with %d: %s", r.code, errb.String())
 		case <-time.After(20 * time.Millisecond):
