@@ -62,6 +62,10 @@ type Config struct {
 	// OrgIdleGrace is how long an org's actor and live feed outlive its last
 	// client. Zero means 30s.
 	OrgIdleGrace time.Duration
+	// LogProbeInterval is how often the node asks whether its log can take
+	// writes (a stream leader exists); /readyz answers 503 while it cannot.
+	// Zero means 1s.
+	LogProbeInterval time.Duration
 	// SyncAlways makes JetStream fsync every write (survives power loss, not
 	// only process crashes) at a throughput cost.
 	SyncAlways bool
@@ -100,6 +104,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.DrainPeriod <= 0 {
 		c.DrainPeriod = 5 * time.Second
+	}
+	if c.LogProbeInterval <= 0 {
+		c.LogProbeInterval = time.Second
 	}
 	if c.WindowSize <= 0 {
 		c.WindowSize = 1024

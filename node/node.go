@@ -37,6 +37,7 @@ type Node struct {
 	embedded *persistence.Embedded
 	nc       *nats.Conn
 	jlog     *persistence.JetStreamLog
+	probe    *logProbe
 	hub      *actors.Hub
 	server   *transport.Server
 	natsURL  string
@@ -84,6 +85,7 @@ func (n *Node) start(ctx context.Context) error {
 		return fmt.Errorf("node: open log: %w", err)
 	}
 	n.jlog = jlog
+	n.probe = startLogProbe(jlog.Writable, cfg.LogProbeInterval, n.log.Named("log"))
 	n.hub, err = actors.NewHub(actors.Config{
 		Log:             jlog,
 		Metrics:         n.metrics,
@@ -163,7 +165,10 @@ func (n *Node) connectNATS() error {
 	return nil
 }
 
-// Ready is nil when the node accepts streams and publishes.
+// Ready is nil when the node accepts streams and publishes and its log
+// takes writes. While the log cannot take writes (a leader election, a lost
+// quorum) it wraps transport.ErrLogUnavailable: /readyz answers 503, while
+// streams and publishes are still accepted (see transport.ErrLogUnavailable).
 func (n *Node) Ready() error {
 	if n.draining.Load() {
 		return ErrDraining
@@ -171,7 +176,13 @@ func (n *Node) Ready() error {
 	if n.nc == nil || !n.nc.IsConnected() {
 		return ErrStoreUnreachable
 	}
-	return n.hub.Ready()
+	if err := n.hub.Ready(); err != nil {
+		return err
+	}
+	if err := n.probe.Err(); err != nil {
+		return fmt.Errorf("%w: %w", transport.ErrLogUnavailable, err)
+	}
+	return nil
 }
 
 // Addr is the HTTP address the node listens on (resolved when port 0).
@@ -216,6 +227,9 @@ func (n *Node) stop(ctx context.Context) error {
 		if err := n.hub.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("node: actors: %w", err))
 		}
+	}
+	if n.probe != nil {
+		n.probe.stop()
 	}
 	if n.jlog != nil {
 		if err := n.jlog.Close(); err != nil {

@@ -60,12 +60,33 @@ func newAPIError(status int, code, msg string) *apiError {
 	return &apiError{Status: status, Code: code, Message: msg}
 }
 
-// notReadyError maps a Readiness error to 503 draining / not_ready.
+// ErrLogUnavailable is what a Readiness wraps while the log cannot take
+// writes (a JetStream leader election, a lost quorum). /readyz then answers
+// 503 log_unavailable, but streams are still accepted (they are served from
+// memory and the log's replicas) and publishes still reach the log, which
+// acknowledges them once it can or ends in 503 log_unavailable: a publish is
+// never refused on a probe's word alone.
+var ErrLogUnavailable = errors.New("transport: the log cannot take writes")
+
+// notReadyError maps a Readiness error to 503 draining / log_unavailable /
+// not_ready.
 func notReadyError(err error) *apiError {
-	if errors.Is(err, ErrDraining) {
+	switch {
+	case errors.Is(err, ErrDraining):
 		return newAPIError(http.StatusServiceUnavailable, CodeDraining, "the node is draining")
+	case errors.Is(err, ErrLogUnavailable):
+		return newAPIError(http.StatusServiceUnavailable, CodeLogUnavailable, "the log cannot take writes")
 	}
 	return newAPIError(http.StatusServiceUnavailable, CodeNotReady, "the node is not ready")
+}
+
+// servingErr is a Readiness error that refuses new streams and publishes:
+// every one but ErrLogUnavailable.
+func servingErr(err error) error {
+	if errors.Is(err, ErrLogUnavailable) {
+		return nil
+	}
+	return err
 }
 
 // tokenError maps an auth.Verify error to 401.

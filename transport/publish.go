@@ -44,7 +44,7 @@ func (s *Server) publish(ctx context.Context, org string, body []byte) publishRe
 		}
 		return refusal(newAPIError(http.StatusBadRequest, CodeBadRequest, "malformed publish body"))
 	}
-	if err := s.cfg.Readiness.Ready(); err != nil {
+	if err := servingErr(s.cfg.Readiness.Ready()); err != nil {
 		return refusal(notReadyError(err))
 	}
 

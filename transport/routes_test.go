@@ -3,6 +3,7 @@ package transport
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -52,6 +53,12 @@ func TestReadyz(t *testing.T) {
 			err:    ErrDraining,
 			status: 503,
 			want:   "draining",
+		},
+		{
+			name:   "log cannot take writes",
+			err:    fmt.Errorf("%w: no leader", ErrLogUnavailable),
+			status: 503,
+			want:   "log_unavailable",
 		},
 		{
 			name:   "store down",

@@ -34,7 +34,7 @@ type streamRequest struct {
 // fixed: readiness (503), query (400), token (401), origin (403), then the
 // WebSocket handshake itself (400/426).
 func (s *Server) checkStream(r *streamRequest) (Stream, *apiError) {
-	if err := s.cfg.Readiness.Ready(); err != nil {
+	if err := servingErr(s.cfg.Readiness.Ready()); err != nil {
 		return Stream{}, notReadyError(err)
 	}
 	q, err := parseStreamQuery(r.rawQuery)
