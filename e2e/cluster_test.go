@@ -1,0 +1,147 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/orgstream/orgstream/internal/testkit"
+	"github.com/orgstream/orgstream/persistence"
+)
+
+// cluster is k `orgstream serve` processes on loopback whose embedded NATS
+// servers are joined by routes, with the log replicated on all of them
+// (--replicas k). Node i is named n<i+1>; each keeps its ports and data dir
+// across restarts.
+type cluster struct {
+	t      *testing.T
+	secret string
+	specs  []spec
+	addrs  []string // HTTP host:port per node
+	mu     sync.Mutex
+	nodes  []*daemon
+}
+
+// startCluster starts k nodes at once (a clustered JetStream needs a quorum
+// before any node can open its log) and waits until every node is ready and
+// a publish through each of them is acknowledged.
+func startCluster(t *testing.T, k int) *cluster {
+	t.Helper()
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	c := &cluster{t: t, secret: hex.EncodeToString(b), nodes: make([]*daemon, k)}
+	routes := make([]string, k)
+	natsAddrs := make([]string, k)
+	for i := range k {
+		c.addrs = append(c.addrs, freeAddr(t))
+		natsAddrs[i] = freeAddr(t)
+		routes[i] = freeAddr(t)
+	}
+	for i := range k {
+		var others []string
+		for j, r := range routes {
+			if j != i {
+				others = append(others, "nats://"+r)
+			}
+		}
+		c.specs = append(c.specs, spec{
+			DataDir: t.TempDir(),
+			Env:     []string{"ORGSTREAM_JWT_SECRET=" + c.secret},
+			Args: []string{
+				"--node-name", fmt.Sprintf("n%d", i+1),
+				"--nats-listen", natsAddrs[i],
+				"--cluster-listen", routes[i],
+				"--routes", strings.Join(others, ","),
+				"--replicas", fmt.Sprint(k),
+			},
+		})
+	}
+	for i := range k {
+		c.nodes[i] = launch(t, c.specs[i], c.addrs[i])
+	}
+	for i := range k {
+		c.waitNode(i)
+	}
+	return c
+}
+
+// waitNode waits until node i answers /readyz 200 and acknowledges a
+// publish (the proof that its log takes writes).
+func (c *cluster) waitNode(i int) {
+	c.t.Helper()
+	d := c.node(i)
+	if err := d.waitReady(2 * readyTimeout); err != nil {
+		c.t.Fatalf("e2e: node n%d not ready: %v", i+1, err)
+	}
+	pub := c.token("warmup", "backend", true)
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		st, b, err := testkit.Post(context.Background(), d.Base, "warmup", pub, testkit.EventBody("warmup", "{}", ""))
+		if err == nil && st == http.StatusCreated {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("e2e: node n%d takes no publish: %d %s %v", i+1, st, b, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (c *cluster) node(i int) *daemon {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[i]
+}
+
+// restart starts node i again on its ports and data dir (after Kill).
+func (c *cluster) restart(i int) {
+	c.t.Helper()
+	d := launch(c.t, c.specs[i], c.addrs[i])
+	c.mu.Lock()
+	c.nodes[i] = d
+	c.mu.Unlock()
+	c.waitNode(i)
+}
+
+func (c *cluster) token(org, sub string, publish bool) string {
+	return testkit.Token(c.t, []byte(c.secret), org, sub, time.Hour, publish)
+}
+
+// streamLeader asks node via of the cluster which node leads the log's
+// stream (JetStream's stream info), as an index.
+func (c *cluster) streamLeader(via int) int {
+	c.t.Helper()
+	nc, err := nats.Connect(c.node(via).NATSURL(), nats.Name("e2e leader probe"))
+	if err != nil {
+		c.t.Fatalf("e2e: connect to n%d's NATS: %v", via+1, err)
+	}
+	defer nc.Close()
+	for deadline := time.Now().Add(readyTimeout); ; {
+		var info struct {
+			Cluster struct {
+				Leader string `json:"leader"`
+			} `json:"cluster"`
+		}
+		m, err := nc.Request("$JS.API.STREAM.INFO."+persistence.StreamName, nil, 2*time.Second)
+		if err == nil && json.Unmarshal(m.Data, &info) == nil && info.Cluster.Leader != "" {
+			var i int
+			if _, err := fmt.Sscanf(info.Cluster.Leader, "n%d", &i); err != nil || i < 1 || i > len(c.addrs) {
+				c.t.Fatalf("e2e: stream leader %q is not a node of the cluster", info.Cluster.Leader)
+			}
+			return i - 1
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("e2e: no stream leader: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
