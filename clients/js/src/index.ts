@@ -1,0 +1,21 @@
+// @orgstream/client: the browser client of orgstream's realtime stream
+// (PROTOCOL.md "Subscribing: the stream"). React bindings: ./react.
+export type {
+  ClientOptions,
+  ClientStats,
+  ConnectionState,
+  GapInfo,
+  Position,
+  RealtimeEvent,
+  ResetInfo,
+  TokenSource,
+  Welcome,
+  WebSocketConstructor,
+  WebSocketEventLike,
+  WebSocketLike,
+} from './types.js';
+export { RealtimeClient, DEFAULT_BACKOFF, MAX_IMMEDIATE_RECONNECTS, PERSIST_INTERVAL_MS, TOKEN_MIN_TTL_MS } from './client.js';
+export { backoffDelay, CloseCode, decideReconnect, type ReconnectAction } from './backoff.js';
+export { topicMatches } from './topic.js';
+export { streamBase, streamURL, STREAM_PATH } from './url.js';
+export { ProtocolError } from './tracker.js';

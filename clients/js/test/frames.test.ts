@@ -1,0 +1,305 @@
+// Frame handling and hole detection, fed through an in-test WebSocket (a
+// server that skips a seq cannot be provoked on the real daemon).
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { RealtimeClient, type ClientOptions, type ConnectionState, type GapInfo, type RealtimeEvent, type ResetInfo } from '../src/index.js';
+import { event, fakeWebSocket, reset, welcome } from './fake-socket.js';
+import { MemoryStorage } from './daemon.js';
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+function make(opts: Partial<ClientOptions> = {}) {
+  const ws = fakeWebSocket();
+  const rec = {
+    events: [] as RealtimeEvent[],
+    gaps: [] as GapInfo[],
+    resets: [] as ResetInfo[],
+    errors: [] as Error[],
+    states: [] as ConnectionState[],
+  };
+  const client = new RealtimeClient({
+    url: 'https://rt.example.test/base/',
+    token: 'T0K3N-secret',
+    WebSocket: ws.WebSocket,
+    backoff: { initialMs: 100, maxMs: 1000 },
+    random: () => 0.5,
+    onEvent: (e) => rec.events.push(e),
+    onGap: (g) => rec.gaps.push(g),
+    onReset: (r) => rec.resets.push(r),
+    onError: (e) => rec.errors.push(e),
+    onStateChange: (s) => rec.states.push(s),
+    ...opts,
+  });
+  return { client, ws, rec };
+}
+const seqs = (evs: RealtimeEvent[]) => evs.map((e) => e.seq);
+const q = (url: string) => Object.fromEntries(new URL(url).searchParams);
+
+describe('frames', () => {
+  it('builds the stream URL and asks to resume only with a position', async () => {
+    const { client, ws } = make();
+    client.connect();
+    expect(ws.last().url).toBe('wss://rt.example.test/base/v2/realtime/stream?access_token=T0K3N-secret');
+    ws.last().accept();
+    ws.last().send(welcome({ head: 5, epoch: 'e/1 x' }));
+    ws.last().serverClose(1001);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(q(ws.last().url)).toEqual({ access_token: 'T0K3N-secret', last_seq: '5', epoch: 'e/1 x' });
+    expect(ws.last().url).toContain('epoch=e%2F1+x');
+    client.close();
+  });
+
+  it('detects a hole: reports it, does not deliver past it, and resumes from the last seq', async () => {
+    const { client, ws, rec } = make();
+    client.connect();
+    const s1 = ws.last();
+    s1.accept();
+    s1.send(welcome({ head: 0 }));
+    s1.send(event(1));
+    s1.send(event(2));
+    s1.send(event(2)); // duplicate: dropped silently
+    s1.send(event(1)); // duplicate
+    expect(client.stats.duplicates).toBe(2);
+    s1.send(event(4)); // hole: 3 is missing
+    expect(rec.gaps).toEqual([{ expected: 3, got: 4 }]);
+    expect(client.stats.gaps).toBe(1);
+    expect(seqs(rec.events)).toEqual([1, 2]);
+    expect(s1.closedByClient).toEqual({ code: 1000, reason: 'seq gap' });
+    expect(client.state).toBe('resuming');
+    s1.send(event(5)); // the old socket is detached
+    expect(seqs(rec.events)).toEqual([1, 2]);
+
+    await vi.advanceTimersByTimeAsync(50);
+    const s2 = ws.last();
+    expect(s2).not.toBe(s1);
+    expect(q(s2.url)).toMatchObject({ last_seq: '2', epoch: 'e-1' });
+    s2.accept();
+    s2.send(welcome({ head: 5, resumed: true, replay: { from: 3, to: 5 } }));
+    for (const n of [3, 4, 5]) s2.send(event(n));
+    expect(seqs(rec.events)).toEqual([1, 2, 3, 4, 5]);
+    expect(client.stats).toMatchObject({ events: 5, gaps: 1, duplicates: 2, connects: 2, reconnects: 1, resumes: 1 });
+    expect(rec.states).toEqual(['connecting', 'open', 'resuming', 'open']);
+    client.close();
+  });
+
+  it('checks the first event after a fresh welcome against head', async () => {
+    const { client, ws, rec } = make();
+    client.connect();
+    ws.last().accept();
+    ws.last().send(welcome({ head: 10 }));
+    expect(client.position).toEqual({ epoch: 'e-1', lastSeq: 10 });
+    ws.last().send(event(9)); // before head: a duplicate
+    ws.last().send(event(12));
+    expect(rec.gaps).toEqual([{ expected: 11, got: 12 }]);
+    expect(rec.events).toEqual([]);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(q(ws.last().url)).toMatchObject({ last_seq: '10', epoch: 'e-1' });
+    client.close();
+  });
+
+  it('keeps the position over a refused resume until the reset, then adopts head and the new epoch', async () => {
+    const storage = new MemoryStorage();
+    storage.setItem('orgstream:https://rt.example.test/base/', JSON.stringify({ epoch: 'e-old', lastSeq: 40 }));
+    const { client, ws, rec } = make({ storage });
+    expect(client.position).toEqual({ epoch: 'e-old', lastSeq: 40 });
+    client.connect();
+    expect(rec.states).toEqual(['resuming']);
+    expect(q(ws.last().url)).toMatchObject({ last_seq: '40', epoch: 'e-old' });
+    ws.last().accept();
+    ws.last().send(welcome({ epoch: 'e-new', head: 3, resumed: false }));
+    expect(client.position).toEqual({ epoch: 'e-old', lastSeq: 40 });
+    ws.last().serverClose(1001); // ends before the reset: ask again
+    await vi.advanceTimersByTimeAsync(0);
+    expect(q(ws.last().url)).toMatchObject({ last_seq: '40', epoch: 'e-old' });
+    ws.last().accept();
+    ws.last().send(welcome({ epoch: 'e-new', head: 3, resumed: false }));
+    ws.last().send(reset('epoch_changed', 1, 3));
+    expect(rec.resets).toEqual([{ reason: 'epoch_changed', first: 1, head: 3 }]);
+    expect(client.position).toEqual({ epoch: 'e-new', lastSeq: 3 });
+    expect(JSON.parse(storage.getItem('orgstream:https://rt.example.test/base/')!)).toEqual({ epoch: 'e-new', lastSeq: 3 });
+    ws.last().send(event(4));
+    expect(seqs(rec.events)).toEqual([4]);
+    expect(client.stats).toMatchObject({ resets: 1, resumes: 0, connects: 2 });
+    client.close();
+  });
+
+  it.each([
+    ['malformed JSON', ['{nope']],
+    ['not an object', ['[1,2]']],
+    ['event before the welcome', [event(1)]],
+    ['a second welcome', [welcome(), welcome()]],
+    ['malformed event', [welcome(), { type: 'event', seq: '1', topic: 't' }]],
+    ['malformed welcome', [{ type: 'welcome', epoch: 'e', head: -1, resumed: false }]],
+    ['reset before the welcome', [reset('window_exceeded', 1, 2)]],
+  ])('drops the connection on a protocol error: %s', async (_name, frames) => {
+    const { client, ws, rec } = make();
+    client.connect();
+    const s = ws.last();
+    s.accept();
+    for (const f of frames) s.send(f as object | string);
+    expect(rec.errors).toHaveLength(1);
+    expect(rec.errors[0]!.name).toBe('ProtocolError');
+    expect(s.closedByClient).toEqual({ code: 1000, reason: 'protocol error' });
+    await vi.advanceTimersByTimeAsync(50);
+    expect(ws.sockets).toHaveLength(2);
+    client.close();
+  });
+
+  it('refuses events after a refused resume that got no reset', async () => {
+    const storage = new MemoryStorage();
+    storage.setItem('k', JSON.stringify({ epoch: 'e-1', lastSeq: 4 }));
+    const { client, ws, rec } = make({ storage, storageKey: 'k' });
+    client.connect();
+    ws.last().accept();
+    ws.last().send(welcome({ resumed: false, head: 9 }));
+    ws.last().send(event(10));
+    expect(rec.events).toEqual([]);
+    expect(rec.errors[0]!.message).toMatch(/after a refused resume without a reset/);
+    client.close();
+  });
+
+  it('ignores unknown frame types and decodes binary frames', () => {
+    const { client, ws, rec } = make();
+    client.connect();
+    ws.last().accept();
+    ws.last().send(welcome());
+    ws.last().send({ type: 'presence', who: 'bob' });
+    ws.last().onmessage?.({ data: new TextEncoder().encode(JSON.stringify(event(1))).buffer });
+    expect(seqs(rec.events)).toEqual([1]);
+    expect(rec.errors).toEqual([]);
+    client.close();
+  });
+
+  it('keeps the stream going when a handler throws, and reports the exception', () => {
+    const { client, ws, rec } = make({
+      onEvent: (e) => {
+        rec.events.push(e);
+        if (e.seq === 1) throw new Error('handler bug');
+      },
+    });
+    const got: number[] = [];
+    client.subscribe(() => {
+      throw new Error('subscriber bug');
+    });
+    client.subscribe((e) => got.push(e.seq));
+    client.connect();
+    ws.last().accept();
+    ws.last().send(welcome());
+    ws.last().send(event(1));
+    ws.last().send(event(2));
+    expect(seqs(rec.events)).toEqual([1, 2]);
+    expect(got).toEqual([1, 2]);
+    expect(rec.errors.map((e) => e.message)).toEqual(['handler bug', 'subscriber bug', 'subscriber bug']);
+    expect(client.position?.lastSeq).toBe(2);
+    client.close();
+  });
+
+  it('an unsubscribe during delivery takes effect at once', () => {
+    const { client, ws } = make();
+    const got: string[] = [];
+    let offB = (): void => {};
+    client.subscribe((e) => {
+      got.push(`a${e.seq}`);
+      offB();
+    });
+    offB = client.subscribe((e) => got.push(`b${e.seq}`));
+    client.connect();
+    ws.last().accept();
+    ws.last().send(welcome());
+    ws.last().send(event(1));
+    expect(got).toEqual(['a1']);
+    client.close();
+  });
+
+  it('throttles position writes while events flow', async () => {
+    const storage = new MemoryStorage();
+    const { client, ws } = make({ storage, storageKey: 'p' });
+    client.connect();
+    ws.last().accept();
+    ws.last().send(welcome({ head: 0 }));
+    expect(JSON.parse(storage.getItem('p')!)).toEqual({ epoch: 'e-1', lastSeq: 0 });
+    for (let n = 1; n <= 10; n++) ws.last().send(event(n));
+    expect(JSON.parse(storage.getItem('p')!)).toEqual({ epoch: 'e-1', lastSeq: 0 });
+    await vi.advanceTimersByTimeAsync(250);
+    expect(JSON.parse(storage.getItem('p')!)).toEqual({ epoch: 'e-1', lastSeq: 10 });
+    ws.last().send(event(11));
+    client.close();
+    expect(JSON.parse(storage.getItem('p')!)).toEqual({ epoch: 'e-1', lastSeq: 11 });
+  });
+
+  it('ignores a garbage stored position', () => {
+    for (const raw of ['nope', '{}', '{"epoch":"","lastSeq":1}', '{"epoch":"e","lastSeq":-1}', '{"epoch":"e","lastSeq":1.5}', 'null']) {
+      const storage = new MemoryStorage();
+      storage.setItem('k', raw);
+      const { client } = make({ storage, storageKey: 'k' });
+      expect(client.position, raw).toBeNull();
+    }
+  });
+
+  it('never puts the token into an error', () => {
+    const token = 'T0K3N-secret';
+    const Throwing = class {
+      constructor(url: string) {
+        throw new SyntaxError(`bad url ${url}`);
+      }
+    };
+    const { client, rec } = make({ WebSocket: Throwing as unknown as ClientOptions['WebSocket'] });
+    client.connect();
+    expect(rec.errors).toHaveLength(1);
+    expect(rec.errors[0]!.message).toBe('orgstream: could not open a WebSocket');
+    expect(String(rec.errors[0]!.stack)).not.toContain(token);
+    client.close();
+  });
+
+  it('reports each state change once', async () => {
+    const { client, ws, rec } = make();
+    expect(client.state).toBe('closed');
+    const seen: ConnectionState[] = [];
+    const off = client.onState((s) => seen.push(s));
+    client.connect();
+    ws.last().fail();
+    await vi.advanceTimersByTimeAsync(50);
+    ws.last().fail();
+    await vi.advanceTimersByTimeAsync(100);
+    ws.last().accept();
+    ws.last().send(welcome());
+    off();
+    client.close();
+    expect(rec.states).toEqual(['connecting', 'open', 'closed']);
+    expect(seen).toEqual(['connecting', 'open']);
+  });
+
+  it('stats returns one snapshot until a counter changes', () => {
+    const { client, ws } = make();
+    let calls = 0;
+    client.onStats(() => calls++);
+    const a = client.stats;
+    expect(client.stats).toBe(a);
+    client.connect();
+    ws.last().accept();
+    ws.last().send(welcome());
+    const b = client.stats;
+    expect(b).not.toBe(a);
+    expect(b.connects).toBe(1);
+    expect(Object.isFrozen(b)).toBe(true);
+    expect(calls).toBe(1);
+    client.close();
+  });
+});
+
+describe('close() from a callback', () => {
+  it('is final even in the middle of a welcome', () => {
+    const { client, ws, rec } = make();
+    client.onStats(() => client.close());
+    client.connect();
+    ws.last().accept();
+    ws.last().send(welcome());
+    expect(client.state).toBe('closed');
+    expect(rec.states).toEqual(['connecting', 'closed']);
+    expect(ws.last().closedByClient).toEqual({ code: 1000, reason: undefined });
+  });
+});

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { streamBase, streamURL } from '../src/index.js';
+
+describe('stream URL', () => {
+  it.each([
+    ['http://127.0.0.1:8080', 'ws://127.0.0.1:8080/v2/realtime/stream'],
+    ['http://127.0.0.1:8080/', 'ws://127.0.0.1:8080/v2/realtime/stream'],
+    ['https://rt.example.test', 'wss://rt.example.test/v2/realtime/stream'],
+    ['ws://h:1', 'ws://h:1/v2/realtime/stream'],
+    ['wss://h/prefix/', 'wss://h/prefix/v2/realtime/stream'],
+    ['wss://h/v2/realtime/stream', 'wss://h/v2/realtime/stream'],
+    ['https://h/api/v2/realtime/stream/', 'wss://h/api/v2/realtime/stream'],
+    ['http://h/?region=eu&access_token=old&last_seq=3#x', 'ws://h/v2/realtime/stream?region=eu'],
+  ])('%s → %s', (url, want) => {
+    expect(streamBase(url).href).toBe(want);
+  });
+
+  it('rejects other schemes', () => {
+    expect(() => streamBase('ftp://h')).toThrow(/scheme/);
+    expect(() => streamBase('not a url')).toThrow();
+  });
+
+  it('encodes the token and the position', () => {
+    const base = streamBase('http://h');
+    expect(streamURL(base, 'a.b+c/d=', null)).toBe('ws://h/v2/realtime/stream?access_token=a.b%2Bc%2Fd%3D');
+    expect(streamURL(base, 't', { lastSeq: 42, epoch: 'e&1' })).toBe('ws://h/v2/realtime/stream?access_token=t&last_seq=42&epoch=e%261');
+    expect(streamURL(base, 't', { lastSeq: 0, epoch: '' })).toBe('ws://h/v2/realtime/stream?access_token=t&last_seq=0');
+  });
+});
