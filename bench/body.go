@@ -53,6 +53,16 @@ func (bb batchBuilder) append(b []byte, n int, sent int64) []byte {
 	return append(b, "]}"...)
 }
 
+// MaxBody is the largest publish body PROTOCOL.md accepts (413 above).
+const MaxBody = 1 << 20
+
+// EventsPerBody is the most events of data size bytes one publish body
+// holds within MaxBody, at least 1.
+func EventsPerBody(size int) int {
+	per := len(`{"topic":"`+Topic+`","data":}`) + max(size, minDataSize) + len(",")
+	return max((MaxBody-len(`{"events":[]}`))/per, 1)
+}
+
 // EventsDue is how many events a publisher at rate events/s should have
 // sent elapsedNs after its start, minus sent (never negative), capped at
 // maxBatch when maxBatch > 0.

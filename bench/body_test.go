@@ -91,3 +91,18 @@ func BenchmarkBatchBody100(b *testing.B) {
 	}
 	b.SetBytes(int64(len(buf)))
 }
+
+func TestEventsPerBody(t *testing.T) {
+	for _, size := range []int{0, 34, 256, 1024, 4096, 100_000, 2 << 20} {
+		n := EventsPerBody(size)
+		if n < 1 {
+			t.Fatalf("size %d: %d events", size, n)
+		}
+		if got := len(BatchBody(n, time.Now().UnixNano(), size)); n > 1 && got > MaxBody {
+			t.Errorf("size %d: %d events make %d bytes > %d", size, n, got, MaxBody)
+		}
+		if got := len(BatchBody(n+1, time.Now().UnixNano(), size)); got <= MaxBody {
+			t.Errorf("size %d: %d events would still fit (%d bytes)", size, n+1, got)
+		}
+	}
+}

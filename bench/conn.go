@@ -24,6 +24,7 @@ import (
 type streamConn struct {
 	idx   int
 	org   int
+	node  int // index in Target.Nodes; changed only while stopped
 	sub   string
 	token string
 
@@ -95,14 +96,15 @@ func (c *streamConn) waitUnpaused(ctx context.Context) {
 	}
 }
 
-// dial opens a stream for c: live from the head, or resuming after
-// c.track.Last in c.epoch.
+// dial opens a stream for c to its node: live from the head, or resuming
+// after c.track.Last in c.epoch.
 func (f *fleet) dial(ctx context.Context, c *streamConn, resume bool) (net.Conn, *bufio.Reader, error) {
-	u := f.t.streamWS
+	end := f.t.ends[c.node]
+	u := end.streamWS
 	if resume {
 		u += "?last_seq=" + strconv.FormatUint(c.track.Last, 10) + "&epoch=" + c.epoch
 	}
-	nd := *f.t.dialers[c.idx%len(f.t.dialers)]
+	nd := *end.dialers[c.idx%len(end.dialers)]
 	if f.cfg.rcvBuf > 0 {
 		size := f.cfg.rcvBuf
 		nd.Control = func(_, _ string, rc syscall.RawConn) error {

@@ -35,26 +35,31 @@ type DaemonConfig struct {
 	// repository), it is built into a temporary directory with `go build`.
 	Path string
 	// Args are extra flags after `serve` and the harness's defaults (a later
-	// flag wins), e.g. "--max-queue-bytes", "262144".
+	// flag wins), e.g. "--max-queue-bytes", "262144"; every node of a
+	// Cluster gets them.
 	Args []string
-	// DataDir is --data-dir. Empty means a fresh temporary directory,
+	// DataDir is --data-dir (for a Cluster: the parent of the nodes' data
+	// dirs, <DataDir>/b1 …). Empty means a fresh temporary directory,
 	// removed by Stop.
 	DataDir string
 	// Output receives the daemon's stdout and stderr. Nil means they are
 	// kept in memory only (the last 64 KiB are quoted in start errors).
 	Output io.Writer
-	// StartTimeout bounds the start until /readyz answers 200. Zero means
+	// StartTimeout bounds the start until /readyz answers 200 (for a
+	// Cluster: every node's, then again the warm-up publishes). Zero means
 	// DefaultStartTimeout.
 	StartTimeout time.Duration
 }
 
-// Daemon is an `orgstream serve` process started by StartDaemon, listening
-// on a free port of 127.0.0.1 with no NATS client port.
+// Daemon is an `orgstream serve` process started by StartDaemon (or one
+// node of a Cluster), listening on a free port of 127.0.0.1.
 type Daemon struct {
 	// URL is http://127.0.0.1:PORT.
 	URL string
 	// PID is the process id.
 	PID int
+	// Name is its --node-name.
+	Name string
 	// DataDir is its --data-dir.
 	DataDir string
 
@@ -70,13 +75,17 @@ type Daemon struct {
 // httpLine finds the HTTP address in the hints the daemon prints at start.
 var httpLine = regexp.MustCompile(`(?m)^\s*HTTP:\s+(http://[0-9.:\[\]a-zA-Z-]+)`)
 
-// StartDaemon starts `orgstream serve` and waits until it is ready. The
-// process gets SIGKILL if the harness dies first (Linux).
+// singleNodeName is the --node-name of a daemon started alone.
+const singleNodeName = "bench"
+
+// StartDaemon starts `orgstream serve` (no NATS client port, the secret in
+// its data dir) and waits until it is ready. The process gets SIGKILL if
+// the harness dies first (Linux).
 func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 	if cfg.StartTimeout == 0 {
 		cfg.StartTimeout = DefaultStartTimeout
 	}
-	d := &Daemon{out: &tailBuffer{max: 64 << 10}, done: make(chan struct{})}
+	d := &Daemon{Name: singleNodeName}
 	path, tempBin, err := locateDaemon(ctx, cfg.Path)
 	if err != nil {
 		return nil, err
@@ -90,39 +99,57 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 		}
 		d.tempData = true
 	}
-	args := []string{"serve",
-		"--data-dir", d.DataDir,
+	args := append(serveArgs(d.DataDir, d.Name, "off"), cfg.Args...)
+	if err := d.start(path, args, nil, cfg.Output); err != nil {
+		d.cleanup()
+		return nil, err
+	}
+	if err := d.waitReady(ctx, cfg.StartTimeout); err != nil {
+		_ = d.Stop()
+		return nil, fmt.Errorf("%w: not ready: %w\n--- daemon output ---\n%s", ErrDaemon, err, d.out.String())
+	}
+	return d, nil
+}
+
+// serveArgs are the harness's flags for one daemon: a free HTTP port of
+// 127.0.0.1, no per-user connection limit, a short drain, quiet JSON logs.
+// natsListen is the embedded NATS client address ("off": none).
+func serveArgs(dataDir, name, natsListen string) []string {
+	return []string{"serve",
+		"--data-dir", dataDir,
 		"--listen", "127.0.0.1:0",
-		"--nats-listen", "off",
-		"--node-name", "bench",
+		"--nats-listen", natsListen,
+		"--node-name", name,
 		"--max-conns-per-user", "0",
 		"--drain-period", "1s",
 		"--log-level", "warn",
 		"--log-format", "json",
 	}
-	args = append(args, cfg.Args...)
+}
+
+// start runs path with args; env is added to the harness's environment
+// (less its ORGSTREAM_* variables). It does not wait for readiness.
+func (d *Daemon) start(path string, args, env []string, output io.Writer) error {
+	d.out = &tailBuffer{max: 64 << 10}
+	d.done = make(chan struct{})
 	d.cmd = exec.Command(path, args...)
-	d.cmd.Env = childEnv()
+	d.cmd.Env = append(childEnv(), env...)
 	var w io.Writer = d.out
-	if cfg.Output != nil {
-		w = io.MultiWriter(d.out, cfg.Output)
+	if output != nil {
+		w = io.MultiWriter(d.out, output)
 	}
 	d.cmd.Stdout, d.cmd.Stderr = w, w
 	setPdeathsig(d.cmd)
 	if err := d.cmd.Start(); err != nil {
-		d.cleanup()
-		return nil, fmt.Errorf("%w: start %s: %w", ErrDaemon, path, err)
+		d.cmd = nil
+		return fmt.Errorf("%w: start %s: %w", ErrDaemon, path, err)
 	}
 	d.PID = d.cmd.Process.Pid
 	go func() {
 		_ = d.cmd.Wait()
 		close(d.done)
 	}()
-	if err := d.waitReady(ctx, cfg.StartTimeout); err != nil {
-		_ = d.Stop()
-		return nil, fmt.Errorf("%w: not ready: %w\n--- daemon output ---\n%s", ErrDaemon, err, d.out.String())
-	}
-	return d, nil
+	return nil
 }
 
 func (d *Daemon) waitReady(ctx context.Context, timeout time.Duration) error {
@@ -159,7 +186,12 @@ func (d *Daemon) waitReady(ctx context.Context, timeout time.Duration) error {
 }
 
 // Output returns the last 64 KiB the daemon wrote.
-func (d *Daemon) Output() string { return d.out.String() }
+func (d *Daemon) Output() string {
+	if d.out == nil {
+		return ""
+	}
+	return d.out.String()
+}
 
 // Stop sends SIGTERM, waits for the drain (SIGKILL after 20 s), and removes
 // the temporary data dir and binary. Safe to call more than once.

@@ -2,8 +2,8 @@
 // daemon (or one it starts) from the outside, over real sockets, the way
 // clients and publishers use it.
 //
-// A Target is the daemon under measurement; each scenario takes a Target
-// and its own Config and returns a Result:
+// A Target is the daemon under measurement, or the nodes of a cluster;
+// each scenario takes a Target and its own Config and returns a Result:
 //
 //	t, err := bench.Open(ctx, bench.TargetConfig{}) // starts ./bin/orgstream
 //	if err != nil {
@@ -28,6 +28,19 @@
 // RunSlowConsumer (the 4008 cut of a reader that stops reading). RunSuite
 // runs them one after the other, each on a fresh daemon when the harness
 // starts them.
+//
+// Clusters: TargetConfig.URL takes the base URLs of a running cluster's
+// nodes, comma-separated, and TargetConfig.Nodes (≥ 2) has Open start a
+// cluster on loopback (StartCluster: nodes b1 … bN, routes, the log
+// replicated min(N, 3) times, one secret). Stream clients are spread over
+// the nodes, each org's round-robin (so every org has readers on every
+// node), and org i is published through node i mod N, so most deliveries
+// cross nodes; Metrics, Runtime and RSS sum the nodes, and fanout reports
+// each node's streams and RSS. RunClusterCompare runs the same fanout on
+// one daemon and then on a cluster and reports them side by side:
+//
+//	r, err := bench.RunClusterCompare(ctx, bench.CompareConfig{
+//		Fanout: bench.CompareFanout(), Nodes: []int{1, 3}})
 //
 // Stream clients are a minimal WebSocket reader (gobwas/ws for the
 // handshake, an allocation-free frame and event parser), one goroutine per

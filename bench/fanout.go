@@ -50,9 +50,13 @@ func (c *FanoutConfig) validate() error {
 }
 
 // RunFanout connects the streams, publishes at the configured rate, and
-// measures deliveries/s and publish-to-receive latency. A stream cut by the
-// server resumes (as a real client would); any gap or duplicate, or an
-// event that never arrives, fails the run.
+// measures deliveries/s and publish-to-receive latency. On a cluster the
+// streams are spread over the nodes (nodeFor) and org i is published
+// through node i mod the node count, so most deliveries cross nodes; the
+// streams open on each node (after connecting) and each node's RSS (at the
+// end of the drain) are reported. A stream cut by the server resumes (as a
+// real client would); any gap or duplicate, or an event that never
+// arrives, fails the run.
 func RunFanout(ctx context.Context, t *Target, cfg FanoutConfig) (*Result, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -65,6 +69,7 @@ func RunFanout(ctx context.Context, t *Target, cfg FanoutConfig) (*Result, error
 	r.param("event data size (bytes)", max(cfg.Size, minDataSize))
 	r.param("duration", cfg.Duration)
 	r.param("max batch", cfg.MaxBatch)
+	nodeParams(r, t, cfg.Conns, cfg.Orgs)
 
 	orgs := orgNames(t, "fan", cfg.Orgs)
 	f, err := newFleet(t, fleetConfig{orgs: orgs, n: cfg.Conns, reconnect: true, dialConcurrency: cfg.DialConcurrency})
@@ -84,6 +89,7 @@ func RunFanout(ctx context.Context, t *Target, cfg FanoutConfig) (*Result, error
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	atConnect := t.nodeSnapshots(ctx)
 	hist := NewShardedHistogram(64)
 	f.hist.Store(hist)
 	smp := startSampler(time.Second,
@@ -93,7 +99,7 @@ func RunFanout(ctx context.Context, t *Target, cfg FanoutConfig) (*Result, error
 			rate: true, read: func() float64 { return float64(pc.published.Load()) }},
 	)
 	events0 := f.events()
-	cpu := startCPU(t.PID)
+	cpu := startCPU(t.pids()...)
 	pubStart := time.Now()
 	pc.run(ctx, cfg.Duration)
 	pubSecs := time.Since(pubStart).Seconds()
@@ -107,6 +113,7 @@ func RunFanout(ctx context.Context, t *Target, cfg FanoutConfig) (*Result, error
 	}
 	delivered := f.events() - events0
 	usage := cpu.stop()
+	atEnd := t.nodeSnapshots(ctx)
 	prog.stop()
 	f.stop()
 	r.Series = smp.stop()
@@ -133,6 +140,7 @@ func RunFanout(ctx context.Context, t *Target, cfg FanoutConfig) (*Result, error
 	r.metric("latency max", float64(lat.Quantile(1))/1e6, "ms", "")
 	r.metric("reconnects (resumed)", float64(f.reconnects.Load()), "", "0")
 	usage.record(r, "while publishing")
+	recordNodes(r, t, atConnect, atEnd)
 	seqChecks(r, f.seqTotals(), f.resets.Load())
 	if derr != nil {
 		r.failf("%d streams had not received every event %s after the last publish", f.behind(), cfg.Drain)

@@ -21,7 +21,8 @@ const (
 
 // fleetConfig shapes a fleet of stream clients.
 type fleetConfig struct {
-	// orgs are the org ids; client i reads orgs[i%len(orgs)].
+	// orgs are the org ids; client i reads orgs[i%len(orgs)] from node
+	// nodeFor(i, len(orgs), node count).
 	orgs []string
 	// n is the number of clients.
 	n int
@@ -89,9 +90,20 @@ func newFleet(t *Target, cfg fleetConfig) (*fleet, error) {
 		closeCodes: map[int]int{}, errs: map[string]int{}}
 	f.conns = make([]*streamConn, cfg.n)
 	for i := range f.conns {
-		f.conns[i] = &streamConn{idx: i, org: i % len(cfg.orgs), sub: cfg.sub + fmt.Sprint(i)}
+		f.conns[i] = &streamConn{idx: i, org: i % len(cfg.orgs), node: nodeFor(i, len(cfg.orgs), len(t.Nodes)),
+			sub: cfg.sub + fmt.Sprint(i)}
 	}
 	return f, nil
+}
+
+// moveNodes makes every client's next sessions go to the node k further
+// (mod the node count); call only while stopped.
+func (f *fleet) moveNodes(k int) {
+	if n := len(f.t.Nodes); n > 1 {
+		for _, c := range f.conns {
+			c.node = (c.node + k) % n
+		}
+	}
 }
 
 // start launches every client: live from head, or (resume) resuming from

@@ -56,6 +56,7 @@ func RunIdle(ctx context.Context, t *Target, cfg IdleConfig) (*Result, error) {
 	r.param("orgs", cfg.Orgs)
 	r.param("hold", cfg.Hold)
 	r.param("dial concurrency", cfg.DialConcurrency)
+	nodeParams(r, t, cfg.Conns, cfg.Orgs)
 
 	f, err := newFleet(t, fleetConfig{orgs: orgNames(t, "idle", cfg.Orgs), n: cfg.Conns,
 		dialConcurrency: cfg.DialConcurrency, readBuf: 512})
@@ -75,7 +76,7 @@ func RunIdle(ctx context.Context, t *Target, cfg IdleConfig) (*Result, error) {
 	}
 	smp := startSampler(250*time.Millisecond, probes...)
 	prog := startProgress(t.cfg.Progress, ScenarioIdle, fleetStatus(f, nil))
-	cpu := startCPU(t.PID)
+	cpu := startCPU(t.pids()...)
 	f.start(ctx, false)
 	defer f.stop()
 
@@ -88,6 +89,10 @@ func RunIdle(ctx context.Context, t *Target, cfg IdleConfig) (*Result, error) {
 	}
 	after := t.snapshot(ctx)
 	m, merr := t.Metrics(ctx)
+	var perNode []nodeSnapshot
+	if len(t.Nodes) > 1 {
+		perNode = t.nodeSnapshots(ctx)
+	}
 	if werr == nil {
 		sleepCtx(ctx, cfg.Hold)
 	}
@@ -124,6 +129,9 @@ func RunIdle(ctx context.Context, t *Target, cfg IdleConfig) (*Result, error) {
 		}
 	}
 	usage.record(r, "while connecting")
+	if perNode != nil {
+		recordNodes(r, t, perNode, perNode)
+	}
 	r.metric("streams open at the end of the hold", float64(open), "", "")
 	if werr != nil {
 		r.failf("only %d of %d streams opened: %v", welcomed, cfg.Conns, werr)

@@ -129,22 +129,38 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// cpuMeter measures the cores used by the daemon and by the harness over
-// a span of a run.
+// cpuMeter measures the cores used by the daemons (summed) and by the
+// harness over a span of a run.
 type cpuMeter struct {
-	pid             int
+	pids            []int
 	wall            time.Time
 	daemon, harness time.Duration
 	daemonOK        bool
 }
 
-func startCPU(pid int) cpuMeter {
-	m := cpuMeter{pid: pid, wall: time.Now(), harness: selfCPU()}
-	if pid != 0 {
-		d, err := ReadCPU(pid)
-		m.daemon, m.daemonOK = d, err == nil
-	}
+// startCPU starts a span; pids are the daemons' (none, or this process's
+// own for an in-process node: daemon CPU unknown).
+func startCPU(pids ...int) cpuMeter {
+	m := cpuMeter{pids: pids, wall: time.Now(), harness: selfCPU()}
+	m.daemon, m.daemonOK = daemonsCPU(pids)
 	return m
+}
+
+// daemonsCPU sums the CPU time of pids; ok is false when there are none,
+// one is this process, or one is unreadable.
+func daemonsCPU(pids []int) (time.Duration, bool) {
+	var sum time.Duration
+	for _, pid := range pids {
+		if pid == os.Getpid() {
+			return 0, false
+		}
+		d, err := ReadCPU(pid)
+		if err != nil {
+			return 0, false
+		}
+		sum += d
+	}
+	return sum, len(pids) > 0
 }
 
 // cpuUsage is the cores used over a span (daemon: -1 when unknown).
@@ -157,8 +173,8 @@ func (m cpuMeter) stop() cpuUsage {
 	if secs <= 0 {
 		return u
 	}
-	if m.daemonOK && m.pid != os.Getpid() {
-		if d, err := ReadCPU(m.pid); err == nil {
+	if m.daemonOK {
+		if d, ok := daemonsCPU(m.pids); ok {
 			u.daemon = (d - m.daemon).Seconds() / secs
 		}
 	}

@@ -82,7 +82,7 @@ func RunPublish(ctx context.Context, t *Target, cfg PublishConfig) (*Result, err
 			smp := startSampler(500*time.Millisecond, probe{chart: "publish throughput over time",
 				name: name, ylabel: "events/s", rate: true, read: func() float64 { return float64(events.Load()) }})
 			orgs := orgNames(t, fmt.Sprintf("pub-%s-b%d-", mode.name[:3], b), mode.orgs)
-			cpu := startCPU(t.PID)
+			cpu := startCPU(t.pids()...)
 			start := time.Now()
 			lastErr := closedLoop(ctx, t, orgs, b, cfg.Size, cfg.Duration, ack, &events, &reqs, &errs)
 			secs := time.Since(start).Seconds()
@@ -114,22 +114,23 @@ func RunPublish(ctx context.Context, t *Target, cfg PublishConfig) (*Result, err
 	return r.finish(), nil
 }
 
-// closedLoop runs one publisher per org, each posting batches of b events
-// back to back for d, and returns the last error.
+// closedLoop runs one publisher per org (org i through node i mod the node
+// count), each posting batches of b events back to back for d, and
+// returns the last error.
 func closedLoop(ctx context.Context, t *Target, orgs []string, b, size int, d time.Duration,
 	ack *Histogram, events, reqs, errs *atomic.Int64) error {
 	var mu sync.Mutex
 	var lastErr error
 	var wg sync.WaitGroup
 	deadline := time.Now().Add(d)
-	for _, org := range orgs {
+	for i, org := range orgs {
 		wg.Go(func() {
 			bb := batchBuilder{pad: padFor(size)}
 			var body []byte
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				body = bb.append(body[:0], b, time.Now().UnixNano())
 				t0 := time.Now()
-				if _, err := t.publish(ctx, org, body); err != nil {
+				if _, err := t.publish(ctx, i, org, body); err != nil {
 					if ctx.Err() != nil {
 						return
 					}

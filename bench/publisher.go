@@ -26,16 +26,23 @@ type publishAnswer struct {
 	Seqs []uint64 `json:"seqs"`
 }
 
-// publish POSTs body to org's events and returns the last seq assigned.
-func (t *Target) publish(ctx context.Context, org string, body []byte) (uint64, error) {
+// publish POSTs body to org's events through node i (mod the node count)
+// and returns the last seq assigned.
+func (t *Target) publish(ctx context.Context, node int, org string, body []byte) (uint64, error) {
+	return postEvents(ctx, t.http, t.Nodes[node%len(t.Nodes)].URL, t.pubToken, org, body)
+}
+
+// postEvents POSTs body to org's events at baseURL with token and returns
+// the last seq assigned; a status other than 201 or 200 is an error.
+func postEvents(ctx context.Context, client *http.Client, baseURL, token, org string, body []byte) (uint64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
-		t.BaseURL+"/v2/realtime/orgs/"+url.PathEscape(org)+"/events", bytes.NewReader(body))
+		baseURL+"/v2/realtime/orgs/"+url.PathEscape(org)+"/events", bytes.NewReader(body))
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrPublish, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+t.pubToken)
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := t.http.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrPublish, err)
 	}
@@ -66,6 +73,8 @@ func (t *Target) publish(ctx context.Context, org string, body []byte) (uint64, 
 // pacer publishes events of a given size to several orgs at a total rate,
 // one goroutine per org, each posting sequentially: every tick it sends
 // what is due as one batch (at most maxBatch), stamped with the send time.
+// Org i's events go through node i mod the node count, so that in a
+// cluster most deliveries cross nodes.
 type pacer struct {
 	t        *Target
 	orgs     []string
@@ -93,6 +102,9 @@ func newPacer(t *Target, orgs []string, rate float64, size, maxBatch int) *pacer
 	if maxBatch <= 0 || maxBatch > MaxBatch {
 		maxBatch = MaxBatch
 	}
+	// A pacer that fell behind sends a whole batch at once: keep it within
+	// the body limit.
+	maxBatch = min(maxBatch, EventsPerBody(size))
 	tick := 5 * time.Millisecond
 	if per := rate / float64(len(orgs)); per > 0 && per < 200 {
 		// Few events per org: one per tick, no batching delay to speak of.
@@ -134,7 +146,7 @@ func (p *pacer) runOrg(ctx context.Context, i int, rate float64, start time.Time
 		if n := EventsDue(rate, int64(elapsed), sent, p.maxBatch); n > 0 {
 			body = bb.append(body[:0], n, time.Now().UnixNano())
 			t0 := time.Now()
-			head, err := p.t.publish(ctx, p.orgs[i], body)
+			head, err := p.t.publish(ctx, i, p.orgs[i], body)
 			if err != nil {
 				if ctx.Err() != nil {
 					return

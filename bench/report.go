@@ -67,14 +67,8 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 		status = "FAIL"
 	}
 	fmt.Fprintf(&b, "# orgstream-bench %s: %s\n\n", r.Scenario, status)
-	target := r.Target.URL
-	if r.Target.Started {
-		target += fmt.Sprintf(" (daemon started by the harness, pid %d)", r.Target.PID)
-	} else if r.Target.PID != 0 {
-		target += fmt.Sprintf(" (pid %d)", r.Target.PID)
-	}
 	fmt.Fprintf(&b, "Started %s, took %s, target %s, %d client source address(es).\n\n",
-		r.Started.Format(time.RFC3339), formatSeconds(r.Seconds), target, r.Target.SourceAddrs)
+		r.Started.Format(time.RFC3339), formatSeconds(r.Seconds), targetText(r.Target), r.Target.SourceAddrs)
 	if len(r.Params) > 0 {
 		b.WriteString("## Parameters\n\n| parameter | value |\n|---|---|\n")
 		for _, p := range r.Params {
@@ -88,6 +82,9 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", mdEscape(m.Name), FormatValue(m.Value), mdEscape(m.Unit), mdEscape(m.Target))
 		}
 		b.WriteString("\n")
+	}
+	for _, t := range r.Tables {
+		writeTable(&b, t)
 	}
 	if len(r.Latencies) > 0 {
 		b.WriteString("## Latency (ms)\n\n| | count | mean | p50 | p90 | p99 | p99.9 | max |\n|---|--:|--:|--:|--:|--:|--:|--:|\n")
@@ -123,6 +120,64 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 		return fmt.Errorf("bench: write markdown: %w", err)
 	}
 	return nil
+}
+
+// targetText describes the daemons: "URL (…, pid N), 1 node" for one, "a
+// 3-node cluster …: b1 URL (pid N), …" for several, the node counts of a
+// comparison.
+func targetText(ti TargetInfo) string {
+	if len(ti.NodeCounts) > 0 {
+		labels := make([]string, len(ti.NodeCounts))
+		for i, n := range ti.NodeCounts {
+			labels[i] = nodesLabel(n)
+		}
+		return "daemons started by the harness for each run: " + strings.Join(labels, ", then ")
+	}
+	if ti.NodeCount <= 1 {
+		target := ti.URL
+		if ti.Started {
+			target += fmt.Sprintf(" (daemon started by the harness, pid %d)", ti.PID)
+		} else if ti.PID != 0 {
+			target += fmt.Sprintf(" (pid %d)", ti.PID)
+		}
+		return target + ", 1 node"
+	}
+	by := ""
+	if ti.Started {
+		by = " started by the harness"
+	}
+	parts := make([]string, len(ti.Nodes))
+	for i, n := range ti.Nodes {
+		parts[i] = n.Name + " " + n.URL
+		if n.PID != 0 {
+			parts[i] += fmt.Sprintf(" (pid %d)", n.PID)
+		}
+	}
+	return fmt.Sprintf("a %d-node cluster%s: %s", ti.NodeCount, by, strings.Join(parts, ", "))
+}
+
+// writeTable writes t as a Markdown section.
+func writeTable(b *strings.Builder, t Table) {
+	if len(t.Columns) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## %s\n\n|", t.Title)
+	for _, c := range t.Columns {
+		fmt.Fprintf(b, " %s |", mdEscape(c))
+	}
+	b.WriteString("\n|" + strings.Repeat("---|", len(t.Columns)) + "\n")
+	for _, row := range t.Rows {
+		b.WriteString("|")
+		for i := range t.Columns {
+			cell := ""
+			if i < len(row) {
+				cell = row[i]
+			}
+			fmt.Fprintf(b, " %s |", mdEscape(cell))
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
 }
 
 // FormatValue prints a figure compactly: whole numbers and values from

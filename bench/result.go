@@ -17,6 +17,9 @@ type Result struct {
 	Params []Param `json:"params"`
 	// Metrics are the figures, in display order.
 	Metrics []Metric `json:"metrics"`
+	// Tables are figures side by side (one row per run, say), shown
+	// after Metrics.
+	Tables []Table `json:"tables,omitempty"`
 	// Latencies are latency distributions (ms).
 	Latencies []Latency `json:"latencies,omitempty"`
 	// Series are values over time (or over another x), drawn by Write.
@@ -30,12 +33,27 @@ type Result struct {
 	Charts []string `json:"charts,omitempty"`
 }
 
-// TargetInfo describes the daemon a result was measured on.
+// TargetInfo describes the daemons a result was measured on.
 type TargetInfo struct {
+	// URL and PID are the first node's.
 	URL         string `json:"url"`
 	Started     bool   `json:"started_by_harness"`
 	PID         int    `json:"pid,omitempty"`
 	SourceAddrs int    `json:"source_addrs"`
+	// NodeCount is the number of daemons (a cluster when above 1).
+	NodeCount int `json:"node_count"`
+	// Nodes are the daemons, in order.
+	Nodes []TargetNode `json:"nodes,omitempty"`
+	// NodeCounts are, for a comparison, the node count of each run (each
+	// on daemons of its own); NodeCount and Nodes are then empty.
+	NodeCounts []int `json:"node_counts,omitempty"`
+}
+
+// Table is a Markdown table of a result.
+type Table struct {
+	Title   string     `json:"title"`
+	Columns []string   `json:"columns"`
+	Rows    [][]string `json:"rows"`
 }
 
 // Param is one setting of a run.
@@ -80,7 +98,8 @@ func (r *Result) OK() bool { return len(r.Failures) == 0 }
 func newResult(scenario string, t *Target) *Result {
 	r := &Result{Scenario: scenario, Started: time.Now(), Failures: []string{}}
 	if t != nil {
-		r.Target = TargetInfo{URL: t.BaseURL, Started: t.Started, PID: t.PID, SourceAddrs: t.SourceAddrs()}
+		r.Target = TargetInfo{URL: t.BaseURL, Started: t.Started, PID: t.PID, SourceAddrs: t.SourceAddrs(),
+			NodeCount: len(t.Nodes), Nodes: t.Nodes}
 	}
 	return r
 }

@@ -59,6 +59,10 @@ func RunResumeStorm(ctx context.Context, t *Target, cfg ResumeConfig) (*Result, 
 	r.param("missed events per org", cfg.Events)
 	r.param("event data size (bytes)", max(cfg.Size, minDataSize))
 	r.param("storm dial concurrency", cfg.DialConcurrency)
+	nodeParams(r, t, cfg.Clients, cfg.Orgs)
+	if len(t.Nodes) > 1 {
+		r.param("storm", "every client resumes on the next node (cross-node resume)")
+	}
 
 	orgs := orgNames(t, "storm", cfg.Orgs)
 	f, err := newFleet(t, fleetConfig{orgs: orgs, n: cfg.Clients, dialConcurrency: cfg.DialConcurrency})
@@ -96,8 +100,10 @@ func RunResumeStorm(ctx context.Context, t *Target, cfg ResumeConfig) (*Result, 
 		f.setGoal(i, h)
 	}
 	mBefore, _ := t.Metrics(ctx)
-	// 4. Everyone comes back at once and resumes.
+	// 4. Everyone comes back at once and resumes, on another node than the
+	// one it left when there are several.
 	phase.set("storm")
+	f.moveNodes(1)
 	events0 := f.events()
 	smp := startSampler(100*time.Millisecond,
 		probe{chart: "replay throughput over time", name: "events received/s", ylabel: "events/s",
@@ -105,7 +111,7 @@ func RunResumeStorm(ctx context.Context, t *Target, cfg ResumeConfig) (*Result, 
 		probe{chart: "streams open over time", name: "streams", ylabel: "streams",
 			read: func() float64 { return float64(f.connected.Load()) }},
 	)
-	cpu := startCPU(t.PID)
+	cpu := startCPU(t.pids()...)
 	stormStart := time.Now()
 	f.start(ctx, true)
 	cerr := f.waitGoals(ctx, cfg.Timeout)
@@ -150,8 +156,9 @@ func RunResumeStorm(ctx context.Context, t *Target, cfg ResumeConfig) (*Result, 
 	return r.finish(), nil
 }
 
-// publishEach publishes n events to every org (orgs in parallel, batches
-// of batch) and returns each org's last seq.
+// publishEach publishes n events to every org (orgs in parallel, org i
+// through node i mod the node count, batches of batch) and returns each
+// org's last seq.
 func publishEach(ctx context.Context, t *Target, orgs []string, n, batch, size int) ([]uint64, error) {
 	heads := make([]uint64, len(orgs))
 	errs := make([]error, len(orgs))
@@ -161,9 +168,9 @@ func publishEach(ctx context.Context, t *Target, orgs []string, n, batch, size i
 			bb := batchBuilder{pad: padFor(size)}
 			var body []byte
 			for left := n; left > 0; {
-				k := min(left, batch)
+				k := min(left, batch, EventsPerBody(size))
 				body = bb.append(body[:0], k, time.Now().UnixNano())
-				h, err := t.publish(ctx, org, body)
+				h, err := t.publish(ctx, i, org, body)
 				if err != nil {
 					errs[i] = err
 					return

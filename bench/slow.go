@@ -106,7 +106,7 @@ func RunSlowConsumer(ctx context.Context, t *Target, cfg SlowConfig) (*Result, e
 	}
 	smp := startSampler(250*time.Millisecond, probes...)
 
-	cpu := startCPU(t.PID)
+	cpu := startCPU(t.pids()...)
 	sleepCtx(ctx, cfg.Baseline)
 	rssBefore, _ := t.RSS()
 	readers.hist.Store(flood)

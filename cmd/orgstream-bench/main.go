@@ -3,12 +3,18 @@
 //
 //	orgstream-bench <scenario> [flags]
 //	orgstream-bench suite [--short] [flags]
+//	orgstream-bench cluster-compare [--nodes 3] [flags]
 //
 // Without --url it starts a daemon itself (--daemon, default
 // ./bin/orgstream, built from ./cmd/orgstream when missing) on a free port
-// of 127.0.0.1 with a temporary data dir. Each run writes a folder under
-// --out with results.json, results.md and SVG charts; the exit status is 1
-// when a run fails (a gap, a duplicate, a client that could not connect…).
+// of 127.0.0.1 with a temporary data dir, or with --nodes N a cluster of N
+// daemons. --url takes one base URL or, for a running cluster, the nodes'
+// base URLs comma-separated; clients and publishers are spread over the
+// nodes. cluster-compare runs fanout on one daemon and then on a cluster
+// of --nodes, with the same sizes, and reports them side by side. Each run
+// writes a folder under --out with results.json, results.md and SVG
+// charts; the exit status is 1 when a run fails (a gap, a duplicate, a
+// client that could not connect…).
 //
 // This package only binds flags; the harness is package bench.
 package main
@@ -37,11 +43,11 @@ func main() {
 // options are the command-line flags.
 type options struct {
 	url, jwtSecret, dataDir, daemon, out string
-	pid, sourceAddrs, conns, orgs        int
+	sourceAddrs, conns, orgs, nodes      int
 	size, events, dialConcurrency        int
 	rate                                 float64
 	duration                             time.Duration
-	batch                                intList
+	batch, pids                          intList
 	daemonArgs                           stringList
 	short, quiet                         bool
 }
@@ -49,10 +55,11 @@ type options struct {
 func newFlags(o *options, name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("orgstream-bench "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.url, "url", "", "base URL of a running orgstream (http://host:port); empty = start one (--daemon)")
+	fs.StringVar(&o.url, "url", "", "base URL of a running orgstream (http://host:port), or of every node of a cluster, comma-separated; empty = start the daemons (--daemon, --nodes)")
 	fs.StringVar(&o.jwtSecret, "jwt-secret", "", "the daemon's HS256 secret (or env ORGSTREAM_JWT_SECRET); default <data-dir>/jwt-secret")
 	fs.StringVar(&o.dataDir, "data-dir", "", "data dir of the daemon at --url, to read its jwt-secret")
-	fs.IntVar(&o.pid, "pid", 0, "PID of the daemon at --url, for its RSS (known when the harness starts it)")
+	fs.Var(&o.pids, "pid", "PID of the daemon at --url, for its RSS; for a URL list one PID per URL, comma-separated (known when the harness starts them)")
+	fs.IntVar(&o.nodes, "nodes", 0, "daemons started as one cluster when --url is empty (b1…bN, --replicas min(N,3)); 0 = 1, cluster-compare: 3")
 	fs.StringVar(&o.daemon, "daemon", bench.DefaultDaemonPath, "orgstream binary started when --url is empty")
 	fs.Var(&o.daemonArgs, "daemon-arg", "extra flag for the started daemon's serve (repeatable), e.g. --daemon-arg=--max-queue-bytes=262144")
 	fs.IntVar(&o.sourceAddrs, "source-addrs", bench.DefaultSourceAddrs, "spread client connections over N loopback source addresses 127.0.0.2…; 0 = kernel's choice")
@@ -71,8 +78,8 @@ func newFlags(o *options, name string, stderr io.Writer) *flag.FlagSet {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintf(w, "usage: orgstream-bench <scenario> [flags]\n\nscenarios: %s, suite\nflags: orgstream-bench <scenario> -h\n",
-		strings.Join(bench.Scenarios, ", "))
+	fmt.Fprintf(w, "usage: orgstream-bench <scenario> [flags]\n\nscenarios: %s, suite, %s\nflags: orgstream-bench <scenario> -h\n",
+		strings.Join(bench.Scenarios, ", "), bench.ScenarioClusterCompare)
 }
 
 // run executes one command line: 0 pass, 1 failed run or error, 2 usage.
@@ -82,7 +89,7 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 		return 2
 	}
 	name := args[0]
-	if name != "suite" && !isScenario(name) {
+	if name != "suite" && name != bench.ScenarioClusterCompare && !isScenario(name) {
 		fmt.Fprintf(stderr, "orgstream-bench: unknown scenario %q\n", name)
 		usage(stderr)
 		return 2
@@ -99,6 +106,10 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 		fmt.Fprintf(stderr, "orgstream-bench: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	if name == bench.ScenarioClusterCompare && (o.url != "" || o.nodes == 1) {
+		fmt.Fprintf(stderr, "orgstream-bench: cluster-compare starts one daemon, then --nodes (≥ 2) as a cluster: no --url, no --nodes 1\n")
+		return 2
+	}
 	if o.jwtSecret == "" {
 		o.jwtSecret = env("ORGSTREAM_JWT_SECRET")
 	}
@@ -109,6 +120,9 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 	defer stop()
 
 	tc := o.target(stderr)
+	if name == bench.ScenarioClusterCompare {
+		return o.clusterCompare(ctx, tc, stdout, stderr)
+	}
 	if name == "suite" {
 		sizes := bench.FullSizes()
 		if o.short {
@@ -159,6 +173,31 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 	return 0
 }
 
+// clusterCompare runs cluster-compare: fanout on 1 node, then on --nodes.
+func (o *options) clusterCompare(ctx context.Context, tc bench.TargetConfig, stdout, stderr io.Writer) int {
+	sizes := bench.Sizes{Fanout: bench.CompareFanout()}
+	o.apply(&sizes)
+	n := o.nodes
+	if n == 0 {
+		n = 3
+	}
+	dir := bench.RunDir(o.out, bench.ScenarioClusterCompare, time.Now())
+	r, err := bench.RunClusterCompare(ctx, bench.CompareConfig{Target: tc, Fanout: sizes.Fanout, Nodes: []int{1, n},
+		Dir: dir, Log: stderr})
+	if r != nil {
+		_ = r.WriteMarkdown(stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "orgstream-bench: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "results in %s\n", filepath.Clean(dir))
+	if !r.OK() {
+		return 1
+	}
+	return 0
+}
+
 func isScenario(name string) bool {
 	for _, s := range bench.Scenarios {
 		if s == name {
@@ -172,7 +211,8 @@ func (o *options) target(stderr io.Writer) bench.TargetConfig {
 	tc := bench.TargetConfig{
 		URL:         o.url,
 		DataDir:     o.dataDir,
-		PID:         o.pid,
+		PIDs:        o.pids,
+		Nodes:       o.nodes,
 		SourceAddrs: o.sourceAddrs,
 		Daemon:      bench.DaemonConfig{Path: o.daemon, Args: o.daemonArgs},
 	}

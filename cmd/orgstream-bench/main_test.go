@@ -29,6 +29,13 @@ func TestUsageErrors(t *testing.T) {
 		{"extra arg", []string{"idle", "more"}, 2, `unexpected argument "more"`},
 		{"help", []string{"fanout", "-h"}, 0, "-rate"},
 		{"bad url", []string{"idle", "--url", "ftp://x", "--jwt-secret", "s", "--quiet"}, 1, "invalid config"},
+		{"url list with one pid", []string{"idle", "--url", "http://127.0.0.1:1,http://127.0.0.1:2", "--pid", "5", "--jwt-secret", "s", "--quiet"}, 1, "1 PIDs for 2 URLs"},
+		{"nodes with url", []string{"fanout", "--url", "http://127.0.0.1:1", "--nodes", "3", "--jwt-secret", "s", "--quiet"}, 1, "not with URL"},
+		{"bad pid", []string{"idle", "--pid", "1,-2"}, 2, `"-2" is not a positive integer`},
+		{"compare with url", []string{"cluster-compare", "--url", "http://127.0.0.1:1"}, 2, "no --url"},
+		{"compare with one node", []string{"cluster-compare", "--nodes", "1"}, 2, "no --nodes 1"},
+		{"compare help", []string{"cluster-compare", "-h"}, 0, "-nodes"},
+		{"usage lists compare", nil, 2, "cluster-compare"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,6 +90,26 @@ func TestFlagsOverrideSizes(t *testing.T) {
 	o2.apply(&s2)
 	if s2.Fanout.Conns != bench.ShortSizes().Fanout.Conns || s2.Publish.Duration != bench.ShortSizes().Publish.Duration {
 		t.Errorf("unset flags changed the sizes")
+	}
+}
+
+func TestClusterFlags(t *testing.T) {
+	var o options
+	err := newFlags(&o, "fanout", &bytes.Buffer{}).Parse([]string{"--url", "http://a:1,http://b:2", "--pid", "11,12", "--nodes", "3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := o.target(&bytes.Buffer{})
+	if tc.URL != "http://a:1,http://b:2" || len(tc.PIDs) != 2 || tc.PIDs[1] != 12 || tc.Nodes != 3 {
+		t.Errorf("target config = %+v", tc)
+	}
+	// cluster-compare starts from its own sizes; flags override them.
+	s := bench.Sizes{Fanout: bench.CompareFanout()}
+	var o2 options
+	_ = newFlags(&o2, "cluster-compare", &bytes.Buffer{}).Parse([]string{"--conns", "10000"})
+	o2.apply(&s)
+	if s.Fanout.Conns != 10000 || s.Fanout.Orgs != bench.CompareFanout().Orgs || s.Fanout.Rate != bench.CompareFanout().Rate {
+		t.Errorf("fanout sizes %+v", s.Fanout)
 	}
 }
 
