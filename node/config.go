@@ -69,6 +69,10 @@ type Config struct {
 	// SyncAlways makes JetStream fsync every write (survives power loss, not
 	// only process crashes) at a throughput cost.
 	SyncAlways bool
+	// Dev turns on development mode (--dev): POST /v2/dev/tokens mints
+	// tokens for anyone who can reach Listen, for the console's "Mint
+	// token" button. False means the route does not exist.
+	Dev bool
 
 	// Logger receives structured logs. Nil means zap.NewNop().
 	Logger *zap.Logger

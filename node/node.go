@@ -111,6 +111,7 @@ func (n *Node) start(ctx context.Context) error {
 		Metrics:        n.metrics,
 		Logger:         n.log.Named("transport"),
 		NATS:           n.nc,
+		Dev:            cfg.Dev,
 	})
 	if err != nil {
 		return fmt.Errorf("node: transport: %w", err)

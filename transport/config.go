@@ -69,6 +69,12 @@ type Config struct {
 	// not close it. Nil means no NATS responder.
 	NATS *nats.Conn
 
+	// Dev turns on development mode: POST /v2/dev/tokens mints tokens for
+	// anyone who can reach Listen (the console's "Mint token" button), and
+	// GET /v2/console/config tells the console so. False (the zero value)
+	// leaves that route unregistered (404).
+	Dev bool
+
 	// Now is the clock for token expiry and uptime. Nil means time.Now.
 	Now func() time.Time
 	// PublishTimeout bounds one Publisher.Publish call; past it the answer

@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+
+	"github.com/orgstream/orgstream/transport/console"
 )
 
 // routes builds the net/http side: every route of PROTOCOL.md but the raw
@@ -21,6 +23,15 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v2/realtime/metrics", s.handleMetricsJSON)
 	mux.HandleFunc("POST /v2/realtime/orgs/{org}/events", s.handlePublish)
 	mux.HandleFunc("GET "+StreamPath, s.handleStreamHTTP)
+	// The console: index.html at "/" exactly, its files under /console/;
+	// its 404/405 get the JSON body of every other route.
+	page := s.jsonErrors(console.Handler())
+	mux.Handle("GET /{$}", page)
+	mux.Handle("GET "+console.AssetPrefix, page)
+	mux.HandleFunc("GET "+ConsoleConfigPath, s.handleConsoleConfig)
+	if s.cfg.Dev {
+		mux.HandleFunc("POST "+DevTokensPath, s.handleDevToken)
+	}
 	return s.accessLog(s.jsonFallback(mux))
 }
 
@@ -63,6 +74,14 @@ func (s *Server) jsonFallback(mux *http.ServeMux) http.Handler {
 			mux.ServeHTTP(w, r)
 			return
 		}
+		h.ServeHTTP(&jsonStatusWriter{ResponseWriter: w, srv: s, r: r}, r)
+	})
+}
+
+// jsonErrors serves h, turning the plain-text body of any error status it
+// writes into the JSON error body.
+func (s *Server) jsonErrors(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(&jsonStatusWriter{ResponseWriter: w, srv: s, r: r}, r)
 	})
 }

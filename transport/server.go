@@ -130,6 +130,10 @@ func (s *Server) Start() error {
 	go s.acceptLoop(ln)
 	go s.serveHTTP()
 	s.log.Info("transport listening", zap.String("addr", ln.Addr().String()))
+	if s.cfg.Dev {
+		s.log.Warn("dev mode: anyone who can reach this port can mint tokens",
+			zap.String("addr", ln.Addr().String()), zap.String("route", "POST "+DevTokensPath))
+	}
 	return nil
 }
 

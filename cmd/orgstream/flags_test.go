@@ -47,6 +47,7 @@ func TestServeFlags(t *testing.T) {
 			eq(t, "DrainPeriod", cfg.DrainPeriod, 5*time.Second)
 			eq(t, "MaxQueueBytes", cfg.MaxQueueBytes, 1<<20)
 			eq(t, "SyncAlways", cfg.SyncAlways, false)
+			eq(t, "Dev", cfg.Dev, false)
 			eq(t, "logLevel", o.logLevel, "info")
 			eq(t, "logFormat", o.logFormat, "auto")
 			eq(t, "jwtSecret", o.secret.jwtSecret, "")
@@ -70,6 +71,7 @@ func TestServeFlags(t *testing.T) {
 			"ORGSTREAM_DRAIN_PERIOD":         "250ms",
 			"ORGSTREAM_MAX_QUEUE_BYTES":      "512KiB",
 			"ORGSTREAM_SYNC_ALWAYS":          "true",
+			"ORGSTREAM_DEV":                  "true",
 			"ORGSTREAM_LOG_LEVEL":            "debug",
 			"ORGSTREAM_LOG_FORMAT":           "json",
 		}, check: func(t *testing.T, o *serveOptions) {
@@ -92,6 +94,7 @@ func TestServeFlags(t *testing.T) {
 			eq(t, "DrainPeriod", cfg.DrainPeriod, 250*time.Millisecond)
 			eq(t, "MaxQueueBytes", cfg.MaxQueueBytes, 512<<10)
 			eq(t, "SyncAlways", cfg.SyncAlways, true)
+			eq(t, "Dev", cfg.Dev, true)
 			eq(t, "logLevel", o.logLevel, "debug")
 			eq(t, "logFormat", o.logFormat, "json")
 		}},
@@ -113,6 +116,9 @@ func TestServeFlags(t *testing.T) {
 			}},
 		{name: "bare bool flag", args: []string{"--sync-always"}, check: func(t *testing.T, o *serveOptions) {
 			eq(t, "syncAlways", o.syncAlways, true)
+		}},
+		{name: "dev flag", args: []string{"--dev"}, env: map[string]string{"ORGSTREAM_DEV": "false"}, check: func(t *testing.T, o *serveOptions) {
+			eq(t, "Dev", o.config(nil, nil).Dev, true)
 		}},
 		{name: "single dash and equals", args: []string{"-replicas=3", "-nats-listen", "127.0.0.1:0"}, check: func(t *testing.T, o *serveOptions) {
 			eq(t, "replicas", o.replicas, 3)

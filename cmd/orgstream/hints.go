@@ -30,6 +30,7 @@ func (c *cli) printHints(o *serveOptions, addr, natsURL string) {
 	p := c.prog
 	var b strings.Builder
 	fmt.Fprintf(&b, "\norgstream %s is running (node %s)\n", version, o.nodeName)
+	fmt.Fprintf(&b, "  Console:   %s/  (live events, publish form; %s)\n", httpURL, consoleNote(o.dev))
 	fmt.Fprintf(&b, "  HTTP:      %s  (/healthz, /readyz, /metrics, /v2/realtime/metrics)\n", httpURL)
 	fmt.Fprintf(&b, "  WebSocket: ws://%s/v2/realtime/stream?access_token=TOKEN\n", host)
 	fmt.Fprintf(&b, "  NATS:      %s\n", natsLine)
@@ -47,6 +48,14 @@ func (c *cli) printHints(o *serveOptions, addr, natsURL string) {
 	fmt.Fprintf(&b, "         -H 'Content-Type: application/json' -d '{\"topic\":\"demo\",\"data\":{\"hello\":\"world\"}}'\n")
 	fmt.Fprintf(&b, "\nCtrl-C drains the clients (close 1001 over %s) and stops.\n\n", formatDuration(o.drainPeriod))
 	fmt.Fprint(c.stdout, b.String())
+}
+
+// consoleNote says whether the console can mint tokens.
+func consoleNote(dev bool) string {
+	if dev {
+		return "--dev: its Mint token button signs tokens for anyone who can reach this port"
+	}
+	return "paste a token; the Mint token button appears only with --dev"
 }
 
 // hintAddr turns a listen address into one a local client can dial: an

@@ -45,6 +45,7 @@ type serveOptions struct {
 	windowSize      int
 	orgIdleGrace    time.Duration
 	syncAlways      bool
+	dev             bool
 	logLevel        string
 	logFormat       string
 	pprofListen     string
@@ -74,6 +75,7 @@ func newServeFlags(o *serveOptions) *flagSet {
 	f.Int(&o.windowSize, "window-size", 1024, 1, "recent events per org kept encoded in memory for instant replay (older ones replay from the log)")
 	f.Duration(&o.orgIdleGrace, "org-idle-grace", 30*time.Second, "how long an org's actor and NATS feed outlive its last client")
 	f.Bool(&o.syncAlways, "sync-always", false, "fsync every write (survives power loss, not only crashes) at a throughput cost")
+	f.Bool(&o.dev, "dev", false, "development mode: the console at / gets a Mint token button (POST /v2/dev/tokens signs tokens for anyone who can reach --listen); for local try-outs only")
 	f.String(&o.logLevel, "log-level", "info", "LEVEL", "debug, info, warn or error", checkLogLevel)
 	f.String(&o.pprofListen, "pprof-listen", "", "ADDR", "serve net/http/pprof on this (loopback) address for profiling; empty = off", checkHostPort)
 	f.String(&o.logFormat, "log-format", "auto", "FORMAT", `json or console; "auto" means console when stderr is a terminal, else json`, checkLogFormat)
@@ -120,6 +122,7 @@ func (o *serveOptions) config(secret []byte, log *zap.Logger) node.Config {
 		WindowSize:         o.windowSize,
 		OrgIdleGrace:       o.orgIdleGrace,
 		SyncAlways:         o.syncAlways,
+		Dev:                o.dev,
 		Logger:             log,
 	}
 }
@@ -162,6 +165,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		zap.String("listen", o.listen),
 		zap.String("data_dir", o.secret.dataDir),
 		zap.Bool("embedded_nats", o.natsURL == ""),
+		zap.Bool("dev", o.dev),
 		zap.Bool("jwt_secret_from_data_dir", o.secret.fromDataDir()),
 		zap.Uint64("open_files_limit", openFilesLimit()),
 	)

@@ -76,6 +76,8 @@ func TestHints(t *testing.T) {
 				`websocat "ws://127.0.0.1:8080/v2/realtime/stream?access_token=$TOKEN"`,
 				`./bin/orgstream publish --org acme --topic demo --data '{"hello":"world"}' --data-dir ./data`,
 				"curl -X POST http://127.0.0.1:8080/v2/realtime/orgs/acme/events",
+				"Console:   http://127.0.0.1:8080/ ",
+				"Mint token button appears only with --dev",
 			},
 			dontWant: []string{"--url"},
 		},
@@ -91,6 +93,16 @@ func TestHints(t *testing.T) {
 				"no client port",
 			},
 			dontWant: []string{"topsecret", "--data-dir '/tmp/my data'"},
+		},
+		{
+			name: "dev mode",
+			args: []string{"--dev"},
+			addr: "0.0.0.0:9090",
+			want: []string{
+				"Console:   http://127.0.0.1:9090/ ",
+				"--dev: its Mint token button signs tokens for anyone who can reach this port",
+			},
+			dontWant: []string{"appears only with --dev"},
 		},
 		{
 			name: "data dir quoted",
