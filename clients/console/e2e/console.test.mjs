@@ -1,0 +1,322 @@
+// Browser end-to-end test of the console: a real daemon (--dev), a real
+// headless Chromium, the page as the daemon serves it.
+//
+//   npm run test:e2e          (builds the daemon with go build, or uses $ORGSTREAM_BIN)
+//
+// It mints a token with the page's dev button, connects, publishes from the
+// page's form, sees seq 1; restarts the daemon (SIGTERM: the page's client
+// gets 1001) on the same port and data dir; publishes more from the page and
+// over HTTP; then checks that the page resumed, saw no gap and no reset, and
+// lists seqs 1..N once each. A screenshot goes to e2e/artifacts/console.png,
+// on failure too, and the daemon's log to e2e/artifacts/daemon.log.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '../../..');
+const artifacts = join(here, 'artifacts');
+const screenshot = join(artifacts, 'console.png');
+const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+const STEP = 30_000; // one phase of the test; generous for a shared 2-core box
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = net.createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+function daemonBinary(tmp) {
+  if (process.env.ORGSTREAM_BIN) return resolve(process.env.ORGSTREAM_BIN);
+  const bin = join(tmp, 'orgstream');
+  execFileSync('go', ['build', '-o', bin, './cmd/orgstream'], { cwd: repo, stdio: 'inherit' });
+  return bin;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** One `orgstream serve --dev` process on a fixed port and data dir; restartable. */
+class Daemon {
+  constructor(bin, port, dataDir, log, dev = true) {
+    Object.assign(this, { bin, port, dataDir, log, dev, proc: null, exited: null });
+    this.base = `http://127.0.0.1:${port}`;
+  }
+
+  async start() {
+    const proc = spawn(
+      this.bin,
+      ['serve', ...(this.dev ? ['--dev'] : []), '--listen', `127.0.0.1:${this.port}`, '--data-dir', this.dataDir,
+        '--nats-listen', 'off', '--drain-period', '200ms', '--log-format', 'json'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    proc.stdout.pipe(this.log, { end: false });
+    proc.stderr.pipe(this.log, { end: false });
+    this.proc = proc;
+    this.exited = new Promise((ok) => proc.once('exit', (code, signal) => ok({ code, signal })));
+    const deadline = Date.now() + STEP;
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`orgstream exited with ${proc.exitCode} before ready (see ${join(artifacts, 'daemon.log')})`);
+      try {
+        const r = await fetch(this.base + '/readyz');
+        if (r.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error('orgstream not ready within 30s');
+      await sleep(100);
+    }
+  }
+
+  /** SIGTERM, as a deploy would: clients get 1001; the exit status must be 0. */
+  async stop() {
+    if (!this.proc || this.proc.exitCode !== null) return;
+    this.proc.kill('SIGTERM');
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), STEP);
+    const { code, signal } = await this.exited;
+    clearTimeout(timer);
+    this.proc = null;
+    assert.equal(code, 0, `orgstream exited with ${code ?? signal} on SIGTERM`);
+  }
+
+  kill() {
+    if (this.proc && this.proc.exitCode === null) this.proc.kill('SIGKILL');
+  }
+
+  async mint(org, sub, scope) {
+    const r = await fetch(this.base + '/v2/dev/tokens', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ org, sub, scope, ttl: '10m' }),
+    });
+    assert.equal(r.status, 201, await r.clone().text());
+    return (await r.json()).token;
+  }
+}
+
+/** The seqs of the event rows the page lists. */
+const listedSeqs = (page) =>
+  page.$$eval('[data-testid="event-row"]', (rows) => rows.map((r) => Number(r.getAttribute('data-seq'))));
+
+const counter = async (page, name) => Number(await page.getByTestId(`count-${name}`).textContent());
+
+/** Publishes from the page's form and returns the seq it shows. */
+async function publishFromPage(page, data) {
+  await page.getByTestId('publish-data').fill(data);
+  const before = await page.evaluate(() => document.querySelector('[data-testid="publish-result"]')?.textContent ?? '');
+  await page.getByTestId('publish').click();
+  const result = page.getByTestId('publish-result');
+  await page.waitForFunction(
+    (prev) => {
+      const el = document.querySelector('[data-testid="publish-result"]');
+      return el && el.textContent !== prev;
+    },
+    before,
+    { timeout: STEP },
+  );
+  const text = await result.textContent();
+  const m = /^→ 201 \{"seq":(\d+)\}$/.exec(text.trim());
+  assert.ok(m, `publish from the page answered ${text}`);
+  return Number(m[1]);
+}
+
+const LAUNCH = {
+  executablePath: CHROMIUM,
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  viewport: { width: 1280, height: 900 },
+};
+
+let built = null;
+let buildDir = null;
+/** The daemon binary, built once for all tests. */
+function binary() {
+  if (built) return built;
+  buildDir = mkdtempSync(join(tmpdir(), 'orgstream-console-bin-'));
+  built = daemonBinary(buildDir);
+  return built;
+}
+after(() => buildDir && rmSync(buildDir, { recursive: true, force: true }));
+
+test('console: mint, connect, publish, survive a daemon restart with a resume', { timeout: 240_000 }, async (t) => {
+  mkdirSync(artifacts, { recursive: true });
+  const tmp = mkdtempSync(join(tmpdir(), 'orgstream-console-e2e-'));
+  const log = createWriteStream(join(artifacts, 'daemon.log'));
+  const daemon = new Daemon(binary(), await freePort(), join(tmp, 'data'), log);
+  let context = null;
+  let page = null;
+  const problems = []; // console errors and page errors the page should not have
+  const sockets = []; // WebSocket URLs the page opened (tokens stripped)
+
+  t.after(async () => {
+    if (page) {
+      await page.screenshot({ path: screenshot, fullPage: true }).catch((e) => console.error('screenshot failed:', e.message));
+      console.log(`screenshot: ${screenshot}`);
+    }
+    await context?.close().catch(() => {});
+    try {
+      await daemon.stop(); // SIGTERM again: exit 0 expected
+    } finally {
+      daemon.kill();
+      log.end();
+    }
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  await daemon.start();
+  const cfg = await (await fetch(daemon.base + '/v2/console/config')).json();
+  assert.deepEqual(cfg, { dev: true });
+
+  context = await chromium.launchPersistentContext(join(tmp, 'profile'), LAUNCH);
+  page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(STEP);
+  page.on('pageerror', (e) => problems.push('page error: ' + e.message));
+  page.on('console', (m) => {
+    // While the daemon restarts, reconnection attempts fail: Chromium logs
+    // those on its own, they are expected.
+    if (m.type() === 'error' && !/WebSocket connection to .* failed/.test(m.text())) problems.push('console: ' + m.text());
+  });
+  page.on('websocket', (ws) => {
+    const u = new URL(ws.url());
+    assert.ok(u.searchParams.get('access_token'), 'stream URL without a token');
+    u.searchParams.delete('access_token');
+    sockets.push(u.pathname + u.search);
+  });
+
+  // Mint (dev button) and connect.
+  await page.goto(daemon.base + '/');
+  await page.getByTestId('dev-badge').waitFor();
+  await page.getByTestId('mint-org').fill('acme');
+  await page.getByTestId('mint-sub').fill('alice');
+  await page.getByTestId('mint-token').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="token-input"]').value.startsWith('eyJ'));
+  assert.match(await page.getByTestId('token-claims').textContent(), /org acme · user alice · subscribe/);
+  await page.getByTestId('connect').click();
+  await page.locator('[data-testid="state"][data-state="open"]').waitFor();
+
+  // Publish seq 1 from the form, with a minted publish token.
+  await page.getByTestId('mint-publish-token').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="publish-token"]').value.startsWith('eyJ'));
+  await page.getByTestId('publish-topic').fill('e2e.before');
+  assert.equal(await publishFromPage(page, '{"n":1}'), 1);
+  await page.locator('[data-testid="event-row"][data-seq="1"]').waitFor();
+
+  // Restart the daemon: SIGTERM closes the page's stream with 1001.
+  await daemon.stop();
+  await page.locator('[data-testid="state"]:not([data-state="open"])').waitFor();
+  await daemon.start();
+  await page.locator('[data-testid="state"][data-state="open"]').waitFor({ timeout: 60_000 });
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="count-resumes"]').textContent) >= 1);
+
+  // More events: from the page (its publish token is still valid: same
+  // secret in the same data dir), then a batch over HTTP.
+  await page.getByTestId('publish-topic').fill('e2e.after');
+  for (let i = 2; i <= 4; i++) assert.equal(await publishFromPage(page, `{"n":${i}}`), i);
+  const pub = await daemon.mint('acme', 'e2e-backend', 'publish');
+  const r = await fetch(`${daemon.base}/v2/realtime/orgs/acme/events`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + pub },
+    body: JSON.stringify({ events: [5, 6, 7, 8].map((n) => ({ topic: 'e2e.http', data: { n } })) }),
+  });
+  assert.equal(r.status, 201);
+  assert.deepEqual(await r.json(), { seqs: [5, 6, 7, 8] });
+  const N = 8;
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="event-row"]').length >= n, N);
+  await page.waitForFunction((n) => Number(document.querySelector('[data-testid="count-events"]').textContent) === n, N);
+
+  const seqs = await listedSeqs(page);
+  assert.deepEqual([...seqs].sort((a, b) => a - b), Array.from({ length: N }, (_, i) => i + 1), `listed seqs ${seqs}`);
+  assert.equal(new Set(seqs).size, seqs.length, `duplicates in ${seqs}`);
+  assert.ok((await counter(page, 'resumes')) >= 1, 'resumes');
+  assert.ok((await counter(page, 'reconnects')) >= 1, 'reconnects');
+  assert.equal(await counter(page, 'gaps'), 0, 'gaps');
+  assert.equal(await counter(page, 'resets'), 0, 'resets');
+  assert.equal(await page.locator('[data-testid="reset-row"], [data-testid="gap-row"]').count(), 0);
+  assert.match(await page.getByTestId('welcome').textContent(), /resumed after seq 1, nothing missed/);
+  assert.match(await page.getByTestId('position').textContent(), new RegExp(`last seq ${N}$`));
+
+  // The rate chart counts the batch of 4 (one second) once that second is over.
+  await page.waitForFunction(() => {
+    const m = /peak (\d+) ev\/s/.exec(document.querySelector('[data-testid="rate-now"]').textContent);
+    return m && Number(m[1]) >= 4;
+  });
+  assert.ok((await page.locator('[data-testid="rate-chart"] rect').count()) === 60);
+
+  // The first stream started fresh; the one that got through after the
+  // restart resumed after seq 1 in the same epoch.
+  assert.ok(sockets.length >= 2, `sockets ${sockets}`);
+  assert.ok(sockets.every((s) => s.startsWith('/v2/realtime/stream')), `sockets ${sockets}`);
+  assert.doesNotMatch(sockets[0], /last_seq/);
+  assert.match(sockets[sockets.length - 1], /last_seq=1&epoch=/);
+  assert.deepEqual(problems, []);
+});
+
+test('console without --dev: no mint buttons; a pasted token connects; refusals are shown', { timeout: 120_000 }, async (t) => {
+  mkdirSync(artifacts, { recursive: true });
+  const tmp = mkdtempSync(join(tmpdir(), 'orgstream-console-e2e-'));
+  const log = createWriteStream(join(artifacts, 'daemon-nodev.log'));
+  const bin = binary();
+  const daemon = new Daemon(bin, await freePort(), join(tmp, 'data'), log, false);
+  let context = null;
+  t.after(async () => {
+    await context?.close().catch(() => {});
+    try {
+      await daemon.stop();
+    } finally {
+      daemon.kill();
+      log.end();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  await daemon.start();
+  assert.deepEqual(await (await fetch(daemon.base + '/v2/console/config')).json(), { dev: false });
+  assert.equal((await fetch(daemon.base + '/v2/dev/tokens', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })).status, 404);
+  // A token from the CLI, as a user without --dev gets one.
+  const token = execFileSync(bin, ['token', '--org', 'acme', '--sub', 'bob', '--data-dir', daemon.dataDir], { encoding: 'utf8' }).trim();
+
+  context = await chromium.launchPersistentContext(join(tmp, 'profile'), LAUNCH);
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(STEP);
+  const problems = [];
+  page.on('pageerror', (e) => problems.push('page error: ' + e.message));
+  page.on('console', (m) => {
+    // The refused publish below is a 403 the browser reports on its own.
+    if (m.type() === 'error' && !/status of 403/.test(m.text())) problems.push('console: ' + m.text());
+  });
+  await page.goto(daemon.base + '/');
+  await page.getByTestId('connect').waitFor();
+  assert.equal(await page.getByTestId('dev-badge').count(), 0);
+  assert.equal(await page.getByTestId('mint-token').count(), 0);
+  assert.equal(await page.getByTestId('mint-publish-token').count(), 0);
+
+  await page.getByTestId('token-input').fill(token);
+  assert.match(await page.getByTestId('token-claims').textContent(), /org acme · user bob · subscribe/);
+  await page.getByTestId('connect').click();
+  await page.locator('[data-testid="state"][data-state="open"]').waitFor();
+  assert.match(await page.getByTestId('welcome').textContent(), /acme\/bob .* head 0 · not resumed/);
+
+  // A subscribe token may not publish: the form shows the daemon's refusal.
+  await page.getByTestId('publish-token').fill(token);
+  await page.getByTestId('publish').click();
+  await page.getByTestId('publish-result').waitFor();
+  assert.equal(await page.getByTestId('publish-result').textContent(), '→ 403 forbidden: the token may not publish to this org');
+  await page.getByTestId('publish-data').fill('{not json');
+  await page.getByTestId('publish').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="publish-result"]').textContent === '→ data is not valid JSON');
+
+  await page.getByTestId('disconnect').click();
+  await page.locator('[data-testid="state"][data-state="closed"]').waitFor();
+  assert.deepEqual(problems, []);
+});
