@@ -17,13 +17,17 @@ FUZZ_BUDGET    ?= 60
 
 BENCHTIME ?= 100ms
 
+NPM       ?= npm
+NPM_CI    := $(NPM) ci --no-audit --no-fund
+CHROMIUM  ?= /usr/bin/chromium
+
 # Built only once its source exists.
 BENCH_CMD := $(wildcard cmd/orgstream-bench/*.go)
 
 # fuzz-targets prints "<package dir> <FuzzName>" for every fuzz target in the
 # tree, so new ones are picked up without editing this file.
 FUZZ_TARGETS = grep -rE --include='*_test.go' --exclude-dir=.git --exclude-dir=testdata \
-	--exclude-dir=bin --exclude-dir=data --exclude-dir=vendor -o '^func Fuzz[A-Za-z0-9_]*' . \
+	--exclude-dir=bin --exclude-dir=data --exclude-dir=vendor --exclude-dir=node_modules -o '^func Fuzz[A-Za-z0-9_]*' . \
 	| sed -E 's|^(.*)/[^/]*:func (Fuzz[A-Za-z0-9_]*)$$|\1 \2|' | sort -u
 
 .DEFAULT_GOAL := help
@@ -31,7 +35,7 @@ FUZZ_TARGETS = grep -rE --include='*_test.go' --exclude-dir=.git --exclude-dir=t
 .PHONY: help
 help: ## list the targets (this text)
 	@echo "orgstream make targets:"
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "Variables: FUZZTIME=$(FUZZTIME) BENCHTIME=$(BENCHTIME) DATA_DIR=$(DATA_DIR) VERSION=$(VERSION)"
 
 .PHONY: deps
@@ -46,11 +50,14 @@ ifneq ($(BENCH_CMD),)
 endif
 
 .PHONY: run
-run: build ## build, then run the daemon on ./data (DATA_DIR); it prints how to connect
-	./bin/orgstream serve --data-dir $(DATA_DIR)
+run: build ## build, then run the daemon on ./data (DATA_DIR) with --dev; console at http://127.0.0.1:8080/
+	./bin/orgstream serve --dev --data-dir $(DATA_DIR)
 
 .PHONY: test
-test: deps ## run all tests with -race, then a short fuzz pass of every Fuzz target
+test: test-go test-js test-browser ## every test: Go (race + short fuzz), the TypeScript client, the console in Chromium
+
+.PHONY: test-go
+test-go: deps ## Go tests with -race, then a short fuzz pass of every Fuzz target
 	$(GO) test -race -shuffle=on -timeout 12m ./...
 	@targets="$$($(FUZZ_TARGETS))"; \
 	n=$$(printf '%s\n' "$$targets" | grep -c . || true); \
@@ -63,6 +70,31 @@ test: deps ## run all tests with -race, then a short fuzz pass of every Fuzz tar
 		echo "fuzz $$dir $$name"; \
 		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$${t}s "$$dir" || exit 1; \
 	done
+
+.PHONY: test-js
+test-js: ## the TypeScript client's tests (clients/js: npm ci, npm test)
+	cd clients/js && $(NPM_CI) && $(NPM) test
+
+.PHONY: test-browser
+test-browser: build console-check ## the console in headless Chromium against bin/orgstream (installs chromium if missing)
+	@command -v $(CHROMIUM) >/dev/null || { \
+		sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+		echo "test-browser: installing chromium"; \
+		$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	}
+	cd clients/console && CHROMIUM_BIN=$(CHROMIUM) ORGSTREAM_BIN=$(CURDIR)/bin/orgstream $(NPM) run test:e2e
+
+.PHONY: console-deps
+console-deps:
+	cd clients/console && $(NPM_CI)
+
+.PHONY: console
+console: console-deps ## rebuild the console page into transport/console/dist (commit the result)
+	cd clients/console && $(NPM) run build
+
+.PHONY: console-check
+console-check: console-deps ## typecheck the console and check that the committed dist is its current build
+	cd clients/console && $(NPM) run check
 
 .PHONY: fuzz
 fuzz: deps ## fuzz every Fuzz target for FUZZTIME each (default 60s)
