@@ -33,17 +33,18 @@ type cluster struct {
 
 // startCluster starts k nodes at once (a clustered JetStream needs a quorum
 // before any node can open its log) and waits until every node is ready and
-// a publish through each of them is acknowledged.
+// a publish through each of them is acknowledged. Nodes get only the flags
+// PROTOCOL.md's cluster section names (and --listen, --data-dir): no
+// --nats-listen, so all but one find the default 4222 taken and fall back to
+// a free port.
 func startCluster(t *testing.T, k int) *cluster {
 	t.Helper()
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	c := &cluster{t: t, secret: hex.EncodeToString(b), nodes: make([]*daemon, k)}
 	routes := make([]string, k)
-	natsAddrs := make([]string, k)
 	for i := range k {
 		c.addrs = append(c.addrs, freeAddr(t))
-		natsAddrs[i] = freeAddr(t)
 		routes[i] = freeAddr(t)
 	}
 	for i := range k {
@@ -56,9 +57,9 @@ func startCluster(t *testing.T, k int) *cluster {
 		c.specs = append(c.specs, spec{
 			DataDir: t.TempDir(),
 			Env:     []string{"ORGSTREAM_JWT_SECRET=" + c.secret},
+			Bare:    true,
 			Args: []string{
 				"--node-name", fmt.Sprintf("n%d", i+1),
-				"--nats-listen", natsAddrs[i],
 				"--cluster-listen", routes[i],
 				"--routes", strings.Join(others, ","),
 				"--replicas", fmt.Sprint(k),

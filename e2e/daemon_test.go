@@ -34,6 +34,9 @@ type spec struct {
 	// ListenViaEnv passes the listen address as ORGSTREAM_LISTEN instead of
 	// --listen.
 	ListenViaEnv bool
+	// Bare leaves out the defaults --nats-listen and --node-name: the
+	// daemon runs with its own defaults for them.
+	Bare bool
 }
 
 // daemon is one `orgstream serve` subprocess.
@@ -73,8 +76,10 @@ func startDaemon(t testing.TB, s spec) *daemon {
 
 func launch(t testing.TB, s spec, addr string) *daemon {
 	t.Helper()
-	args := []string{"serve", "--data-dir", s.DataDir,
-		"--nats-listen", "127.0.0.1:0", "--node-name", "e2e", "--drain-period", "1s"}
+	args := []string{"serve", "--data-dir", s.DataDir, "--drain-period", "1s"}
+	if !s.Bare {
+		args = append(args, "--nats-listen", "127.0.0.1:0", "--node-name", "e2e")
+	}
 	env := childEnv(s.Env)
 	if s.ListenViaEnv {
 		env = append(env, "ORGSTREAM_LISTEN="+addr)

@@ -29,6 +29,10 @@ type Config struct {
 	// port 0 picks a free one, "off" opens none. Zero value means
 	// "127.0.0.1:4222".
 	NATSListen string
+	// NATSListenFallback listens on a free port when NATSListen's port is
+	// taken, with a warning (the CLI sets it when --nats-listen was not
+	// given: the default 4222 of a second node on the same host).
+	NATSListenFallback bool
 	// AllowedOrigins lists Origin values allowed on the stream; "*" (the zero
 	// value's meaning) allows all. Requests without Origin are allowed.
 	AllowedOrigins []string

@@ -142,13 +142,14 @@ func (n *Node) connectNATS() error {
 		return nil
 	}
 	emb, err := persistence.StartEmbedded(persistence.EmbeddedConfig{
-		DataDir:       cfg.DataDir,
-		Listen:        cfg.NATSListen,
-		NodeName:      cfg.NodeName,
-		ClusterListen: cfg.ClusterListen,
-		Routes:        cfg.Routes,
-		SyncAlways:    cfg.SyncAlways,
-		Logger:        n.log.Named("nats"),
+		DataDir:        cfg.DataDir,
+		Listen:         cfg.NATSListen,
+		ListenFallback: cfg.NATSListenFallback,
+		NodeName:       cfg.NodeName,
+		ClusterListen:  cfg.ClusterListen,
+		Routes:         cfg.Routes,
+		SyncAlways:     cfg.SyncAlways,
+		Logger:         n.log.Named("nats"),
 	})
 	if err != nil {
 		return fmt.Errorf("node: embedded nats: %w", err)

@@ -35,6 +35,11 @@ type EmbeddedConfig struct {
 	// ListenOff ("off") opens none (in-process connections only). Zero value
 	// means "127.0.0.1:4222".
 	Listen string
+	// ListenFallback makes the server listen on a free port when Listen's
+	// port is taken, with a warning, instead of failing: for the default
+	// address, so that a second node on the same host (a local cluster
+	// started without --nats-listen) still starts. Its URL is ClientURL.
+	ListenFallback bool
 	// NodeName is the server name, unique in a cluster and stable across
 	// restarts (JetStream identifies peers by it). Zero value means the host
 	// name.
@@ -72,31 +77,23 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		return nil, fmt.Errorf("persistence: embedded nats: %w", err)
-	}
 	lg := cfg.Logger
 	if lg == nil {
 		lg = zap.NewNop()
-	}
-	nlg := &natsLogger{lg: lg.Named("nats").WithOptions(zap.AddCallerSkip(1)).Sugar()}
-	srv.SetLoggerV2(nlg, false, false, false)
-	srv.Start()
-	fail := func(err error) (*Embedded, error) {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-		return nil, err
-	}
-	if msg := nlg.fatalError(); msg != "" {
-		return fail(fmt.Errorf("persistence: embedded nats: %s", msg))
 	}
 	timeout := cfg.ReadyTimeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	if !srv.ReadyForConnections(timeout) {
-		return fail(fmt.Errorf("persistence: embedded nats not ready after %v", timeout))
+	srv, err := startServer(opts, lg, timeout)
+	if errors.Is(err, errPortTaken) && cfg.ListenFallback {
+		lg.Warn("embedded NATS client port taken, listening on a free one instead (set --nats-listen to choose)",
+			zap.String("wanted", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port))))
+		opts.Port = server.RANDOM_PORT
+		srv, err = startServer(opts, lg, timeout)
+	}
+	if err != nil {
+		return nil, err
 	}
 	e := &Embedded{srv: srv}
 	if !opts.DontListen {
@@ -109,6 +106,36 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		}
 	}
 	return e, nil
+}
+
+// errPortTaken: the client port is in use (StartEmbedded may fall back).
+var errPortTaken = errors.New("persistence: embedded nats: client port in use")
+
+// startServer starts one server with opts and waits until it accepts
+// connections; on failure it is shut down again.
+func startServer(opts *server.Options, lg *zap.Logger, timeout time.Duration) (*server.Server, error) {
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("persistence: embedded nats: %w", err)
+	}
+	nlg := &natsLogger{lg: lg.Named("nats").WithOptions(zap.AddCallerSkip(1)).Sugar()}
+	srv.SetLoggerV2(nlg, false, false, false)
+	srv.Start()
+	fail := func(err error) (*server.Server, error) {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, err
+	}
+	if msg := nlg.fatalError(); msg != "" {
+		if strings.Contains(msg, "address already in use") && strings.Contains(msg, net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port))) {
+			return fail(fmt.Errorf("%w: %s", errPortTaken, msg))
+		}
+		return fail(fmt.Errorf("persistence: embedded nats: %s", msg))
+	}
+	if !srv.ReadyForConnections(timeout) {
+		return fail(fmt.Errorf("persistence: embedded nats not ready after %v", timeout))
+	}
+	return srv, nil
 }
 
 func (cfg EmbeddedConfig) serverOptions() (*server.Options, error) {

@@ -164,3 +164,33 @@ func freeAddr(t *testing.T) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// ListenFallback: with the client port taken, the server listens on a free
+// one (and says so); without it, the start fails.
+func TestEmbeddedListenFallback(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+
+	if e, err := StartEmbedded(EmbeddedConfig{DataDir: t.TempDir(), Listen: addr, NodeName: "strict"}); err == nil {
+		e.Shutdown()
+		t.Fatalf("started on the taken %s without ListenFallback", addr)
+	}
+
+	core, logs := observer.New(zapcore.WarnLevel)
+	e, err := StartEmbedded(EmbeddedConfig{DataDir: t.TempDir(), Listen: addr, ListenFallback: true,
+		NodeName: "fallback", Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown()
+	if u := e.ClientURL(); u == "" || strings.HasSuffix(u, ":"+strings.Split(addr, ":")[1]) {
+		t.Fatalf("ClientURL %q, want another port than the taken %s", u, addr)
+	}
+	if logs.FilterMessageSnippet("port taken").Len() != 1 {
+		t.Fatalf("no warning about the taken port: %v", logs.All())
+	}
+}

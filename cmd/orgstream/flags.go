@@ -197,6 +197,14 @@ func (f *flagSet) parse(args []string, env func(string) string) error {
 	return nil
 }
 
+// given reports whether the flag was set, on the command line or through its
+// environment variable (after parse).
+func (f *flagSet) given(name string) bool {
+	set := false
+	f.fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
+}
+
 // explain turns the flag package's errors into one line that names the flag
 // the way users type it (--name).
 func (f *flagSet) explain(err error) error {

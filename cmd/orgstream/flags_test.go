@@ -257,3 +257,32 @@ func eq[T any](t *testing.T, what string, got, want T) {
 		t.Errorf("%s = %#v, want %#v", what, got, want)
 	}
 }
+
+// given tells a flag set on the command line or by its env var from one left
+// at its default (serve lets the default --nats-listen fall back to a free
+// port when 4222 is taken, never an address the user chose).
+func TestFlagGiven(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want bool
+	}{
+		{name: "default", want: false},
+		{name: "flag", args: []string{"--nats-listen", "127.0.0.1:4222"}, want: true},
+		{name: "env", env: map[string]string{"ORGSTREAM_NATS_LISTEN": "127.0.0.1:4300"}, want: true},
+		{name: "other flag", args: []string{"--listen", "127.0.0.1:0"}, want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var o serveOptions
+			f := newServeFlags(&o)
+			if err := f.parse(tt.args, func(k string) string { return tt.env[k] }); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.given("nats-listen"); got != tt.want {
+				t.Fatalf("given(nats-listen) = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

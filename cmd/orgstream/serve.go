@@ -32,6 +32,7 @@ type serveOptions struct {
 	retentionMax    int64
 	natsURL         string
 	natsListen      string
+	natsListenSet   bool // --nats-listen or its env var was given
 	allowedOrigins  []string
 	maxConnsPerUser int
 	maxConnsPerOrg  int
@@ -109,6 +110,7 @@ func (o *serveOptions) config(secret []byte, log *zap.Logger) node.Config {
 		RetentionMaxEvents: o.retentionMax,
 		NATSURL:            o.natsURL,
 		NATSListen:         o.natsListen,
+		NATSListenFallback: !o.natsListenSet,
 		AllowedOrigins:     o.allowedOrigins,
 		MaxConnsPerUser:    o.maxConnsPerUser,
 		MaxConnsPerOrg:     o.maxConnsPerOrg,
@@ -130,9 +132,11 @@ func (o *serveOptions) config(secret []byte, log *zap.Logger) node.Config {
 // serve runs the daemon until ctx ends or SIGINT/SIGTERM arrives.
 func (c *cli) serve(ctx context.Context, args []string) error {
 	var o serveOptions
-	if err := newServeFlags(&o).parse(args, c.env); err != nil {
+	flags := newServeFlags(&o)
+	if err := flags.parse(args, c.env); err != nil {
 		return err
 	}
+	o.natsListenSet = flags.given("nats-listen")
 	if o.nodeName == "" {
 		if h, err := os.Hostname(); err == nil {
 			o.nodeName = h
