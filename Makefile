@@ -17,6 +17,9 @@ FUZZ_BUDGET    ?= 60
 
 BENCHTIME ?= 100ms
 
+# make test-cluster-long: how many leader kills in a row.
+CLUSTER_ROUNDS ?= 3
+
 NPM       ?= npm
 NPM_CI    := $(NPM) ci --no-audit --no-fund
 CHROMIUM  ?= /usr/bin/chromium
@@ -35,7 +38,7 @@ FUZZ_TARGETS = grep -rE --include='*_test.go' --exclude-dir=.git --exclude-dir=t
 .PHONY: help
 help: ## list the targets (this text)
 	@echo "orgstream make targets:"
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "Variables: FUZZTIME=$(FUZZTIME) BENCHTIME=$(BENCHTIME) DATA_DIR=$(DATA_DIR) VERSION=$(VERSION)"
 
 .PHONY: deps
@@ -96,6 +99,14 @@ console: console-deps ## rebuild the console page into transport/console/dist (c
 console-check: console-deps ## typecheck the console and check that the committed dist is its current build
 	cd clients/console && $(NPM) run check
 
+.PHONY: test-cluster-long
+test-cluster-long: deps ## the long cluster tests: CLUSTER_ROUNDS (default 3) kill -9 of the stream leader in a row, then a restart each
+	ORGSTREAM_CLUSTER_ROUNDS=$(CLUSTER_ROUNDS) $(GO) test -race -count=1 -timeout 20m -run 'TestCluster' -v ./e2e/
+
+.PHONY: cluster
+cluster: build ## a local 3-node cluster on loopback (HTTP :8081-8083, data in data/cluster); Ctrl-C stops it
+	./deploy/local/cluster.sh $(CLUSTER_ARGS)
+
 .PHONY: fuzz
 fuzz: deps ## fuzz every Fuzz target for FUZZTIME each (default 60s)
 	@$(FUZZ_TARGETS) | while read -r dir name; do \
@@ -114,6 +125,10 @@ lint: deps ## go vet, staticcheck (pinned) and a gofmt check
 bench: build ## Go micro-benchmarks (BENCHTIME each), then the short harness suite (about 2 min)
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
 	./bin/orgstream-bench suite --short
+
+.PHONY: bench-cluster
+bench-cluster: build ## fan-out on 1 daemon, then on a 3-node cluster, same sizes, side by side (about 1 min)
+	./bin/orgstream-bench cluster-compare --nodes 3 --conns 3000 --orgs 10 --rate 500 --size 256 --duration 20s
 
 .PHONY: bench-full
 bench-full: build ## the harness at the issue's sizes: 19k idle, 10k fanout, 10k resume storm (long)
