@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/orgstream/orgstream/actors"
+	"github.com/orgstream/orgstream/messages"
 	"github.com/orgstream/orgstream/metrics"
 	"github.com/orgstream/orgstream/persistence"
 	"github.com/orgstream/orgstream/transport"
@@ -23,6 +25,9 @@ import (
 
 // ErrDraining is the readiness error while the node shuts down.
 var ErrDraining = errors.New("node: draining")
+
+// ErrStarting is the readiness error until the log is open.
+var ErrStarting = errors.New("node: starting: opening the log")
 
 // ErrStoreUnreachable is the readiness error while NATS is disconnected.
 var ErrStoreUnreachable = errors.New("node: store unreachable")
@@ -38,7 +43,7 @@ type Node struct {
 	nc       *nats.Conn
 	jlog     *persistence.JetStreamLog
 	probe    *logProbe
-	hub      *actors.Hub
+	hub      atomic.Pointer[actors.Hub] // set once the log is open
 	server   *transport.Server
 	natsURL  string
 
@@ -49,6 +54,11 @@ type Node struct {
 
 // Start builds and starts a node. It returns once the node serves on
 // cfg.Listen and is ready, or fails with everything it started stopped.
+//
+// HTTP is served from the moment NATS is up, before the log is open (in a
+// cluster that waits for a quorum of nodes): /healthz answers 200 and
+// everything else 503 not_ready until then, so an orchestrator can tell a
+// starting node from a dead one.
 func Start(ctx context.Context, cfg Config) (*Node, error) {
 	cfg.setDefaults()
 	n := &Node{cfg: cfg, log: cfg.Logger, metrics: metrics.New()}
@@ -74,6 +84,26 @@ func (n *Node) start(ctx context.Context) error {
 	if err := n.connectNATS(); err != nil {
 		return err
 	}
+	var err error
+	n.server, err = transport.New(transport.Config{
+		Listen:         cfg.Listen,
+		Secret:         secret,
+		AllowedOrigins: cfg.AllowedOrigins,
+		Publisher:      n,
+		Streams:        n,
+		Readiness:      n,
+		Metrics:        n.metrics,
+		Logger:         n.log.Named("transport"),
+		NATS:           n.nc,
+		Dev:            cfg.Dev,
+	})
+	if err != nil {
+		return fmt.Errorf("node: transport: %w", err)
+	}
+	if err := n.server.Start(); err != nil {
+		return fmt.Errorf("node: listen: %w", err)
+	}
+	n.log.Info("HTTP listening, opening the log", zap.String("http", "http://"+n.server.Addr()))
 	jlog, err := persistence.OpenJetStream(ctx, persistence.JetStreamConfig{
 		Conn:            n.nc,
 		Retention:       cfg.Retention,
@@ -86,7 +116,7 @@ func (n *Node) start(ctx context.Context) error {
 	}
 	n.jlog = jlog
 	n.probe = startLogProbe(jlog.Writable, cfg.LogProbeInterval, n.log.Named("log"))
-	n.hub, err = actors.NewHub(actors.Config{
+	hub, err := actors.NewHub(actors.Config{
 		Log:             jlog,
 		Metrics:         n.metrics,
 		Logger:          n.log.Named("actors"),
@@ -101,24 +131,7 @@ func (n *Node) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("node: actors: %w", err)
 	}
-	n.server, err = transport.New(transport.Config{
-		Listen:         cfg.Listen,
-		Secret:         secret,
-		AllowedOrigins: cfg.AllowedOrigins,
-		Publisher:      n.hub,
-		Streams:        n.hub,
-		Readiness:      n,
-		Metrics:        n.metrics,
-		Logger:         n.log.Named("transport"),
-		NATS:           n.nc,
-		Dev:            cfg.Dev,
-	})
-	if err != nil {
-		return fmt.Errorf("node: transport: %w", err)
-	}
-	if err := n.server.Start(); err != nil {
-		return fmt.Errorf("node: listen: %w", err)
-	}
+	n.hub.Store(hub)
 	n.log.Info("orgstream ready", zap.String("http", "http://"+n.server.Addr()),
 		zap.String("nats", n.natsURL), zap.String("epoch", jlog.Epoch()),
 		zap.String("node", cfg.NodeName), zap.String("data_dir", cfg.DataDir))
@@ -175,10 +188,14 @@ func (n *Node) Ready() error {
 	if n.draining.Load() {
 		return ErrDraining
 	}
+	hub := n.hub.Load()
+	if hub == nil {
+		return ErrStarting
+	}
 	if n.nc == nil || !n.nc.IsConnected() {
 		return ErrStoreUnreachable
 	}
-	if err := n.hub.Ready(); err != nil {
+	if err := hub.Ready(); err != nil {
 		return err
 	}
 	if err := n.probe.Err(); err != nil {
@@ -201,7 +218,27 @@ func (n *Node) Epoch() string { return n.jlog.Epoch() }
 func (n *Node) Metrics() *metrics.Metrics { return n.metrics }
 
 // Hub exposes the node's actors (for tests that inject faults).
-func (n *Node) Hub() *actors.Hub { return n.hub }
+func (n *Node) Hub() *actors.Hub { return n.hub.Load() }
+
+// Publish implements transport.Publisher with the hub (the transport asks
+// Ready first, which is ErrStarting until the hub exists).
+func (n *Node) Publish(ctx context.Context, org string, drafts []messages.Draft) ([]uint64, bool, error) {
+	hub := n.hub.Load()
+	if hub == nil {
+		return nil, false, fmt.Errorf("%w: %w", persistence.ErrUnavailable, ErrStarting)
+	}
+	return hub.Publish(ctx, org, drafts)
+}
+
+// Open implements transport.Streams with the hub.
+func (n *Node) Open(conn net.Conn, s transport.Stream) {
+	hub := n.hub.Load()
+	if hub == nil {
+		_ = conn.Close() // unreachable: the stream was checked with Ready
+		return
+	}
+	hub.Open(conn, s)
+}
 
 // Shutdown drains the node: readiness goes 503, new streams and publishes are
 // refused, open streams are closed with 1001 spread over DrainPeriod (or until
@@ -214,9 +251,10 @@ func (n *Node) Shutdown(ctx context.Context) error {
 func (n *Node) stop(ctx context.Context) error {
 	n.draining.Store(true)
 	var errs []error
-	if n.hub != nil {
+	hub := n.hub.Load()
+	if hub != nil {
 		n.log.Info("draining", zap.Duration("period", n.cfg.DrainPeriod))
-		if err := n.hub.Drain(ctx, n.cfg.DrainPeriod); err != nil {
+		if err := hub.Drain(ctx, n.cfg.DrainPeriod); err != nil {
 			errs = append(errs, fmt.Errorf("node: drain: %w", err))
 		}
 	}
@@ -225,8 +263,8 @@ func (n *Node) stop(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("node: transport: %w", err))
 		}
 	}
-	if n.hub != nil {
-		if err := n.hub.Shutdown(ctx); err != nil {
+	if hub != nil {
+		if err := hub.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("node: actors: %w", err))
 		}
 	}
