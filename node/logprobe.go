@@ -40,7 +40,7 @@ func startLogProbe(check func(context.Context) error, interval time.Duration, lo
 }
 
 func (p *logProbe) run(ctx context.Context) {
-	t := time.NewTicker(p.interval)
+	t := time.NewTimer(p.interval)
 	defer t.Stop()
 	failures := 0
 	for {
@@ -57,19 +57,28 @@ func (p *logProbe) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if err == nil {
+		switch {
+		case err == nil:
 			if p.err.Swap(nil) != nil {
 				p.log.Info("log takes writes again")
 			}
 			failures = 0
-			continue
-		}
-		failures++
-		if failures >= probeFailuresNeeded || errors.Is(err, persistence.ErrNoLeader) {
+		case failures+1 >= probeFailuresNeeded || errors.Is(err, persistence.ErrNoLeader):
+			failures++
 			if p.err.Swap(&err) == nil {
 				p.log.Warn("log cannot take writes: /readyz answers 503", zap.Error(err))
 			}
+		default:
+			failures++
 		}
+		// While the log is down, look 4 times as often: publishes are
+		// refused while the stream has no leader, so the end of an
+		// election should be seen soon.
+		next := p.interval
+		if p.err.Load() != nil {
+			next /= 4
+		}
+		t.Reset(next)
 	}
 }
 

@@ -227,6 +227,12 @@ func (n *Node) Publish(ctx context.Context, org string, drafts []messages.Draft)
 	if hub == nil {
 		return nil, false, fmt.Errorf("%w: %w", persistence.ErrUnavailable, ErrStarting)
 	}
+	// A stream without a leader takes no write: answer 503 at once, with
+	// nothing sent (so nothing can be stored later), instead of after the
+	// append's timeout.
+	if err := n.probe.Err(); errors.Is(err, persistence.ErrNoLeader) {
+		return nil, false, err
+	}
 	return hub.Publish(ctx, org, drafts)
 }
 

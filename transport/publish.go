@@ -58,7 +58,11 @@ func (s *Server) publish(ctx context.Context, org string, body []byte) publishRe
 		}
 		s.cfg.Metrics.PublishErrors.Add(1)
 		s.log.Warn("publish failed", zap.String("org", org), zap.Int("events", len(p.Drafts)), zap.Error(err))
-		return refusal(newAPIError(http.StatusServiceUnavailable, CodeLogUnavailable, "the log is unavailable"))
+		// A timeout cannot tell whether the log stored the events (it may
+		// commit them once it has a quorum again): the same ids make a
+		// retry safe either way.
+		return refusal(newAPIError(http.StatusServiceUnavailable, CodeLogUnavailable,
+			"the log is unavailable: retry with the same ids (a retry of events the log took after all returns their seqs)"))
 	}
 	if len(seqs) != len(p.Drafts) {
 		s.cfg.Metrics.PublishErrors.Add(1)
