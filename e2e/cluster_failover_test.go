@@ -46,6 +46,7 @@ type failoverFigures struct {
 	failures    int           // publish attempts answered with an error (or not at all)
 	notReady    int           // /readyz answers other than 200 on the survivors
 	acked       int           // events acknowledged in all
+	rejoin      time.Duration // from the restart of the killed node to its first acknowledged publish
 }
 
 // failover kills the stream leader of c with SIGKILL while three publishers
@@ -208,7 +209,9 @@ func failover(t *testing.T, c *cluster, org string) failoverFigures {
 
 	// The killed node rejoins: a client resumes on it, a publish through it
 	// is acknowledged and reaches the clients on the others.
-	c.restart(leader)
+	restarted := time.Now()
+	c.restart(leader) // returns once it is ready and acknowledged a publish
+	fig.rejoin = time.Since(restarted)
 	stopReady()
 	readiness.Wait()
 	fig.notReady = int(notReady.Load())
@@ -235,8 +238,9 @@ func failover(t *testing.T, c *cluster, org string) failoverFigures {
 		t.Errorf("/readyz of the survivors never answered 503 during the %s without writes", fig.unavailable.Round(time.Millisecond))
 	}
 	t.Logf("failover figures: writes unavailable %s (longest time without an ack after the kill), %d acknowledged, 0 lost, 0 duplicated, "+
-		"%d failed publish attempts retried, %d non-200 /readyz samples on the survivors, mover dialled %d times",
-		fig.unavailable.Round(time.Millisecond), fig.acked, fig.failures, fig.notReady, mover.Dials())
+		"%d failed publish attempts retried, %d non-200 /readyz samples on the survivors, mover dialled %d times, "+
+		"restarted node serving after %s",
+		fig.unavailable.Round(time.Millisecond), fig.acked, fig.failures, fig.notReady, mover.Dials(), fig.rejoin.Round(time.Millisecond))
 	return fig
 }
 
