@@ -2,7 +2,6 @@ package transport
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,16 +24,7 @@ func postJSON(t *testing.T, env *testEnv, path, ctype, body string) (*http.Respo
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
-	resp, err := env.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
+	return do(t, env, req)
 }
 
 func TestConsoleConfig(t *testing.T) {

@@ -26,16 +26,7 @@ func postEvents(t *testing.T, env *testEnv, org, token, body string, mod func(*h
 	if mod != nil {
 		mod(req)
 	}
-	resp, err := env.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
+	return do(t, env, req)
 }
 
 const oneEvent = `{"topic":"orders.updated","data":{"n":1},"id":"k1"}`

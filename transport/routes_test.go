@@ -15,7 +15,17 @@ import (
 
 func get(t *testing.T, env *testEnv, path string) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := env.client.Get(env.url(path))
+	req, err := http.NewRequest(http.MethodGet, env.url(path), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return do(t, env, req)
+}
+
+// do sends req through env's client and reads the whole answer.
+func do(t *testing.T, env *testEnv, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := env.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
