@@ -242,6 +242,9 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg *JetStreamCon
 	}
 }
 
+// codeNoSuitablePeers is JetStream's "no suitable peers for placement".
+const codeNoSuitablePeers jetstream.ErrorCode = 10005
+
 // retryableOpen reports errors that mean "JetStream not ready yet".
 func retryableOpen(err error) bool {
 	var apiErr *jetstream.APIError
@@ -251,7 +254,10 @@ func retryableOpen(err error) bool {
 		errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrStreamNameAlreadyInUse):
 		return true
 	case errors.As(err, &apiErr):
-		return apiErr.Code == 503 || apiErr.Code == 408 || apiErr.Code == 500
+		// 10005: no suitable peers for placement, while the meta group
+		// does not know every node of a forming cluster yet.
+		return apiErr.Code == 503 || apiErr.Code == 408 || apiErr.Code == 500 ||
+			apiErr.ErrorCode == codeNoSuitablePeers
 	}
 	return false
 }
