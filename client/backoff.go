@@ -80,6 +80,13 @@ func decide(e ending, tokenFunc bool) action {
 	return actBackoff
 }
 
+// movesOn reports whether the next attempt goes to the next of several
+// URLs: after every end but a close with 4001 (new token, same node) or 4008
+// (this client was slow, not the node).
+func movesOn(e ending) bool {
+	return e.code != CloseTokenExpired && e.code != CloseSlowConsumer
+}
+
 // expo is min(ceiling, base·2^attempt), without overflow.
 func expo(base, ceiling time.Duration, attempt int) time.Duration {
 	d := base

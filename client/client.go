@@ -18,7 +18,9 @@ import (
 // Close is called, or an error that retrying cannot fix.
 type Client struct {
 	cfg       Config
-	url       *url.URL
+	urls      []*url.URL // URL, then FallbackURLs
+	url       *url.URL   // the one the next attempt dials (Run's goroutine only)
+	next      int        // index of url in urls
 	log       *zap.Logger
 	offer     []httphead.Option // the permessage-deflate offer, nil without Compression
 	tokenFunc bool
@@ -57,13 +59,14 @@ type Client struct {
 // New checks cfg, fills its defaults and returns a Client that does nothing
 // until Run.
 func New(cfg Config) (*Client, error) {
-	u, err := cfg.validate()
+	urls, err := cfg.validate()
 	if err != nil {
 		return nil, err
 	}
 	c := &Client{
 		cfg:       cfg,
-		url:       u,
+		urls:      urls,
+		url:       urls[0],
 		log:       cfg.Logger,
 		tokenFunc: cfg.TokenFunc != nil,
 		randN:     rand.Int64N,
@@ -192,6 +195,10 @@ func (c *Client) Run(ctx context.Context) error {
 			attempt = 0
 		}
 		a := decide(e, c.tokenFunc)
+		if movesOn(e) {
+			c.next = (c.next + 1) % len(c.urls)
+			c.url = c.urls[c.next]
+		}
 		if a == actStop {
 			c.log.Debug("orgstream client: giving up", zap.String("host", c.url.Host), zap.Error(err))
 			return err

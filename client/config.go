@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -30,6 +31,13 @@ type Config struct {
 	// wss://). The client adds access_token (unless UseHeader), last_seq and
 	// epoch to its query; other query values are kept as they are.
 	URL string
+	// FallbackURLs are the same endpoint on the other nodes of a cluster,
+	// for when no load balancer is in front. After a failed attempt, or a
+	// connection that ended without the server asking to come straight
+	// back (anything but 4001 and 4008; 1001 means the node is going away),
+	// the next connection goes to the next URL: URL, FallbackURLs[0], …,
+	// then URL again. A client resumes on any node. Empty means URL only.
+	FallbackURLs []string
 	// Token is a static token. With a static token a 401 refusal and a
 	// close with 4001 end Run with an error.
 	Token string
@@ -125,20 +133,22 @@ const (
 const minReadBufferSize = 256
 
 // validate fills the defaults and checks what cannot work; it returns the
-// parsed URL.
-func (c *Config) validate() (*url.URL, error) {
+// parsed URLs: URL, then FallbackURLs.
+func (c *Config) validate() ([]*url.URL, error) {
 	if c.URL == "" {
 		return nil, fmt.Errorf("%w: URL is empty", ErrInvalidConfig)
 	}
-	u, err := url.Parse(c.URL)
-	if err != nil {
-		return nil, fmt.Errorf("%w: URL: %v", ErrInvalidConfig, err)
-	}
-	if u.Scheme != "ws" && u.Scheme != "wss" {
-		return nil, fmt.Errorf("%w: URL scheme %q, want ws or wss", ErrInvalidConfig, u.Scheme)
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("%w: URL has no host", ErrInvalidConfig)
+	var urls []*url.URL
+	for i, raw := range append([]string{c.URL}, c.FallbackURLs...) {
+		name := "URL"
+		if i > 0 {
+			name = fmt.Sprintf("FallbackURLs[%d]", i-1)
+		}
+		u, err := parseStreamURL(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidConfig, name, err)
+		}
+		urls = append(urls, u)
 	}
 	if c.Token == "" && c.TokenFunc == nil {
 		return nil, fmt.Errorf("%w: neither Token nor TokenFunc", ErrInvalidConfig)
@@ -170,6 +180,21 @@ func (c *Config) validate() (*url.URL, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
+	}
+	return urls, nil
+}
+
+// parseStreamURL checks one ws:// or wss:// endpoint.
+func parseStreamURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		return nil, fmt.Errorf("scheme %q, want ws or wss", u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, errors.New("no host")
 	}
 	return u, nil
 }
