@@ -62,9 +62,15 @@ type conn struct {
 	// waits for the write in flight (inflight).
 	closeReason   string
 	closeDeferred bool
-	inflight      bool
-	closedBy      string
-	batch         [][]byte
+	// closeSent: our close frame is on the wire; peerClosed: the client's
+	// came in. With both, the closing handshake is complete and the socket
+	// closes at once (a browser fires onclose only once the server closes
+	// TCP, so waiting the linger out would delay every browser's reconnect).
+	closeSent  bool
+	peerClosed bool
+	inflight   bool
+	closedBy   string
+	batch      [][]byte
 
 	// Poller registration (poller_linux.go); guarded by pollMu so a re-arm
 	// never touches an fd that was closed (and maybe reused).
@@ -80,7 +86,13 @@ func (c *conn) Receive(ctx actor.Context) {
 	case *flush:
 		c.flush(ctx)
 	case *closeConn:
+		if m.fromPeer {
+			c.peerClosed = true
+		}
 		c.close(ctx, m.code, m.reason)
+		if c.peerClosed && c.closeSent {
+			ctx.Stop(ctx.Self())
+		}
 	case *writeDone:
 		c.onWriteDone(ctx, m)
 	case *peerGone:
@@ -234,10 +246,11 @@ func (c *conn) sendClose(ctx actor.Context) {
 }
 
 func (c *conn) afterClose(ctx actor.Context, err error) {
-	if err != nil {
+	if err != nil || c.peerClosed {
 		ctx.Stop(ctx.Self())
 		return
 	}
+	c.closeSent = true
 	_ = c.sock.SetReadDeadline(time.Now().Add(c.hub.cfg.CloseLinger))
 	if c.polled() {
 		// No reader waits on the deadline: end the linger with a timer.
@@ -332,7 +345,7 @@ func (c *conn) readFrame(root *actor.RootContext) (done bool, err error) {
 		if code == ws.StatusNoStatusRcvd || !code.IsApplicationSpec() && !code.IsProtocolDefined() {
 			code = ws.StatusNormalClosure
 		}
-		root.Send(c.pid, &closeConn{code: uint16(code), reason: ""})
+		root.Send(c.pid, &closeConn{code: uint16(code), reason: "", fromPeer: true})
 	}
 	return false, nil
 }
@@ -351,6 +364,22 @@ func (c *conn) queueControl(root *actor.RootContext, f []byte) {
 // discard reads and drops whatever the client still sends until the close
 // linger's read deadline, so closing the socket does not reset the close
 // frame on its way out.
+// awaitClose reads what the client sends after our close frame until its
+// close frame (the closing handshake is complete: a browser reports the
+// close only once the server then closes TCP), the end of the stream or
+// the read deadline.
+func awaitClose(r io.Reader) {
+	for range 64 {
+		h, err := ws.ReadHeader(r)
+		if err != nil {
+			return
+		}
+		if _, err := io.CopyN(io.Discard, r, h.Length); err != nil || h.OpCode == ws.OpClose {
+			return
+		}
+	}
+}
+
 func discard(r io.Reader) error {
 	_, err := io.Copy(io.Discard, io.LimitReader(r, 4<<20))
 	return err

@@ -246,7 +246,7 @@ func (h *Hub) refuse(sock net.Conn, s messages.Stream, code uint16, reason strin
 	go func() {
 		defer h.wg.Done()
 		_ = sock.SetReadDeadline(time.Now().Add(h.cfg.CloseLinger))
-		_ = discard(sock)
+		awaitClose(sock)
 		_ = sock.Close()
 	}()
 }

@@ -60,6 +60,9 @@ type flush struct{}
 type closeConn struct {
 	code   uint16
 	reason string
+	// fromPeer: the client sent a close frame (it started the closing
+	// handshake, or answered ours).
+	fromPeer bool
 }
 
 // peerGone tells a connection actor that its socket's reader ended.

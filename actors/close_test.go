@@ -1,0 +1,135 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/orgstream/orgstream/messages"
+	"github.com/orgstream/orgstream/persistence"
+)
+
+// The closing handshake ends with the server closing TCP as soon as both
+// close frames have crossed, not after CloseLinger (set to an hour here):
+// a browser reports a close, and reconnects, only once the TCP connection
+// is gone. Each case ends in EOF within seconds or fails.
+func TestClosingHandshakeClosesAtOnce(t *testing.T) {
+	tests := []struct {
+		name string
+		// act makes the close happen; it returns the close code the client
+		// must get.
+		act func(t *testing.T, h *Hub, c net.Conn) ws.StatusCode
+	}{
+		{
+			name: "server starts (drain), client answers",
+			act: func(t *testing.T, h *Hub, c net.Conn) ws.StatusCode {
+				go func() { _ = h.Drain(context.Background(), 0) }()
+				return CloseGoingAway
+			},
+		},
+		{
+			name: "client starts, server answers",
+			act: func(t *testing.T, h *Hub, c net.Conn) ws.StatusCode {
+				writeClose(t, c, ws.StatusNormalClosure)
+				return ws.StatusNormalClosure
+			},
+		},
+		{
+			name: "refused with 4029 before the welcome, client answers",
+			act: func(t *testing.T, h *Hub, c net.Conn) ws.StatusCode {
+				return 0 // the second connection of the user, see below
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := NewHub(Config{
+				Log: persistence.NewMemory(persistence.MemoryConfig{}), CloseLinger: time.Hour,
+				MaxConnsPerUser: 1,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = h.Shutdown(context.Background()) }()
+			c := openStream(t, h)
+			defer c.Close()
+			readWelcome(t, c)
+			want := tt.act(t, h, c)
+			if want == 0 {
+				c = openStream(t, h) // one more for alice: 4029
+				defer c.Close()
+				want = CloseTooManyStreams
+			}
+			expectCloseThenEOF(t, c, want)
+		})
+	}
+}
+
+// openStream hands the server end of a loopback connection to h as alice's
+// stream of org "acme" and returns the client end.
+func openStream(t *testing.T, h *Hub) net.Conn {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Open(s, messages.Stream{Org: "acme", User: "alice", Expiry: time.Now().Add(time.Hour)})
+	return c
+}
+
+func readWelcome(t *testing.T, c net.Conn) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	f, err := ws.ReadFrame(c)
+	if err != nil || f.Header.OpCode != ws.OpText {
+		t.Fatalf("welcome: %v %v", f.Header.OpCode, err)
+	}
+}
+
+func writeClose(t *testing.T, c net.Conn, code ws.StatusCode) {
+	t.Helper()
+	if err := ws.WriteFrame(c, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(code, "")))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// expectCloseThenEOF reads up to the server's close frame (answering it
+// unless the client sent one first), then expects the server to close TCP.
+func expectCloseThenEOF(t *testing.T, c net.Conn, want ws.StatusCode) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		f, err := ws.ReadFrame(c)
+		if err != nil {
+			t.Fatalf("before the close frame: %v", err)
+		}
+		if f.Header.OpCode != ws.OpClose {
+			continue
+		}
+		code, _ := ws.ParseCloseFrameData(f.Payload)
+		if code != want {
+			t.Fatalf("close code %d, want %d", code, want)
+		}
+		if want != ws.StatusNormalClosure { // the server started: answer
+			writeClose(t, c, code)
+		}
+		break
+	}
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("after the closing handshake: %v, want EOF (the server closing TCP, not waiting out CloseLinger)", err)
+	}
+}
