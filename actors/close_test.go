@@ -94,9 +94,9 @@ func openStream(t *testing.T, h *Hub) net.Conn {
 func readWelcome(t *testing.T, c net.Conn) {
 	t.Helper()
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	f, err := ws.ReadFrame(c)
-	if err != nil || f.Header.OpCode != ws.OpText {
-		t.Fatalf("welcome: %v %v", f.Header.OpCode, err)
+	h, _, err := readServerFrame(c)
+	if err != nil || h.OpCode != ws.OpText {
+		t.Fatalf("welcome: %v %v", h.OpCode, err)
 	}
 }
 
@@ -113,14 +113,14 @@ func expectCloseThenEOF(t *testing.T, c net.Conn, want ws.StatusCode) {
 	t.Helper()
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for {
-		f, err := ws.ReadFrame(c)
+		h, payload, err := readServerFrame(c)
 		if err != nil {
 			t.Fatalf("before the close frame: %v", err)
 		}
-		if f.Header.OpCode != ws.OpClose {
+		if h.OpCode != ws.OpClose {
 			continue
 		}
-		code, _ := ws.ParseCloseFrameData(f.Payload)
+		code, _ := ws.ParseCloseFrameData(payload)
 		if code != want {
 			t.Fatalf("close code %d, want %d", code, want)
 		}
@@ -132,4 +132,18 @@ func expectCloseThenEOF(t *testing.T, c net.Conn, want ws.StatusCode) {
 	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		t.Fatalf("after the closing handshake: %v, want EOF (the server closing TCP, not waiting out CloseLinger)", err)
 	}
+}
+
+// readServerFrame reads one unmasked frame of at most 64 KiB.
+func readServerFrame(c net.Conn) (ws.Header, []byte, error) {
+	h, err := ws.ReadHeader(c)
+	if err != nil {
+		return h, nil, err
+	}
+	if h.Length > 64<<10 {
+		return h, nil, errors.New("frame over 64 KiB")
+	}
+	p := make([]byte, h.Length)
+	_, err = io.ReadFull(c, p)
+	return h, p, err
 }
