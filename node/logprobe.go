@@ -19,9 +19,11 @@ const probeFailuresNeeded = 2
 
 // logProbe asks the log every interval whether it can take writes, so that
 // /readyz tells a load balancer (and an operator) during a JetStream leader
-// election or a lost quorum, when publishes would time out with 503. It
-// only reports: streams are still served from memory and the log's
-// replicas, and publishes still go to the log (which answers them).
+// election or a lost quorum. Streams are still served meanwhile (from
+// memory and the log's replicas). Publishes are refused with 503 without
+// being sent only while the events stream has no leader
+// (persistence.ErrNoLeader, positive evidence); after mere timeouts they
+// still go to the log, which answers them.
 type logProbe struct {
 	check    func(context.Context) error
 	interval time.Duration

@@ -57,8 +57,9 @@ type Node struct {
 //
 // HTTP is served from the moment NATS is up, before the log is open (in a
 // cluster that waits for a quorum of nodes): /healthz answers 200 and
-// everything else 503 not_ready until then, so an orchestrator can tell a
-// starting node from a dead one.
+// /readyz, streams and publishes 503 not_ready until then, so an
+// orchestrator can tell a starting node from a dead one. The node joins the
+// NATS publish queue group only once the log is open.
 func Start(ctx context.Context, cfg Config) (*Node, error) {
 	cfg.setDefaults()
 	n := &Node{cfg: cfg, log: cfg.Logger, metrics: metrics.New()}
@@ -132,6 +133,9 @@ func (n *Node) start(ctx context.Context) error {
 		return fmt.Errorf("node: actors: %w", err)
 	}
 	n.hub.Store(hub)
+	if err := n.server.StartNATS(); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
 	n.log.Info("orgstream ready", zap.String("http", "http://"+n.server.Addr()),
 		zap.String("nats", n.natsURL), zap.String("epoch", jlog.Epoch()),
 		zap.String("node", cfg.NodeName), zap.String("data_dir", cfg.DataDir))
@@ -183,7 +187,8 @@ func (n *Node) connectNATS() error {
 // Ready is nil when the node accepts streams and publishes and its log
 // takes writes. While the log cannot take writes (a leader election, a lost
 // quorum) it wraps transport.ErrLogUnavailable: /readyz answers 503, while
-// streams and publishes are still accepted (see transport.ErrLogUnavailable).
+// streams are still accepted and publishes reach Publish (which refuses
+// them at once only while the events stream has no leader).
 func (n *Node) Ready() error {
 	if n.draining.Load() {
 		return ErrDraining
@@ -231,7 +236,7 @@ func (n *Node) Publish(ctx context.Context, org string, drafts []messages.Draft)
 	// nothing sent (so nothing can be stored later), instead of after the
 	// append's timeout.
 	if err := n.probe.Err(); errors.Is(err, persistence.ErrNoLeader) {
-		return nil, false, err
+		return nil, false, fmt.Errorf("%w: %w", transport.ErrLogUnavailable, err)
 	}
 	return hub.Publish(ctx, org, drafts)
 }
@@ -257,6 +262,12 @@ func (n *Node) Shutdown(ctx context.Context) error {
 func (n *Node) stop(ctx context.Context) error {
 	n.draining.Store(true)
 	var errs []error
+	if n.server != nil {
+		// NATS publishes go to the other nodes from now on.
+		if err := n.server.StopNATS(); err != nil {
+			errs = append(errs, fmt.Errorf("node: %w", err))
+		}
+	}
 	hub := n.hub.Load()
 	if hub != nil {
 		n.log.Info("draining", zap.Duration("period", n.cfg.DrainPeriod))

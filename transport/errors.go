@@ -63,9 +63,10 @@ func newAPIError(status int, code, msg string) *apiError {
 // ErrLogUnavailable is what a Readiness wraps while the log cannot take
 // writes (a JetStream leader election, a lost quorum). /readyz then answers
 // 503 log_unavailable, but streams are still accepted (they are served from
-// memory and the log's replicas) and publishes still reach the log, which
-// acknowledges them once it can or ends in 503 log_unavailable: a publish is
-// never refused on a probe's word alone.
+// memory and the log's replicas) and publishes still reach the Publisher,
+// which decides: it may refuse them at once (a Publisher error wrapping
+// ErrLogUnavailable, logged at Debug since the node warned already) or
+// send them to the log, which acknowledges them or ends in 503.
 var ErrLogUnavailable = errors.New("transport: the log cannot take writes")
 
 // notReadyError maps a Readiness error to 503 draining / log_unavailable /

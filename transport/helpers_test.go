@@ -190,6 +190,9 @@ func newTestEnv(t *testing.T, mod func(*Config)) *testEnv {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
+	if err := srv.StartNATS(); err != nil {
+		t.Fatal(err)
+	}
 	tr := &http.Transport{}
 	env.srv, env.addr = srv, srv.Addr()
 	env.client = &http.Client{Transport: tr, Timeout: 10 * time.Second}

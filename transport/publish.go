@@ -57,7 +57,13 @@ func (s *Server) publish(ctx context.Context, org string, body []byte) publishRe
 			return refusal(newAPIError(http.StatusBadRequest, me.Code, me.Message))
 		}
 		s.cfg.Metrics.PublishErrors.Add(1)
-		s.log.Warn("publish failed", zap.String("org", org), zap.Int("events", len(p.Drafts)), zap.Error(err))
+		lvl := zap.WarnLevel
+		if errors.Is(err, ErrLogUnavailable) {
+			// Refused while the log is known to be down: the node warned
+			// once already, not once per publish.
+			lvl = zap.DebugLevel
+		}
+		s.log.Log(lvl, "publish failed", zap.String("org", org), zap.Int("events", len(p.Drafts)), zap.Error(err))
 		// A timeout cannot tell whether the log stored the events (it may
 		// commit them once it has a quorum again): the same ids make a
 		// retry safe either way.

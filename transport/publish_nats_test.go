@@ -146,6 +146,29 @@ func TestNATSResponderStopsAtShutdown(t *testing.T) {
 	}
 }
 
+// The responder is in the queue group only between StartNATS and StopNATS:
+// a node that cannot publish yet, or drains, leaves the requests to the
+// other members instead of answering them 503.
+func TestNATSResponderMembership(t *testing.T) {
+	nc := startNATS(t)
+	env := newTestEnv(t, func(c *Config) { c.NATS = nc })
+	if status, _ := natsRequest(t, nc, "orgstream.publish.acme", oneEvent); status != 201 {
+		t.Fatalf("status %d after StartNATS", status)
+	}
+	if err := env.srv.StopNATS(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nc.Request("orgstream.publish.acme", []byte(oneEvent), time.Second); !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("request after StopNATS: %v, want no responders", err)
+	}
+	if err := env.srv.StartNATS(); err != nil { // stopped for good
+		t.Fatal(err)
+	}
+	if _, err := nc.Request("orgstream.publish.acme", []byte(oneEvent), time.Second); !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("request after StartNATS following StopNATS: %v, want no responders", err)
+	}
+}
+
 func TestNATSShutdownWaitsForInflight(t *testing.T) {
 	nc := startNATS(t)
 	release := make(chan struct{})

@@ -100,8 +100,10 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Start binds Config.Listen, subscribes the NATS responder (when Config.NATS
-// is set) and starts serving. It returns once the listener is bound.
+// Start binds Config.Listen and starts serving. It returns once the
+// listener is bound. The NATS responder starts apart (StartNATS): a node
+// joins the publish queue group only once it can publish, so that requests
+// go to the members that can take them.
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -115,14 +117,6 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("transport: listen %s: %w", s.cfg.Listen, err)
 	}
-	if nc := s.cfg.NATS; nc != nil {
-		sub, err := nc.QueueSubscribe(NATSPublishSubject, NATSQueue, s.onNATSPublish)
-		if err != nil {
-			_ = ln.Close()
-			return fmt.Errorf("transport: subscribe %s: %w", NATSPublishSubject, err)
-		}
-		s.sub = sub
-	}
 	s.ln = ln
 	s.httpLn = newChanListener(ln.Addr())
 	s.state = stateStarted
@@ -133,6 +127,47 @@ func (s *Server) Start() error {
 	if s.cfg.Dev {
 		s.log.Warn("dev mode: anyone who can reach this port can mint tokens",
 			zap.String("addr", ln.Addr().String()), zap.String("route", "POST "+DevTokensPath))
+	}
+	return nil
+}
+
+// StartNATS subscribes the NATS publish responder (subject
+// NATSPublishSubject, queue group NATSQueue) when Config.NATS is set. Call
+// it once the Publisher can take publishes; a no-op without Config.NATS,
+// after StopNATS or Shutdown, or when already subscribed.
+func (s *Server) StartNATS() error {
+	nc := s.cfg.NATS
+	if nc == nil {
+		return nil
+	}
+	s.natsMu.Lock()
+	defer s.natsMu.Unlock()
+	if s.natsClosed || s.sub != nil {
+		return nil
+	}
+	sub, err := nc.QueueSubscribe(NATSPublishSubject, NATSQueue, s.onNATSPublish)
+	if err != nil {
+		return fmt.Errorf("transport: subscribe %s: %w", NATSPublishSubject, err)
+	}
+	s.sub = sub
+	return nil
+}
+
+// StopNATS leaves the publish queue group, so that NATS publishes go to
+// the other nodes (a draining node calls it first); requests already
+// received are still answered. Idempotent; Shutdown calls it too.
+func (s *Server) StopNATS() error {
+	s.natsMu.Lock()
+	s.natsClosed = true
+	sub := s.sub
+	s.sub = nil
+	s.natsMu.Unlock()
+	if sub == nil {
+		return nil
+	}
+	if err := sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) &&
+		!errors.Is(err, nats.ErrBadSubscription) {
+		return fmt.Errorf("transport: unsubscribe: %w", err)
 	}
 	return nil
 }
@@ -178,15 +213,9 @@ func (s *Server) shutdown(ctx context.Context) error {
 	if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		errs = append(errs, fmt.Errorf("transport: close listener: %w", err))
 	}
-	if s.sub != nil {
-		if err := s.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) &&
-			!errors.Is(err, nats.ErrBadSubscription) {
-			errs = append(errs, fmt.Errorf("transport: unsubscribe: %w", err))
-		}
+	if err := s.StopNATS(); err != nil {
+		errs = append(errs, err)
 	}
-	s.natsMu.Lock()
-	s.natsClosed = true
-	s.natsMu.Unlock()
 
 	if err := s.httpSrv.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("transport: http shutdown: %w", err))
