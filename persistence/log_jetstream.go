@@ -217,11 +217,20 @@ func OpenJetStream(ctx context.Context, cfg JetStreamConfig) (*JetStreamLog, err
 // with 5s attempts, 45s with 15s attempts).
 const createTimeout = 2 * time.Second
 
+// openWarnEvery is how often a start that keeps waiting for JetStream says
+// so (with the last error) at Warn: a cluster that cannot form (too few
+// nodes for --replicas, wrong --routes) must not wait in silence.
+const openWarnEvery = 10 * time.Second
+
 // ensureStream creates the stream or updates its configuration, retrying
-// while JetStream is not ready until ctx ends.
+// while JetStream is not ready until ctx ends. Each attempt may take twice
+// as long as the one before, from createTimeout up to RequestTimeout, so
+// that a slow but working meta leader is waited for.
 func ensureStream(ctx context.Context, js jetstream.JetStream, cfg *JetStreamConfig, scfg jetstream.StreamConfig) (*jetstream.StreamInfo, error) {
+	attempt := min(cfg.RequestTimeout, createTimeout)
+	start, warned := time.Now(), time.Now()
 	for backoff := 50 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
-		rctx, cancel := context.WithTimeout(ctx, min(cfg.RequestTimeout, createTimeout))
+		rctx, cancel := context.WithTimeout(ctx, attempt)
 		s, err := js.CreateOrUpdateStream(rctx, scfg)
 		cancel()
 		if err == nil {
@@ -233,7 +242,16 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg *JetStreamCon
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: create stream %s: %w", ErrUnavailable, scfg.Name, err)
 		}
-		cfg.Logger.Debug("jetstream not ready, retrying", zap.Error(err))
+		attempt = min(2*attempt, max(cfg.RequestTimeout, createTimeout))
+		if time.Since(warned) >= openWarnEvery {
+			warned = time.Now()
+			cfg.Logger.Warn("still waiting for JetStream to take the log's stream "+
+				"(a cluster needs at least --replicas nodes joined by --routes)",
+				zap.String("stream", scfg.Name), zap.Int("replicas", scfg.Replicas),
+				zap.Duration("waiting", time.Since(start).Round(time.Second)), zap.Error(err))
+		} else {
+			cfg.Logger.Debug("jetstream not ready, retrying", zap.Error(err))
+		}
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w: create stream %s: %w", ErrUnavailable, scfg.Name, err)

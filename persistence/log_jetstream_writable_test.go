@@ -22,6 +22,12 @@ func TestJetStreamWritable(t *testing.T) {
 	}
 
 	js, _ := jetstream.New(nc)
+	if err := js.DeleteStream(ctx, HeadsStreamName); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Writable(ctx); !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNoLeader) {
+		t.Fatalf("Writable without the heads stream: %v, want ErrUnavailable (not ErrNoLeader)", err)
+	}
 	if err := js.DeleteStream(ctx, StreamName); err != nil {
 		t.Fatal(err)
 	}
