@@ -176,6 +176,12 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	n, err := node.Start(startCtx, o.config(secret, log))
 	unwatch()
 	if err != nil {
+		if sigCtx.Err() != nil && errors.Is(err, context.Canceled) {
+			// SIGTERM while the log was still opening (a cluster waiting for
+			// its quorum): nothing to drain, a clean stop.
+			log.Info("stopped before the log opened")
+			return nil
+		}
 		return fmt.Errorf("start: %w", err)
 	}
 	c.printHints(&o, n.Addr(), n.NATSURL())
