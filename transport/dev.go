@@ -6,7 +6,9 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -75,6 +77,11 @@ func (s *Server) handleConsoleConfig(w http.ResponseWriter, _ *http.Request) {
 // a cross-site form post impossible (a browser preflights it, and no CORS
 // header is ever sent).
 func (s *Server) handleDevToken(w http.ResponseWriter, r *http.Request) {
+	if !loopbackHost(r.Host) {
+		s.refuse(w, r, newAPIError(http.StatusForbidden, CodeForbidden,
+			"dev tokens are minted only for requests to a loopback host (localhost, 127.0.0.1, ::1)"))
+		return
+	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		s.refuse(w, r, newAPIError(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType,
 			"the body must be Content-Type: application/json"))
@@ -148,6 +155,22 @@ func parseDevTokenRequest(body []byte) (devTokenRequest, time.Duration, *apiErro
 		ttl = d
 	}
 	return req, ttl, nil
+}
+
+// loopbackHost reports whether a request's Host names this machine's
+// loopback: a page on another site that made its own name resolve to
+// 127.0.0.1 (DNS rebinding) still sends its own name, and is refused.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func validDevSub(s string) bool {

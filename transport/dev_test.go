@@ -222,3 +222,34 @@ func FuzzParseDevTokenRequest(f *testing.F) {
 		}
 	})
 }
+
+// A dev token is minted only for a request whose Host is the loopback: a
+// page of another site whose name was made to resolve to 127.0.0.1 (DNS
+// rebinding) sends its own name and is refused.
+func TestDevTokensOnlyForLoopbackHost(t *testing.T) {
+	env := newTestEnv(t, func(c *Config) { c.Dev = true })
+	for host, want := range map[string]int{
+		"127.0.0.1:8080":  201,
+		"localhost:8080":  201,
+		"LOCALHOST":       201,
+		"[::1]:8080":      201,
+		"127.0.0.2":       201,
+		"evil.example":    403,
+		"evil.example:80": 403,
+		"10.0.0.5:8080":   403,
+	} {
+		req, err := http.NewRequest(http.MethodPost, env.url(DevTokensPath), strings.NewReader(`{"org":"acme","sub":"x"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		req.Header.Set("Content-Type", "application/json")
+		resp, body := do(t, env, req)
+		if resp.StatusCode != want {
+			t.Errorf("Host %q: %d %s, want %d", host, resp.StatusCode, body, want)
+		}
+		if want == 403 {
+			checkErrorBody(t, resp, body, 403, CodeForbidden)
+		}
+	}
+}
