@@ -128,6 +128,9 @@ func testPublishersOnEveryNode(t *testing.T, c *cluster) {
 	for err := range hopErrs {
 		t.Error(err)
 	}
+	if hops.Load() == 0 {
+		t.Error("no client resumed on another node: the hoppers never hopped")
+	}
 	t.Logf("%d acknowledged events per org, %d resumes on another node", ledgers[orgs[0]].count(), hops.Load())
 }
 
@@ -139,17 +142,20 @@ func testResumeOnAnotherNode(t *testing.T, c *cluster) {
 	ctx := phase(t)
 	sub := c.token(org, "alice", false)
 	l := newLedger()
-	publish := func(k int, from int) {
+	publish := func(k int, from int) error {
 		for i := range k {
 			e := ev{Topic: "t", Data: eventData(9, from+i), ID: fmt.Sprintf("g-%d", from+i)}
 			if _, err := c.publishRetry(ctx, l, 2, org, []ev{e}, false); err != nil {
-				t.Fatal(err)
+				return err
 			}
 		}
+		return nil
 	}
 	a := testkit.Dial(ctx, t, testkit.StreamURL(c.node(0).Base, sub, nil), nil)
 	epoch := a.ExpectWelcome(ctx).Epoch
-	publish(20, 0)
+	if err := publish(20, 0); err != nil {
+		t.Fatal(err)
+	}
 	seen, err := a.CollectSeqs(ctx, 20)
 	if err != nil {
 		t.Fatal(err)
@@ -158,10 +164,12 @@ func testResumeOnAnotherNode(t *testing.T, c *cluster) {
 	a.Close()
 
 	// Publishing goes on while the client is away and while it resumes.
-	done := make(chan struct{})
-	go func() { defer close(done); publish(30, 20) }()
+	published := make(chan error, 1)
+	go func() { published <- publish(30, 20) }()
 	b, w := resume(ctx, t, c.node(1), sub, 20, epoch)
-	<-done
+	if err := <-published; err != nil {
+		t.Fatal(err)
+	}
 	if w.Head < 20 {
 		t.Fatalf("welcome on n2: %s", w.Raw)
 	}
