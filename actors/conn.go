@@ -68,6 +68,7 @@ type conn struct {
 	// TCP, so waiting the linger out would delay every browser's reconnect).
 	closeSent  bool
 	peerClosed bool
+	linger     *time.Timer // ends the linger of a polled connection
 	inflight   bool
 	closedBy   string
 	batch      [][]byte
@@ -88,6 +89,9 @@ func (c *conn) Receive(ctx actor.Context) {
 	case *closeConn:
 		if m.fromPeer {
 			c.peerClosed = true
+			if !c.closing {
+				c.closedBy = "client"
+			}
 		}
 		c.close(ctx, m.code, m.reason)
 		if c.peerClosed && c.closeSent {
@@ -255,7 +259,7 @@ func (c *conn) afterClose(ctx actor.Context, err error) {
 	if c.polled() {
 		// No reader waits on the deadline: end the linger with a timer.
 		self, root := ctx.Self(), ctx.ActorSystem().Root
-		time.AfterFunc(c.hub.cfg.CloseLinger, func() { root.Send(self, &peerGone{}) })
+		c.linger = time.AfterFunc(c.hub.cfg.CloseLinger, func() { root.Send(self, &peerGone{}) })
 	}
 }
 
@@ -267,6 +271,9 @@ func (c *conn) polled() bool {
 }
 
 func (c *conn) finish() {
+	if c.linger != nil {
+		c.linger.Stop()
+	}
 	c.out.close()
 	c.hub.poller.remove(c) // before the close: the fd may be reused after it
 	_ = c.sock.Close()
@@ -361,9 +368,6 @@ func (c *conn) queueControl(root *actor.RootContext, f []byte) {
 	}
 }
 
-// discard reads and drops whatever the client still sends until the close
-// linger's read deadline, so closing the socket does not reset the close
-// frame on its way out.
 // awaitClose reads what the client sends after our close frame until its
 // close frame (the closing handshake is complete: a browser reports the
 // close only once the server then closes TCP), the end of the stream or
@@ -380,6 +384,9 @@ func awaitClose(r io.Reader) {
 	}
 }
 
+// discard reads and drops whatever the client still sends until the close
+// linger's read deadline, so closing the socket does not reset the close
+// frame on its way out.
 func discard(r io.Reader) error {
 	_, err := io.Copy(io.Discard, io.LimitReader(r, 4<<20))
 	return err

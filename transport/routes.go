@@ -74,7 +74,7 @@ func (s *Server) jsonFallback(mux *http.ServeMux) http.Handler {
 			mux.ServeHTTP(w, r)
 			return
 		}
-		h.ServeHTTP(&jsonStatusWriter{ResponseWriter: w, srv: s, r: r}, r)
+		s.jsonErrors(h).ServeHTTP(w, r)
 	})
 }
 
