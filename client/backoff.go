@@ -81,10 +81,11 @@ func decide(e ending, tokenFunc bool) action {
 }
 
 // movesOn reports whether the next attempt goes to the next of several
-// URLs: after every end but a close with 4001 (new token, same node) or 4008
-// (this client was slow, not the node).
+// URLs: after every end but a close with 4001 (new token, same node), 4008
+// (this client was slow, not the node) or 4029 (too many connections: the
+// limit is the user's, moving would only dodge it on one node).
 func movesOn(e ending) bool {
-	return e.code != CloseTokenExpired && e.code != CloseSlowConsumer
+	return e.code != CloseTokenExpired && e.code != CloseSlowConsumer && e.code != CloseTooMany
 }
 
 // expo is min(ceiling, base·2^attempt), without overflow.

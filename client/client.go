@@ -195,13 +195,13 @@ func (c *Client) Run(ctx context.Context) error {
 			attempt = 0
 		}
 		a := decide(e, c.tokenFunc)
-		if movesOn(e) {
-			c.next = (c.next + 1) % len(c.urls)
-			c.url = c.urls[c.next]
-		}
 		if a == actStop {
 			c.log.Debug("orgstream client: giving up", zap.String("host", c.url.Host), zap.Error(err))
 			return err
+		}
+		if movesOn(e) {
+			c.next = (c.next + 1) % len(c.urls)
+			c.url = c.urls[c.next]
 		}
 		d := c.cfg.backoff(a, attempt, c.randN)
 		if c.onBackoff != nil {

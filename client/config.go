@@ -34,7 +34,8 @@ type Config struct {
 	// FallbackURLs are the same endpoint on the other nodes of a cluster,
 	// for when no load balancer is in front. After a failed attempt, or a
 	// connection that ended without the server asking to come straight
-	// back (anything but 4001 and 4008; 1001 means the node is going away),
+	// back (anything but 4001, 4008 and 4029; 1001 means the node is going
+	// away),
 	// the next connection goes to the next URL: URL, FallbackURLs[0], …,
 	// then URL again. A client resumes on any node. Empty means URL only.
 	FallbackURLs []string

@@ -55,6 +55,11 @@
 // with backoff and a fresh token; 503 and network errors are always
 // retried.
 //
+// Against a cluster without a load balancer, Config.FallbackURLs lists the
+// other nodes: after a failed attempt or a lost connection (anything but
+// 4001, 4008 and 4029) the next attempt goes to the next node, and resumes
+// there (every node serves every org with the same seqs).
+//
 // # Goroutines and memory
 //
 // A Client runs on the goroutine that calls Run, which is also the one that

@@ -47,6 +47,7 @@ func TestMovesOn(t *testing.T) {
 		{ending{code: CloseAbnormal, welcomed: true}, true},
 		{ending{code: CloseTokenExpired, welcomed: true}, false},
 		{ending{code: CloseSlowConsumer, welcomed: true}, false},
+		{ending{code: CloseTooMany}, false},
 	} {
 		if got := movesOn(tt.e); got != tt.want {
 			t.Errorf("movesOn(%+v) = %v, want %v", tt.e, got, tt.want)
