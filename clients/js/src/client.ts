@@ -1,6 +1,6 @@
 import { backoffDelay, CloseCode, decideReconnect, type ReconnectAction } from './backoff.js';
 import { loadPosition, savePosition } from './position.js';
-import { tokenExpiresWithin } from './token.js';
+import { tokenExpiresWithin, tokenOrg } from './token.js';
 import { topicMatches } from './topic.js';
 import { ProtocolError, Tracker } from './tracker.js';
 import type {
@@ -199,8 +199,6 @@ export class RealtimeClient {
   private open(): void {
     this.timer = null;
     if (this.final) return;
-    const resume = this.tracker.connect();
-    this.setState(resume ? 'resuming' : 'connecting');
     const gen = ++this.gen;
     let tok: string | Promise<string>;
     try {
@@ -210,10 +208,12 @@ export class RealtimeClient {
       return;
     }
     if (typeof tok === 'string') {
-      this.dial(gen, tok, resume);
+      this.dial(gen, tok);
     } else {
+      // Until the token comes, whether the position is of its org is not known.
+      this.setState(this.tracker.known ? 'resuming' : 'connecting');
       tok.then(
-        (t) => this.dial(gen, t, resume),
+        (t) => this.dial(gen, t),
         (err: unknown) => this.tokenFailed(gen, err),
       );
     }
@@ -244,8 +244,14 @@ export class RealtimeClient {
     this.schedule('backoff');
   }
 
-  private dial(gen: number, token: string, resume: Position | null): void {
+  private dial(gen: number, token: string): void {
     if (gen !== this.gen || this.final) return;
+    // A position of another org than the token's means nothing in the token's
+    // org (and the epoch is the store's, not the org's, so the server could
+    // accept it and replay the wrong range): this connection starts fresh.
+    this.tracker.forgetUnless(tokenOrg(token));
+    const resume = this.tracker.connect();
+    this.setState(resume ? 'resuming' : 'connecting');
     const WS: WebSocketConstructor | undefined =
       this.opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!WS) {
@@ -386,7 +392,7 @@ export class RealtimeClient {
   }
 
   private onWelcomeFrame(f: Record<string, unknown>): void {
-    if (typeof f.epoch !== 'string' || !isSeq(f.head) || typeof f.resumed !== 'boolean') {
+    if (typeof f.epoch !== 'string' || typeof f.org !== 'string' || f.org === '' || !isSeq(f.head) || typeof f.resumed !== 'boolean') {
       throw new ProtocolError('malformed welcome');
     }
     const { type: _type, ...rest } = f;

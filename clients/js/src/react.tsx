@@ -1,5 +1,6 @@
 // React bindings of @orgstream/client: one shared client (one WebSocket) per
-// (url, storageKey) and tab, StrictMode-safe, and hooks to read it.
+// (url, storageKey, org of a string token) and tab, StrictMode-safe, and hooks
+// to read it.
 import {
   createContext,
   useCallback,
@@ -13,6 +14,7 @@ import {
   type ReactNode,
 } from 'react';
 import { RealtimeClient } from './client.js';
+import { tokenOrg } from './token.js';
 import type { ClientStats, ConnectionState, RealtimeEvent, TokenSource } from './types.js';
 
 const ClientContext = createContext<RealtimeClient | null>(null);
@@ -22,6 +24,9 @@ const ClientContext = createContext<RealtimeClient | null>(null);
  * it; the last release closes it one macrotask later unless a provider
  * acquires it again meanwhile, which is what StrictMode's
  * mount → unmount → remount of effects does (synchronously, in one commit).
+ * An entry created by a render (peek) is closed ORPHAN_CLOSE_MS later unless
+ * an effect acquires it first: a render React discards (an error, a suspended
+ * tree, an interrupted concurrent render) runs no effect and no cleanup.
  */
 interface Entry {
   readonly key: string;
@@ -34,6 +39,14 @@ interface Entry {
 }
 
 const registry = new Map<string, Entry>();
+
+/**
+ * How long an entry created by a render waits for its provider's effect. Any
+ * delay is correct (an effect that finds its entry closed makes a new one and
+ * re-renders); a long one only keeps the unconnected client of a discarded
+ * render around longer.
+ */
+export const ORPHAN_CLOSE_MS = 1_000;
 
 interface EntryArgs {
   url: string;
@@ -64,9 +77,16 @@ function newEntry(key: string, a: EntryArgs): Entry {
   return entry;
 }
 
-/** The registered entry for key, created (not connected, not counted) if there is none. Safe in render. */
+/**
+ * The registered entry for key, created (not connected, not counted, closed
+ * after ORPHAN_CLOSE_MS unless acquired) if there is none. Safe in render.
+ */
 function peek(key: string, a: EntryArgs): Entry {
-  return registry.get(key) ?? newEntry(key, a);
+  const found = registry.get(key);
+  if (found) return found;
+  const entry = newEntry(key, a);
+  scheduleClose(entry, ORPHAN_CLOSE_MS);
+  return entry;
 }
 
 /**
@@ -86,12 +106,17 @@ function acquire(key: string, a: EntryArgs): Entry {
 function release(entry: Entry): void {
   entry.refs--;
   if (entry.refs > 0 || entry.closeTimer !== null) return;
+  scheduleClose(entry, 0);
+}
+
+/** Closes and unregisters entry after ms, unless acquire() cancels it or it is in use then. */
+function scheduleClose(entry: Entry, ms: number): void {
   entry.closeTimer = setTimeout(() => {
     entry.closeTimer = null;
     if (entry.refs > 0) return;
     if (registry.get(entry.key) === entry) registry.delete(entry.key);
     entry.client.close();
-  }, 0);
+  }, ms);
 }
 
 /** Number of shared clients alive in the registry (for tests and debugging). */
@@ -101,6 +126,12 @@ export function sharedClientCount(): number {
 
 export interface RealtimeProviderProps {
   url: string;
+  /**
+   * A string token or a function (see TokenSource). The org claim of a string
+   * token is part of the sharing key; a function's org is not known before it
+   * is called, so providers with token functions are keyed by url and
+   * storageKey only: give each org its own storageKey.
+   */
   token: TokenSource;
   storage?: Storage | null;
   /** Default 'orgstream:' + url; also part of the sharing key. */
@@ -115,14 +146,19 @@ export interface RealtimeProviderProps {
 
 /**
  * RealtimeProvider gives its subtree one client, shared by every provider of
- * the tab with the same url and storageKey: one WebSocket however many
- * providers and hooks. It connects on mount and closes after the last provider
- * unmounts. A new token prop is used from the next connection attempt on.
+ * the tab with the same url, storageKey and org of a string token (a token
+ * function has none): one WebSocket however many providers and hooks. It
+ * connects on mount and closes after the last provider unmounts. A new string
+ * token of the same org is used from the next connection attempt on; one of
+ * another org gets another client. A new token function replaces the old one
+ * without asking it for a token: it is called when the client needs one (so
+ * an inline `token={() => fetch(…)}` is fine).
  */
 export function RealtimeProvider(props: RealtimeProviderProps): JSX.Element {
   const { url, token, storage = null, children, client: given } = props;
   const storageKey = props.storageKey ?? 'orgstream:' + url;
-  const key = url + '\u0000' + storageKey;
+  const org = typeof token === 'string' ? tokenOrg(token) : null;
+  const key = url + '\u0000' + storageKey + '\u0000' + (org ?? '');
   const args: EntryArgs = { url, token, storage, storageKey };
   const [, rerender] = useReducer((n: number) => n + 1, 0);
 
@@ -144,10 +180,14 @@ export function RealtimeProvider(props: RealtimeProviderProps): JSX.Element {
 
   useEffect(() => {
     const e = registry.get(key);
-    if (!given && e && e.token !== token) {
-      e.token = token;
-      e.client.setToken(e.tokenFn);
-    }
+    if (given || !e || e.token === token) return;
+    const before = e.token;
+    e.token = token;
+    // entry.tokenFn reads entry.token when the client asks for a token, so a
+    // new function needs nothing more (and an inline function, new at each
+    // render, must not make each reconnect fetch a token). A new string must
+    // replace the one the client cached.
+    if (typeof token === 'string' || typeof before === 'string') e.client.setToken(e.tokenFn);
   }, [key, given, token]);
 
   return <ClientContext.Provider value={client}>{children}</ClientContext.Provider>;

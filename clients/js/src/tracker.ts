@@ -20,7 +20,10 @@ export type Verdict =
  * first event after a fresh welcome or a reset must be head+1 too, so that a
  * hole there is also repaired by a resume).
  *
- * The position is (epoch, last): last is the seq of the last event delivered.
+ * The position is (epoch, last) in org: last is the seq of the last event
+ * delivered. A resume is only asked in the same org (the client drops a
+ * position of another org than its token's; a welcome of another org to a
+ * resume is a protocol error that drops the position).
  * After a welcome that does not resume, or a reset, it becomes (epoch, head):
  * everything up to head is delivered or announced as not coming, so a
  * reconnect before the next event resumes from head and loses nothing. After a
@@ -30,6 +33,10 @@ export type Verdict =
 export class Tracker {
   epoch: string;
   last: number;
+  /** The org of the position (the welcome's), '' while none is known. */
+  org: string;
+  /** The user of the last welcome ('' if none). */
+  user: string;
   /** (epoch, last) is a position to resume from. */
   known: boolean;
 
@@ -45,11 +52,31 @@ export class Tracker {
   constructor(pos: Position | null) {
     this.epoch = pos?.epoch ?? '';
     this.last = pos?.lastSeq ?? 0;
+    this.org = pos?.org ?? '';
+    this.user = pos?.user ?? '';
     this.known = pos !== null;
   }
 
   get position(): Position | null {
-    return this.known ? { epoch: this.epoch, lastSeq: this.last } : null;
+    if (!this.known) return null;
+    const p: Position = { epoch: this.epoch, lastSeq: this.last, org: this.org };
+    if (this.user !== '') p.user = this.user;
+    return p;
+  }
+
+  /**
+   * forgetUnless drops the position (the next connection starts fresh) if it
+   * is of another org than org: a seq of another org means nothing there. An
+   * org of null (not known) keeps it. It tells whether it dropped one.
+   */
+  forgetUnless(org: string | null): boolean {
+    if (!this.known || org === null || org === this.org) return false;
+    this.epoch = '';
+    this.last = 0;
+    this.org = '';
+    this.user = '';
+    this.known = false;
+    return true;
   }
 
   /** connect starts a connection; it returns the position to resume from, or null. */
@@ -64,6 +91,14 @@ export class Tracker {
   welcome(w: Welcome): void {
     if (this.welcomed) throw new ProtocolError('a second welcome');
     this.welcomed = true;
+    if (this.resuming && w.org !== this.org) {
+      // The token's org could not be read before the connection asked to
+      // resume: the seq was of another org. Start the next connection fresh.
+      const org = this.org;
+      this.forgetUnless(w.org);
+      throw new ProtocolError(`welcome of org ${JSON.stringify(w.org)} to a resume in org ${JSON.stringify(org)}`);
+    }
+    this.user = typeof w.user === 'string' ? w.user : '';
     if (this.resuming && w.resumed) {
       if (this.epoch !== '' && w.epoch !== this.epoch) {
         throw new ProtocolError(`resumed in epoch ${JSON.stringify(w.epoch)}, asked for ${JSON.stringify(this.epoch)}`);
@@ -74,6 +109,7 @@ export class Tracker {
       this.newEpoch = w.epoch;
     } else {
       this.epoch = w.epoch;
+      this.org = w.org;
       this.last = w.head;
       this.known = true;
     }

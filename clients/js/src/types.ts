@@ -57,10 +57,19 @@ export interface GapInfo {
   got: number;
 }
 
-/** The epoch of the org's log and the seq of the last event delivered (or the head of the last fresh welcome or reset). */
+/**
+ * The epoch of the org's log and the seq of the last event delivered (or the
+ * head of the last fresh welcome or reset), with the org (and user) of the
+ * welcome that set it: a seq means something only in its org, so a client
+ * whose token is for another org does not resume from it.
+ */
 export interface Position {
   epoch: string;
   lastSeq: number;
+  /** The org of the stream (the welcome's `org`). */
+  org: string;
+  /** The user of the last welcome (informative: a position is valid for every user of its org). */
+  user?: string;
 }
 
 /** A client's counters since it was constructed. */
@@ -126,13 +135,16 @@ export interface ClientOptions {
   /** See TokenSource for when a function is called. */
   token: TokenSource;
   /**
-   * Where the position is persisted (JSON `{epoch,lastSeq}` under storageKey), e.g.
-   * sessionStorage, so that a reload resumes. Read at construction; written on
-   * welcome and reset, at most every 250 ms while events flow, on close() and on
-   * pagehide. Default null: memory only.
+   * Where the position is persisted (JSON `{epoch,lastSeq,org,user}` under
+   * storageKey), e.g. sessionStorage, so that a reload resumes. Read at
+   * construction (an entry without `org`, from an older version, is ignored);
+   * written on welcome and reset, at most every 250 ms while events flow, on
+   * close() and on pagehide. Default null: memory only. A position (stored or
+   * in memory) of another org than the token's `org` claim is dropped when a
+   * connection opens: that connection starts fresh, without `last_seq`.
    */
   storage?: Storage | null;
-  /** Default 'orgstream:' + url. */
+  /** Default 'orgstream:' + url (the same for every org: pass one per org to keep each org's position). */
   storageKey?: string;
   /** Default globalThis.WebSocket. */
   WebSocket?: WebSocketConstructor;

@@ -228,7 +228,7 @@ describe('reconnect scheduler', () => {
     expect(client.state).toBe('closed');
     await vi.advanceTimersByTimeAsync(10_000);
     expect(ws.sockets).toHaveLength(1);
-    expect(JSON.parse(storage.get('orgstream:http://127.0.0.1:1')!)).toEqual({ epoch: 'e-1', lastSeq: 4 });
+    expect(JSON.parse(storage.get('orgstream:http://127.0.0.1:1')!)).toEqual({ epoch: 'e-1', lastSeq: 4, org: 'acme', user: 'alice' });
   });
 
   it('a token function that fails counts as a failure and is retried with backoff', async () => {

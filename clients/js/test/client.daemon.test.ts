@@ -90,7 +90,7 @@ describe('RealtimeClient (real daemon)', () => {
     await waitFor(() => rec.events.length === 7, '7 events');
     expect(orders).toEqual([1, 2, 3, 5, 6]);
 
-    expect(client.position).toEqual({ epoch: rec.welcomes[0]!.epoch, lastSeq: 7 });
+    expect(client.position).toEqual({ epoch: rec.welcomes[0]!.epoch, lastSeq: 7, org, user: 'alice' });
     expect(client.stats).toMatchObject({ connects: 1, reconnects: 0, resumes: 0, resets: 0, gaps: 0, events: 7 });
     expect(rec.states).toEqual(['connecting', 'open']);
     expect(rec.ws.sockets).toHaveLength(1);
@@ -111,7 +111,7 @@ describe('RealtimeClient (real daemon)', () => {
     client.connect();
     await waitFor(() => client.state === 'open', 'open');
     expect(rec.welcomes[0]).toMatchObject({ head: 4, resumed: false });
-    expect(client.position).toEqual({ epoch: rec.welcomes[0]!.epoch, lastSeq: 4 });
+    expect(client.position).toEqual({ epoch: rec.welcomes[0]!.epoch, lastSeq: 4, org, user: 'alice' });
     await d.publish(org, batch(2));
     await waitFor(() => rec.events.length === 2, '2 events');
     expect(seqs(rec.events)).toEqual([5, 6]);
@@ -147,12 +147,12 @@ describe('RealtimeClient (real daemon)', () => {
 
     client.close();
     const saved = JSON.parse(storage.getItem('pos')!);
-    expect(saved).toEqual({ epoch: rec.welcomes[0]!.epoch, lastSeq: 9 });
+    expect(saved).toEqual({ epoch: rec.welcomes[0]!.epoch, lastSeq: 9, org, user: 'alice' });
 
     // A "reload": a new client on the same storage resumes after 9.
     await d.publish(org, batch(2));
     const again = follow(org, { storage, storageKey: 'pos' });
-    expect(again.client.position).toEqual({ epoch: rec.welcomes[0]!.epoch, lastSeq: 9 });
+    expect(again.client.position).toEqual({ epoch: rec.welcomes[0]!.epoch, lastSeq: 9, org, user: 'alice' });
     again.client.connect();
     expect(again.client.state).toBe('resuming');
     await waitFor(() => again.rec.events.length === 2, 'replay');
@@ -165,15 +165,15 @@ describe('RealtimeClient (real daemon)', () => {
     const org = newOrg();
     await d.publish(org, batch(5));
     const storage = new MemoryStorage();
-    storage.setItem('k', JSON.stringify({ epoch: 'e-not-this-one', lastSeq: 3 }));
+    storage.setItem('k', JSON.stringify({ epoch: 'e-not-this-one', lastSeq: 3, org }));
     const { client, rec } = follow(org, { storage, storageKey: 'k' });
     client.connect();
     await waitFor(() => rec.resets.length === 1, 'reset');
     expect(rec.welcomes[0]).toMatchObject({ resumed: false, head: 5 });
     expect(rec.resets[0]).toMatchObject({ reason: 'epoch_changed', head: 5 });
     const epoch = rec.welcomes[0]!.epoch;
-    expect(client.position).toEqual({ epoch, lastSeq: 5 });
-    expect(JSON.parse(storage.getItem('k')!)).toEqual({ epoch, lastSeq: 5 });
+    expect(client.position).toEqual({ epoch, lastSeq: 5, org, user: 'alice' });
+    expect(JSON.parse(storage.getItem('k')!)).toEqual({ epoch, lastSeq: 5, org, user: 'alice' });
     await d.publish(org, batch(1));
     await waitFor(() => rec.events.length === 1, 'event');
     expect(seqs(rec.events)).toEqual([6]);
@@ -190,15 +190,50 @@ describe('RealtimeClient (real daemon)', () => {
     first.client.close();
 
     const storage = new MemoryStorage();
-    storage.setItem('k', JSON.stringify({ epoch, lastSeq: 102 }));
+    storage.setItem('k', JSON.stringify({ epoch, lastSeq: 102, org }));
     const { client, rec } = follow(org, { storage, storageKey: 'k' });
     client.connect();
     await waitFor(() => rec.resets.length === 1, 'reset');
     expect(rec.resets[0]).toMatchObject({ reason: 'invalid_position', head: 2 });
-    expect(client.position).toEqual({ epoch, lastSeq: 2 });
+    expect(client.position).toEqual({ epoch, lastSeq: 2, org, user: 'alice' });
     await d.publish(org, batch(1));
     await waitFor(() => rec.events.length === 1, 'event');
     expect(seqs(rec.events)).toEqual([3]);
+  });
+
+  it("does not resume from a stored position of another org than the token's", async () => {
+    // The epoch is the store's, not the org's: the daemon would accept org A's
+    // position from a client of org B and replay B's events after A's seq.
+    const orgA = newOrg();
+    const orgB = newOrg();
+    const storage = new MemoryStorage();
+    const a = follow(orgA, { storage, storageKey: 'shared' });
+    a.client.connect();
+    await waitFor(() => a.client.state === 'open', 'open A');
+    await d.publish(orgA, batch(2));
+    await waitFor(() => a.rec.events.length === 2, '2 events of A');
+    a.client.close();
+    expect(JSON.parse(storage.getItem('shared')!)).toEqual({ epoch: a.rec.welcomes[0]!.epoch, lastSeq: 2, org: orgA, user: 'alice' });
+
+    await d.publish(orgB, batch(5));
+    const b = follow(orgB, { storage, storageKey: 'shared' });
+    expect(b.client.position).toMatchObject({ lastSeq: 2, org: orgA });
+    b.client.connect();
+    expect(b.client.state).toBe('connecting');
+    expect(new URL(b.rec.ws.sockets[0]!.url).searchParams.has('last_seq')).toBe(false);
+    await waitFor(() => b.client.state === 'open', 'open B');
+    expect(b.rec.welcomes[0]).toMatchObject({ org: orgB, resumed: false, head: 5 });
+    expect(b.rec.welcomes[0]).not.toHaveProperty('replay');
+    const epoch = b.rec.welcomes[0]!.epoch;
+    expect(b.client.position).toEqual({ epoch, lastSeq: 5, org: orgB, user: 'alice' });
+    expect(JSON.parse(storage.getItem('shared')!)).toEqual({ epoch, lastSeq: 5, org: orgB, user: 'alice' });
+
+    await d.publish(orgB, batch(1));
+    await waitFor(() => b.rec.events.length === 1, 'event of B');
+    expect(seqs(b.rec.events)).toEqual([6]);
+    expect(b.rec.resets).toEqual([]);
+    expect(b.client.stats).toMatchObject({ resets: 0, resumes: 0, gaps: 0 });
+    expect(b.rec.errors).toEqual([]);
   });
 
   it('renews the token after 4001 and resumes without a gap', async () => {

@@ -60,7 +60,9 @@ export function fakeWebSocket(): { WebSocket: WebSocketConstructor; sockets: Fak
   };
 }
 
-export const welcome = (o: Partial<{ epoch: string; head: number; resumed: boolean; replay: { from: number; to: number } }> = {}) => ({
+export const welcome = (
+  o: Partial<{ org: string; user: string; epoch: string; head: number; resumed: boolean; replay: { from: number; to: number } }> = {},
+) => ({
   type: 'welcome',
   conn_id: 'c-1',
   org: 'acme',
@@ -80,3 +82,9 @@ export const event = (seq: number, topic = 't', data: unknown = { n: seq }) => (
 });
 
 export const reset = (reason: string, first: number, head: number) => ({ type: 'reset', reason, first, head });
+
+/** An unsigned JWT with these claims (the client reads exp and org without verifying). */
+export const jwt = (claims: Record<string, unknown>): string => {
+  const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
+  return `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}.c2ln`;
+};

@@ -2,7 +2,7 @@
 // server that skips a seq cannot be provoked on the real daemon).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RealtimeClient, type ClientOptions, type ConnectionState, type GapInfo, type RealtimeEvent, type ResetInfo } from '../src/index.js';
-import { event, fakeWebSocket, reset, welcome } from './fake-socket.js';
+import { event, fakeWebSocket, jwt, reset, welcome } from './fake-socket.js';
 import { MemoryStorage } from './daemon.js';
 
 beforeEach(() => {
@@ -91,7 +91,7 @@ describe('frames', () => {
     client.connect();
     ws.last().accept();
     ws.last().send(welcome({ head: 10 }));
-    expect(client.position).toEqual({ epoch: 'e-1', lastSeq: 10 });
+    expect(client.position).toEqual({ epoch: 'e-1', lastSeq: 10, org: 'acme', user: 'alice' });
     ws.last().send(event(9)); // before head: a duplicate
     ws.last().send(event(12));
     expect(rec.gaps).toEqual([{ expected: 11, got: 12 }]);
@@ -103,15 +103,15 @@ describe('frames', () => {
 
   it('keeps the position over a refused resume until the reset, then adopts head and the new epoch', async () => {
     const storage = new MemoryStorage();
-    storage.setItem('orgstream:https://rt.example.test/base/', JSON.stringify({ epoch: 'e-old', lastSeq: 40 }));
+    storage.setItem('orgstream:https://rt.example.test/base/', JSON.stringify({ epoch: 'e-old', lastSeq: 40, org: 'acme' }));
     const { client, ws, rec } = make({ storage });
-    expect(client.position).toEqual({ epoch: 'e-old', lastSeq: 40 });
+    expect(client.position).toEqual({ epoch: 'e-old', lastSeq: 40, org: 'acme' });
     client.connect();
     expect(rec.states).toEqual(['resuming']);
     expect(q(ws.last().url)).toMatchObject({ last_seq: '40', epoch: 'e-old' });
     ws.last().accept();
     ws.last().send(welcome({ epoch: 'e-new', head: 3, resumed: false }));
-    expect(client.position).toEqual({ epoch: 'e-old', lastSeq: 40 });
+    expect(client.position).toEqual({ epoch: 'e-old', lastSeq: 40, org: 'acme', user: 'alice' });
     ws.last().serverClose(1001); // ends before the reset: ask again
     await vi.advanceTimersByTimeAsync(0);
     expect(q(ws.last().url)).toMatchObject({ last_seq: '40', epoch: 'e-old' });
@@ -119,8 +119,8 @@ describe('frames', () => {
     ws.last().send(welcome({ epoch: 'e-new', head: 3, resumed: false }));
     ws.last().send(reset('epoch_changed', 1, 3));
     expect(rec.resets).toEqual([{ reason: 'epoch_changed', first: 1, head: 3 }]);
-    expect(client.position).toEqual({ epoch: 'e-new', lastSeq: 3 });
-    expect(JSON.parse(storage.getItem('orgstream:https://rt.example.test/base/')!)).toEqual({ epoch: 'e-new', lastSeq: 3 });
+    expect(client.position).toEqual({ epoch: 'e-new', lastSeq: 3, org: 'acme', user: 'alice' });
+    expect(JSON.parse(storage.getItem('orgstream:https://rt.example.test/base/')!)).toEqual({ epoch: 'e-new', lastSeq: 3, org: 'acme', user: 'alice' });
     ws.last().send(event(4));
     expect(seqs(rec.events)).toEqual([4]);
     expect(client.stats).toMatchObject({ resets: 1, resumes: 0, connects: 2 });
@@ -133,7 +133,8 @@ describe('frames', () => {
     ['event before the welcome', [event(1)]],
     ['a second welcome', [welcome(), welcome()]],
     ['malformed event', [welcome(), { type: 'event', seq: '1', topic: 't' }]],
-    ['malformed welcome', [{ type: 'welcome', epoch: 'e', head: -1, resumed: false }]],
+    ['malformed welcome', [{ type: 'welcome', org: 'acme', epoch: 'e', head: -1, resumed: false }]],
+    ['welcome without org', [{ type: 'welcome', epoch: 'e', head: 0, resumed: false }]],
     ['reset before the welcome', [reset('window_exceeded', 1, 2)]],
   ])('drops the connection on a protocol error: %s', async (_name, frames) => {
     const { client, ws, rec } = make();
@@ -151,7 +152,7 @@ describe('frames', () => {
 
   it('refuses events after a refused resume that got no reset', async () => {
     const storage = new MemoryStorage();
-    storage.setItem('k', JSON.stringify({ epoch: 'e-1', lastSeq: 4 }));
+    storage.setItem('k', JSON.stringify({ epoch: 'e-1', lastSeq: 4, org: 'acme' }));
     const { client, ws, rec } = make({ storage, storageKey: 'k' });
     client.connect();
     ws.last().accept();
@@ -221,23 +222,36 @@ describe('frames', () => {
     client.connect();
     ws.last().accept();
     ws.last().send(welcome({ head: 0 }));
-    expect(JSON.parse(storage.getItem('p')!)).toEqual({ epoch: 'e-1', lastSeq: 0 });
+    expect(JSON.parse(storage.getItem('p')!)).toEqual({ epoch: 'e-1', lastSeq: 0, org: 'acme', user: 'alice' });
     for (let n = 1; n <= 10; n++) ws.last().send(event(n));
-    expect(JSON.parse(storage.getItem('p')!)).toEqual({ epoch: 'e-1', lastSeq: 0 });
+    expect(JSON.parse(storage.getItem('p')!)).toEqual({ epoch: 'e-1', lastSeq: 0, org: 'acme', user: 'alice' });
     await vi.advanceTimersByTimeAsync(250);
-    expect(JSON.parse(storage.getItem('p')!)).toEqual({ epoch: 'e-1', lastSeq: 10 });
+    expect(JSON.parse(storage.getItem('p')!)).toEqual({ epoch: 'e-1', lastSeq: 10, org: 'acme', user: 'alice' });
     ws.last().send(event(11));
     client.close();
-    expect(JSON.parse(storage.getItem('p')!)).toEqual({ epoch: 'e-1', lastSeq: 11 });
+    expect(JSON.parse(storage.getItem('p')!)).toEqual({ epoch: 'e-1', lastSeq: 11, org: 'acme', user: 'alice' });
   });
 
-  it('ignores a garbage stored position', () => {
-    for (const raw of ['nope', '{}', '{"epoch":"","lastSeq":1}', '{"epoch":"e","lastSeq":-1}', '{"epoch":"e","lastSeq":1.5}', 'null']) {
+  it('ignores a garbage stored position, and one without org (an older version)', () => {
+    for (const raw of [
+      'nope',
+      '{}',
+      'null',
+      '{"epoch":"","lastSeq":1,"org":"acme"}',
+      '{"epoch":"e","lastSeq":-1,"org":"acme"}',
+      '{"epoch":"e","lastSeq":1.5,"org":"acme"}',
+      '{"epoch":"e","lastSeq":1,"org":""}',
+      '{"epoch":"e","lastSeq":1,"org":7}',
+      '{"epoch":"e","lastSeq":1}',
+    ]) {
       const storage = new MemoryStorage();
       storage.setItem('k', raw);
       const { client } = make({ storage, storageKey: 'k' });
       expect(client.position, raw).toBeNull();
     }
+    const storage = new MemoryStorage();
+    storage.setItem('k', '{"epoch":"e","lastSeq":1,"org":"acme","user":7}');
+    expect(make({ storage, storageKey: 'k' }).client.position).toEqual({ epoch: 'e', lastSeq: 1, org: 'acme' });
   });
 
   it('never puts the token into an error', () => {
@@ -301,5 +315,88 @@ describe('close() from a callback', () => {
     expect(client.state).toBe('closed');
     expect(rec.states).toEqual(['connecting', 'closed']);
     expect(ws.last().closedByClient).toEqual({ code: 1000, reason: undefined });
+  });
+});
+
+describe('the position belongs to an org', () => {
+  const key = 'orgstream:https://rt.example.test/base/';
+  const stored = (org?: string): MemoryStorage => {
+    const storage = new MemoryStorage();
+    storage.setItem(key, JSON.stringify({ epoch: 'e-1', lastSeq: 40, org, user: 'alice' }));
+    return storage;
+  };
+
+  it("resumes from a stored position of the token's org", () => {
+    const { client, ws, rec } = make({ storage: stored('acme'), token: jwt({ sub: 'bob', org: 'acme' }) });
+    client.connect();
+    expect(rec.states).toEqual(['resuming']);
+    expect(q(ws.last().url)).toMatchObject({ last_seq: '40', epoch: 'e-1' });
+    client.close();
+  });
+
+  it("does not resume from a stored position of another org than the token's", () => {
+    const storage = stored('acme');
+    const { client, ws, rec } = make({ storage, token: jwt({ sub: 'alice', org: 'other' }) });
+    expect(client.position).toEqual({ epoch: 'e-1', lastSeq: 40, org: 'acme', user: 'alice' });
+    client.connect();
+    expect(rec.states).toEqual(['connecting']);
+    expect(q(ws.last().url)).not.toHaveProperty('last_seq');
+    expect(q(ws.last().url)).not.toHaveProperty('epoch');
+    expect(client.position).toBeNull();
+    ws.last().accept();
+    ws.last().send(welcome({ org: 'other', head: 7 }));
+    expect(client.position).toEqual({ epoch: 'e-1', lastSeq: 7, org: 'other', user: 'alice' });
+    expect(JSON.parse(storage.getItem(key)!)).toEqual({ epoch: 'e-1', lastSeq: 7, org: 'other', user: 'alice' });
+    ws.last().send(event(8));
+    expect(seqs(rec.events)).toEqual([8]);
+    expect(client.stats).toMatchObject({ resumes: 0, resets: 0, gaps: 0 });
+    client.close();
+  });
+
+  it('checks the org of a token function once it has the token', async () => {
+    const { client, ws, rec } = make({ storage: stored('acme'), token: async () => jwt({ sub: 'alice', org: 'other' }) });
+    client.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(rec.states).toEqual(['resuming', 'connecting']);
+    expect(q(ws.last().url)).not.toHaveProperty('last_seq');
+    client.close();
+  });
+
+  it('starts fresh after setToken() with a token of another org', async () => {
+    const { client, ws } = make({ token: jwt({ sub: 'alice', org: 'acme' }) });
+    client.connect();
+    ws.last().accept();
+    ws.last().send(welcome({ org: 'acme', head: 3 }));
+    ws.last().send(event(4));
+    client.setToken(jwt({ sub: 'alice', org: 'acme' }));
+    ws.last().serverClose(1001);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(q(ws.last().url)).toMatchObject({ last_seq: '4', epoch: 'e-1' }); // same org: resumes
+    ws.last().accept();
+    ws.last().send(welcome({ org: 'acme', head: 4, resumed: true }));
+    client.setToken(jwt({ sub: 'alice', org: 'other' }));
+    ws.last().serverClose(1001);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(q(ws.last().url)).not.toHaveProperty('last_seq');
+    expect(client.state).toBe('connecting');
+    client.close();
+  });
+
+  it('drops a resume that the welcome says is of another org (the token had no readable org) and starts fresh', async () => {
+    const { client, ws, rec } = make({ storage: stored('acme') }); // token 'T0K3N-secret': not a JWT
+    client.connect();
+    expect(q(ws.last().url)).toMatchObject({ last_seq: '40' });
+    const s1 = ws.last();
+    s1.accept();
+    s1.send(welcome({ org: 'other', head: 50, resumed: true, replay: { from: 41, to: 50 } }));
+    s1.send(event(41));
+    expect(rec.events).toEqual([]);
+    expect(rec.errors[0]!.name).toBe('ProtocolError');
+    expect(s1.closedByClient).toEqual({ code: 1000, reason: 'protocol error' });
+    expect(client.position).toBeNull();
+    await vi.advanceTimersByTimeAsync(50);
+    expect(ws.last()).not.toBe(s1);
+    expect(q(ws.last().url)).not.toHaveProperty('last_seq');
+    client.close();
   });
 });

@@ -1,10 +1,11 @@
 // @vitest-environment jsdom
 // The React provider against the real daemon: one WebSocket per tab however
 // many hooks and StrictMode's double mounting, closed after the last unmount.
-import { StrictMode, useState } from 'react';
+import { Component, StrictMode, useState, type ReactNode } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
+  ORPHAN_CLOSE_MS,
   RealtimeProvider,
   sharedClientCount,
   useConnectionState,
@@ -38,6 +39,7 @@ afterEach(async () => {
   container?.remove();
   await waitFor(() => sharedClientCount() === 0, 'registry empty');
   vi.unstubAllGlobals();
+  vi.restoreAllMocks();
 });
 
 async function waitConnections(n: number): Promise<void> {
@@ -178,5 +180,144 @@ describe('RealtimeProvider (real daemon, jsdom)', () => {
     await waitFor(() => got[1]!.includes(3), 'replayed event');
     expect(got[1]).toEqual([1, 3]);
     expect(ws.sockets).toHaveLength(3);
+  });
+
+  it('does not ask an inline token function again on each render; the newest one is asked when a token is needed', async () => {
+    const org = 'react-inline-token';
+    const ws = countingWebSocket();
+    vi.stubGlobal('WebSocket', ws.WebSocket);
+    const calls: number[] = [];
+    let client: RealtimeClient | null = null;
+
+    function Sink() {
+      client = useRealtimeClient();
+      return <p id="state">{useConnectionState()}</p>;
+    }
+    function App({ n }: { n: number }) {
+      return (
+        <RealtimeProvider
+          url={d.url}
+          token={() => {
+            calls.push(n);
+            return d.token({ sub: 'carol', org });
+          }}
+        >
+          <p id="n">{n}</p>
+          <Sink />
+        </RealtimeProvider>
+      );
+    }
+    render(<App n={1} />);
+    await waitFor(() => text('state') === 'open', 'open');
+    expect(calls).toEqual([1]);
+    for (const n of [2, 3]) {
+      root!.render(<App n={n} />);
+      await waitFor(() => text('n') === String(n), `render ${n}`);
+    }
+    await sleep(50); // the token effect of the last render has run
+    expect(calls).toEqual([1]);
+
+    // A reconnect that can keep its token (1001 after the welcome; the daemon
+    // echoes the code of a close the client starts) does not ask for one.
+    ws.sockets[0]!.close(1001);
+    await waitFor(() => client!.stats.connects === 2 && text('state') === 'open', 'reconnect after 1001');
+    expect(calls).toEqual([1]);
+
+    // One that needs a token (4001) asks the newest function.
+    ws.sockets[1]!.close(4001);
+    await waitFor(() => client!.stats.connects === 3 && text('state') === 'open', 'reconnect after 4001');
+    expect(calls).toEqual([1, 3]);
+    expect(ws.sockets).toHaveLength(3);
+    expect(sharedClientCount()).toBe(1);
+  });
+
+  it('keys shared clients by the org of a string token and never resumes in one org from another', async () => {
+    const ws = countingWebSocket();
+    vi.stubGlobal('WebSocket', ws.WebSocket);
+    const storage = new MemoryStorage();
+    const a1 = d.token({ sub: 'dave', org: 'react-org-a' });
+    const a2 = d.token({ sub: 'erin', org: 'react-org-a' });
+    const b = d.token({ sub: 'dave', org: 'react-org-b' });
+    const clients: RealtimeClient[] = [];
+    const got: number[] = [];
+
+    function Sink() {
+      const c = useRealtimeClient();
+      if (!clients.includes(c)) clients.push(c);
+      useRealtime((e) => got.push(e.seq));
+      return <p id="state">{useConnectionState()}</p>;
+    }
+    const App = ({ token }: { token: string }) => (
+      <RealtimeProvider url={d.url} token={token} storage={storage}>
+        <Sink />
+      </RealtimeProvider>
+    );
+    const param = (i: number, name: string) => new URL(ws.sockets[i]!.url).searchParams.get(name);
+
+    await d.publish('react-org-a', [{ topic: 't', data: 1 }]);
+    await d.publish('react-org-b', [1, 2, 3].map((data) => ({ topic: 't', data })));
+    render(<App token={a1} />);
+    await waitFor(() => text('state') === 'open', 'open A');
+    await d.publish('react-org-a', [{ topic: 't', data: 2 }]);
+    await waitFor(() => got.length === 1, 'event of A');
+    expect(got).toEqual([2]);
+
+    // Another token of the same org: the same client, which uses it from the next connection on.
+    root!.render(<App token={a2} />);
+    await sleep(50);
+    expect(ws.sockets).toHaveLength(1);
+    ws.sockets[0]!.close(1001);
+    await waitFor(() => ws.sockets.length === 2 && text('state') === 'open' && clients[0]!.stats.connects === 2, 'reconnect');
+    expect(param(1, 'access_token')).toBe(a2);
+    expect(param(1, 'last_seq')).toBe('2');
+    expect(clients).toHaveLength(1);
+
+    // A token of another org: another client, which does not resume from org A's position
+    // (stored under the same storage key).
+    root!.render(<App token={b} />);
+    await waitFor(() => clients.length === 2 && text('state') === 'open' && clients[1]!.stats.connects === 1, 'client of B');
+    expect(ws.sockets).toHaveLength(3);
+    expect(param(2, 'access_token')).toBe(b);
+    expect(param(2, 'last_seq')).toBeNull();
+    expect(clients[1]!.stats).toMatchObject({ resumes: 0, resets: 0 });
+    expect(clients[1]!.position).toMatchObject({ org: 'react-org-b', lastSeq: 3 });
+    await waitFor(() => clients[0]!.state === 'closed', 'client of A closed');
+    await waitConnections(1);
+    expect(sharedClientCount()).toBe(1);
+  });
+
+  it('closes the client of a render React discarded (no effect ever ran)', async () => {
+    const ws = countingWebSocket();
+    vi.stubGlobal('WebSocket', ws.WebSocket);
+    vi.spyOn(console, 'error').mockImplementation(() => {}); // React reports the caught error
+    class Boundary extends Component<{ children: ReactNode }, { failed: boolean }> {
+      override state = { failed: false };
+      static getDerivedStateFromError() {
+        return { failed: true };
+      }
+      override render() {
+        return this.state.failed ? <p id="failed">failed</p> : this.props.children;
+      }
+    }
+    function Boom(): never {
+      throw new Error('boom');
+    }
+    let seen: RealtimeClient | null = null;
+    function Spy() {
+      seen = useRealtimeClient();
+      return <Boom />;
+    }
+    render(
+      <Boundary>
+        <RealtimeProvider url={d.url} token="never-used" storageKey="discarded">
+          <Spy />
+        </RealtimeProvider>
+      </Boundary>,
+    );
+    await waitFor(() => text('failed') === 'failed', 'the error boundary');
+    expect(seen).not.toBeNull();
+    await waitFor(() => sharedClientCount() === 0, 'the orphan closed', ORPHAN_CLOSE_MS + 5_000);
+    expect(seen!.state).toBe('closed');
+    expect(ws.sockets).toHaveLength(0);
   });
 });
