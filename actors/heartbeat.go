@@ -6,30 +6,31 @@ import (
 
 // heartbeat is the one goroutine that times every connection: each second
 // (or half ping interval, if shorter) it closes streams whose token expired
-// (4001) and, every ping interval, it pings each connection and closes those
-// silent for two intervals. One sweep for all connections costs less than a
-// timer or goroutine each.
+// (4001) and pings one slice of the connections, each once per ping
+// interval, closing those silent for two intervals. One sweep for all
+// connections costs less than a timer or goroutine each. Pinging all of
+// them in the same sweep would make a burst every interval (10,000 pings,
+// then 10,000 pongs waking the poller at once: a stall of a few hundred ms
+// for every delivery queued behind it), so connection i is pinged in the
+// sweeps k with k ≡ i (mod sweeps per interval).
 func (h *Hub) heartbeat() {
 	defer h.wg.Done()
-	// A sweep at most half an interval apart keeps pings at most 1.5
-	// intervals apart: with a coarser sweep a client that answers every
+	// A sweep at most half an interval apart keeps pings at most one
+	// interval apart: with a coarser sweep a client that answers every
 	// ping would look silent for two intervals.
-	tick := time.NewTicker(max(time.Millisecond, min(time.Second, h.cfg.PingInterval/2)))
+	every := max(time.Millisecond, min(time.Second, h.cfg.PingInterval/2))
+	slots := uint64(max(1, h.cfg.PingInterval/every))
+	tick := time.NewTicker(every)
 	defer tick.Stop()
-	nextPing := time.Now().Add(h.cfg.PingInterval)
 	var batch []*conn
-	for {
+	for sweep := uint64(1); ; sweep++ {
 		select {
 		case <-h.ctx.Done():
 			return
 		case now := <-tick.C:
-			ping := !now.Before(nextPing)
-			if ping {
-				nextPing = now.Add(h.cfg.PingInterval)
-			}
 			batch = h.snapshot(batch[:0])
 			for _, c := range batch {
-				h.beat(c, now, ping)
+				h.beat(c, now, c.slot%slots == sweep%slots)
 			}
 			clear(batch)
 		}

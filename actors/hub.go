@@ -215,10 +215,11 @@ func (h *Hub) Open(sock net.Conn, s messages.Stream) {
 	}
 	e.conns++
 	e.users[s.User]++
-	id := h.connPrefix + "-" + strconv.FormatUint(h.connSeq.Add(1), 36)
+	seq := h.connSeq.Add(1)
+	id := h.connPrefix + "-" + strconv.FormatUint(seq, 36)
 	c := &conn{
 		hub: h, id: id, stream: s, sock: sock, entry: e, opened: time.Now(),
-		out: newOutbox(h.cfg.MaxQueueBytes),
+		out: newOutbox(h.cfg.MaxQueueBytes), slot: seq,
 	}
 	c.lastRead.Store(c.opened.UnixNano())
 	c.sub = &subscriber{connID: id, org: s.Org, user: s.User, out: c.out, deflate: s.Deflate}
