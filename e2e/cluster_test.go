@@ -42,11 +42,11 @@ func startCluster(t *testing.T, k int) *cluster {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	c := &cluster{t: t, secret: hex.EncodeToString(b), nodes: make([]*daemon, k)}
-	routes := make([]string, k)
-	for i := range k {
-		c.addrs = append(c.addrs, freeAddr(t))
-		routes[i] = freeAddr(t)
-	}
+	// Distinct ports: freeAddr alone may hand out a port it handed out a
+	// moment ago (then one node's HTTP would take another's route port).
+	ports := freeAddrs(t, 2*k)
+	c.addrs = ports[:k]
+	routes := ports[k:]
 	for i := range k {
 		var others []string
 		for j, r := range routes {

@@ -227,6 +227,22 @@ func freeAddr(t testing.TB) string {
 	return addr
 }
 
+// freeAddrs is n distinct 127.0.0.1:PORT that were free a moment ago: all
+// are held open until the last is picked.
+func freeAddrs(t testing.TB, n int) []string {
+	t.Helper()
+	addrs := make([]string, n)
+	for i := range addrs {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("e2e: %v", err)
+		}
+		defer l.Close()
+		addrs[i] = l.Addr().String()
+	}
+	return addrs
+}
+
 // runCLI runs the binary with args and extra env (ORGSTREAM_* of the test's
 // environment dropped) and returns stdout, stderr and the exit code.
 func runCLI(t testing.TB, env []string, args ...string) (stdout, stderr string, code int) {

@@ -10,11 +10,12 @@ import (
 // 200 and /readyz 503, and SIGTERM stops it with exit 0 (PROTOCOL.md).
 func TestSIGTERMWhileWaitingForQuorum(t *testing.T) {
 	closeIdle(t)
+	addrs := freeAddrs(t, 3)
 	d := launch(t, spec{DataDir: t.TempDir(), Args: []string{
-		"--cluster-listen", freeAddr(t),
-		"--routes", "nats://" + freeAddr(t), // nobody there
+		"--cluster-listen", addrs[0],
+		"--routes", "nats://" + addrs[1], // nobody there
 		"--replicas", "3",
-	}}, freeAddr(t))
+	}}, addrs[2])
 	hc := &http.Client{Timeout: time.Second}
 	defer hc.CloseIdleConnections()
 	deadline := time.Now().Add(readyTimeout)
