@@ -89,7 +89,8 @@ type Log interface {
 	Append(ctx context.Context, org string, after Head, drafts []messages.Draft) (Appended, error)
 
 	// Bounds returns the org's oldest retained seq and its head seq. With
-	// nothing retained, first is head+1.
+	// nothing retained, first is head+1. The head counts every event
+	// acknowledged so far, on any node (it does not lag like a replica).
 	Bounds(ctx context.Context, org string) (first, head uint64, err error)
 
 	// Read returns up to max retained events of org with seq >= from, in seq

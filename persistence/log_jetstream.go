@@ -370,16 +370,24 @@ func (l *JetStreamLog) head(ctx context.Context, org string, accurate bool) (Hea
 	return Head{Seq: max(seq, mark), Rev: rev}, nil
 }
 
-// Bounds implements Log.
+// Bounds implements Log. The head is read from the streams' leaders: on a
+// replicated stream the replica nearest to this node may lag, and a client
+// that resumes here after reading seq N on another node must find a head of
+// at least N (a lower one would refuse its position as invalid_position).
 func (l *JetStreamLog) Bounds(ctx context.Context, org string) (first, head uint64, err error) {
 	if err := l.check(org); err != nil {
 		return 0, 0, err
 	}
+	return l.bounds(ctx, org, true)
+}
+
+// bounds is Bounds; accurate reads the head from the leaders.
+func (l *JetStreamLog) bounds(ctx context.Context, org string, accurate bool) (first, head uint64, err error) {
 	ev, _, ok, err := l.firstEvent(ctx, org)
 	if err != nil {
 		return 0, 0, err
 	}
-	h, err := l.head(ctx, org, false)
+	h, err := l.head(ctx, org, accurate)
 	if err != nil {
 		return 0, 0, err
 	}
