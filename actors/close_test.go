@@ -74,6 +74,13 @@ func TestClosingHandshakeClosesAtOnce(t *testing.T) {
 // stream of org "acme" and returns the client end.
 func openStream(t *testing.T, h *Hub) net.Conn {
 	t.Helper()
+	return openStreamAs(t, h, messages.Stream{Org: "acme", User: "alice", Expiry: time.Now().Add(time.Hour)})
+}
+
+// openStreamAs hands the server end of a loopback connection to h as the
+// stream s and returns the client end.
+func openStreamAs(t *testing.T, h *Hub, s messages.Stream) net.Conn {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -83,11 +90,11 @@ func openStream(t *testing.T, h *Hub) net.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := ln.Accept()
+	srv, err := ln.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.Open(s, messages.Stream{Org: "acme", User: "alice", Expiry: time.Now().Add(time.Hour)})
+	h.Open(srv, s)
 	return c
 }
 

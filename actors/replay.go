@@ -25,13 +25,19 @@ func (h *Hub) goResolve(org *actor.PID, orgID string, sub *subscriber, pos posit
 		defer func() { h.sys.Root.Send(org, res) }()
 		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.RecoverTimeout)
 		defer cancel()
+		epoch := h.cfg.Log.Epoch()
 		first, logHead, err := h.cfg.Log.Bounds(ctx, orgID)
+		if err == nil && aheadOf(pos, epoch, max(head, logHead)) {
+			// This node's replica may lag the acks: only the leader can
+			// tell a position another node served from an invalid one.
+			logHead, err = h.cfg.Log.LeaderHead(ctx, orgID)
+		}
 		if err != nil {
 			h.log.Warn("resume: read log bounds", zap.String("org", orgID), zap.Error(err))
 			res.failed = true
 			return
 		}
-		pl := planWithBounds(head, h.cfg.Log.Epoch(), pos, first, logHead)
+		pl := planWithBounds(head, epoch, pos, first, logHead)
 		for _, f := range planFrames(sub, pl) {
 			if !h.pushPaced(sub, f) {
 				res.failed = true

@@ -62,6 +62,12 @@ func planWithBounds(head uint64, epoch string, p position, first, logHead uint64
 	return resumed(epoch, top, p.last)
 }
 
+// aheadOf reports a resume of this epoch from past head, which is
+// refused as invalid_position unless the log's leader knows a newer head.
+func aheadOf(p position, epoch string, head uint64) bool {
+	return p.resume && (p.epoch == "" || p.epoch == epoch) && p.last > head
+}
+
 func resumed(epoch string, head, last uint64) plan {
 	return plan{
 		welcome: messages.Welcome{

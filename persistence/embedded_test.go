@@ -143,7 +143,7 @@ func TestEmbeddedClusterR3(t *testing.T) {
 	}
 	// A client that read seq N on one node and resumes on another must find
 	// a head of at least N there, however far that node's replica lags: one
-	// writer per node, each checking another node's Bounds after every ack.
+	// writer per node, each checking another node's LeaderHead after every ack.
 	const rounds = 60
 	for i := range logs {
 		go func() {
@@ -153,8 +153,8 @@ func TestEmbeddedClusterR3(t *testing.T) {
 					done <- err
 					return
 				}
-				if _, head, err := logs[(i+1)%3].Bounds(ctx, "acme"); err != nil || head < res.Head.Seq {
-					done <- fmt.Errorf("round %d: Bounds on node %d = head %d, %v, after seq %d was acked", k, (i+1)%3, head, err, res.Head.Seq)
+				if head, err := logs[(i+1)%3].LeaderHead(ctx, "acme"); err != nil || head < res.Head.Seq {
+					done <- fmt.Errorf("round %d: LeaderHead on node %d = head %d, %v, after seq %d was acked", k, (i+1)%3, head, err, res.Head.Seq)
 					return
 				}
 			}

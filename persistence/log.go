@@ -89,9 +89,14 @@ type Log interface {
 	Append(ctx context.Context, org string, after Head, drafts []messages.Draft) (Appended, error)
 
 	// Bounds returns the org's oldest retained seq and its head seq. With
-	// nothing retained, first is head+1. The head counts every event
-	// acknowledged so far, on any node (it does not lag like a replica).
+	// nothing retained, first is head+1.
 	Bounds(ctx context.Context, org string) (first, head uint64, err error)
+
+	// LeaderHead returns the org's head seq as the store's leader has it:
+	// it counts every event acknowledged so far, on any node. Bounds may be
+	// answered by a replica that lags the acks (cheaper, and served while the
+	// leader is being elected); LeaderHead fails with ErrUnavailable then.
+	LeaderHead(ctx context.Context, org string) (uint64, error)
 
 	// Read returns up to max retained events of org with seq >= from, in seq
 	// order, without holes. Fewer than max means the end of the log was

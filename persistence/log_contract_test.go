@@ -137,6 +137,9 @@ func testAppendReadBounds(t *testing.T, im impl) {
 	if first, head, err := l.Bounds(ctx, "acme"); err != nil || first != 1 || head != 0 {
 		t.Fatalf("Bounds of a new org = %d, %d, %v; want 1, 0", first, head, err)
 	}
+	if head, err := l.LeaderHead(ctx, "acme"); err != nil || head != 0 {
+		t.Fatalf("LeaderHead of a new org = %d, %v; want 0", head, err)
+	}
 	if evs, err := l.Read(ctx, "acme", 1, 10); err != nil || len(evs) != 0 {
 		t.Fatalf("Read of a new org = %v, %v", evs, err)
 	}
@@ -170,6 +173,9 @@ func testAppendReadBounds(t *testing.T, im impl) {
 	}
 	if first, head, err := l.Bounds(ctx, "acme"); err != nil || first != 1 || head != 4 {
 		t.Fatalf("Bounds = %d, %d, %v; want 1, 4", first, head, err)
+	}
+	if head, err := l.LeaderHead(ctx, "acme"); err != nil || head != 4 {
+		t.Fatalf("LeaderHead = %d, %v; want 4", head, err)
 	}
 
 	all := append(slices.Clone(r1.Events), r2.Events...)
@@ -224,6 +230,9 @@ func testInvalidInput(t *testing.T, im impl) {
 		}
 		if _, _, err := l.Bounds(ctx, org); !errors.Is(err, ErrInvalidOrg) {
 			t.Errorf("Bounds(%q) err = %v", org, err)
+		}
+		if _, err := l.LeaderHead(ctx, org); !errors.Is(err, ErrInvalidOrg) {
+			t.Errorf("LeaderHead(%q) err = %v", org, err)
 		}
 		if _, err := l.Read(ctx, org, 1, 1); !errors.Is(err, ErrInvalidOrg) {
 			t.Errorf("Read(%q) err = %v", org, err)
@@ -433,6 +442,9 @@ func testRetentionByTime(t *testing.T, im impl) {
 	hd, err := l.Head(ctx, "acme")
 	if err != nil || hd != (Head{Seq: 3}) {
 		t.Fatalf("Head after age-out = %+v, %v; want {3 0}", hd, err)
+	}
+	if head, err := l.LeaderHead(ctx, "acme"); err != nil || head != 3 {
+		t.Fatalf("LeaderHead after age-out = %d, %v; want 3", head, err)
 	}
 	if evs, err := l.Read(ctx, "acme", 1, 10); err != nil || len(evs) != 0 {
 		t.Fatalf("Read after age-out = %v, %v", seqsOf(evs), err)

@@ -370,24 +370,27 @@ func (l *JetStreamLog) head(ctx context.Context, org string, accurate bool) (Hea
 	return Head{Seq: max(seq, mark), Rev: rev}, nil
 }
 
-// Bounds implements Log. The head is read from the streams' leaders: on a
-// replicated stream the replica nearest to this node may lag, and a client
-// that resumes here after reading seq N on another node must find a head of
-// at least N (a lower one would refuse its position as invalid_position).
+// LeaderHead implements Log: the marker and the last event are read with
+// the Message Get that only the streams' leaders answer.
+func (l *JetStreamLog) LeaderHead(ctx context.Context, org string) (uint64, error) {
+	if err := l.check(org); err != nil {
+		return 0, err
+	}
+	h, err := l.head(ctx, org, true)
+	return h.Seq, err
+}
+
+// Bounds implements Log. Its reads are Direct Gets, which the nearest
+// replica may answer.
 func (l *JetStreamLog) Bounds(ctx context.Context, org string) (first, head uint64, err error) {
 	if err := l.check(org); err != nil {
 		return 0, 0, err
 	}
-	return l.bounds(ctx, org, true)
-}
-
-// bounds is Bounds; accurate reads the head from the leaders.
-func (l *JetStreamLog) bounds(ctx context.Context, org string, accurate bool) (first, head uint64, err error) {
 	ev, _, ok, err := l.firstEvent(ctx, org)
 	if err != nil {
 		return 0, 0, err
 	}
-	h, err := l.head(ctx, org, accurate)
+	h, err := l.head(ctx, org, false)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -190,7 +190,7 @@ func (f *jsFollower) fill(target uint64) bool {
 			return false
 		}
 		if len(evs) == 0 {
-			first, _, err := f.l.bounds(f.ctx, f.org, false) // only first matters here
+			first, _, err := f.l.Bounds(f.ctx, f.org)
 			if err == nil && first > target {
 				f.last = target // all of them aged out: jump
 				return true

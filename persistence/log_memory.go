@@ -232,6 +232,12 @@ func (l *MemoryLog) Bounds(_ context.Context, org string) (first, head uint64, e
 	return o.events[0].ev.Seq, o.head, nil
 }
 
+// LeaderHead implements Log; a memory log has no replicas.
+func (l *MemoryLog) LeaderHead(ctx context.Context, org string) (uint64, error) {
+	_, head, err := l.Bounds(ctx, org)
+	return head, err
+}
+
 // Read implements Log.
 func (l *MemoryLog) Read(_ context.Context, org string, from uint64, max int) ([]messages.Event, error) {
 	l.mu.Lock()
