@@ -47,6 +47,7 @@ const (
 	hdrBatchSeq      = "Nats-Batch-Sequence"
 	hdrBatchCommit   = "Nats-Batch-Commit"
 	hdrSequence      = "Nats-Sequence"
+	hdrSubject       = "Nats-Subject"
 	hdrNumPending    = "Nats-Num-Pending"
 	hdrStatus        = "Status"
 	hdrDescription   = "Description"

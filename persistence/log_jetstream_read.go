@@ -163,7 +163,13 @@ func (l *JetStreamLog) orgSeqAt(ctx context.Context, org string, rev uint64) (ui
 	body := strconv.AppendUint([]byte(`{"seq":`), rev, 10)
 	body = append(body, '}')
 	m, ok, err := l.directGet(ctx, directGetPrefix, "", body)
-	if err != nil || !ok || m.Header.Get("Nats-Subject") != EventsPrefix+org {
+	if err == nil && !ok {
+		// The replica that answered may lag the leader, which acknowledged
+		// this message: a publish retried on another node right after the
+		// first ack would otherwise be answered with seq 0.
+		m, ok, err = l.leaderGet(ctx, msgGetPrefix, body)
+	}
+	if err != nil || !ok || m.Header.Get(hdrSubject) != EventsPrefix+org {
 		return 0, err
 	}
 	ev, _, err := eventOf(m)
@@ -221,6 +227,13 @@ func (l *JetStreamLog) leaderLast(ctx context.Context, prefix, subj string) (*na
 	body = append(body, `{"last_by_subj":"`...)
 	body = append(body, subj...)
 	body = append(body, `"}`...)
+	return l.leaderGet(ctx, prefix, body)
+}
+
+// leaderGet sends one Message Get (body {"seq":…} or {"last_by_subj":…})
+// to the stream leader behind prefix. The message comes back like a Direct
+// Get's: its stream sequence in Nats-Sequence, its subject in Nats-Subject.
+func (l *JetStreamLog) leaderGet(ctx context.Context, prefix string, body []byte) (*nats.Msg, bool, error) {
 	resp, err := request(ctx, l.nc, &nats.Msg{Subject: prefix, Data: body}, l.cfg.RequestTimeout)
 	if err != nil {
 		return nil, false, transportErr("read", err)
@@ -252,10 +265,11 @@ func (l *JetStreamLog) leaderLast(ctx context.Context, prefix, subj string) (*na
 	h := nats.Header{}
 	if len(r.Message.Header) > 0 {
 		if h, err = nats.DecodeHeadersMsg(r.Message.Header); err != nil {
-			return nil, false, fmt.Errorf("persistence: read: message get: %s: %w", subj, err)
+			return nil, false, fmt.Errorf("persistence: read: message get: %s: %w", r.Message.Subject, err)
 		}
 	}
 	h.Set(hdrSequence, strconv.FormatUint(r.Message.Seq, 10))
+	h.Set(hdrSubject, r.Message.Subject)
 	return &nats.Msg{Subject: r.Message.Subject, Header: h, Data: r.Message.Data}, true, nil
 }
 

@@ -2,6 +2,7 @@ package persistence
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -53,6 +54,16 @@ func TestJetStreamLeaderLast(t *testing.T) {
 	}
 	if seq, rev, err := l.lastEvent(ctx, "acme", true); err != nil || seq != 1 || rev != res.Head.Rev {
 		t.Fatalf("lastEvent from the leader = %d, %d, %v; want 1, %d", seq, rev, err, res.Head.Rev)
+	}
+
+	// By stream sequence, as orgSeqAt asks when a replica has not the
+	// first message of a duplicate yet.
+	m, ok, err := l.leaderGet(ctx, msgGetPrefix, fmt.Appendf(nil, `{"seq":%d}`, res.Head.Rev))
+	if err != nil || !ok || m.Header.Get(hdrSubject) != EventsPrefix+"acme" || m.Header.Get(HeaderSeq) != "1" {
+		t.Fatalf("leader get by seq = %v, %v, %v", m, ok, err)
+	}
+	if _, ok, err := l.leaderGet(ctx, msgGetPrefix, fmt.Appendf(nil, `{"seq":%d}`, res.Head.Rev+100)); ok || err != nil {
+		t.Fatalf("leader get of a missing seq: ok %v, %v; want not found", ok, err)
 	}
 
 	js, _ := jetstream.New(nc)
