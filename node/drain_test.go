@@ -25,7 +25,7 @@ func get(t *testing.T, u string) (int, []byte) {
 }
 
 // PROTOCOL.md "Operating", SIGTERM (node.Shutdown is what the daemon runs on
-// it): /readyz turns 503 while draining (/healthz stays 200), new streams
+// it): /readyz turns 503 draining while draining (/healthz stays 200), new streams
 // and publishes are refused with 503 and a JSON body (adding nothing), open
 // streams are closed with 1001 spread over the drain period, and everything
 // acknowledged is in the log afterwards.
@@ -77,7 +77,9 @@ func TestDrain(t *testing.T) {
 		return st == http.StatusServiceUnavailable
 	})
 	if st, b := get(t, n.BaseURL()+"/readyz"); st == 503 {
-		decodeError(t, b)
+		if e := decodeError(t, b); e.Code != "draining" {
+			t.Errorf("readyz while draining: %s, want code draining", b)
+		}
 	}
 	if st, b := get(t, n.BaseURL()+"/healthz"); st != 200 {
 		t.Errorf("healthz while draining: %d %s", st, b)
@@ -85,14 +87,16 @@ func TestDrain(t *testing.T) {
 	st, b := testkit.Publish(t, n.BaseURL(), "acme", pub, testkit.EventBody("t", `{"late":true}`, ""))
 	if st != http.StatusServiceUnavailable {
 		t.Errorf("publish while draining: %d %s, want 503", st, b)
-	} else {
-		decodeError(t, b)
+	} else if e := decodeError(t, b); e.Code != "draining" {
+		t.Errorf("publish while draining: %s, want code draining", b)
 	}
 	resp, body := upgradeRequest(t, n.StreamURL(n.Token(t, "acme", "late", time.Hour, false), nil), nil, false)
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("stream while draining: %d %s, want 503", resp.StatusCode, body)
 	} else {
-		expectRefused(t, resp, body, 503)
+		if e := expectRefused(t, resp, body, 503); e.Code != "draining" {
+			t.Errorf("stream while draining: %s, want code draining", body)
+		}
 	}
 
 	wg.Wait()

@@ -23,8 +23,10 @@ import (
 	"github.com/orgstream/orgstream/transport/auth"
 )
 
-// ErrDraining is the readiness error while the node shuts down.
-var ErrDraining = errors.New("node: draining")
+// ErrDraining is the readiness error while the node shuts down. It wraps
+// transport.ErrDraining, so that /readyz, new streams and publishes answer
+// 503 draining (not not_ready) like the NATS publish path.
+var ErrDraining = fmt.Errorf("node: %w", transport.ErrDraining)
 
 // ErrStarting is the readiness error until the log is open.
 var ErrStarting = errors.New("node: starting: opening the log")
