@@ -181,11 +181,15 @@ func (a *orgActor) push(ctx actor.Context, sub *subscriber, f *messages.Frame) b
 }
 
 // queue puts f in sub's outbox without advancing its position (welcome and
-// reset frames carry no seq).
+// reset frames carry no seq). An outbox the connection closed itself (the
+// client left, a write failed) is not a slow consumer: its unsubscribe is on
+// the way, and it is neither cut nor counted.
 func (a *orgActor) queue(ctx actor.Context, sub *subscriber, f *messages.Frame) bool {
 	kick, ok := sub.out.push(f.For(sub.deflate))
 	if !ok {
-		a.cuts = append(a.cuts, sub)
+		if sub.out.hasOverflowed() {
+			a.cuts = append(a.cuts, sub)
+		}
 		return false
 	}
 	if kick {

@@ -15,6 +15,9 @@ type outbox struct {
 	limit  int
 	kicked bool // a flush is pending in the connection actor's mailbox
 	closed bool
+	// overflowed is true when a push past the limit closed it (a slow
+	// consumer), false when the connection closed it (the client left).
+	overflowed bool
 }
 
 func newOutbox(limit int) *outbox {
@@ -26,7 +29,7 @@ func newOutbox(limit int) *outbox {
 // push queues b. kick reports that the queue was idle and the caller must
 // send the connection actor a flush. ok is false when the outbox is closed or
 // b would take it past its limit; the outbox is then closed and its pending
-// frames dropped, and the caller cuts the connection (4008).
+// frames dropped, and the caller cuts the connection (4008) if it overflowed.
 func (o *outbox) push(b []byte) (kick, ok bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -34,6 +37,7 @@ func (o *outbox) push(b []byte) (kick, ok bool) {
 		return false, false
 	}
 	if o.bytes+len(b) > o.limit {
+		o.overflowed = true
 		o.closeLocked()
 		return false, false
 	}
@@ -112,4 +116,11 @@ func (o *outbox) isClosed() bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.closed
+}
+
+// hasOverflowed reports whether a push past the limit closed the outbox.
+func (o *outbox) hasOverflowed() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.overflowed
 }
