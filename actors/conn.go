@@ -54,6 +54,8 @@ type conn struct {
 	lastRead atomic.Int64
 	// expired is set once the 4001 close was requested.
 	expired atomic.Bool
+	// silenced is set once the "no pong" close was requested.
+	silenced atomic.Bool
 	// slot picks the heartbeat sweep that pings this connection (see
 	// Hub.heartbeat): consecutive connections get consecutive sweeps.
 	slot uint64

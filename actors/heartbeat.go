@@ -7,7 +7,7 @@ import (
 // heartbeat is the one goroutine that times every connection: each second
 // (or half ping interval, if shorter) it closes streams whose token expired
 // (4001) and pings one slice of the connections, each once per ping
-// interval, closing those silent for two intervals. One sweep for all
+// interval, and closes those silent for two intervals. One sweep for all
 // connections costs less than a timer or goroutine each. Pinging all of
 // them in the same sweep would make a burst every interval (10,000 pings,
 // then 10,000 pongs waking the poller at once: a stall of a few hundred ms
@@ -46,14 +46,19 @@ func (h *Hub) beat(c *conn, now time.Time, ping bool) {
 		h.sys.Root.Send(pid, &closeConn{code: CloseTokenExpired, reason: "token expired"})
 		return
 	}
-	if !ping {
-		return
-	}
+	// Silence is checked in every sweep, not only in the connection's ping
+	// sweeps: those fall anywhere in the interval, and checking only there
+	// would close a silent client up to three intervals after its last
+	// frame instead of two.
 	if now.Sub(time.Unix(0, c.lastRead.Load())) > 2*h.cfg.PingInterval {
-		h.sys.Root.Send(pid, &closeConn{code: CloseGoingAway, reason: "no pong"})
+		if c.silenced.CompareAndSwap(false, true) {
+			h.sys.Root.Send(pid, &closeConn{code: CloseGoingAway, reason: "no pong"})
+		}
 		return
 	}
-	c.queueControl(h.sys.Root, h.pingFrame)
+	if ping {
+		c.queueControl(h.sys.Root, h.pingFrame)
+	}
 }
 
 func (h *Hub) snapshot(dst []*conn) []*conn {
