@@ -214,9 +214,10 @@ func (c *conn) afterWrite(ctx actor.Context, n int, frames [][]byte, err error) 
 	if err == nil {
 		return true
 	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	if errors.Is(err, os.ErrDeadlineExceeded) && c.closeCode != CloseSlowConsumer {
 		// The client stopped reading for a whole write timeout: a slow
-		// consumer whose close frame could not get through either.
+		// consumer whose close frame could not get through either. (One
+		// already cut for its outbox's overflow was counted then.)
 		c.hub.cfg.Metrics.SlowConsumerCuts.Add(1)
 		c.closeCode = CloseSlowConsumer
 	}
