@@ -59,19 +59,18 @@ func (p *logProbe) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		switch {
-		case err == nil:
+		if err == nil {
 			if p.err.Swap(nil) != nil {
 				p.log.Info("log takes writes again")
 			}
 			failures = 0
-		case failures+1 >= probeFailuresNeeded || errors.Is(err, persistence.ErrNoLeader):
+		} else {
 			failures++
-			if p.err.Swap(&err) == nil {
-				p.log.Warn("log cannot take writes: /readyz answers 503", zap.Error(err))
+			if failures >= probeFailuresNeeded || errors.Is(err, persistence.ErrNoLeader) {
+				if p.err.Swap(&err) == nil {
+					p.log.Warn("log cannot take writes: /readyz answers 503", zap.Error(err))
+				}
 			}
-		default:
-			failures++
 		}
 		// While the log is down, look 4 times as often: publishes are
 		// refused while the stream has no leader, so the end of an
