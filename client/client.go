@@ -19,8 +19,7 @@ import (
 type Client struct {
 	cfg       Config
 	urls      []*url.URL // URL, then FallbackURLs
-	url       *url.URL   // the one the next attempt dials (Run's goroutine only)
-	next      int        // index of url in urls
+	next      int        // index in urls of the one the next attempt dials (Run's goroutine only)
 	log       *zap.Logger
 	offer     []httphead.Option // the permessage-deflate offer, nil without Compression
 	tokenFunc bool
@@ -66,7 +65,6 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		cfg:       cfg,
 		urls:      urls,
-		url:       urls[0],
 		log:       cfg.Logger,
 		tokenFunc: cfg.TokenFunc != nil,
 		randN:     rand.Int64N,
@@ -85,6 +83,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	return c, nil
 }
+
+// target is the URL the next attempt dials (Run's goroutine only).
+func (c *Client) target() *url.URL { return c.urls[c.next] }
 
 // Position returns the epoch and the seq of the last event whose OnEvent
 // call returned, or the head of the last fresh welcome or reset (see the
@@ -196,12 +197,11 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 		a := decide(e, c.tokenFunc)
 		if a == actStop {
-			c.log.Debug("orgstream client: giving up", zap.String("host", c.url.Host), zap.Error(err))
+			c.log.Debug("orgstream client: giving up", zap.String("host", c.target().Host), zap.Error(err))
 			return err
 		}
 		if movesOn(e) {
 			c.next = (c.next + 1) % len(c.urls)
-			c.url = c.urls[c.next]
 		}
 		d := c.cfg.backoff(a, attempt, c.randN)
 		if c.onBackoff != nil {

@@ -61,7 +61,7 @@ func (c *Client) ended(code int, reason string, err error) {
 	if c.stopping.Load() {
 		err = nil
 	}
-	c.log.Debug("orgstream client: connection ended", zap.String("host", c.url.Host),
+	c.log.Debug("orgstream client: connection ended", zap.String("host", c.target().Host),
 		zap.Int("code", code), zap.String("reason", reason), zap.Error(err))
 	if c.cfg.OnClose != nil {
 		c.cfg.OnClose(code, reason, err)
@@ -77,7 +77,7 @@ func (c *Client) dial(ctx context.Context, resume bool, last uint64, epoch strin
 			return nil, ending{}, fmt.Errorf("client: token: %w", err)
 		}
 	}
-	u := *c.url
+	u := *c.target()
 	q := u.Query()
 	if resume {
 		q.Set("last_seq", strconv.FormatUint(last, 10))
