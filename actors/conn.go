@@ -214,12 +214,10 @@ func (c *conn) afterWrite(ctx actor.Context, n int, frames [][]byte, err error) 
 	if err == nil {
 		return true
 	}
-	if errors.Is(err, os.ErrDeadlineExceeded) && c.closeCode != CloseSlowConsumer {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
 		// The client stopped reading for a whole write timeout: a slow
-		// consumer whose close frame could not get through either. (One
-		// already cut for its outbox's overflow was counted then.)
-		c.hub.cfg.Metrics.SlowConsumerCuts.Add(1)
-		c.closeCode = CloseSlowConsumer
+		// consumer whose close frame could not get through either.
+		c.setCloseCode(CloseSlowConsumer)
 	}
 	c.closedBy = "write error"
 	c.out.close()
@@ -235,7 +233,7 @@ func (c *conn) close(ctx actor.Context, code uint16, reason string) {
 		return
 	}
 	c.closing = true
-	c.closeCode = code
+	c.setCloseCode(code)
 	c.closeReason = reason
 	if c.closedBy == "" {
 		c.closedBy = "server"
@@ -246,6 +244,17 @@ func (c *conn) close(ctx actor.Context, code uint16, reason string) {
 		return
 	}
 	c.sendClose(ctx)
+}
+
+// setCloseCode records the code the connection ends with. Every
+// connection that ends with 4008 is counted here, once: the org actor's cut
+// (its outbox overflowed) and a write that timed out may both find the
+// same slow client.
+func (c *conn) setCloseCode(code uint16) {
+	if code == CloseSlowConsumer && c.closeCode != CloseSlowConsumer {
+		c.hub.cfg.Metrics.SlowConsumerCuts.Add(1)
+	}
+	c.closeCode = code
 }
 
 func (c *conn) sendClose(ctx actor.Context) {

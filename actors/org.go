@@ -230,8 +230,7 @@ func (a *orgActor) applyCuts(ctx actor.Context) {
 			continue
 		}
 		sub.out.close()
-		a.hub.cfg.Metrics.SlowConsumerCuts.Add(1)
-		ctx.Send(sub.pid, &closeConn{code: CloseSlowConsumer, reason: "slow consumer"})
+		ctx.Send(sub.pid, &closeConn{code: CloseSlowConsumer, reason: "slow consumer"}) // counted there
 	}
 	clear(a.cuts)
 	a.cuts = a.cuts[:0]
