@@ -53,7 +53,9 @@ func (bb batchBuilder) append(b []byte, n int, sent int64) []byte {
 	return append(b, "]}"...)
 }
 
-// MaxBody is the largest publish body PROTOCOL.md accepts (413 above).
+// MaxBody is the largest publish body PROTOCOL.md accepts (413 above):
+// transport.MaxPublishBody, copied so that the harness does not link the
+// server's transport package (TestEventsPerBody keeps the two equal).
 const MaxBody = 1 << 20
 
 // EventsPerBody is the most events of data size bytes one publish body

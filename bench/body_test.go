@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/orgstream/orgstream/transport"
 )
 
 func TestEventDataSize(t *testing.T) {
@@ -93,6 +95,11 @@ func BenchmarkBatchBody100(b *testing.B) {
 }
 
 func TestEventsPerBody(t *testing.T) {
+	// The harness does not link the server's transport; its copy of the
+	// limit must stay the server's.
+	if MaxBody != transport.MaxPublishBody {
+		t.Fatalf("MaxBody = %d, transport.MaxPublishBody = %d", MaxBody, transport.MaxPublishBody)
+	}
 	for _, size := range []int{0, 34, 256, 1024, 4096, 100_000, 2 << 20} {
 		n := EventsPerBody(size)
 		if n < 1 {

@@ -143,10 +143,7 @@ func compareRun(ctx context.Context, cfg CompareConfig, n int) (*Result, error) 
 	if cerr != nil {
 		fr.notef("stopping the daemons: %v", cerr)
 	}
-	if err := fr.Write(filepath.Join(cfg.Dir, fmt.Sprintf("nodes-%d", n))); err != nil {
-		return fr, err
-	}
-	return fr, nil
+	return fr, fr.Write(filepath.Join(cfg.Dir, fmt.Sprintf("nodes-%d", n)))
 }
 
 // compareMetrics are the fanout metrics carried into the comparison.

@@ -186,12 +186,7 @@ func (d *Daemon) waitReady(ctx context.Context, timeout time.Duration) error {
 }
 
 // Output returns the last 64 KiB the daemon wrote.
-func (d *Daemon) Output() string {
-	if d.out == nil {
-		return ""
-	}
-	return d.out.String()
-}
+func (d *Daemon) Output() string { return d.out.String() }
 
 // Stop sends SIGTERM, waits for the drain (SIGKILL after 20 s), and removes
 // the temporary data dir and binary. Safe to call more than once.

@@ -46,17 +46,23 @@ func TestLocateDaemonMissing(t *testing.T) {
 	}
 }
 
+// buildDaemon builds ./cmd/orgstream into t's temporary directory.
+func buildDaemon(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "orgstream")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/orgstream").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 // TestStartDaemon builds the real binary and runs a tiny idle scenario on
 // a daemon the harness starts and stops.
 func TestStartDaemon(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the daemon")
 	}
-	bin := filepath.Join(t.TempDir(), "orgstream")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/orgstream")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildDaemon(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	tg, err := Open(ctx, TargetConfig{Daemon: DaemonConfig{Path: bin}})

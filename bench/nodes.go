@@ -18,8 +18,8 @@ func ParseURLList(s string) ([]string, error) {
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimRight(strings.TrimSpace(f), "/")
 		u, err := url.Parse(f)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" || u.Path != "" ||
-			u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(f, "#") {
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" ||
+			u.User != nil || u.RawQuery != "" || u.ForceQuery || strings.Contains(f, "#") {
 			return nil, fmt.Errorf("%w: URL %q: want http(s)://host:port (several: comma-separated)", ErrConfig, f)
 		}
 		if seen[f] {

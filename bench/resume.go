@@ -162,13 +162,14 @@ func RunResumeStorm(ctx context.Context, t *Target, cfg ResumeConfig) (*Result, 
 func publishEach(ctx context.Context, t *Target, orgs []string, n, batch, size int) ([]uint64, error) {
 	heads := make([]uint64, len(orgs))
 	errs := make([]error, len(orgs))
+	batch = min(batch, EventsPerBody(size))
 	var wg sync.WaitGroup
 	for i, org := range orgs {
 		wg.Go(func() {
 			bb := batchBuilder{pad: padFor(size)}
 			var body []byte
 			for left := n; left > 0; {
-				k := min(left, batch, EventsPerBody(size))
+				k := min(left, batch)
 				body = bb.append(body[:0], k, time.Now().UnixNano())
 				h, err := t.publish(ctx, i, org, body)
 				if err != nil {

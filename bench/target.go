@@ -266,9 +266,6 @@ func (t *Target) Close() error {
 // target or a cluster.
 func (t *Target) Daemon() *Daemon { return t.daemon }
 
-// Cluster is the cluster the harness started, nil otherwise.
-func (t *Target) Cluster() *Cluster { return t.cluster }
-
 // Org names an org of this Target's runs: unique per Open, so runs against
 // the same daemon do not share orgs.
 func (t *Target) Org(name string) string { return "b" + t.runID + "-" + name }

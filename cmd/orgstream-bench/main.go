@@ -177,12 +177,12 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 func (o *options) clusterCompare(ctx context.Context, tc bench.TargetConfig, stdout, stderr io.Writer) int {
 	sizes := bench.Sizes{Fanout: bench.CompareFanout()}
 	o.apply(&sizes)
-	n := o.nodes
-	if n == 0 {
-		n = 3
+	var nodes []int // empty: RunClusterCompare's 1 then 3
+	if o.nodes != 0 {
+		nodes = []int{1, o.nodes}
 	}
 	dir := bench.RunDir(o.out, bench.ScenarioClusterCompare, time.Now())
-	r, err := bench.RunClusterCompare(ctx, bench.CompareConfig{Target: tc, Fanout: sizes.Fanout, Nodes: []int{1, n},
+	r, err := bench.RunClusterCompare(ctx, bench.CompareConfig{Target: tc, Fanout: sizes.Fanout, Nodes: nodes,
 		Dir: dir, Log: stderr})
 	if r != nil {
 		_ = r.WriteMarkdown(stdout)
