@@ -38,7 +38,7 @@ func TestTokenExpiryCloses4001(t *testing.T) {
 	c := testkit.Dial(ctx, t, n.StreamURL(tok, nil), nil)
 	w := c.ExpectWelcome(ctx)
 
-	bg := publishInBackground(t, n.BaseURL(), "acme", pub, 0)
+	bg := publishInBackground(t, n.BaseURL(), "acme", pub, 0, false)
 	var seqs []uint64
 	var err error
 	for {

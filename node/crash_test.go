@@ -38,7 +38,7 @@ func TestOrgActorCrash(t *testing.T) {
 	waitFor(t, phase, "followers connected", func() bool { return n.Metrics().Connections.Load() == clients })
 
 	restarts := n.Metrics().OrgActorRestarts.Load()
-	bg := publishInBackground(t, n.BaseURL(), org, pub, 0)
+	bg := publishInBackground(t, n.BaseURL(), org, pub, 0, true)
 	for k := range crashes {
 		waitFor(t, phase, "more events", func() bool { return bg.count() >= 100*(k+1) })
 		if !n.Hub().CrashOrg(org) {

@@ -76,10 +76,10 @@ func TestDrain(t *testing.T) {
 		st, _ := get(t, n.BaseURL()+"/readyz")
 		return st == http.StatusServiceUnavailable
 	})
-	if st, b := get(t, n.BaseURL()+"/readyz"); st == 503 {
-		if e := decodeError(t, b); e.Code != "draining" {
-			t.Errorf("readyz while draining: %s, want code draining", b)
-		}
+	if st, b := get(t, n.BaseURL()+"/readyz"); st != http.StatusServiceUnavailable {
+		t.Errorf("readyz while draining: %d %s, want 503", st, b)
+	} else if e := decodeError(t, b); e.Code != "draining" {
+		t.Errorf("readyz while draining: %s, want code draining", b)
 	}
 	if st, b := get(t, n.BaseURL()+"/healthz"); st != 200 {
 		t.Errorf("healthz while draining: %d %s", st, b)

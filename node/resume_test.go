@@ -60,7 +60,7 @@ func TestResumeSeamUnderPublishing(t *testing.T) {
 	})
 
 	start := time.Now()
-	bg := publishInBackground(t, n.BaseURL(), org, pub, events)
+	bg := publishInBackground(t, n.BaseURL(), org, pub, events, false)
 	<-bg.done
 	t.Logf("published in %v", time.Since(start))
 	acked := bg.finish(t)
@@ -118,7 +118,7 @@ func TestResumeBeyondWindowFromLog(t *testing.T) {
 				t.Fatalf("head %d, want %d", head, tc.events)
 			}
 
-			bg := publishInBackground(t, n.BaseURL(), org, pub, 300)
+			bg := publishInBackground(t, n.BaseURL(), org, pub, 300, false)
 			for _, last := range tc.lasts {
 				c := testkit.Dial(ctx, t, n.ResumeURL(n.Token(t, org, "alice", time.Hour, false), last, epoch), nil)
 				w := c.ExpectWelcome(ctx)

@@ -23,9 +23,10 @@ func TestServesHealthWhileTheLogOpens(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	started := make(chan error, 1)
+	dir := t.TempDir()
 	go func() {
 		n, err := node.Start(ctx, node.Config{
-			Listen: fmt.Sprintf("127.0.0.1:%d", ports[0]), DataDir: t.TempDir(),
+			Listen: fmt.Sprintf("127.0.0.1:%d", ports[0]), DataDir: dir,
 			JWTSecret: []byte("s"), NATSListen: "127.0.0.1:0", NodeName: "alone",
 			ClusterListen: fmt.Sprintf("127.0.0.1:%d", ports[1]),
 			Routes:        []string{fmt.Sprintf("nats://127.0.0.1:%d", ports[2])}, // nobody there
@@ -54,21 +55,17 @@ func TestServesHealthWhileTheLogOpens(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	resp, err := hc.Get(base + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("/readyz while the log opens: %d, want 503", resp.StatusCode)
+	if st, b := get(t, base+"/readyz"); st != http.StatusServiceUnavailable || decodeError(t, b).Code != "not_ready" {
+		t.Fatalf("/readyz while the log opens: %d %s, want 503 not_ready", st, b)
 	}
 	tok := testkit.Token(t, []byte("s"), "acme", "svc", time.Hour, true)
 	st, body := testkit.Publish(t, base, "acme", tok, testkit.EventBody("t", "{}", ""))
-	if st != http.StatusServiceUnavailable {
-		t.Fatalf("publish while the log opens: %d %s, want 503", st, body)
+	if st != http.StatusServiceUnavailable || decodeError(t, body).Code != "not_ready" {
+		t.Fatalf("publish while the log opens: %d %s, want 503 not_ready", st, body)
 	}
-	if _, resp, err := testkit.DialErr(ctx, testkit.StreamURL(base, tok, nil), nil); err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("stream while the log opens: %v, want a 503 refusal", err)
+	resp, body := upgradeRequest(t, testkit.StreamURL(base, tok, nil), nil, false)
+	if e := expectRefused(t, resp, body, http.StatusServiceUnavailable); e.Code != "not_ready" {
+		t.Fatalf("stream while the log opens: %s, want 503 not_ready", body)
 	}
 
 	cancel()
