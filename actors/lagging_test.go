@@ -62,7 +62,10 @@ func TestResumeAheadOfLaggingReplica(t *testing.T) {
 	mem := persistence.NewMemory(persistence.MemoryConfig{})
 	ctx := context.Background()
 	for i := range 10 {
-		h, _ := mem.Head(ctx, "acme")
+		h, err := mem.Head(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := mem.Append(ctx, "acme", h, []messages.Draft{{Topic: "t", Data: json.RawMessage(fmt.Sprint(i))}}); err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +93,10 @@ func TestResumeAheadOfLaggingReplica(t *testing.T) {
 		t.Fatalf("welcome = %+v, want resumed with head 10", w)
 	}
 	lag.visible.Store(1 << 62)
-	hd, _ := mem.Head(ctx, "acme")
+	hd, err := mem.Head(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := mem.Append(ctx, "acme", hd, []messages.Draft{{Topic: "t", Data: json.RawMessage(`11`)}}); err != nil {
 		t.Fatal(err)
 	}
