@@ -199,7 +199,9 @@ describe('RealtimeProvider (real daemon, jsdom)', () => {
           url={d.url}
           token={() => {
             calls.push(n);
-            return d.token({ sub: 'carol', org });
+            // The first token expires soon (the daemon closes with 4001 within
+            // 1-3 s); the ones after it do not.
+            return d.token({ sub: 'carol', org, ttl: calls.length === 1 ? 2 : 3600 });
           }}
         >
           <p id="n">{n}</p>
@@ -217,15 +219,22 @@ describe('RealtimeProvider (real daemon, jsdom)', () => {
     await sleep(50); // the token effect of the last render has run
     expect(calls).toEqual([1]);
 
+    // A reconnect that needs a token asks the newest function: the daemon
+    // closes the first stream with 4001 when its token expires (nothing here
+    // closes it).
+    expect(client!.stats.connects).toBe(1);
+    await waitFor(() => client!.stats.connects === 2 && text('state') === 'open', 'reconnect after 4001', 8_000);
+    expect(ws.closeCodes[0]).toBe(4001);
+    expect(calls).toEqual([1, 3]);
+
     // A reconnect that can keep its token (1001 after the welcome; the daemon
     // echoes the code of a close the client starts) does not ask for one.
-    ws.sockets[0]!.close(1001);
-    await waitFor(() => client!.stats.connects === 2 && text('state') === 'open', 'reconnect after 1001');
-    expect(calls).toEqual([1]);
-
-    // One that needs a token (4001) asks the newest function.
-    ws.sockets[1]!.close(4001);
-    await waitFor(() => client!.stats.connects === 3 && text('state') === 'open', 'reconnect after 4001');
+    // (It comes second: the client does not reuse a token that expires within
+    // TOKEN_MIN_TTL_MS, so a 1001 before the 4001 would need a token living
+    // over 5 s and make the test that slow.)
+    ws.sockets[1]!.close(1001);
+    await waitFor(() => client!.stats.connects === 3 && text('state') === 'open', 'reconnect after 1001');
+    expect(ws.closeCodes[1]).toBe(1001);
     expect(calls).toEqual([1, 3]);
     expect(ws.sockets).toHaveLength(3);
     expect(sharedClientCount()).toBe(1);
@@ -316,6 +325,9 @@ describe('RealtimeProvider (real daemon, jsdom)', () => {
     );
     await waitFor(() => text('failed') === 'failed', 'the error boundary');
     expect(seen).not.toBeNull();
+    // The discarded render registered its client (peek), which waits
+    // ORPHAN_CLOSE_MS for an effect that never comes.
+    expect(sharedClientCount()).toBe(1);
     await waitFor(() => sharedClientCount() === 0, 'the orphan closed', ORPHAN_CLOSE_MS + 5_000);
     expect(seen!.state).toBe('closed');
     expect(ws.sockets).toHaveLength(0);
