@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,27 +23,31 @@ func TestClosingHandshakeClosesAtOnce(t *testing.T) {
 	tests := []struct {
 		name string
 		// act makes the close happen; it returns the close code the client
-		// must get.
-		act func(t *testing.T, h *Hub, c net.Conn) ws.StatusCode
+		// must get and, if it started a Drain, the channel of its result.
+		act func(t *testing.T, h *Hub, c net.Conn) (ws.StatusCode, <-chan error)
 	}{
 		{
 			name: "server starts (drain), client answers",
-			act: func(t *testing.T, h *Hub, c net.Conn) ws.StatusCode {
-				go func() { _ = h.Drain(context.Background(), 0) }()
-				return CloseGoingAway
+			act: func(t *testing.T, h *Hub, c net.Conn) (ws.StatusCode, <-chan error) {
+				drained := make(chan error, 1)
+				var wg sync.WaitGroup
+				wg.Go(func() { drained <- h.Drain(context.Background(), 0) })
+				// Joined after the deferred Shutdown, even if the test stops early.
+				t.Cleanup(wg.Wait)
+				return CloseGoingAway, drained
 			},
 		},
 		{
 			name: "client starts, server answers",
-			act: func(t *testing.T, h *Hub, c net.Conn) ws.StatusCode {
+			act: func(t *testing.T, h *Hub, c net.Conn) (ws.StatusCode, <-chan error) {
 				writeClose(t, c, ws.StatusNormalClosure)
-				return ws.StatusNormalClosure
+				return ws.StatusNormalClosure, nil
 			},
 		},
 		{
 			name: "refused with 4029 before the welcome, client answers",
-			act: func(t *testing.T, h *Hub, c net.Conn) ws.StatusCode {
-				return 0 // the second connection of the user, see below
+			act: func(t *testing.T, h *Hub, c net.Conn) (ws.StatusCode, <-chan error) {
+				return 0, nil // the second connection of the user, see below
 			},
 		},
 	}
@@ -59,13 +64,23 @@ func TestClosingHandshakeClosesAtOnce(t *testing.T) {
 			c := openStream(t, h)
 			defer c.Close()
 			readWelcome(t, c)
-			want := tt.act(t, h, c)
+			want, drained := tt.act(t, h, c)
 			if want == 0 {
 				c = openStream(t, h) // one more for alice: 4029
 				defer c.Close()
 				want = CloseTooManyStreams
 			}
 			expectCloseThenEOF(t, c, want)
+			if drained != nil {
+				select {
+				case err := <-drained:
+					if err != nil {
+						t.Errorf("Drain: %v", err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Error("Drain did not return once the connection was gone")
+				}
+			}
 		})
 	}
 }

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -146,10 +147,7 @@ func TestDevTokens(t *testing.T) {
 		t.Errorf("%d mint log lines, want %d", n, len(minted))
 	}
 	for _, e := range logs.All() {
-		line := e.Message
-		for _, f := range e.Context {
-			line += " " + f.String + " " + f.Key
-		}
+		line := loggedText(t, e)
 		for _, tok := range minted {
 			if strings.Contains(line, tok) {
 				t.Fatalf("a minted token reached the log: %q", e.Message)
@@ -159,6 +157,29 @@ func TestDevTokens(t *testing.T) {
 
 	resp, body := get(t, env, DevTokensPath)
 	checkErrorBody(t, resp, body, 405, CodeMethodNotAllowed)
+}
+
+// loggedText is all an observed entry carries: its message, its fields as
+// zap's JSON encoder writes them and as fmt prints them (so String, Any,
+// ByteString, Stringer, Reflect, Object fields all count), and the raw bytes
+// of []byte fields (which the encoder writes in base64).
+func loggedText(t *testing.T, e observer.LoggedEntry) string {
+	t.Helper()
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	buf, err := enc.EncodeEntry(e.Entry, e.Context)
+	if err != nil {
+		t.Fatalf("encode log entry %q: %v", e.Message, err)
+	}
+	defer buf.Free()
+	var b strings.Builder
+	b.WriteString(e.Message + " " + buf.String() + " " + fmt.Sprint(e.ContextMap()))
+	for _, f := range e.Context {
+		b.WriteString(" " + f.Key + " " + f.String)
+		if raw, ok := f.Interface.([]byte); ok {
+			b.WriteString(" " + string(raw))
+		}
+	}
+	return b.String()
 }
 
 // TestConsoleRoutes: the console is served at "/" and /console/…, next to

@@ -9,8 +9,11 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/orgstream/orgstream/messages"
+	"github.com/orgstream/orgstream/metrics"
 )
 
 // startNATS runs an embedded nats-server without a listener and connects to
@@ -151,6 +154,39 @@ func TestNATSResponderStopsAtShutdown(t *testing.T) {
 // other members instead of answering them 503.
 func TestNATSResponderMembership(t *testing.T) {
 	nc := startNATS(t)
+
+	// New + Start without StartNATS: serving HTTP, not yet in the queue group.
+	early, err := New(Config{
+		Listen: "127.0.0.1:0", Secret: testSecret, Publisher: &testPublisher{},
+		Streams: newTestStreams(), Readiness: &testReadiness{}, Metrics: metrics.New(),
+		Logger: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)), NATS: nc,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := early.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := early.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	if _, err := nc.Request("orgstream.publish.acme", []byte(oneEvent), time.Second); !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("request after Start without StartNATS: %v, want no responders", err)
+	}
+	if err := early.StartNATS(); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := natsRequest(t, nc, "orgstream.publish.acme", oneEvent); status != 201 {
+		t.Fatalf("status %d %s after StartNATS", status, body)
+	}
+	if err := early.StopNATS(); err != nil {
+		t.Fatal(err)
+	}
+
 	env := newTestEnv(t, func(c *Config) { c.NATS = nc })
 	if status, _ := natsRequest(t, nc, "orgstream.publish.acme", oneEvent); status != 201 {
 		t.Fatalf("status %d after StartNATS", status)
