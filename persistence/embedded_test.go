@@ -97,23 +97,7 @@ func TestEmbeddedClusterR3(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cluster formation takes seconds")
 	}
-	var addrs, routes []string
-	for range 3 {
-		a := freeAddr(t)
-		addrs, routes = append(addrs, a), append(routes, "nats://"+a)
-	}
-	nodes := make([]*Embedded, len(addrs))
-	for i, a := range addrs {
-		e, err := StartEmbedded(EmbeddedConfig{
-			DataDir: t.TempDir(), Listen: "127.0.0.1:0", NodeName: fmt.Sprintf("n%d", i+1),
-			ClusterListen: a, Routes: routes,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(e.Shutdown)
-		nodes[i] = e
-	}
+	nodes := startCluster3(t)
 	logs := make([]*JetStreamLog, len(nodes))
 	for i, e := range nodes {
 		logs[i] = openJetStream(t, JetStreamConfig{Conn: connect(t, e), Replicas: 3})
@@ -178,6 +162,30 @@ func TestEmbeddedClusterR3(t *testing.T) {
 			t.Fatalf("node %d reads %v", i, evs)
 		}
 	}
+}
+
+// startCluster3 starts three clustered embedded nodes n1, n2, n3; they are
+// shut down at cleanup.
+func startCluster3(t *testing.T) []*Embedded {
+	t.Helper()
+	var addrs, routes []string
+	for range 3 {
+		a := freeAddr(t)
+		addrs, routes = append(addrs, a), append(routes, "nats://"+a)
+	}
+	nodes := make([]*Embedded, len(addrs))
+	for i, a := range addrs {
+		e, err := StartEmbedded(EmbeddedConfig{
+			DataDir: t.TempDir(), Listen: "127.0.0.1:0", NodeName: fmt.Sprintf("n%d", i+1),
+			ClusterListen: a, Routes: routes,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Shutdown)
+		nodes[i] = e
+	}
+	return nodes
 }
 
 // freeAddr is a loopback address with a port free right now.

@@ -166,30 +166,6 @@ func writable(l *JetStreamLog) error {
 	return l.Writable(ctx)
 }
 
-// startCluster3 starts three clustered embedded nodes n1, n2, n3; they are
-// shut down at cleanup.
-func startCluster3(t *testing.T) []*Embedded {
-	t.Helper()
-	var addrs, routes []string
-	for range 3 {
-		a := freeAddr(t)
-		addrs, routes = append(addrs, a), append(routes, "nats://"+a)
-	}
-	nodes := make([]*Embedded, len(addrs))
-	for i, a := range addrs {
-		e, err := StartEmbedded(EmbeddedConfig{
-			DataDir: t.TempDir(), Listen: "127.0.0.1:0", NodeName: fmt.Sprintf("n%d", i+1),
-			ClusterListen: a, Routes: routes,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(e.Shutdown)
-		nodes[i] = e
-	}
-	return nodes
-}
-
 // streamLeader asks for a stream's info as Writable does: ok tells whether
 // a stream info (not an error) came back.
 func streamLeader(nc *nats.Conn, stream string) (leader string, ok bool) {
