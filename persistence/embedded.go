@@ -52,6 +52,18 @@ type EmbeddedConfig struct {
 	// Routes are the route URLs of the other nodes, e.g.
 	// "nats://127.0.0.1:6223".
 	Routes []string
+	// PublisherPassword is the password of the publisher role
+	// (PublisherUser) on the client port. Required unless Listen is "off".
+	PublisherPassword string
+	// ClusterSecret authenticates the routes: a node with another secret is
+	// refused by the others, and refuses them. Required with ClusterListen.
+	ClusterSecret string
+	// TLS, optional: with TLSCert and TLSKey (PEM files) the client port and
+	// the routes require TLS. Routes verify each other's certificates
+	// against TLSCA (mutual TLS), or against the system's roots without it;
+	// clients are not asked for a certificate (publishers authenticate with
+	// their password). The in-process connection needs none.
+	TLSCert, TLSKey, TLSCA string
 	// SyncAlways makes JetStream fsync every write (survives power loss, not
 	// only process crashes) at a throughput cost.
 	SyncAlways bool
@@ -68,12 +80,19 @@ type EmbeddedConfig struct {
 type Embedded struct {
 	srv       *server.Server
 	clientURL string
-	once      sync.Once
+	// daemonPass is the daemon user's password: random per start, never
+	// stored or printed, used only by Connect.
+	daemonPass string
+	once       sync.Once
 }
 
 // StartEmbedded starts the server and returns once it accepts connections.
 func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
-	opts, err := cfg.serverOptions()
+	daemonPass, err := randomPassword()
+	if err != nil {
+		return nil, err
+	}
+	opts, err := cfg.serverOptions(daemonPass)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +114,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Embedded{srv: srv}
+	e := &Embedded{srv: srv, daemonPass: daemonPass}
 	if !opts.DontListen {
 		if addr, ok := srv.Addr().(*net.TCPAddr); ok {
 			host := "127.0.0.1"
@@ -138,7 +157,7 @@ func startServer(opts *server.Options, lg *zap.Logger, timeout time.Duration) (*
 	return srv, nil
 }
 
-func (cfg EmbeddedConfig) serverOptions() (*server.Options, error) {
+func (cfg EmbeddedConfig) serverOptions(daemonPass string) (*server.Options, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("persistence: embedded nats: DataDir is required")
 	}
@@ -194,6 +213,12 @@ func (cfg EmbeddedConfig) serverOptions() (*server.Options, error) {
 	} else if len(cfg.Routes) > 0 {
 		return nil, errors.New("persistence: embedded nats: Routes need ClusterListen")
 	}
+	if err := cfg.authorize(opts, daemonPass); err != nil {
+		return nil, err
+	}
+	if err := cfg.setTLS(opts); err != nil {
+		return nil, err
+	}
 	return opts, nil
 }
 
@@ -224,10 +249,16 @@ func (e *Embedded) ClientURL() string { return e.clientURL }
 // Server is the underlying nats-server, for wiring that needs it.
 func (e *Embedded) Server() *server.Server { return e.srv }
 
-// Connect opens an in-process client connection (no socket; works with
-// Listen "off"). The caller closes it before Shutdown.
+// Connect opens an in-process client connection as the daemon's user (no
+// socket; works with Listen "off"), with DaemonInboxPrefix as its inbox
+// prefix, which its permissions require. The caller closes it before
+// Shutdown.
 func (e *Embedded) Connect(opts ...nats.Option) (*nats.Conn, error) {
-	all := append([]nats.Option{nats.InProcessServer(e.srv)}, opts...)
+	all := append([]nats.Option{
+		nats.InProcessServer(e.srv),
+		nats.UserInfo(DaemonUser, e.daemonPass),
+		nats.CustomInboxPrefix(DaemonInboxPrefix),
+	}, opts...)
 	nc, err := nats.Connect("", all...)
 	if err != nil {
 		return nil, fmt.Errorf("persistence: connect to embedded nats: %w", err)

@@ -21,7 +21,20 @@ type natsLogger struct {
 }
 
 func (l *natsLogger) Noticef(format string, v ...any) { l.lg.Infof(format, v...) }
-func (l *natsLogger) Warnf(format string, v ...any)   { l.lg.Warnf(format, v...) }
+func (l *natsLogger) Warnf(format string, v ...any) {
+	if format == plaintextPasswordsWarning {
+		// Our users' passwords are options in memory (the daemon's is
+		// random per start), not a config file on disk; bcrypt would only
+		// cost every publisher's connect a hash.
+		l.lg.Debugf(format, v...)
+		return
+	}
+	l.lg.Warnf(format, v...)
+}
+
+// plaintextPasswordsWarning is nats-server's warning about passwords in its
+// configuration that are not bcrypt hashes.
+const plaintextPasswordsWarning = "Plaintext passwords detected, use nkeys or bcrypt"
 func (l *natsLogger) Errorf(format string, v ...any)  { l.lg.Errorf(format, v...) }
 func (l *natsLogger) Debugf(format string, v ...any)  { l.lg.Debugf(format, v...) }
 func (l *natsLogger) Tracef(format string, v ...any)  { l.lg.Debugf(format, v...) }

@@ -22,9 +22,14 @@ func TestStartEmbeddedConfig(t *testing.T) {
 		wantURL string // regexp; "" = no client URL
 	}{
 		{name: "no listener", cfg: EmbeddedConfig{Listen: ListenOff}},
-		{name: "free port", cfg: EmbeddedConfig{Listen: "127.0.0.1:0"}, wantURL: `^nats://127\.0\.0\.1:[1-9][0-9]*$`},
+		{name: "free port", cfg: EmbeddedConfig{Listen: "127.0.0.1:0", PublisherPassword: testPublisherPassword}, wantURL: `^nats://127\.0\.0\.1:[1-9][0-9]*$`},
+		{name: "listener without publisher password", cfg: EmbeddedConfig{Listen: "127.0.0.1:0"}, wantErr: "PublisherPassword"},
+		{name: "bcrypt-like publisher password", cfg: EmbeddedConfig{Listen: "127.0.0.1:0", PublisherPassword: "$2a$11$abc"}, wantErr: "bcrypt"},
+		{name: "cluster without secret", cfg: EmbeddedConfig{Listen: "127.0.0.1:0", PublisherPassword: testPublisherPassword, ClusterListen: "127.0.0.1:0", Routes: []string{"nats://127.0.0.1:1"}}, wantErr: "ClusterSecret"},
+		{name: "TLS key without cert", cfg: EmbeddedConfig{Listen: "127.0.0.1:0", PublisherPassword: testPublisherPassword, TLSKey: "key.pem"}, wantErr: "certificate and a key"},
+		{name: "TLS CA alone", cfg: EmbeddedConfig{Listen: "127.0.0.1:0", PublisherPassword: testPublisherPassword, TLSCA: "ca.pem"}, wantErr: "CA needs"},
 		{name: "cluster without listener", cfg: EmbeddedConfig{Listen: ListenOff, ClusterListen: "127.0.0.1:0"}, wantErr: "client listener"},
-		{name: "cluster without routes", cfg: EmbeddedConfig{Listen: "127.0.0.1:0", ClusterListen: "127.0.0.1:0"}, wantErr: "Routes"},
+		{name: "cluster without routes", cfg: EmbeddedConfig{Listen: "127.0.0.1:0", PublisherPassword: testPublisherPassword, ClusterListen: "127.0.0.1:0", ClusterSecret: "s"}, wantErr: "Routes"},
 		{name: "routes without cluster", cfg: EmbeddedConfig{Listen: ListenOff, Routes: []string{"nats://127.0.0.1:1"}}, wantErr: "ClusterListen"},
 		{name: "bad listen", cfg: EmbeddedConfig{Listen: "nonsense"}, wantErr: "Listen"},
 		{name: "bad port", cfg: EmbeddedConfig{Listen: "127.0.0.1:99999"}, wantErr: "bad port"},
@@ -63,7 +68,7 @@ func TestStartEmbeddedConfig(t *testing.T) {
 			_ = l.Close()
 			nc.Close()
 			if u := e.ClientURL(); u != "" {
-				tcp, err := nats.Connect(u)
+				tcp, err := nats.Connect(u, nats.UserInfo(PublisherUser, testPublisherPassword))
 				if err != nil {
 					t.Fatalf("connect over TCP to %s: %v", u, err)
 				}
@@ -177,7 +182,7 @@ func startCluster3(t *testing.T) []*Embedded {
 	for i, a := range addrs {
 		e, err := StartEmbedded(EmbeddedConfig{
 			DataDir: t.TempDir(), Listen: "127.0.0.1:0", NodeName: fmt.Sprintf("n%d", i+1),
-			ClusterListen: a, Routes: routes,
+			ClusterListen: a, Routes: routes, ClusterSecret: testClusterSecret, PublisherPassword: testPublisherPassword,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -209,14 +214,14 @@ func TestEmbeddedListenFallback(t *testing.T) {
 	defer taken.Close()
 	addr := taken.Addr().String()
 
-	if e, err := StartEmbedded(EmbeddedConfig{DataDir: t.TempDir(), Listen: addr, NodeName: "strict"}); err == nil {
+	if e, err := StartEmbedded(EmbeddedConfig{DataDir: t.TempDir(), Listen: addr, NodeName: "strict", PublisherPassword: testPublisherPassword}); err == nil {
 		e.Shutdown()
 		t.Fatalf("started on the taken %s without ListenFallback", addr)
 	}
 
 	core, logs := observer.New(zapcore.WarnLevel)
 	e, err := StartEmbedded(EmbeddedConfig{DataDir: t.TempDir(), Listen: addr, ListenFallback: true,
-		NodeName: "fallback", Logger: zap.New(core)})
+		NodeName: "fallback", PublisherPassword: testPublisherPassword, Logger: zap.New(core)})
 	if err != nil {
 		t.Fatal(err)
 	}

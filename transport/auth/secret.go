@@ -65,7 +65,7 @@ func readSecret(path string) ([]byte, error) {
 // createLinked writes content to a new file at path, all or nothing; it
 // fails with fs.ErrExist if path exists.
 func createLinked(dir, path string, content []byte) error {
-	tmp, err := os.CreateTemp(dir, ".jwt-secret-*") // mode 0600
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*") // mode 0600
 	if err != nil {
 		return fmt.Errorf("auth: create secret: %w", err)
 	}
