@@ -42,6 +42,8 @@ type Cluster struct {
 	Daemons []*Daemon
 	// Secret is the HS256 secret every node verifies tokens with.
 	Secret []byte
+	// routeSecret authenticates the nodes' routes (--cluster-secret).
+	routeSecret string
 
 	dir      string // parent of the nodes' data dirs
 	tempDir  bool
@@ -78,6 +80,8 @@ func StartCluster(ctx context.Context, n int, cfg DaemonConfig) (*Cluster, error
 	var key [32]byte
 	_, _ = rand.Read(key[:])
 	c.Secret = []byte(hex.EncodeToString(key[:]))
+	_, _ = rand.Read(key[:])
+	c.routeSecret = hex.EncodeToString(key[:])
 	for attempt := range clusterStartAttempts {
 		if err = c.startNodes(ctx, path, n, cfg, attempt > 0); err == nil {
 			return c, nil
@@ -101,7 +105,7 @@ func (c *Cluster) startNodes(ctx context.Context, path string, n int, cfg Daemon
 	for i, p := range ports {
 		routes[i] = "nats://127.0.0.1:" + strconv.Itoa(p)
 	}
-	env := []string{"ORGSTREAM_JWT_SECRET=" + string(c.Secret)}
+	env := []string{"ORGSTREAM_JWT_SECRET=" + string(c.Secret), "ORGSTREAM_CLUSTER_SECRET=" + c.routeSecret}
 	c.Daemons = make([]*Daemon, 0, n)
 	for i := range n {
 		d := &Daemon{Name: "b" + strconv.Itoa(i+1)}

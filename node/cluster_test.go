@@ -43,6 +43,8 @@ func TestEmbeddedCluster(t *testing.T) {
 		c.NodeName = fmt.Sprintf("n%d", i)
 		c.NATSListen = "127.0.0.1:0"
 		c.ClusterListen = fmt.Sprintf("127.0.0.1:%d", ports[i])
+		c.ClusterSecret = "one route secret for the whole cluster"
+		c.NATSPublisherPassword = "one publisher password"
 		for j, p := range ports {
 			if j != i {
 				c.Routes = append(c.Routes, fmt.Sprintf("nats://127.0.0.1:%d", p))

@@ -33,6 +33,20 @@ type Config struct {
 	// taken, with a warning (the CLI sets it when --nats-listen was not
 	// given: the default 4222 of a second node on the same host).
 	NATSListenFallback bool
+	// NATSPublisherPassword is the password of the embedded server's
+	// publisher role (user "publisher"). Empty means read
+	// <DataDir>/nats-publisher-password, generating it (mode 0600) on
+	// first start. In a cluster every node needs the same one.
+	NATSPublisherPassword string
+	// NATSCredsFile is a NATS credentials file (JWT and NKey seed) the
+	// daemon authenticates with to the NATSURL cluster; user and password
+	// in the URL work too. Unused with the embedded server.
+	NATSCredsFile string
+	// NATSTLSCert, NATSTLSKey and NATSTLSCA (PEM files), optional: on the
+	// embedded server, TLS on the client port and the routes (routes
+	// verify each other against the CA); with NATSURL, the CA the
+	// cluster's certificates are checked against and a client certificate.
+	NATSTLSCert, NATSTLSKey, NATSTLSCA string
 	// AllowedOrigins lists Origin values allowed on the stream; "*" (the zero
 	// value's meaning) allows all. Requests without Origin are allowed.
 	AllowedOrigins []string
@@ -47,6 +61,9 @@ type Config struct {
 	// ClusterListen is the embedded NATS server's route address; empty means
 	// not clustered.
 	ClusterListen string
+	// ClusterSecret authenticates the routes between nodes; required with
+	// ClusterListen. A node with another secret never joins.
+	ClusterSecret string
 	// Routes are the other nodes' route URLs.
 	Routes []string
 	// Replicas is the log's replication factor. Zero means 1.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/orgstream/orgstream/internal/testkit"
 	"github.com/orgstream/orgstream/node"
+	"github.com/orgstream/orgstream/persistence"
 )
 
 // PROTOCOL.md "Publishing" over NATS: a request on orgstream.publish.<org>
@@ -25,7 +26,10 @@ func TestNATSPublish(t *testing.T) {
 	t.Parallel()
 	var out lockedBuffer
 	core := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&out), zapcore.InfoLevel)
-	n := testkit.StartNode(t, func(c *node.Config) { c.NATSListen, c.Logger = "127.0.0.1:0", zap.New(core) })
+	const pubPass = "node-test-publisher-password"
+	n := testkit.StartNode(t, func(c *node.Config) {
+		c.NATSListen, c.NATSPublisherPassword, c.Logger = "127.0.0.1:0", pubPass, zap.New(core)
+	})
 	ctx := ctxFor(t, phase)
 	if !strings.HasPrefix(n.NATSURL(), "nats://127.0.0.1:") || strings.HasSuffix(n.NATSURL(), ":0") {
 		t.Fatalf("NATSURL %q, want nats://127.0.0.1:PORT", n.NATSURL())
@@ -34,7 +38,10 @@ func TestNATSPublish(t *testing.T) {
 	if !strings.Contains(out.String(), n.NATSURL()) {
 		t.Errorf("no log entry names %s", n.NATSURL())
 	}
-	nc, err := nats.Connect(n.NATSURL())
+	if strings.Contains(out.String(), pubPass) {
+		t.Error("the log holds the publisher password")
+	}
+	nc, err := nats.Connect(n.NATSURL(), nats.UserInfo(persistence.PublisherUser, pubPass))
 	if err != nil {
 		t.Fatal(err)
 	}

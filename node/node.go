@@ -23,6 +23,10 @@ import (
 	"github.com/orgstream/orgstream/transport/auth"
 )
 
+// PublisherPasswordFile is the file in the data dir that holds the
+// generated password of the NATS publisher role.
+const PublisherPasswordFile = "nats-publisher-password"
+
 // ErrDraining is the readiness error while the node shuts down. It wraps
 // transport.ErrDraining, so that /readyz, new streams and publishes answer
 // 503 draining (not not_ready) like the NATS publish path.
@@ -153,22 +157,34 @@ func (n *Node) connectNATS() error {
 		nats.ReconnectWait(250 * time.Millisecond),
 	}
 	if cfg.NATSURL != "" {
-		nc, err := nats.Connect(cfg.NATSURL, opts...)
+		return n.dialNATS(opts)
+	}
+	pubPass := cfg.NATSPublisherPassword
+	if pubPass == "" && cfg.NATSListen != persistence.ListenOff {
+		b, err := auth.LoadOrCreateSecret(filepath.Join(cfg.DataDir, PublisherPasswordFile))
 		if err != nil {
-			return fmt.Errorf("node: connect %s: %w", redactURL(cfg.NATSURL), err)
+			return fmt.Errorf("node: nats publisher password: %w", err)
 		}
-		n.nc, n.natsURL = nc, redactURL(cfg.NATSURL)
-		return nil
+		pubPass = string(b)
+		if cfg.ClusterListen != "" {
+			n.log.Warn("the NATS publisher password was generated in this node's data dir: " +
+				"publishers can use it on this node only; give every node the same --nats-publisher-password")
+		}
 	}
 	emb, err := persistence.StartEmbedded(persistence.EmbeddedConfig{
-		DataDir:        cfg.DataDir,
-		Listen:         cfg.NATSListen,
-		ListenFallback: cfg.NATSListenFallback,
-		NodeName:       cfg.NodeName,
-		ClusterListen:  cfg.ClusterListen,
-		Routes:         cfg.Routes,
-		SyncAlways:     cfg.SyncAlways,
-		Logger:         n.log.Named("nats"),
+		DataDir:           cfg.DataDir,
+		Listen:            cfg.NATSListen,
+		ListenFallback:    cfg.NATSListenFallback,
+		NodeName:          cfg.NodeName,
+		ClusterListen:     cfg.ClusterListen,
+		ClusterSecret:     cfg.ClusterSecret,
+		Routes:            cfg.Routes,
+		PublisherPassword: pubPass,
+		TLSCert:           cfg.NATSTLSCert,
+		TLSKey:            cfg.NATSTLSKey,
+		TLSCA:             cfg.NATSTLSCA,
+		SyncAlways:        cfg.SyncAlways,
+		Logger:            n.log.Named("nats"),
 	})
 	if err != nil {
 		return fmt.Errorf("node: embedded nats: %w", err)
@@ -176,13 +192,37 @@ func (n *Node) connectNATS() error {
 	n.embedded = emb
 	n.natsURL = emb.ClientURL()
 	if n.natsURL != "" {
-		n.log.Info("embedded NATS listening", zap.String("url", n.natsURL))
+		n.log.Info("embedded NATS listening", zap.String("url", n.natsURL),
+			zap.String("publisher_user", persistence.PublisherUser), zap.Bool("tls", cfg.NATSTLSCert != ""))
 	}
 	nc, err := emb.Connect(opts...)
 	if err != nil {
 		return fmt.Errorf("node: connect embedded nats: %w", err)
 	}
 	n.nc = nc
+	return nil
+}
+
+// dialNATS connects to the external cluster of --nats-url, with the
+// credentials of the URL or of NATSCredsFile, and the daemon's inbox
+// prefix (the least permissions of docs/CLUSTER.md grant only that one).
+func (n *Node) dialNATS(opts []nats.Option) error {
+	cfg := &n.cfg
+	opts = append(opts, nats.CustomInboxPrefix(persistence.DaemonInboxPrefix))
+	if cfg.NATSCredsFile != "" {
+		opts = append(opts, nats.UserCredentials(cfg.NATSCredsFile))
+	}
+	if cfg.NATSTLSCA != "" {
+		opts = append(opts, nats.RootCAs(cfg.NATSTLSCA))
+	}
+	if cfg.NATSTLSCert != "" || cfg.NATSTLSKey != "" {
+		opts = append(opts, nats.ClientCert(cfg.NATSTLSCert, cfg.NATSTLSKey))
+	}
+	nc, err := nats.Connect(cfg.NATSURL, opts...)
+	if err != nil {
+		return fmt.Errorf("node: connect %s: %w", redactURL(cfg.NATSURL), err)
+	}
+	n.nc, n.natsURL = nc, redactURL(cfg.NATSURL)
 	return nil
 }
 

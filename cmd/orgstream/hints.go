@@ -20,7 +20,7 @@ func (c *cli) printHints(o *serveOptions, addr, natsURL string) {
 	if httpURL != "http://127.0.0.1:8080" {
 		urlArg = " --url " + httpURL
 	}
-	natsLine := natsURL
+	natsLine := natsURL + "  (authenticated: user publisher, password from nats-creds below)"
 	switch {
 	case natsURL == "" && o.natsURL == "":
 		natsLine = "embedded, no client port (--nats-listen off)"
@@ -46,6 +46,16 @@ func (c *cli) printHints(o *serveOptions, addr, natsURL string) {
 	fmt.Fprintf(&b, "       PUB=$(%s token --org acme --sub backend --publish%s)\n", p, secretArgs)
 	fmt.Fprintf(&b, "       curl -X POST %s/v2/realtime/orgs/acme/events -H \"Authorization: Bearer $PUB\" \\\n", httpURL)
 	fmt.Fprintf(&b, "         -H 'Content-Type: application/json' -d '{\"topic\":\"demo\",\"data\":{\"hello\":\"world\"}}'\n")
+	if natsURL != "" {
+		credsArgs := " --data-dir " + shellQuote(o.secret.dataDir)
+		if o.nats.publisherPassword != "" {
+			credsArgs = " --nats-publisher-password \"$ORGSTREAM_NATS_PUBLISHER_PASSWORD\""
+		}
+		fmt.Fprintf(&b, "  4. or publish over NATS as the publisher role (nats.go: nats.UserInfo(user, password)):\n")
+		fmt.Fprintf(&b, "       CREDS=$(%s nats-creds%s)\n", p, credsArgs)
+		fmt.Fprintf(&b, "       nats --server %s --user \"${CREDS%%%%:*}\" --password \"${CREDS#*:}\" \\\n", natsURL)
+		fmt.Fprintf(&b, "         req orgstream.publish.acme '{\"topic\":\"demo\",\"data\":{\"hello\":\"nats\"}}'\n")
+	}
 	fmt.Fprintf(&b, "\nCtrl-C drains the clients (close 1001 over %s) and stops.\n\n", formatDuration(o.drainPeriod))
 	fmt.Fprint(c.stdout, b.String())
 }

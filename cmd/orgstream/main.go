@@ -3,6 +3,7 @@
 //	orgstream serve     run the daemon (HTTP + WebSocket + embedded NATS)
 //	orgstream token     print a signed access token
 //	orgstream publish   publish one event over HTTP
+//	orgstream nats-creds print the NATS publisher credentials
 //	orgstream version   print the version
 //
 // Every flag also reads ORGSTREAM_<FLAG> from the environment (dashes become
@@ -52,6 +53,7 @@ func commands() []command {
 		{"serve", serveShort, (*cli).serve, func(w io.Writer) { newServeFlags(&serveOptions{}).help(w, serveExtra) }},
 		{"token", tokenShort, (*cli).token, func(w io.Writer) { newTokenFlags(&tokenOptions{}).help(w, tokenExtra) }},
 		{"publish", publishShort, (*cli).publish, func(w io.Writer) { newPublishFlags(&publishOptions{}).help(w, publishExtra) }},
+		{"nats-creds", natsCredsShort, (*cli).natsCreds, func(w io.Writer) { newNATSCredsFlags(&natsCredsOptions{}).help(w, natsCredsExtra) }},
 		{"version", versionShort, (*cli).version, func(w io.Writer) { newVersionFlags().help(w, "") }},
 	}
 }
@@ -134,9 +136,9 @@ func usage(w io.Writer) {
 		"a reconnect with exactly what they missed.\n\n"+
 		"Usage:\n  orgstream <command> [flags]\n\nCommands:\n")
 	for _, cmd := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", cmd.name, cmd.short)
+		fmt.Fprintf(w, "  %-10s %s\n", cmd.name, cmd.short)
 	}
-	fmt.Fprintf(w, "  %-9s %s\n", "help", "show the flags of a command (orgstream help serve)")
+	fmt.Fprintf(w, "  %-10s %s\n", "help", "show the flags of a command (orgstream help serve)")
 	fmt.Fprint(w, "\nEvery flag also reads the environment variable ORGSTREAM_<FLAG>, dashes as\n"+
 		"underscores (--jwt-secret ⇔ ORGSTREAM_JWT_SECRET); a flag on the command line\n"+
 		"wins. Unknown flags and commands exit with status 2.\n"+

@@ -103,6 +103,17 @@ func TestRunExitCodes(t *testing.T) {
 		{name: "token zero ttl", args: []string{"token", "--ttl", "0s"}, code: 2, stderr: "--ttl", oneLineErr: true},
 		{name: "publish missing org", args: []string{"publish", "--data", "{}"}, code: 2, stderr: "--org is required", oneLineErr: true},
 		{name: "publish bad url", args: []string{"publish", "--url", "ftp://x"}, code: 2, stderr: "--url", oneLineErr: true},
+		{name: "serve cluster without secret", args: []string{"serve", "--cluster-listen", "127.0.0.1:6222", "--routes", "nats://127.0.0.1:6223"}, code: 2,
+			stderr: "--cluster-listen needs --cluster-secret (or ORGSTREAM_CLUSTER_SECRET)", oneLineErr: true},
+		{name: "serve nats-creds without nats-url", args: []string{"serve", "--nats-creds", "x.creds"}, code: 2, stderr: "--nats-creds is for --nats-url", oneLineErr: true},
+		{name: "serve publisher password with nats-url", args: []string{"serve", "--nats-url", "nats://127.0.0.1:4222"},
+			env: map[string]string{"ORGSTREAM_NATS_PUBLISHER_PASSWORD": "p"}, code: 2, stderr: "--nats-publisher-password", oneLineErr: true},
+		{name: "serve tls cert without key", args: []string{"serve", "--nats-tls-cert", "c.pem"}, code: 2, stderr: "go together", oneLineErr: true},
+		{name: "serve tls ca alone", args: []string{"serve", "--nats-tls-ca", "ca.pem"}, code: 2, stderr: "--nats-tls-ca needs", oneLineErr: true},
+		{name: "nats-creds from env", args: []string{"nats-creds"}, env: map[string]string{"ORGSTREAM_NATS_PUBLISHER_PASSWORD": "from-env"}, code: 0,
+			stdout: "publisher:from-env\n"},
+		{name: "nats-creds --help", args: []string{"nats-creds", "--help"}, code: 0, stdout: "orgstream.publish.<org>"},
+		{name: "nats-creds stray argument", args: []string{"nats-creds", "x"}, code: 2, stderr: "unexpected argument", oneLineErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -33,11 +33,13 @@ type serveOptions struct {
 	natsURL         string
 	natsListen      string
 	natsListenSet   bool // --nats-listen or its env var was given
+	nats            natsAuthFlags
 	allowedOrigins  []string
 	maxConnsPerUser int
 	maxConnsPerOrg  int
 	nodeName        string
 	clusterListen   string
+	clusterSecret   string
 	routes          []string
 	replicas        int
 	pingInterval    time.Duration
@@ -61,6 +63,7 @@ func newServeFlags(o *serveOptions) *flagSet {
 	f.String(&o.natsURL, "nats-url", "", "URL", "use an existing NATS server/cluster (comma-separated URLs) instead of the embedded one", checkNATSURLs)
 	f.setDefaultText("nats-url", "empty = embedded NATS server with JetStream")
 	f.String(&o.natsListen, "nats-listen", "127.0.0.1:4222", "ADDR", `client address of the embedded NATS server, for backend publishers; port 0 picks a free one, "off" opens none`, checkNATSListen)
+	o.nats.define(f)
 	f.List(&o.allowedOrigins, "allowed-origins", []string{"*"}, "comma-separated Origin values allowed on the stream (403 otherwise); requests without Origin are allowed", nil)
 	f.Int(&o.maxConnsPerUser, "max-conns-per-user", 100, 0, "open streams per (org, user); one more is closed with 4029; 0 = no limit")
 	f.Int(&o.maxConnsPerOrg, "max-conns-per-org", 0, 0, "open streams per org; 0 = no limit")
@@ -68,6 +71,7 @@ func newServeFlags(o *serveOptions) *flagSet {
 	f.setDefaultText("node-name", "the host name")
 	f.String(&o.clusterListen, "cluster-listen", "", "ADDR", "route address of the embedded NATS server, e.g. 127.0.0.1:6222", checkHostPort)
 	f.setDefaultText("cluster-listen", "empty = not clustered")
+	f.String(&o.clusterSecret, "cluster-secret", "", "SECRET", "shared secret that authenticates the routes between nodes; required with --cluster-listen (prefer the env var: flags show in ps)", nil)
 	f.List(&o.routes, "routes", nil, "comma-separated route URLs of the other nodes, e.g. nats://127.0.0.1:6223,nats://127.0.0.1:6224", checkURL)
 	f.Int(&o.replicas, "replicas", 1, 1, "replication factor of the log (3 in a 3-node cluster)")
 	f.Duration(&o.pingInterval, "ping-interval", 25*time.Second, "WebSocket ping period; a connection that answers none for two periods is closed")
@@ -99,33 +103,47 @@ func checkNATSListen(s string) error {
 	return checkHostPort(s)
 }
 
+// check refuses combinations of flags that cannot work.
+func (o *serveOptions) check() error {
+	if o.clusterListen != "" && o.clusterSecret == "" {
+		return usagef("orgstream serve: --cluster-listen needs --cluster-secret (or %s): the routes between nodes are authenticated", envName("cluster-secret"))
+	}
+	return o.nats.check(o.natsURL != "")
+}
+
 // config maps the flags to the node's Config (the secret resolved by the
 // caller).
 func (o *serveOptions) config(secret []byte, log *zap.Logger) node.Config {
 	return node.Config{
-		Listen:             o.listen,
-		DataDir:            o.secret.dataDir,
-		JWTSecret:          secret,
-		Retention:          o.retention,
-		RetentionMaxEvents: o.retentionMax,
-		NATSURL:            o.natsURL,
-		NATSListen:         o.natsListen,
-		NATSListenFallback: !o.natsListenSet,
-		AllowedOrigins:     o.allowedOrigins,
-		MaxConnsPerUser:    o.maxConnsPerUser,
-		MaxConnsPerOrg:     o.maxConnsPerOrg,
-		NodeName:           o.nodeName,
-		ClusterListen:      o.clusterListen,
-		Routes:             o.routes,
-		Replicas:           o.replicas,
-		PingInterval:       o.pingInterval,
-		DrainPeriod:        o.drainPeriod,
-		MaxQueueBytes:      o.maxQueueBytes,
-		WindowSize:         o.windowSize,
-		OrgIdleGrace:       o.orgIdleGrace,
-		SyncAlways:         o.syncAlways,
-		Dev:                o.dev,
-		Logger:             log,
+		Listen:                o.listen,
+		DataDir:               o.secret.dataDir,
+		JWTSecret:             secret,
+		Retention:             o.retention,
+		RetentionMaxEvents:    o.retentionMax,
+		NATSURL:               o.natsURL,
+		NATSListen:            o.natsListen,
+		NATSListenFallback:    !o.natsListenSet,
+		NATSPublisherPassword: o.nats.publisherPassword,
+		NATSCredsFile:         o.nats.credsFile,
+		NATSTLSCert:           o.nats.tlsCert,
+		NATSTLSKey:            o.nats.tlsKey,
+		NATSTLSCA:             o.nats.tlsCA,
+		AllowedOrigins:        o.allowedOrigins,
+		MaxConnsPerUser:       o.maxConnsPerUser,
+		MaxConnsPerOrg:        o.maxConnsPerOrg,
+		NodeName:              o.nodeName,
+		ClusterListen:         o.clusterListen,
+		ClusterSecret:         o.clusterSecret,
+		Routes:                o.routes,
+		Replicas:              o.replicas,
+		PingInterval:          o.pingInterval,
+		DrainPeriod:           o.drainPeriod,
+		MaxQueueBytes:         o.maxQueueBytes,
+		WindowSize:            o.windowSize,
+		OrgIdleGrace:          o.orgIdleGrace,
+		SyncAlways:            o.syncAlways,
+		Dev:                   o.dev,
+		Logger:                log,
 	}
 }
 
@@ -137,6 +155,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	o.natsListenSet = flags.given("nats-listen")
+	if err := o.check(); err != nil {
+		return err
+	}
 	if o.nodeName == "" {
 		if h, err := os.Hostname(); err == nil {
 			o.nodeName = h

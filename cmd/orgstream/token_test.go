@@ -176,3 +176,27 @@ func TestPublishBadData(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 }
+
+// nats-creds creates the publisher password in the data dir (mode 0600) on
+// first use and prints the same one every time, as serve reads it.
+func TestNATSCredsDataDir(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, nil, "nats-creds", "--data-dir", dir)
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	user, pass, ok := strings.Cut(strings.TrimSuffix(out, "\n"), ":")
+	if !ok || user != "publisher" || len(pass) < 32 || strings.Count(out, "\n") != 1 {
+		t.Fatalf("stdout %q, want one line publisher:PASSWORD", out)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "nats-publisher-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	if _, again, _ := runCLI(t, nil, "nats-creds", "--data-dir", dir); again != out {
+		t.Fatalf("second call printed %q, first %q", again, out)
+	}
+}
