@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,6 +23,43 @@ func TestCluster(t *testing.T) {
 	c := startCluster(t, 3)
 	t.Run("PublishersOnEveryNode", func(t *testing.T) { testPublishersOnEveryNode(t, c) })
 	t.Run("ResumeOnAnotherNode", func(t *testing.T) { testResumeOnAnotherNode(t, c) })
+	t.Run("AnotherSecretNeverJoins", func(t *testing.T) { testAnotherSecretNeverJoins(t, c) })
+}
+
+// testAnotherSecretNeverJoins: a fourth node routed to the cluster with
+// another --cluster-secret never becomes ready (PROTOCOL.md v2), and the
+// cluster goes on taking publishes on every node meanwhile.
+func testAnotherSecretNeverJoins(t *testing.T, c *cluster) {
+	var routes []string
+	for _, s := range c.specs {
+		for i, a := range s.Args {
+			if a == "--cluster-listen" {
+				routes = append(routes, "nats://"+s.Args[i+1])
+			}
+		}
+	}
+	addrs := freeAddrs(t, 2)
+	intruder := launch(t, spec{
+		DataDir: t.TempDir(),
+		Env: []string{"ORGSTREAM_JWT_SECRET=" + c.secret, "ORGSTREAM_CLUSTER_SECRET=not the cluster's secret",
+			"ORGSTREAM_NATS_PUBLISHER_PASSWORD=" + publisherPassword},
+		Bare: true,
+		Args: []string{"--node-name", "n4", "--cluster-listen", addrs[1], "--routes", strings.Join(routes, ","), "--replicas", "3"},
+	}, addrs[0])
+	defer intruder.Kill()
+	if err := intruder.waitReady(8 * time.Second); err == nil {
+		t.Fatal("a node with another cluster secret became ready")
+	}
+	if intruder.exited() {
+		t.Fatalf("the node with another secret exited instead of waiting:\n%s", intruder.Output())
+	}
+	pub := c.token("joined", "backend", true)
+	for i := range c.specs {
+		st, b, err := testkit.Post(context.Background(), c.node(i).Base, "joined", pub, testkit.EventBody("t", "{}", ""))
+		if err != nil || st != http.StatusCreated {
+			t.Fatalf("n%d while the intruder tried to join: %d %s %v", i+1, st, b, err)
+		}
+	}
 }
 
 // testPublishersOnEveryNode: six publishers, two per node, send singles and

@@ -56,8 +56,9 @@ func startCluster(t *testing.T, k int) *cluster {
 		}
 		c.specs = append(c.specs, spec{
 			DataDir: t.TempDir(),
-			Env:     []string{"ORGSTREAM_JWT_SECRET=" + c.secret},
-			Bare:    true,
+			Env: []string{"ORGSTREAM_JWT_SECRET=" + c.secret, "ORGSTREAM_CLUSTER_SECRET=" + clusterSecret,
+				"ORGSTREAM_NATS_PUBLISHER_PASSWORD=" + publisherPassword},
+			Bare: true,
 			Args: []string{
 				"--node-name", fmt.Sprintf("n%d", i+1),
 				"--cluster-listen", routes[i],

@@ -282,3 +282,10 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// Secrets of the clusters the tests start (passed through the environment,
+// as deploy/local/cluster.sh does).
+const (
+	clusterSecret     = "e2e route secret, the same on every node"
+	publisherPassword = "e2e-publisher-password"
+)

@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,12 +13,15 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/orgstream/orgstream/internal/testkit"
+	"github.com/orgstream/orgstream/persistence"
 )
 
 // TestEmbeddedNATSPublish: with --nats-listen 127.0.0.1:0 the daemon logs
-// the embedded server's nats://127.0.0.1:PORT; a backend connects there,
-// publishes with a request on orgstream.publish.<org>, gets {"seq":N} back,
-// and a stream client receives the event.
+// the embedded server's nats://127.0.0.1:PORT; a connection without the
+// credentials that `orgstream nats-creds` prints is refused; a backend with
+// them publishes with a request on orgstream.publish.<org>, gets
+// {"seq":N} back, a stream client receives the event, and the same backend
+// cannot write the live feed.
 func TestEmbeddedNATSPublish(t *testing.T) {
 	closeIdle(t)
 	d := startDaemon(t, spec{}) // --nats-listen 127.0.0.1:0
@@ -29,7 +34,28 @@ func TestEmbeddedNATSPublish(t *testing.T) {
 	c := testkit.Dial(ctx, t, testkit.StreamURL(d.Base, testkit.Token(t, secret, "acme", "alice", time.Hour, false), nil), nil)
 	c.ExpectWelcome(ctx)
 
-	nc, err := nats.Connect(natsURL, nats.Name("e2e backend"))
+	if nc, err := nats.Connect(natsURL, nats.Name("e2e anonymous"), nats.NoReconnect()); !errors.Is(err, nats.ErrAuthorization) {
+		if nc != nil {
+			nc.Close()
+		}
+		t.Fatalf("connect without credentials: %v, want an Authorization Violation", err)
+	}
+	out, errOut, code := runCLI(t, nil, "nats-creds", "--data-dir", d.DataDir)
+	user, pass, ok := strings.Cut(strings.TrimSuffix(out, "\n"), ":")
+	if code != 0 || !ok || user != "publisher" || len(pass) < 32 || strings.Contains(pass, "\n") {
+		t.Fatalf("orgstream nats-creds: exit %d, stdout %q, stderr %q; want one line publisher:PASSWORD", code, out, errOut)
+	}
+	if strings.Contains(d.Output(), pass) {
+		t.Fatal("the daemon's output holds the publisher password")
+	}
+	forgeErrs := make(chan error, 4)
+	nc, err := nats.Connect(natsURL, nats.Name("e2e backend"), nats.UserInfo(user, pass),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			select {
+			case forgeErrs <- err:
+			default:
+			}
+		}))
 	if err != nil {
 		t.Fatalf("connect to the logged %s: %v", natsURL, err)
 	}
@@ -71,6 +97,30 @@ func TestEmbeddedNATSPublish(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.AssertRange(t, seqs, 2, 3)
+
+	// The backend's forged live message is refused by the server; the
+	// client gets the next stored event, not the forgery.
+	forged := nats.NewMsg("orgstream.live.acme")
+	forged.Header.Set("Orgstream-Seq", "4")
+	forged.Data = []byte(`{"forged":true}`)
+	if err := nc.PublishMsg(forged); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-forgeErrs:
+		if !errors.Is(err, nats.ErrPermissionViolation) {
+			t.Fatalf("forged publish: %v, want a permissions violation", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the forged publish on orgstream.live.acme was not refused")
+	}
+	reply, err = nc.Request("orgstream.publish.acme", []byte(testkit.EventBody("orders.nats", `{"real":4}`, "")), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := c.ExpectFrame(ctx, "event"); f.Seq != 4 || string(f.Data) != `{"real":4}` {
+		t.Fatalf("after the forgery: %s, want seq 4 with the stored data", f.Raw)
+	}
 }
 
 // TestExternalNATS: the daemon runs on --nats-url against a NATS server
@@ -80,9 +130,17 @@ func TestEmbeddedNATSPublish(t *testing.T) {
 func TestExternalNATS(t *testing.T) {
 	closeIdle(t)
 	ns := startNATSServer(t)
-	natsURL := ns.ClientURL()
+	// The daemon's user has the least permissions docs/CLUSTER.md lists,
+	// and its password is in the URL, which must never be printed.
+	const pass = "e2e-external-daemon-password"
+	natsURL := strings.Replace(ns.ClientURL(), "nats://", "nats://"+persistence.DaemonUser+":"+pass+"@", 1)
 	s := spec{Args: []string{"--nats-url", natsURL}}
 	d := startDaemon(t, s)
+	defer func() {
+		if strings.Contains(d.Output(), pass) {
+			t.Error("the daemon's output holds the password of --nats-url")
+		}
+	}()
 	s.DataDir = d.DataDir // the jwt-secret lives there
 	secret := d.secret(t)
 	pub := testkit.Token(t, secret, "acme", "backend", time.Hour, true)
@@ -153,6 +211,10 @@ func startNATSServer(t *testing.T) *server.Server {
 		StoreDir:   t.TempDir(),
 		NoLog:      true,
 		NoSigs:     true,
+		Users: []*server.User{{
+			Username: persistence.DaemonUser, Password: "e2e-external-daemon-password",
+			Permissions: persistence.DaemonPermissions(),
+		}},
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {

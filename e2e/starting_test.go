@@ -12,7 +12,7 @@ func TestSIGTERMWhileWaitingForQuorum(t *testing.T) {
 	closeIdle(t)
 	addrs := freeAddrs(t, 3)
 	d := launch(t, spec{DataDir: t.TempDir(), Args: []string{
-		"--cluster-listen", addrs[0],
+		"--cluster-listen", addrs[0], "--cluster-secret", clusterSecret,
 		"--routes", "nats://" + addrs[1], // nobody there
 		"--replicas", "3",
 	}}, addrs[2])
