@@ -29,8 +29,8 @@ func TestServesHealthWhileTheLogOpens(t *testing.T) {
 			Listen: fmt.Sprintf("127.0.0.1:%d", ports[0]), DataDir: dir,
 			JWTSecret: []byte("s"), NATSListen: "127.0.0.1:0", NodeName: "alone",
 			ClusterListen: fmt.Sprintf("127.0.0.1:%d", ports[1]), ClusterSecret: "route secret",
-			Routes:        []string{fmt.Sprintf("nats://127.0.0.1:%d", ports[2])}, // nobody there
-			Replicas:      3,
+			Routes:   []string{fmt.Sprintf("nats://127.0.0.1:%d", ports[2])}, // nobody there
+			Replicas: 3,
 		})
 		if n != nil {
 			_ = n.Shutdown(context.Background())

@@ -35,9 +35,10 @@ func (l *natsLogger) Warnf(format string, v ...any) {
 // plaintextPasswordsWarning is nats-server's warning about passwords in its
 // configuration that are not bcrypt hashes.
 const plaintextPasswordsWarning = "Plaintext passwords detected, use nkeys or bcrypt"
-func (l *natsLogger) Errorf(format string, v ...any)  { l.lg.Errorf(format, v...) }
-func (l *natsLogger) Debugf(format string, v ...any)  { l.lg.Debugf(format, v...) }
-func (l *natsLogger) Tracef(format string, v ...any)  { l.lg.Debugf(format, v...) }
+
+func (l *natsLogger) Errorf(format string, v ...any) { l.lg.Errorf(format, v...) }
+func (l *natsLogger) Debugf(format string, v ...any) { l.lg.Debugf(format, v...) }
+func (l *natsLogger) Tracef(format string, v ...any) { l.lg.Debugf(format, v...) }
 
 func (l *natsLogger) Fatalf(format string, v ...any) {
 	msg := fmt.Sprintf(format, v...)
