@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -21,7 +22,12 @@ const routeUser = "orgstream-route"
 // authorize closes the embedded server: every client authenticates as one of
 // the two users (no anonymous user), and routes with the cluster secret.
 func (cfg EmbeddedConfig) authorize(opts *server.Options, daemonPass string) error {
-	opts.Users = []*server.User{{Username: DaemonUser, Password: daemonPass, Permissions: DaemonPermissions()}}
+	opts.Users = []*server.User{{
+		Username: DaemonUser, Password: daemonPass, Permissions: DaemonPermissions(),
+		// Only the daemon's own in-process connection: even a leaked
+		// password is of no use over the network.
+		AllowedConnectionTypes: map[string]struct{}{jwt.ConnectionTypeInProcess: {}},
+	}}
 	switch {
 	case cfg.PublisherPassword != "":
 		if strings.HasPrefix(cfg.PublisherPassword, "$2") {

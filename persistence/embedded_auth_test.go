@@ -360,3 +360,16 @@ func writeTestPKI(t *testing.T) (caFile, certFile, keyFile string) {
 	}
 	return write("ca.pem", "CERTIFICATE", caDER), write("cert.pem", "CERTIFICATE", der), write("key.pem", "EC PRIVATE KEY", keyDER)
 }
+
+// The daemon's user is refused over the network even with its password.
+func TestEmbeddedDaemonUserInProcessOnly(t *testing.T) {
+	e, _ := startListening(t, EmbeddedConfig{NodeName: "inproc"})
+	nc, err := nats.Connect(e.ClientURL(), nats.UserInfo(DaemonUser, e.daemonPass), nats.NoReconnect())
+	if err == nil {
+		nc.Close()
+		t.Fatal("the daemon's user connected over TCP")
+	}
+	if !errors.Is(err, nats.ErrAuthorization) {
+		t.Fatalf("err = %v, want an Authorization Violation", err)
+	}
+}

@@ -23,10 +23,9 @@ type natsLogger struct {
 func (l *natsLogger) Noticef(format string, v ...any) { l.lg.Infof(format, v...) }
 func (l *natsLogger) Warnf(format string, v ...any) {
 	if format == plaintextPasswordsWarning {
-		// Our users' passwords are options in memory (the daemon's is
-		// random per start), not a config file on disk; bcrypt would only
-		// cost every publisher's connect a hash.
-		l.lg.Debugf(format, v...)
+		// Dropped: our users' passwords are options in memory (the
+		// daemon's is random per start), not a config file on disk;
+		// bcrypt would only cost every publisher's connect a hash.
 		return
 	}
 	l.lg.Warnf(format, v...)
