@@ -9,9 +9,16 @@
 #
 # Each node runs an embedded NATS server; the three join one NATS cluster by
 # routes and replicate the log three times (--replicas 3). Data is kept in
-# $CLUSTER_DIR/n1..n3 between runs; one shared JWT secret is generated once
-# into $CLUSTER_DIR/jwt-secret (mode 0600) and handed to the nodes in their
-# environment (ORGSTREAM_JWT_SECRET), never on a command line.
+# $CLUSTER_DIR/n1..n3 between runs. Three secrets shared by the nodes are
+# generated once into $CLUSTER_DIR (32 random bytes, hex, mode 0600) and
+# handed to every node in its environment, never on a command line (ps shows
+# command lines) and never printed:
+#   jwt-secret               ORGSTREAM_JWT_SECRET               HS256 key of the tokens
+#   cluster-secret           ORGSTREAM_CLUSTER_SECRET           authenticates the routes
+#   nats-publisher-password  ORGSTREAM_NATS_PUBLISHER_PASSWORD  NATS user "publisher"
+# Each node has a data dir of its own, so a password it generated itself
+# would differ from its neighbours'; one shared password lets a backend use
+# the same credentials on any node's NATS port.
 #
 # Ctrl-C (or SIGTERM, SIGHUP) stops every node (SIGTERM, then SIGKILL after
 # $STOP_TIMEOUT seconds) and exits 0. SIGUSR1 restarts the nodes that are
@@ -19,7 +26,7 @@
 #
 # Environment:
 #   ORGSTREAM_BIN   the orgstream binary (default bin/orgstream)
-#   CLUSTER_DIR     data, logs, pid files and the secret (default data/cluster)
+#   CLUSTER_DIR     data, logs, pid files and the secrets (default data/cluster)
 #   READY_TIMEOUT   seconds to wait for every /readyz (default 60)
 #   STOP_TIMEOUT    seconds between SIGTERM and SIGKILL on stop (default 10)
 # Arguments are passed on to every `orgstream serve` (after the script's own
@@ -112,31 +119,46 @@ done
 # This cluster runs its own embedded NATS servers.
 unset ORGSTREAM_NATS_URL
 
-# --- the shared secret ---------------------------------------------------
+# --- the shared secrets --------------------------------------------------
 
 mkdir -p "$DIR"
 chmod 700 "$DIR"
+
+# shared_secret FILE WHAT: prints the secret kept in FILE, generating it
+# first (32 random bytes, hex: the form `orgstream serve` generates, and safe
+# in a URL or a shell word) when FILE is absent or empty. Trimmed as the
+# daemon trims its secret files.
+shared_secret() {
+	local file=$1 what=$2 s
+	if [ ! -s "$file" ]; then
+		(
+			umask 077
+			head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \t\n' >"$file.tmp"
+			printf '\n' >>"$file.tmp"
+		)
+		mv -f "$file.tmp" "$file"
+		say "generated a new $what in $(rel "$file") (mode 0600)" >&2
+	fi
+	chmod 600 "$file"
+	s=$(<"$file")
+	s=${s#"${s%%[![:space:]]*}"}
+	s=${s%"${s##*[![:space:]]}"}
+	if [ -z "$s" ]; then
+		err "$(rel "$file") is empty: delete it to generate a new $what"
+		return 1
+	fi
+	printf '%s\n' "$s"
+}
+
+# Read by the nodes from their environment (start_node). The token and
+# publish commands read jwt-secret with --data-dir (they trim the trailing
+# newline too); `orgstream nats-creds` prints the publisher's credentials.
 SECRET_FILE=$DIR/jwt-secret
-if [ ! -s "$SECRET_FILE" ]; then
-	# 32 random bytes, hex: the same form `orgstream serve` generates.
-	(
-		umask 077
-		head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \t\n' >"$SECRET_FILE.tmp"
-		printf '\n' >>"$SECRET_FILE.tmp"
-	)
-	mv -f "$SECRET_FILE.tmp" "$SECRET_FILE"
-	say "generated a new JWT secret in $(rel "$SECRET_FILE") (mode 0600)"
-fi
-chmod 600 "$SECRET_FILE"
-# Read by the nodes from their environment; the token and publish commands
-# read the same file with --data-dir (they trim the trailing newline too).
-SECRET=$(<"$SECRET_FILE")
-SECRET=${SECRET#"${SECRET%%[![:space:]]*}"} # trim, as the daemon trims the file
-SECRET=${SECRET%"${SECRET##*[![:space:]]}"}
-if [ -z "$SECRET" ]; then
-	err "$(rel "$SECRET_FILE") is empty: delete it to generate a new secret"
-	exit 1
-fi
+CLUSTER_SECRET_FILE=$DIR/cluster-secret
+PUBLISHER_PASSWORD_FILE=$DIR/nats-publisher-password
+SECRET=$(shared_secret "$SECRET_FILE" "JWT secret")
+CLUSTER_SECRET=$(shared_secret "$CLUSTER_SECRET_FILE" "cluster secret")
+PUBLISHER_PASSWORD=$(shared_secret "$PUBLISHER_PASSWORD_FILE" "NATS publisher password")
 
 # --- starting and stopping nodes -------------------------------------------
 
@@ -160,7 +182,12 @@ start_node() {
 	# nodes get exactly one SIGTERM from it (a second signal would make a
 	# node exit at once, without its drain).
 	set -m
-	ORGSTREAM_JWT_SECRET=$SECRET "$BIN" serve \
+	# The secrets go in the environment of this one command: not exported
+	# to anything else the script runs, not in the command line.
+	ORGSTREAM_JWT_SECRET=$SECRET \
+		ORGSTREAM_CLUSTER_SECRET=$CLUSTER_SECRET \
+		ORGSTREAM_NATS_PUBLISHER_PASSWORD=$PUBLISHER_PASSWORD \
+		"$BIN" serve \
 		--node-name "$name" \
 		--data-dir "$DIR/$name" \
 		--listen "127.0.0.1:${HTTP_PORTS[$i]}" \
@@ -288,7 +315,8 @@ orgstream cluster is ready: 3 nodes, log replicated 3 times (--replicas 3)
   n2  http://127.0.0.1:8082  ws://127.0.0.1:8082/v2/realtime/stream  nats://127.0.0.1:4232  (pid ${PIDS[1]})
   n3  http://127.0.0.1:8083  ws://127.0.0.1:8083/v2/realtime/stream  nats://127.0.0.1:4233  (pid ${PIDS[2]})
   console (--dev): http://127.0.0.1:8081/ (or :8082, :8083)
-  logs: $D/n1.log n2.log n3.log    secret: $D/jwt-secret
+  logs: $D/n1.log n2.log n3.log
+  secrets (mode 0600, shared by the nodes): $D/jwt-secret cluster-secret nats-publisher-password
   stream leader of the log (ORGSTREAM) at start: $LEADER
 
 Try it, in another terminal, from $(quote "$ROOT"):
@@ -302,7 +330,16 @@ Try it, in another terminal, from $(quote "$ROOT"):
        PUB=\$($B token --org acme --sub backend --publish --data-dir $D)
        curl -X POST http://127.0.0.1:8082/v2/realtime/orgs/acme/events -H "Authorization: Bearer \$PUB" \\
          -H 'Content-Type: application/json' -d '{"topic":"demo","data":{"hello":"from n2"}}'
-  4. failover: kill a node, e.g. the log's leader: kill -9 \$(cat $D/$VICTIM.pid)
+  4. publish over NATS, as a backend would, with the publisher's credentials
+     (user "publisher", one password for the three nodes; it may only send
+     requests on orgstream.publish.<org>), e.g. with the nats CLI
+     (go install github.com/nats-io/natscli/nats@v0.5.0):
+       CREDS=\$($B nats-creds --data-dir $D/n1)    # publisher:PASSWORD
+       NATS_USER=\${CREDS%%:*} NATS_PASSWORD=\${CREDS#*:} nats --server nats://127.0.0.1:4233 \\
+         req orgstream.publish.acme '{"topic":"demo","data":{"hello":"over NATS"}}'
+     (the same as --user publisher --password PASSWORD, kept off the command
+     line); from Go: nats.Connect(url, nats.UserInfo("publisher", password)).
+  5. failover: kill a node, e.g. the log's leader: kill -9 \$(cat $D/$VICTIM.pid)
      Its clients reconnect to another node and resume with last_seq; publishes
      go on through the others (503 for a few seconds if it led the log, while
      Raft elects a new leader; retry with the same "id").
