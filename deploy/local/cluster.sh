@@ -334,7 +334,7 @@ Try it, in another terminal, from $(quote "$ROOT"):
      (user "publisher", one password for the three nodes; it may only send
      requests on orgstream.publish.<org>), e.g. with the nats CLI
      (go install github.com/nats-io/natscli/nats@v0.5.0):
-       CREDS=\$($B nats-creds --data-dir $D/n1)    # publisher:PASSWORD
+       CREDS=\$($B nats-creds --data-dir $D)    # publisher:PASSWORD, from $D/nats-publisher-password
        NATS_USER=\${CREDS%%:*} NATS_PASSWORD=\${CREDS#*:} nats --server nats://127.0.0.1:4233 \\
          req orgstream.publish.acme '{"topic":"demo","data":{"hello":"over NATS"}}'
      (the same as --user publisher --password PASSWORD, kept off the command
