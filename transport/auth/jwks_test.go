@@ -394,8 +394,10 @@ func TestJWKSBadAnswers(t *testing.T) {
 		{name: "not JSON", set: func(s *jwksServer) { s.raw = "<html>login</html>" }, reason: "not JSON"},
 		{name: "no keys member", set: func(s *jwksServer) { s.raw = `{"kid":"a"}` }, reason: `no "keys"`},
 		{
-			name:   "only unusable keys",
-			set:    func(s *jwksServer) { s.raw = `{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"h"},{"kty":"RSA","n":"AQAB","e":"AQAB","kid":"tiny"}]}` },
+			name: "only unusable keys",
+			set: func(s *jwksServer) {
+				s.raw = `{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"h"},{"kty":"RSA","n":"AQAB","e":"AQAB","kid":"tiny"}]}`
+			},
 			reason: "none of its 2 keys",
 		},
 		{
