@@ -59,9 +59,10 @@ type VerifierConfig struct {
 	// JWKSRefresh is how often the JWKS is fetched again. Zero means
 	// DefaultJWKSRefresh.
 	JWKSRefresh time.Duration
-	// JWKSMinRefetch is the least time between two fetches of the JWKS
-	// caused by tokens with an unknown kid, and the first retry delay after
-	// a failed fetch. Zero means DefaultJWKSMinRefetch.
+	// JWKSMinRefetch rate-limits the fetches caused by tokens with an
+	// unknown kid: one happens only if the last fetch (of any cause)
+	// started at least this long ago. It is also the first retry delay
+	// after a failed fetch. Zero means DefaultJWKSMinRefetch.
 	JWKSMinRefetch time.Duration
 	// JWKSTimeout bounds one fetch of the JWKS. Zero means
 	// DefaultJWKSTimeout.
