@@ -37,6 +37,33 @@ func TestCLI(t *testing.T) {
 		}
 	})
 
+	t.Run("a secret under 32 bytes exits 2 with one line", func(t *testing.T) {
+		const short = "short-s3cr3t"
+		for _, tc := range []struct {
+			args []string
+			env  []string
+		}{
+			{args: []string{"serve", "--jwt-secret", short}},
+			{args: []string{"serve"}, env: []string{"ORGSTREAM_JWT_SECRET=" + short}},
+			{args: []string{"token", "--org", "acme", "--sub", "a", "--jwt-secret", short}},
+			{args: []string{"publish", "--org", "acme", "--topic", "t", "--data", "{}", "--jwt-secret", short}},
+		} {
+			dir := t.TempDir()
+			stdout, stderr, code := runCLI(t, tc.env, append(tc.args, "--data-dir", dir)...)
+			line := strings.TrimSuffix(stderr, "\n")
+			if code != 2 || line == "" || strings.Contains(line, "\n") || !strings.Contains(line, "32") || stdout != "" {
+				t.Errorf("orgstream %s (env %v): exit %d, stdout %q, stderr %q; want 2 and one line about 32 bytes",
+					strings.Join(tc.args, " "), tc.env, code, stdout, stderr)
+			}
+			if strings.Contains(stderr, short) {
+				t.Errorf("stderr %q shows the secret", stderr)
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+				t.Errorf("orgstream %s wrote to the data dir before refusing", tc.args[0])
+			}
+		}
+	})
+
 	t.Run("version", func(t *testing.T) {
 		stdout, stderr, code := runCLI(t, nil, "version")
 		if code != 0 || !strings.HasPrefix(stdout, "orgstream ") {
@@ -80,7 +107,7 @@ func TestCLI(t *testing.T) {
 
 		// A publish refused by the daemon exits 1.
 		_, stderr, code = runCLI(t, nil, "publish", "--org", "acme", "--topic", "t",
-			"--data", `{"a":1}`, "--url", d.Base, "--jwt-secret", "not-the-daemons")
+			"--data", `{"a":1}`, "--url", d.Base, "--jwt-secret", "not-the-daemons-secret-0123456789abcdef")
 		if code != 1 || !strings.Contains(stderr, "401") {
 			t.Errorf("publish with a foreign secret: exit %d, stderr %q; want 1 and the 401", code, stderr)
 		}
@@ -101,7 +128,7 @@ func TestCLI(t *testing.T) {
 	})
 
 	t.Run("jwt secret from flag and env", func(t *testing.T) {
-		const secret = "e2e-secret-0123456789abcdef"
+		const secret = "e2e-secret-0123456789abcdef-0123456789"
 		for _, tc := range []struct {
 			name string
 			s    spec
@@ -131,7 +158,7 @@ func TestCLI(t *testing.T) {
 
 				// Another secret, and the data dir's file if there is one
 				// (the flag/env must win over it), are refused.
-				others := [][]byte{[]byte("another-secret-0123456789")}
+				others := [][]byte{[]byte("another-secret-0123456789-0123456789")}
 				if b, err := os.ReadFile(filepath.Join(d.DataDir, "jwt-secret")); err == nil && len(strings.TrimSpace(string(b))) > 0 {
 					others = append(others, []byte(strings.TrimSpace(string(b))))
 				}

@@ -15,9 +15,20 @@ type Config struct {
 	// DataDir holds the embedded NATS/JetStream store and local state
 	// (jwt-secret). Zero value means "./data".
 	DataDir string
-	// JWTSecret is the HS256 key. Empty means read <DataDir>/jwt-secret,
-	// generating it (mode 0600) on first start.
+	// JWTSecret is the HS256 key, at least 32 bytes. Empty means read
+	// <DataDir>/jwt-secret, generating it (mode 0600) on first start; HS256
+	// tokens are accepted beside the public keys below either way.
 	JWTSecret []byte
+	// JWTPublicKeyFile is a PEM file of public keys (RS256, ES256, EdDSA)
+	// whose tokens are accepted. Empty means none.
+	JWTPublicKeyFile string
+	// JWKSURL is an identity provider's JWK set URL; its keys verify tokens
+	// by kid. Empty means none.
+	JWKSURL string
+	// JWTIssuer and JWTAudience, when set, must match every token's iss and
+	// aud, HS256 tokens included. Empty means not checked.
+	JWTIssuer   string
+	JWTAudience string
 	// Retention is how long an org's events stay replayable. Zero means 5m.
 	Retention time.Duration
 	// RetentionMaxEvents bounds the retained events per org. Zero means 100000.

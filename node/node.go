@@ -51,6 +51,7 @@ type Node struct {
 	probe    *logProbe
 	hub      atomic.Pointer[actors.Hub] // set once the log is open
 	server   *transport.Server
+	verifier *auth.Verifier
 	natsURL  string
 
 	draining atomic.Bool
@@ -81,20 +82,16 @@ func (n *Node) start(ctx context.Context) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("node: data dir: %w", err)
 	}
-	secret := cfg.JWTSecret
-	if len(secret) == 0 {
-		var err error
-		if secret, err = auth.LoadOrCreateSecret(filepath.Join(cfg.DataDir, "jwt-secret")); err != nil {
-			return fmt.Errorf("node: jwt secret: %w", err)
-		}
+	var err error
+	if n.verifier, err = n.newVerifier(); err != nil {
+		return err
 	}
 	if err := n.connectNATS(); err != nil {
 		return err
 	}
-	var err error
 	n.server, err = transport.New(transport.Config{
 		Listen:         cfg.Listen,
-		Secret:         secret,
+		Verifier:       n.verifier,
 		AllowedOrigins: cfg.AllowedOrigins,
 		Publisher:      n,
 		Streams:        n,
@@ -326,6 +323,9 @@ func (n *Node) stop(ctx context.Context) error {
 		if err := hub.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("node: actors: %w", err))
 		}
+	}
+	if n.verifier != nil {
+		n.verifier.Close()
 	}
 	if n.probe != nil {
 		n.probe.stop()

@@ -27,7 +27,7 @@ func TestServesHealthWhileTheLogOpens(t *testing.T) {
 	go func() {
 		n, err := node.Start(ctx, node.Config{
 			Listen: fmt.Sprintf("127.0.0.1:%d", ports[0]), DataDir: dir,
-			JWTSecret: []byte("s"), NATSListen: "127.0.0.1:0", NodeName: "alone",
+			JWTSecret: []byte(testkit.Secret), NATSListen: "127.0.0.1:0", NodeName: "alone",
 			ClusterListen: fmt.Sprintf("127.0.0.1:%d", ports[1]), ClusterSecret: "route secret",
 			Routes:   []string{fmt.Sprintf("nats://127.0.0.1:%d", ports[2])}, // nobody there
 			Replicas: 3,
@@ -58,7 +58,7 @@ func TestServesHealthWhileTheLogOpens(t *testing.T) {
 	if st, b := get(t, base+"/readyz"); st != http.StatusServiceUnavailable || decodeError(t, b).Code != "not_ready" {
 		t.Fatalf("/readyz while the log opens: %d %s, want 503 not_ready", st, b)
 	}
-	tok := testkit.Token(t, []byte("s"), "acme", "svc", time.Hour, true)
+	tok := testkit.Token(t, []byte(testkit.Secret), "acme", "svc", time.Hour, true)
 	st, body := testkit.Publish(t, base, "acme", tok, testkit.EventBody("t", "{}", ""))
 	if st != http.StatusServiceUnavailable || decodeError(t, body).Code != "not_ready" {
 		t.Fatalf("publish while the log opens: %d %s, want 503 not_ready", st, body)

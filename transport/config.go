@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/orgstream/orgstream/metrics"
+	"github.com/orgstream/orgstream/transport/auth"
 )
 
 // Defaults of Config.
@@ -42,8 +43,9 @@ type Config struct {
 	// Listen is the TCP address of HTTP and WebSocket. Empty means
 	// DefaultListen; port 0 picks a free port (see Server.Addr).
 	Listen string
-	// Secret is the HS256 key tokens are verified with. Required.
-	Secret []byte
+	// Verifier checks the tokens of streams and publishes, and signs the
+	// dev route's tokens (Dev). Required; the Server does not close it.
+	Verifier *auth.Verifier
 	// AllowedOrigins lists the Origin values a stream may come from (compared
 	// case-insensitively). Empty, or any element "*", allows every origin.
 	// Requests without Origin are always allowed.
@@ -92,8 +94,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: Publisher is nil", ErrInvalidConfig)
 	case c.Streams == nil:
 		return fmt.Errorf("%w: Streams is nil", ErrInvalidConfig)
-	case len(c.Secret) == 0:
-		return fmt.Errorf("%w: Secret is empty", ErrInvalidConfig)
+	case c.Verifier == nil:
+		return fmt.Errorf("%w: Verifier is nil", ErrInvalidConfig)
 	case c.PublishTimeout < 0:
 		return fmt.Errorf("%w: PublishTimeout is negative", ErrInvalidConfig)
 	case c.HeaderTimeout < 0:

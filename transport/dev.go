@@ -73,7 +73,7 @@ func (s *Server) handleConsoleConfig(w http.ResponseWriter, _ *http.Request) {
 
 // handleDevToken serves POST /v2/dev/tokens (Config.Dev only): a JSON body
 // {"org","sub","scope","ttl"} is answered 201 {"token","exp"} with a token
-// signed with Config.Secret. Requiring Content-Type application/json makes
+// signed by Config.Verifier (HS256, with its issuer and audience). Requiring Content-Type application/json makes
 // a cross-site form post impossible (a browser preflights it, and no CORS
 // header is ever sent).
 func (s *Server) handleDevToken(w http.ResponseWriter, r *http.Request) {
@@ -103,7 +103,7 @@ func (s *Server) handleDevToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.cfg.Now()
-	tok, err := auth.Issue(s.cfg.Secret, auth.Claims{
+	tok, err := s.cfg.Verifier.Issue(auth.Claims{
 		Sub: req.Sub, Org: req.Org, Scope: req.Scope, Exp: now.Add(ttl), IssuedAt: now,
 	})
 	if err != nil {

@@ -67,7 +67,7 @@
 //
 //	srv, err := transport.New(transport.Config{
 //		Listen:    "127.0.0.1:8080",
-//		Secret:    secret,
+//		Verifier:  verifier, // auth.NewVerifier
 //		Publisher: orgs,   // the org actors' writer
 //		Streams:   conns,  // the connection actors
 //		Readiness: node,

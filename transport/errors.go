@@ -90,7 +90,7 @@ func servingErr(err error) error {
 	return err
 }
 
-// tokenError maps an auth.Verify error to 401.
+// tokenError maps an auth.Verifier.Verify error to 401.
 func tokenError(err error) *apiError {
 	switch {
 	case errors.Is(err, auth.ErrMissing):

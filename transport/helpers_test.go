@@ -31,6 +31,16 @@ func TestMain(m *testing.M) {
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef")
 
+// testVerifier verifies the tokens signed with testSecret (HS256 only: it
+// has no goroutine to stop).
+var testVerifier = func() *auth.Verifier {
+	v, err := auth.NewVerifier(auth.VerifierConfig{Secret: testSecret})
+	if err != nil {
+		panic(err)
+	}
+	return v
+}()
+
 // testPublisher is an in-test Publisher: seqs count up per org unless fn
 // decides otherwise.
 type testPublisher struct {
@@ -173,7 +183,7 @@ func newTestEnv(t *testing.T, mod func(*Config)) *testEnv {
 	}
 	cfg := Config{
 		Listen:    "127.0.0.1:0",
-		Secret:    testSecret,
+		Verifier:  testVerifier,
 		Publisher: env.pub,
 		Streams:   env.streams,
 		Readiness: env.ready,

@@ -114,7 +114,7 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, tokenError(auth.ErrMissing))
 		return
 	}
-	claims, err := auth.Verify(s.cfg.Secret, token, s.cfg.Now())
+	claims, err := s.cfg.Verifier.Verify(token, s.cfg.Now())
 	if err != nil {
 		s.refuse(w, r, tokenError(err))
 		return

@@ -157,7 +157,7 @@ func TestNATSResponderMembership(t *testing.T) {
 
 	// New + Start without StartNATS: serving HTTP, not yet in the queue group.
 	early, err := New(Config{
-		Listen: "127.0.0.1:0", Secret: testSecret, Publisher: &testPublisher{},
+		Listen: "127.0.0.1:0", Verifier: testVerifier, Publisher: &testPublisher{},
 		Streams: newTestStreams(), Readiness: &testReadiness{}, Metrics: metrics.New(),
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)), NATS: nc,
 	})

@@ -43,16 +43,22 @@ type readyBody struct {
 	Status string `json:"status"`
 	Error  string `json:"error,omitempty"`
 	Code   string `json:"code,omitempty"`
+	// JWKS is the identity provider's key set's state (auth.JWKSOK,
+	// JWKSStale, JWKSUnavailable) when a JWKS URL is configured. It never
+	// makes the node unready: HS256 and PEM keys still verify.
+	JWKS string `json:"jwks,omitempty"`
 }
 
 func (s *Server) handleReadyz(w http.ResponseWriter, _ *http.Request) {
+	jwks := s.cfg.Verifier.JWKSStatus().State
 	err := s.cfg.Readiness.Ready()
 	if err == nil {
-		writeJSON(w, http.StatusOK, []byte(`{"status":"ready"}`))
+		b, _ := json.Marshal(readyBody{Status: "ready", JWKS: jwks})
+		writeJSON(w, http.StatusOK, b)
 		return
 	}
 	e := notReadyError(err)
-	b, _ := json.Marshal(readyBody{Status: e.Code, Error: err.Error(), Code: e.Code})
+	b, _ := json.Marshal(readyBody{Status: e.Code, Error: err.Error(), Code: e.Code, JWKS: jwks})
 	writeJSON(w, e.Status, b)
 }
 

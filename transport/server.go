@@ -86,6 +86,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.Metrics.Start = s.started
 	}
 	s.reg = metrics.NewRegistry(cfg.Metrics, cfg.Now)
+	if cfg.Verifier.JWKSStatus().State != "" {
+		s.reg.MustRegister(jwksCollector{cfg.Verifier})
+	}
 	s.httpSrv = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: cfg.HeaderTimeout,

@@ -10,7 +10,7 @@ import (
 
 func TestNewValidates(t *testing.T) {
 	base := func() Config {
-		return Config{Secret: testSecret, Publisher: &testPublisher{}, Streams: newTestStreams()}
+		return Config{Verifier: testVerifier, Publisher: &testPublisher{}, Streams: newTestStreams()}
 	}
 	tests := []struct {
 		name string
@@ -25,8 +25,8 @@ func TestNewValidates(t *testing.T) {
 			mod:  func(c *Config) { c.Streams = nil },
 		},
 		{
-			name: "no secret",
-			mod:  func(c *Config) { c.Secret = nil },
+			name: "no verifier",
+			mod:  func(c *Config) { c.Verifier = nil },
 		},
 		{
 			name: "negative timeout",
@@ -55,7 +55,7 @@ func TestNewValidates(t *testing.T) {
 
 func TestLifecycle(t *testing.T) {
 	srv, err := New(Config{
-		Listen: "127.0.0.1:0", Secret: testSecret, Publisher: &testPublisher{}, Streams: newTestStreams(),
+		Listen: "127.0.0.1:0", Verifier: testVerifier, Publisher: &testPublisher{}, Streams: newTestStreams(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +118,7 @@ func TestLifecycle(t *testing.T) {
 }
 
 func TestShutdownBeforeStart(t *testing.T) {
-	srv, err := New(Config{Secret: testSecret, Publisher: &testPublisher{}, Streams: newTestStreams()})
+	srv, err := New(Config{Verifier: testVerifier, Publisher: &testPublisher{}, Streams: newTestStreams()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestShutdownBeforeStart(t *testing.T) {
 
 func TestListenError(t *testing.T) {
 	srv, err := New(Config{
-		Listen: "127.0.0.1:-1", Secret: testSecret, Publisher: &testPublisher{}, Streams: newTestStreams(),
+		Listen: "127.0.0.1:-1", Verifier: testVerifier, Publisher: &testPublisher{}, Streams: newTestStreams(),
 	})
 	if err != nil {
 		t.Fatal(err)

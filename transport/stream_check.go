@@ -46,7 +46,7 @@ func (s *Server) checkStream(r *streamRequest) (Stream, *apiError) {
 	if token == "" {
 		token = q.Token
 	}
-	claims, err := auth.Verify(s.cfg.Secret, token, s.cfg.Now())
+	claims, err := s.cfg.Verifier.Verify(token, s.cfg.Now())
 	if err != nil {
 		return Stream{}, tokenError(err)
 	}

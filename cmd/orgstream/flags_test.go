@@ -51,11 +51,19 @@ func TestServeFlags(t *testing.T) {
 			eq(t, "logLevel", o.logLevel, "info")
 			eq(t, "logFormat", o.logFormat, "auto")
 			eq(t, "jwtSecret", o.secret.jwtSecret, "")
+			eq(t, "JWTPublicKeyFile", cfg.JWTPublicKeyFile, "")
+			eq(t, "JWKSURL", cfg.JWKSURL, "")
+			eq(t, "JWTIssuer", cfg.JWTIssuer, "")
+			eq(t, "JWTAudience", cfg.JWTAudience, "")
 		}},
 		{name: "env fallback", env: map[string]string{
 			"ORGSTREAM_LISTEN":               "127.0.0.1:0",
 			"ORGSTREAM_DATA_DIR":             "/tmp/x",
 			"ORGSTREAM_JWT_SECRET":           "s3cret",
+			"ORGSTREAM_JWT_PUBLIC_KEY":       "/etc/orgstream/idp.pem",
+			"ORGSTREAM_JWKS_URL":             "https://idp.example.com/jwks",
+			"ORGSTREAM_JWT_ISSUER":           "https://idp.example.com/",
+			"ORGSTREAM_JWT_AUDIENCE":         "orgstream",
 			"ORGSTREAM_RETENTION":            "90s",
 			"ORGSTREAM_RETENTION_MAX_EVENTS": "42",
 			"ORGSTREAM_NATS_URL":             "nats://127.0.0.1:1,nats://127.0.0.1:2",
@@ -79,6 +87,10 @@ func TestServeFlags(t *testing.T) {
 			eq(t, "Listen", cfg.Listen, "127.0.0.1:0")
 			eq(t, "DataDir", cfg.DataDir, "/tmp/x")
 			eq(t, "jwtSecret", o.secret.jwtSecret, "s3cret")
+			eq(t, "JWTPublicKeyFile", cfg.JWTPublicKeyFile, "/etc/orgstream/idp.pem")
+			eq(t, "JWKSURL", cfg.JWKSURL, "https://idp.example.com/jwks")
+			eq(t, "JWTIssuer", cfg.JWTIssuer, "https://idp.example.com/")
+			eq(t, "JWTAudience", cfg.JWTAudience, "orgstream")
 			eq(t, "Retention", cfg.Retention, 90*time.Second)
 			eq(t, "RetentionMaxEvents", cfg.RetentionMaxEvents, int64(42))
 			eq(t, "NATSURL", cfg.NATSURL, "nats://127.0.0.1:1,nats://127.0.0.1:2")

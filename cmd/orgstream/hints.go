@@ -16,6 +16,13 @@ func (c *cli) printHints(o *serveOptions, addr, natsURL string) {
 	if !o.secret.fromDataDir() {
 		secretArgs = " --jwt-secret \"$ORGSTREAM_JWT_SECRET\""
 	}
+	// Tokens must carry the issuer and audience serve checks.
+	if o.secret.issuer != "" {
+		secretArgs += " --jwt-issuer " + shellQuote(o.secret.issuer)
+	}
+	if o.secret.audience != "" {
+		secretArgs += " --jwt-audience " + shellQuote(o.secret.audience)
+	}
 	urlArg := ""
 	if httpURL != "http://127.0.0.1:8080" {
 		urlArg = " --url " + httpURL

@@ -101,11 +101,11 @@ func (c *cli) publish(ctx context.Context, args []string) error {
 	}
 	token := o.token
 	if token == "" {
-		secret, err := o.secret.resolve(false)
+		secret, err := o.secret.resolve("publish", false)
 		if err != nil {
 			return err
 		}
-		token, err = auth.Issue(secret, auth.Claims{
+		token, err = o.secret.issue(secret, auth.Claims{
 			Sub:   "orgstream-cli",
 			Org:   o.org,
 			Exp:   time.Now().Add(mintedTokenTTL),

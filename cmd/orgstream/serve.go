@@ -27,6 +27,7 @@ const shutdownGrace = 10 * time.Second
 
 type serveOptions struct {
 	secret          secretFlags
+	keys            keyFlags
 	listen          string
 	retention       time.Duration
 	retentionMax    int64
@@ -58,6 +59,7 @@ func newServeFlags(o *serveOptions) *flagSet {
 	f := newFlagSet("serve", "Run the orgstream daemon.")
 	f.String(&o.listen, "listen", "127.0.0.1:8080", "ADDR", "HTTP + WebSocket address (port 0 picks a free one)", checkHostPort)
 	o.secret.define(f)
+	o.keys.define(f)
 	f.Duration(&o.retention, "retention", 5*time.Minute, "how long an org's events stay replayable")
 	f.Int64(&o.retentionMax, "retention-max-events", 100000, 1, "most events retained per org")
 	f.String(&o.natsURL, "nats-url", "", "URL", "use an existing NATS server/cluster (comma-separated URLs) instead of the embedded one", checkNATSURLs)
@@ -118,6 +120,10 @@ func (o *serveOptions) config(secret []byte, log *zap.Logger) node.Config {
 		Listen:                o.listen,
 		DataDir:               o.secret.dataDir,
 		JWTSecret:             secret,
+		JWTPublicKeyFile:      o.keys.publicKeyFile,
+		JWKSURL:               o.keys.jwksURL,
+		JWTIssuer:             o.secret.issuer,
+		JWTAudience:           o.secret.audience,
 		Retention:             o.retention,
 		RetentionMaxEvents:    o.retentionMax,
 		NATSURL:               o.natsURL,
@@ -169,7 +175,10 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	defer func() { _ = log.Sync() }()
 
-	secret, err := o.secret.resolve(true)
+	if err := o.keys.validate("serve"); err != nil {
+		return err
+	}
+	secret, err := o.secret.resolve("serve", true)
 	if err != nil {
 		return err
 	}

@@ -105,6 +105,15 @@ func TestHints(t *testing.T) {
 			dontWant: []string{"appears only with --dev"},
 		},
 		{
+			name: "issuer and audience in the token commands",
+			args: []string{"--jwt-issuer", "https://idp.example.com/", "--jwt-audience", "org stream"},
+			addr: "127.0.0.1:8080",
+			want: []string{
+				"token --org acme --sub alice --data-dir ./data --jwt-issuer https://idp.example.com/ --jwt-audience 'org stream'",
+				"publish --org acme --topic demo --data '{\"hello\":\"world\"}' --data-dir ./data --jwt-issuer https://idp.example.com/ --jwt-audience 'org stream'",
+			},
+		},
+		{
 			name: "data dir quoted",
 			args: []string{"--data-dir", "/tmp/my data"},
 			addr: "127.0.0.1:8080",

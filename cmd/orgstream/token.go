@@ -21,19 +21,26 @@ secret comes from --jwt-secret, else ORGSTREAM_JWT_SECRET, else
 
   TOKEN=$(orgstream token --org acme --sub alice --data-dir ./data)`
 
-// secretFlags are the flags that locate the signing secret; serve, token and
-// publish share them and resolve it the same way.
+// secretFlags are the flags that locate the signing secret, and the issuer
+// and audience of tokens; serve, token and publish share them, so that one
+// environment configures all three.
 type secretFlags struct {
 	dataDir   string
 	jwtSecret string
+	issuer    string
+	audience  string
 }
 
 const secretFileName = "jwt-secret"
 
 func (s *secretFlags) define(f *flagSet) {
 	f.String(&s.dataDir, "data-dir", "./data", "DIR", "embedded NATS/JetStream store and local state (the jwt-secret file)", nil)
-	f.String(&s.jwtSecret, "jwt-secret", "", "SECRET", "HS256 key for tokens (prefer the env var: flags show in ps)", nil)
+	f.String(&s.jwtSecret, "jwt-secret", "", "SECRET", "HS256 key for tokens, at least 32 bytes (prefer the env var: flags show in ps)", nil)
 	f.setDefaultText("jwt-secret", "<data-dir>/jwt-secret, generated on first start, mode 0600")
+	f.String(&s.issuer, "jwt-issuer", "", "ISS", "iss of tokens: serve refuses tokens with another (HS256 ones included); token and publish write it", nil)
+	f.setDefaultText("jwt-issuer", "empty = not checked")
+	f.String(&s.audience, "jwt-audience", "", "AUD", "aud of tokens: serve refuses tokens without it; token and publish write it", nil)
+	f.setDefaultText("jwt-audience", "empty = not checked")
 }
 
 // fromDataDir reports whether the secret is the data dir's file.
@@ -41,8 +48,14 @@ func (s *secretFlags) fromDataDir() bool { return s.jwtSecret == "" }
 
 // resolve returns the secret: the flag/env value, else the data dir's file,
 // created (32 random bytes, mode 0600) when create is true and it is absent.
-func (s *secretFlags) resolve(create bool) ([]byte, error) {
+// A secret under 32 bytes, from wherever, is a usage error (exit 2) that
+// does not show it.
+func (s *secretFlags) resolve(cmd string, create bool) ([]byte, error) {
 	if s.jwtSecret != "" {
+		if len(s.jwtSecret) < auth.MinSecretLen {
+			return nil, usagef("orgstream %s: the JWT secret (--jwt-secret or ORGSTREAM_JWT_SECRET) has %d bytes, it must have at least %d (make one with: openssl rand -hex 32)",
+				cmd, len(s.jwtSecret), auth.MinSecretLen)
+		}
 		return []byte(s.jwtSecret), nil
 	}
 	path := filepath.Join(s.dataDir, secretFileName)
@@ -52,10 +65,19 @@ func (s *secretFlags) resolve(create bool) ([]byte, error) {
 		}
 	}
 	secret, err := auth.LoadOrCreateSecret(path)
+	if errors.Is(err, auth.ErrShortSecret) {
+		return nil, usagef("orgstream %s: %v (replace it with: openssl rand -hex 32)", cmd, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("jwt secret: %w", err)
 	}
 	return secret, nil
+}
+
+// issue signs c with secret, with the --jwt-issuer and --jwt-audience.
+func (s *secretFlags) issue(secret []byte, c auth.Claims) (string, error) {
+	c.Issuer, c.Audience = s.issuer, s.audience
+	return auth.Issue(secret, c)
 }
 
 type tokenOptions struct {
@@ -94,7 +116,7 @@ func (c *cli) token(_ context.Context, args []string) error {
 	if o.sub == "" {
 		return usagef("orgstream token: --sub is required (see orgstream token --help)")
 	}
-	secret, err := o.secret.resolve(true)
+	secret, err := o.secret.resolve("token", true)
 	if err != nil {
 		return err
 	}
@@ -102,7 +124,7 @@ func (c *cli) token(_ context.Context, args []string) error {
 	if o.publish {
 		scope = auth.ScopePublish
 	}
-	tok, err := auth.Issue(secret, auth.Claims{
+	tok, err := o.secret.issue(secret, auth.Claims{
 		Sub:   o.sub,
 		Org:   o.org,
 		Exp:   time.Now().Add(o.ttl),

@@ -10,36 +10,54 @@ import (
 	"github.com/orgstream/orgstream/transport/auth"
 )
 
+// Secrets of the tests, 32 bytes or more as every secret must be.
+const (
+	flagSecret = "flag-secret-0123456789abcdef-0123456789"
+	envSecret  = "env-secret-0123456789abcdef-0123456789"
+)
+
+// verifyWith checks tok with an HS256 Verifier of secret that requires iss
+// and aud when not empty.
+func verifyWith(t *testing.T, secret []byte, iss, aud, tok string) (auth.Claims, error) {
+	t.Helper()
+	v, err := auth.NewVerifier(auth.VerifierConfig{Secret: secret, Issuer: iss, Audience: aud})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.Verify(tok, time.Now())
+}
+
 func TestToken(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {
-		name   string
-		args   []string
-		env    map[string]string
-		secret func(t *testing.T) []byte // the key the token must verify with
-		want   auth.Claims               // Exp checked against ttl
-		ttl    time.Duration
+		name     string
+		args     []string
+		env      map[string]string
+		secret   func(t *testing.T) []byte // the key the token must verify with
+		iss, aud string                    // the token must carry
+		want     auth.Claims               // Exp checked against ttl
+		ttl      time.Duration
 	}{
 		{
 			name:   "secret flag",
-			args:   []string{"token", "--org", "acme", "--sub", "alice", "--jwt-secret", "flag-secret"},
-			secret: func(*testing.T) []byte { return []byte("flag-secret") },
+			args:   []string{"token", "--org", "acme", "--sub", "alice", "--jwt-secret", flagSecret},
+			secret: func(*testing.T) []byte { return []byte(flagSecret) },
 			want:   auth.Claims{Sub: "alice", Org: "acme", Scope: auth.ScopeSubscribe},
 			ttl:    time.Hour,
 		},
 		{
 			name:   "secret env, publish scope, any org, ttl",
 			args:   []string{"token", "--org", "*", "--sub", "backend", "--publish", "--ttl", "10m"},
-			env:    map[string]string{"ORGSTREAM_JWT_SECRET": "env-secret"},
-			secret: func(*testing.T) []byte { return []byte("env-secret") },
+			env:    map[string]string{"ORGSTREAM_JWT_SECRET": envSecret},
+			secret: func(*testing.T) []byte { return []byte(envSecret) },
 			want:   auth.Claims{Sub: "backend", Org: "*", Scope: auth.ScopePublish},
 			ttl:    10 * time.Minute,
 		},
 		{
 			name:   "flag secret wins over env",
-			args:   []string{"token", "--org", "acme", "--sub", "bob", "--jwt-secret", "flag-secret"},
-			env:    map[string]string{"ORGSTREAM_JWT_SECRET": "env-secret"},
-			secret: func(*testing.T) []byte { return []byte("flag-secret") },
+			args:   []string{"token", "--org", "acme", "--sub", "bob", "--jwt-secret", flagSecret},
+			env:    map[string]string{"ORGSTREAM_JWT_SECRET": envSecret},
+			secret: func(*testing.T) []byte { return []byte(flagSecret) },
 			want:   auth.Claims{Sub: "bob", Org: "acme", Scope: auth.ScopeSubscribe},
 			ttl:    time.Hour,
 		},
@@ -70,6 +88,16 @@ func TestToken(t *testing.T) {
 			want: auth.Claims{Sub: "carol", Org: "acme", Scope: auth.ScopePublish},
 			ttl:  time.Hour,
 		},
+		{
+			name:   "issuer and audience, from the env serve reads too",
+			args:   []string{"token", "--org", "acme", "--sub", "dave", "--jwt-secret", flagSecret},
+			env:    map[string]string{"ORGSTREAM_JWT_ISSUER": "https://idp.example.com/", "ORGSTREAM_JWT_AUDIENCE": "orgstream"},
+			secret: func(*testing.T) []byte { return []byte(flagSecret) },
+			iss:    "https://idp.example.com/",
+			aud:    "orgstream",
+			want:   auth.Claims{Sub: "dave", Org: "acme", Scope: auth.ScopeSubscribe},
+			ttl:    time.Hour,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,7 +110,7 @@ func TestToken(t *testing.T) {
 				t.Fatalf("stdout is not one line: %q", stdout)
 			}
 			tok := strings.TrimSpace(stdout)
-			c, err := auth.Verify(tt.secret(t), tok, time.Now())
+			c, err := verifyWith(t, tt.secret(t), tt.iss, tt.aud, tok)
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
@@ -93,8 +121,13 @@ func TestToken(t *testing.T) {
 			if lo, hi := before.Add(tt.ttl-time.Second), time.Now().Add(tt.ttl+time.Second); c.Exp.Before(lo) || c.Exp.After(hi) {
 				t.Errorf("exp = %v, want within [%v, %v]", c.Exp, lo, hi)
 			}
-			if _, err := auth.Verify([]byte("another secret"), tok, time.Now()); err == nil {
+			if _, err := verifyWith(t, []byte("another secret of 32 bytes or more"), tt.iss, tt.aud, tok); err == nil {
 				t.Error("token verifies with another secret")
+			}
+			if tt.iss == "" {
+				if _, err := verifyWith(t, tt.secret(t), "https://idp.example.com/", "", tok); err == nil {
+					t.Error("a token without iss verifies where an issuer is required")
+				}
 			}
 		})
 	}
@@ -124,7 +157,7 @@ func TestTokenDataDirSecretStable(t *testing.T) {
 		t.Fatal("empty secret file")
 	}
 	for _, tok := range toks {
-		if _, err := auth.Verify(key, tok, time.Now()); err != nil {
+		if _, err := verifyWith(t, key, "", "", tok); err != nil {
 			t.Errorf("Verify: %v", err)
 		}
 	}

@@ -7,6 +7,10 @@ import (
 	"github.com/orgstream/orgstream/transport/auth"
 )
 
+// Secret is an HS256 secret for tests that need a fixed one ([]byte(Secret)):
+// at least auth.MinSecretLen bytes, as every secret must be.
+const Secret = "orgstream test secret of 32 bytes or more"
+
 // Token issues an HS256 token for (org, sub) expiring in ttl (negative for
 // an already expired token), with scope publish when publish is true.
 func Token(t testing.TB, secret []byte, org, sub string, ttl time.Duration, publish bool) string {

@@ -18,7 +18,8 @@ const secretBytes = 32
 // hex, mode 0600, parent dirs 0700) when absent.
 //
 // The secret is the file's content with surrounding whitespace trimmed; an
-// empty file is ErrEmptySecret, not replaced. Creation is atomic and
+// empty file is ErrEmptySecret and one under MinSecretLen bytes
+// ErrShortSecret, neither replaced. Creation is atomic and
 // exclusive: the secret is written to a temporary file in the same directory
 // and hard-linked to path, which fails if path exists, so processes starting
 // together agree on one secret and none sees a partial file. On a file system
@@ -58,6 +59,9 @@ func readSecret(path string) ([]byte, error) {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: %s has no secret", ErrEmptySecret, path)
+	}
+	if err := checkSecret(b); err != nil {
+		return nil, fmt.Errorf("%w: in %s", err, path)
 	}
 	return b, nil
 }

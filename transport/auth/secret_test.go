@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -68,13 +69,23 @@ func TestLoadOrCreateSecretExisting(t *testing.T) {
 	}{
 		{
 			name:    "trimmed",
-			content: "  s3cret-from-operator \n",
-			want:    "s3cret-from-operator",
+			content: "  s3cret-from-operator-of-32-bytes \n",
+			want:    "s3cret-from-operator-of-32-bytes",
 		},
 		{
 			name:    "inner space kept",
-			content: "a b\n",
-			want:    "a b",
+			content: "a secret of thirty-two bytes, a b\n",
+			want:    "a secret of thirty-two bytes, a b",
+		},
+		{
+			name:    "31 bytes",
+			content: "a secret of thirty-one bytes...\n",
+			err:     ErrShortSecret,
+		},
+		{
+			name:    "short once trimmed",
+			content: "   short   " + strings.Repeat(" ", 40) + "\n",
+			err:     ErrShortSecret,
 		},
 		{
 			name:    "empty",
@@ -103,7 +114,7 @@ func TestLoadOrCreateSecretExisting(t *testing.T) {
 				}
 				b, _ := os.ReadFile(path)
 				if string(b) != tc.content {
-					t.Fatal("an empty secret file was replaced")
+					t.Fatal("a bad secret file was replaced")
 				}
 				return
 			}

@@ -23,6 +23,11 @@ const AnyOrg = "*"
 // without being parsed.
 const MaxTokenLen = 8 << 10
 
+// MinSecretLen is the shortest HS256 secret accepted, in bytes: HS256 is
+// only as strong as its key, and RFC 7518 section 3.2 asks for a key at
+// least as long as the hash (32 bytes).
+const MinSecretLen = 32
+
 // Errors of Verify; each maps to 401.
 var (
 	ErrMissing = errors.New("auth: missing token")
@@ -37,6 +42,9 @@ var ErrClaims = errors.New("auth: invalid claims")
 // make every token forgeable).
 var ErrEmptySecret = errors.New("auth: empty secret")
 
+// ErrShortSecret is returned for a secret shorter than MinSecretLen bytes.
+var ErrShortSecret = fmt.Errorf("auth: secret shorter than %d bytes", MinSecretLen)
+
 // Claims are the claims orgstream reads.
 type Claims struct {
 	Sub   string
@@ -46,6 +54,11 @@ type Claims struct {
 	// IssuedAt is the iat claim. Zero value means time.Now() for Issue;
 	// Verify leaves it zero when the token has none.
 	IssuedAt time.Time
+	// Issuer and Audience are the iss and aud claims Issue writes; empty
+	// means none. Verify checks them against its VerifierConfig and does
+	// not fill them in.
+	Issuer   string
+	Audience string
 }
 
 // CanPublish reports whether the claims allow publishing to org.
@@ -61,12 +74,24 @@ type wireClaims struct {
 	Scope *string `json:"scope,omitempty"`
 }
 
-// Issue signs claims with secret (HS256). Sub, Org and Exp are required; an
-// empty Scope is written as ScopeSubscribe. Exp is truncated to the second.
-// An Exp in the past is allowed (tests issue expired tokens).
+// checkSecret refuses an HS256 secret that is empty or too short.
+func checkSecret(secret []byte) error {
+	switch {
+	case len(secret) == 0:
+		return ErrEmptySecret
+	case len(secret) < MinSecretLen:
+		return fmt.Errorf("%w (it has %d)", ErrShortSecret, len(secret))
+	}
+	return nil
+}
+
+// Issue signs claims with secret (HS256), which must be at least
+// MinSecretLen bytes. Sub, Org and Exp are required; an empty Scope is
+// written as ScopeSubscribe. Exp is truncated to the second. An Exp in the
+// past is allowed (tests issue expired tokens).
 func Issue(secret []byte, c Claims) (string, error) {
-	if len(secret) == 0 {
-		return "", ErrEmptySecret
+	if err := checkSecret(secret); err != nil {
+		return "", err
 	}
 	if c.Scope == "" {
 		c.Scope = ScopeSubscribe
@@ -82,12 +107,16 @@ func Issue(secret []byte, c Claims) (string, error) {
 	}
 	w := wireClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    c.Issuer,
 			Subject:   c.Sub,
 			ExpiresAt: jwt.NewNumericDate(c.Exp),
 			IssuedAt:  jwt.NewNumericDate(c.IssuedAt),
 		},
 		Org:   c.Org,
 		Scope: &c.Scope,
+	}
+	if c.Audience != "" {
+		w.Audience = jwt.ClaimStrings{c.Audience}
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, w).SignedString(secret)
 	if err != nil {
@@ -96,32 +125,9 @@ func Issue(secret []byte, c Claims) (string, error) {
 	return s, nil
 }
 
-// Verify checks the token's signature (HS256 only), its required claims (sub,
-// org, exp) and its expiry against now: a token whose exp is at or before now
-// is ErrExpired. An empty token is ErrMissing; anything else wrong is
-// ErrInvalid, wrapping the jwt sentinel (jwt.ErrTokenSignatureInvalid, …)
-// that says why. The error text never contains the token.
-func Verify(secret []byte, token string, now time.Time) (Claims, error) {
-	if token == "" {
-		return Claims{}, ErrMissing
-	}
-	if len(secret) == 0 {
-		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, ErrEmptySecret)
-	}
-	if len(token) > MaxTokenLen {
-		return Claims{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalid, MaxTokenLen)
-	}
-	p := jwt.NewParser(
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithTimeFunc(func() time.Time { return now }),
-		jwt.WithExpirationRequired(),
-		jwt.WithStrictDecoding(),
-	)
-	var w wireClaims
-	_, err := p.ParseWithClaims(token, &w, func(*jwt.Token) (any, error) { return secret, nil })
-	if err != nil {
-		return Claims{}, mapError(err)
-	}
+// claimsOf turns verified wire claims into Claims, checking what orgstream
+// itself requires of them.
+func claimsOf(w *wireClaims) (Claims, error) {
 	c := Claims{
 		Sub:   w.Subject,
 		Org:   w.Org,
@@ -164,6 +170,8 @@ var jwtReasons = []error{
 	jwt.ErrTokenRequiredClaimMissing,
 	jwt.ErrTokenNotValidYet,
 	jwt.ErrTokenUsedBeforeIssued,
+	jwt.ErrTokenInvalidIssuer,
+	jwt.ErrTokenInvalidAudience,
 	jwt.ErrTokenInvalidClaims,
 }
 

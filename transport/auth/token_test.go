@@ -273,11 +273,22 @@ func verifyCases() []verifyCase {
 	}
 }
 
+// hsVerifier is a Verifier of HS256 tokens signed with testSecret.
+func hsVerifier(t testing.TB) *Verifier {
+	t.Helper()
+	v, err := NewVerifier(VerifierConfig{Secret: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 func TestVerify(t *testing.T) {
+	v := hsVerifier(t)
 	for _, tc := range verifyCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			tok := tc.token(t)
-			c, err := Verify(testSecret, tok, testNow)
+			c, err := v.Verify(tok, testNow)
 			if tc.err == nil {
 				if err != nil {
 					t.Fatalf(
@@ -337,17 +348,6 @@ func checkNoLeak(t *testing.T, err error, tok string) {
 	}
 }
 
-func TestVerifyEmptySecret(t *testing.T) {
-	tok := rawToken(hs256, good(), []byte{})
-	_, err := Verify(nil, tok, testNow)
-	if !errors.Is(err, ErrInvalid) || !errors.Is(err, ErrEmptySecret) {
-		t.Fatalf(
-			"err = %v, want ErrInvalid wrapping ErrEmptySecret",
-			err,
-		)
-	}
-}
-
 func TestIssueVerify(t *testing.T) {
 	cases := []struct {
 		name string
@@ -370,13 +370,14 @@ func TestIssueVerify(t *testing.T) {
 			want: Claims{Sub: "ali\"ce@example.com/é", Org: "a_b-c", Exp: testNow.Add(time.Second), Scope: ScopeSubscribe, IssuedAt: testNow},
 		},
 	}
+	v := hsVerifier(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tok, err := Issue(testSecret, tc.in)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := Verify(testSecret, tok, testNow)
+			got, err := v.Verify(tok, testNow)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -393,7 +394,7 @@ func TestIssueVerify(t *testing.T) {
 					got.CanPublish("acme"),
 				)
 			}
-			if _, err := Verify(testSecret, tok, tc.want.Exp); !errors.Is(err, ErrExpired) {
+			if _, err := v.Verify(tok, tc.want.Exp); !errors.Is(err, ErrExpired) {
 				t.Fatalf(
 					"at exp: err = %v, want ErrExpired",
 					err,
@@ -409,7 +410,7 @@ func TestIssueDefaultsIssuedAt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Verify(testSecret, tok, time.Now())
+	c, err := hsVerifier(t).Verify(tok, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,6 +435,12 @@ func TestIssueRefuses(t *testing.T) {
 			secret: nil,
 			in:     Claims{Sub: "a", Org: "o", Exp: exp},
 			want:   ErrEmptySecret,
+		},
+		{
+			name:   "secret of 31 bytes",
+			secret: testSecret[:MinSecretLen-1],
+			in:     Claims{Sub: "a", Org: "o", Exp: exp},
+			want:   ErrShortSecret,
 		},
 		{
 			name:   "no sub",
@@ -529,8 +536,9 @@ func FuzzVerify(f *testing.F) {
 			f.Add(tc.token(f))
 		}
 	}
+	v := hsVerifier(f)
 	f.Fuzz(func(t *testing.T, tok string) {
-		c, err := Verify(testSecret, tok, testNow)
+		c, err := v.Verify(tok, testNow)
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrExpired) && !errors.Is(err, ErrMissing) {
 				t.Fatalf(
@@ -568,8 +576,9 @@ func FuzzVerify(f *testing.F) {
 func BenchmarkVerify(b *testing.B) {
 	b.ReportAllocs()
 	tok := rawToken(hs256, good("scope", "publish"), testSecret)
+	v := hsVerifier(b)
 	for b.Loop() {
-		if _, err := Verify(testSecret, tok, testNow); err != nil {
+		if _, err := v.Verify(tok, testNow); err != nil {
 			b.Fatal(err)
 		}
 	}
