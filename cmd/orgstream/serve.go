@@ -78,7 +78,7 @@ func newServeFlags(o *serveOptions) *flagSet {
 	f.Bool(&o.syncAlways, "sync-always", false, "fsync every write (survives power loss, not only crashes) at a throughput cost")
 	f.Bool(&o.dev, "dev", false, "development mode: the console at / gets a Mint token button (POST /v2/dev/tokens signs tokens for anyone who can reach --listen); for local try-outs only")
 	f.String(&o.logLevel, "log-level", "info", "LEVEL", "debug, info, warn or error", checkLogLevel)
-	f.String(&o.pprofListen, "pprof-listen", "", "ADDR", "serve net/http/pprof on this (loopback) address for profiling; empty = off", checkHostPort)
+	f.String(&o.pprofListen, "pprof-listen", "", "ADDR", "serve net/http/pprof on this address for profiling; loopback only (127.0.0.0/8, [::1], localhost); empty = off", checkPprofListen)
 	f.String(&o.logFormat, "log-format", "auto", "FORMAT", `json or console; "auto" means console when stderr is a terminal, else json`, checkLogFormat)
 	return f
 }

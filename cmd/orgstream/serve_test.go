@@ -189,7 +189,8 @@ func TestServeLifecycle(t *testing.T) {
 		}()
 		done <- result{code: c.run(ctx, []string{"serve",
 			"--listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0",
-			"--data-dir", dir, "--drain-period", "100ms", "--log-level", "warn"})}
+			"--data-dir", dir, "--drain-period", "100ms", "--log-level", "warn",
+			"--pprof-listen", "127.0.0.1:0"})}
 	}()
 
 	var httpURL string
