@@ -174,6 +174,20 @@ func decodeError(t *testing.T, b []byte) testkit.ErrorBody {
 	return e
 }
 
+// readyCode decodes a /readyz body, which is exactly {"status":S,"code":S}
+// (no error text, PROTOCOL.md), and returns the code.
+func readyCode(t *testing.T, b []byte) string {
+	t.Helper()
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("/readyz body %q is not a JSON object of strings: %v", b, err)
+	}
+	if len(m) != 2 || m["code"] == "" || m["status"] != m["code"] {
+		t.Fatalf(`/readyz body %s, want exactly {"status":S,"code":S}`, b)
+	}
+	return m["code"]
+}
+
 // settle waits until a fresh stream on org announces a head of at least seq.
 // Right after an acknowledged publish the org actor may not have seen the
 // event yet (TestWelcomeHeadCoversAcknowledged checks that separately);

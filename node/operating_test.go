@@ -23,6 +23,8 @@ func TestOperatingEndpoints(t *testing.T) {
 	for _, p := range []string{"/healthz", "/readyz"} {
 		if st, b := get(t, n.BaseURL()+p); st != 200 {
 			t.Errorf("GET %s: %d %s", p, st, b)
+		} else if p == "/readyz" && readyCode(t, b) != "ready" {
+			t.Errorf("GET /readyz: %s, want code ready", b)
 		}
 	}
 

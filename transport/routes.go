@@ -39,20 +39,28 @@ func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, []byte(`{"status":"ok"}`))
 }
 
+// CodeReady is the code of a /readyz 200.
+const CodeReady = "ready"
+
+// readyBody is every /readyz answer: the state and its code (the same
+// word: ready, not_ready, draining, log_unavailable), never the error behind
+// it, which may carry NATS errors, addresses or stream names. That detail
+// goes to the log at Debug.
 type readyBody struct {
 	Status string `json:"status"`
-	Error  string `json:"error,omitempty"`
-	Code   string `json:"code,omitempty"`
+	Code   string `json:"code"`
 }
 
 func (s *Server) handleReadyz(w http.ResponseWriter, _ *http.Request) {
 	err := s.cfg.Readiness.Ready()
 	if err == nil {
-		writeJSON(w, http.StatusOK, []byte(`{"status":"ready"}`))
+		b, _ := json.Marshal(readyBody{Status: CodeReady, Code: CodeReady})
+		writeJSON(w, http.StatusOK, b)
 		return
 	}
 	e := notReadyError(err)
-	b, _ := json.Marshal(readyBody{Status: e.Code, Error: err.Error(), Code: e.Code})
+	s.log.Debug("readyz: not ready", zap.String("code", e.Code), zap.Error(err))
+	b, _ := json.Marshal(readyBody{Status: e.Code, Code: e.Code})
 	writeJSON(w, e.Status, b)
 }
 
