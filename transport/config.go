@@ -61,8 +61,9 @@ type Config struct {
 	// and /v2/realtime/metrics. Nil means a private metrics.New(). A zero
 	// Start is set by New (the uptime counts from there).
 	Metrics *metrics.Metrics
-	// Logger receives refusals (Info), failures (Warn) and the access log
-	// (Debug). Nil means no logs.
+	// Logger receives refusals (Info, or Debug past a rate per code: see
+	// log_sample.go), failures (Warn) and the access log (Debug). Nil means
+	// no logs.
 	Logger *zap.Logger
 	// NATS, when set, is used to answer publish requests on
 	// "orgstream.publish.<org>" (queue group "orgstream"). The Server does

@@ -39,6 +39,8 @@ type Server struct {
 	log     *zap.Logger
 	reg     *prometheus.Registry
 	started time.Time
+	// refusals rate-limits the refusal log lines (log_sample.go).
+	refusals *refusalSampler
 
 	httpSrv *http.Server
 	httpLn  *chanListener
@@ -81,6 +83,7 @@ func New(cfg Config) (*Server, error) {
 		done:       make(chan struct{}),
 		handshakes: make(map[net.Conn]struct{}),
 		natsSem:    make(chan struct{}, natsConcurrency),
+		refusals:   newRefusalSampler(cfg.Now),
 	}
 	if cfg.Metrics.Start.IsZero() {
 		cfg.Metrics.Start = s.started
