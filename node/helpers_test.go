@@ -174,6 +174,35 @@ func decodeError(t *testing.T, b []byte) testkit.ErrorBody {
 	return e
 }
 
+// logLeaders reads GET /v2/realtime/metrics at base and returns its
+// "log" member as stream name → leader.
+func logLeaders(t *testing.T, base string) map[string]string {
+	t.Helper()
+	st, b := get(t, base+"/v2/realtime/metrics")
+	if st != http.StatusOK {
+		t.Fatalf("metrics JSON: %d %s", st, b)
+	}
+	var doc struct {
+		Log *struct {
+			Streams []struct {
+				Name   string  `json:"name"`
+				Leader *string `json:"leader"`
+			} `json:"streams"`
+		} `json:"log"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil || doc.Log == nil || doc.Log.Streams == nil {
+		t.Fatalf(`metrics JSON %s lacks "log":{"streams":[…]} (%v)`, b, err)
+	}
+	leaders := map[string]string{}
+	for _, s := range doc.Log.Streams {
+		if s.Leader == nil {
+			t.Fatalf("metrics JSON %s: stream %q without a leader member", b, s.Name)
+		}
+		leaders[s.Name] = *s.Leader
+	}
+	return leaders
+}
+
 // readyCode decodes a /readyz body, which is exactly {"status":S,"code":S}
 // (no error text, PROTOCOL.md), and returns the code.
 func readyCode(t *testing.T, b []byte) string {

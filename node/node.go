@@ -118,7 +118,8 @@ func (n *Node) start(ctx context.Context) error {
 		return fmt.Errorf("node: open log: %w", err)
 	}
 	n.jlog = jlog
-	n.probe = startLogProbe(jlog.Writable, cfg.LogProbeInterval, n.log.Named("log"))
+	n.probe = startLogProbe(jlog.Status, cfg.LogProbeInterval, n.metrics, n.log.Named("log"))
+	n.probe.waitFirst(ctx)
 	hub, err := actors.NewHub(actors.Config{
 		Log:             jlog,
 		Metrics:         n.metrics,

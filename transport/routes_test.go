@@ -14,6 +14,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/orgstream/orgstream/metrics"
 )
 
 func get(t *testing.T, env *testEnv, path string) (*http.Response, []byte) {
@@ -190,13 +192,24 @@ func TestPrometheusMetrics(t *testing.T) {
 func TestJSONMetrics(t *testing.T) {
 	env := newTestEnv(t, nil)
 	env.metrics.OrgsActive.Store(2)
+	env.metrics.SetLogStreams([]metrics.LogStream{{Name: "S", Leader: "n7"}})
 	resp, body := get(t, env, "/v2/realtime/metrics")
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	var doc map[string]float64
-	if err := json.Unmarshal(body, &doc); err != nil {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
 		t.Fatalf("%s: %v", body, err)
+	}
+	doc := map[string]float64{}
+	for k, v := range raw {
+		var f float64
+		if json.Unmarshal(v, &f) == nil {
+			doc[k] = f
+		}
+	}
+	if string(raw["log"]) != `{"streams":[{"name":"S","leader":"n7"}]}` {
+		t.Errorf(`"log" = %s, want the streams the metrics hold`, raw["log"])
 	}
 	for _, k := range []string{
 		"connections", "orgs_active", "nats_subscriptions", "events_published_total",
