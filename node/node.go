@@ -90,6 +90,7 @@ func (n *Node) start(ctx context.Context) error {
 	var err error
 	n.server, err = transport.New(transport.Config{
 		Listen:         cfg.Listen,
+		MetricsListen:  cfg.MetricsListen,
 		Secret:         secret,
 		AllowedOrigins: cfg.AllowedOrigins,
 		Publisher:      n,
@@ -214,6 +215,10 @@ func (n *Node) Ready() error {
 
 // Addr is the HTTP address the node listens on (resolved when port 0).
 func (n *Node) Addr() string { return n.server.Addr() }
+
+// MetricsAddr is the address of Config.MetricsListen (resolved when port
+// 0), or "" when the metrics are served on Addr.
+func (n *Node) MetricsAddr() string { return n.server.MetricsAddr() }
 
 // NATSURL is the client URL of the embedded NATS server ("" when none
 // listens), or the --nats-url in use (credentials redacted).

@@ -70,6 +70,14 @@ type Config struct {
 	// not close it. Nil means no NATS responder.
 	NATS *nats.Conn
 
+	// MetricsListen, when set, is a second TCP address that serves GET
+	// /metrics and GET /v2/realtime/metrics, and Listen then answers both
+	// with 404 not_found like any unknown path: an operator who gives
+	// metrics their own address wants them off the public port. Port 0
+	// picks a free port (see Server.MetricsAddr). Empty (the zero value)
+	// serves them on Listen.
+	MetricsListen string
+
 	// Dev turns on development mode: POST /v2/dev/tokens mints tokens for
 	// anyone who can reach Listen (the console's "Mint token" button), and
 	// GET /v2/console/config tells the console so. False (the zero value)

@@ -17,10 +17,9 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
-		ErrorLog: zap.NewStdLog(s.log.Named("metrics")),
-	}))
-	mux.HandleFunc("GET /v2/realtime/metrics", s.handleMetricsJSON)
+	if s.cfg.MetricsListen == "" {
+		s.metricsRoutes(mux)
+	}
 	mux.HandleFunc("POST /v2/realtime/orgs/{org}/events", s.handlePublish)
 	mux.HandleFunc("GET "+StreamPath, s.handleStreamHTTP)
 	// The console: index.html at "/" exactly, its files under /console/;
@@ -33,6 +32,15 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc("POST "+DevTokensPath, s.handleDevToken)
 	}
 	return s.accessLog(s.jsonFallback(mux))
+}
+
+// metricsRoutes adds the two metrics routes to mux: the public one, or the
+// one of Config.MetricsListen.
+func (s *Server) metricsRoutes(mux *http.ServeMux) {
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
+		ErrorLog: zap.NewStdLog(s.log.Named("metrics")),
+	}))
+	mux.HandleFunc("GET /v2/realtime/metrics", s.handleMetricsJSON)
 }
 
 func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {

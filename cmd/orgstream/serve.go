@@ -28,6 +28,7 @@ const shutdownGrace = 10 * time.Second
 type serveOptions struct {
 	secret          secretFlags
 	listen          string
+	metricsListen   string // resolved to the bound address once the node runs
 	retention       time.Duration
 	retentionMax    int64
 	natsURL         string
@@ -55,6 +56,8 @@ type serveOptions struct {
 func newServeFlags(o *serveOptions) *flagSet {
 	f := newFlagSet("serve", "Run the orgstream daemon.")
 	f.String(&o.listen, "listen", "127.0.0.1:8080", "ADDR", "HTTP + WebSocket address (port 0 picks a free one)", checkHostPort)
+	f.String(&o.metricsListen, "metrics-listen", "", "ADDR", "serve /metrics and /v2/realtime/metrics on this address only (--listen then answers them 404)", checkHostPort)
+	f.setDefaultText("metrics-listen", "empty = on --listen")
 	o.secret.define(f)
 	f.Duration(&o.retention, "retention", 5*time.Minute, "how long an org's events stay replayable")
 	f.Int64(&o.retentionMax, "retention-max-events", 100000, 1, "most events retained per org")
@@ -104,6 +107,7 @@ func checkNATSListen(s string) error {
 func (o *serveOptions) config(secret []byte, log *zap.Logger) node.Config {
 	return node.Config{
 		Listen:             o.listen,
+		MetricsListen:      o.metricsListen,
 		DataDir:            o.secret.dataDir,
 		JWTSecret:          secret,
 		Retention:          o.retention,
@@ -183,6 +187,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 			return nil
 		}
 		return fmt.Errorf("start: %w", err)
+	}
+	if a := n.MetricsAddr(); a != "" {
+		o.metricsListen = a // port 0 resolved, for the hints
 	}
 	c.printHints(&o, n.Addr(), n.NATSURL())
 	stopPprof, err := startPprof(o.pprofListen, log)
