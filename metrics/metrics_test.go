@@ -65,7 +65,7 @@ func TestSnapshotJSONKeys(t *testing.T) {
 // not share memory with the caller's slice.
 func TestSnapshotLogStreams(t *testing.T) {
 	m := New()
-	in := []LogStream{{Name: "ORGSTREAM_EVENTS", Leader: "n2"}, {Name: "ORGSTREAM_HEADS", Leader: ""}}
+	in := []LogStream{{Name: "ORGSTREAM", Leader: "n2"}, {Name: "ORGSTREAM_HEADS", Leader: ""}}
 	m.SetLogStreams(in)
 	in[0].Leader = "changed by the caller"
 	b, err := json.Marshal(m.Snapshot(time.Now()))
@@ -80,11 +80,11 @@ func TestSnapshotLogStreams(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	want := []LogStream{{Name: "ORGSTREAM_EVENTS", Leader: "n2"}, {Name: "ORGSTREAM_HEADS"}}
+	want := []LogStream{{Name: "ORGSTREAM", Leader: "n2"}, {Name: "ORGSTREAM_HEADS"}}
 	if len(doc.Log.Streams) != 2 || doc.Log.Streams[0] != want[0] || doc.Log.Streams[1] != want[1] {
 		t.Fatalf("log streams %s, want %+v", b, want)
 	}
-	if !strings.Contains(string(b), `"log":{"streams":[{"name":"ORGSTREAM_EVENTS","leader":"n2"},{"name":"ORGSTREAM_HEADS","leader":""}]}`) {
+	if !strings.Contains(string(b), `"log":{"streams":[{"name":"ORGSTREAM","leader":"n2"},{"name":"ORGSTREAM_HEADS","leader":""}]}`) {
 		t.Errorf("JSON %s lacks the log member as PROTOCOL.md shows it", b)
 	}
 	m.SetLogStreams(nil)
