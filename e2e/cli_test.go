@@ -64,6 +64,21 @@ func TestCLI(t *testing.T) {
 		}
 	})
 
+	t.Run("pprof on a non-loopback address exits 2 with one line", func(t *testing.T) {
+		for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
+			stdout, stderr, code := runCLI(t, nil, "serve", "--data-dir", t.TempDir(), "--pprof-listen", addr)
+			line := strings.TrimSuffix(stderr, "\n")
+			if code != 2 || line == "" || strings.Contains(line, "\n") ||
+				!strings.Contains(line, "--pprof-listen") || !strings.Contains(line, "loopback") {
+				t.Errorf("serve --pprof-listen %s: exit %d, stderr %q; want 2 and one line naming the flag and the loopback rule",
+					addr, code, stderr)
+			}
+			if stdout != "" {
+				t.Errorf("serve --pprof-listen %s: stdout %q, want nothing", addr, stdout)
+			}
+		}
+	})
+
 	t.Run("version", func(t *testing.T) {
 		stdout, stderr, code := runCLI(t, nil, "version")
 		if code != 0 || !strings.HasPrefix(stdout, "orgstream ") {

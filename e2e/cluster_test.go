@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/orgstream/orgstream/internal/testkit"
 	"github.com/orgstream/orgstream/persistence"
 )
@@ -119,31 +117,50 @@ func (c *cluster) token(org, sub string, publish bool) string {
 }
 
 // streamLeader asks node via of the cluster which node leads the log's
-// stream (JetStream's stream info), as an index.
+// events stream, as an operator does: the "log" member of its JSON
+// metrics (PROTOCOL.md v2; the NATS port is closed to such a probe).
 func (c *cluster) streamLeader(via int) int {
 	c.t.Helper()
-	nc, err := nats.Connect(c.node(via).NATSURL(), nats.Name("e2e leader probe"))
-	if err != nil {
-		c.t.Fatalf("e2e: connect to n%d's NATS: %v", via+1, err)
-	}
-	defer nc.Close()
+	hc := &http.Client{Timeout: 2 * time.Second}
+	defer hc.CloseIdleConnections()
 	for deadline := time.Now().Add(readyTimeout); ; {
-		var info struct {
-			Cluster struct {
-				Leader string `json:"leader"`
-			} `json:"cluster"`
-		}
-		m, err := nc.Request("$JS.API.STREAM.INFO."+persistence.StreamName, nil, 2*time.Second)
-		if err == nil && json.Unmarshal(m.Data, &info) == nil && info.Cluster.Leader != "" {
+		if leader := metricsLeader(hc, c.node(via).Base, persistence.StreamName); leader != "" {
 			var i int
-			if _, err := fmt.Sscanf(info.Cluster.Leader, "n%d", &i); err != nil || i < 1 || i > len(c.addrs) {
-				c.t.Fatalf("e2e: stream leader %q is not a node of the cluster", info.Cluster.Leader)
+			if _, err := fmt.Sscanf(leader, "n%d", &i); err != nil || i < 1 || i > len(c.addrs) {
+				c.t.Fatalf("e2e: stream leader %q is not a node of the cluster", leader)
 			}
 			return i - 1
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("e2e: no stream leader: %v", err)
+			c.t.Fatalf("e2e: n%d's metrics name no leader of %s", via+1, persistence.StreamName)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// metricsLeader reads GET /v2/realtime/metrics at base and returns the
+// leader it names for stream ("" if none, or on any error).
+func metricsLeader(hc *http.Client, base, stream string) string {
+	resp, err := hc.Get(base + "/v2/realtime/metrics")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Log struct {
+			Streams []struct {
+				Name   string `json:"name"`
+				Leader string `json:"leader"`
+			} `json:"streams"`
+		} `json:"log"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&doc) != nil {
+		return ""
+	}
+	for _, s := range doc.Log.Streams {
+		if s.Name == stream {
+			return s.Leader
+		}
+	}
+	return ""
 }

@@ -24,6 +24,8 @@ type Metrics struct {
 	ConnectionsRefused atomic.Uint64 // refused before or right after the upgrade
 	OrgActorRestarts   atomic.Uint64 // panics recovered by the supervisor
 	PublishErrors      atomic.Uint64
+
+	logStreams atomic.Pointer[[]LogStream] // set by the node's log probe
 }
 
 // New returns Metrics with Start set to now.

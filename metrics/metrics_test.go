@@ -20,9 +20,21 @@ func TestSnapshotJSONKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc map[string]float64
-	if err := json.Unmarshal(b, &doc); err != nil {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
 		t.Fatal(err)
+	}
+	if got := string(raw["log"]); got != `{"streams":[]}` {
+		t.Errorf(`"log" = %s before any probe, want {"streams":[]}`, got)
+	}
+	delete(raw, "log")
+	doc := map[string]float64{}
+	for k, v := range raw {
+		var f float64
+		if err := json.Unmarshal(v, &f); err != nil {
+			t.Fatalf("%s = %s is not a number", k, v)
+		}
+		doc[k] = f
 	}
 	want := map[string]float64{
 		"connections":                     3,
@@ -46,6 +58,38 @@ func TestSnapshotJSONKeys(t *testing.T) {
 		if got != v {
 			t.Errorf("%s = %v, want %v", k, got, v)
 		}
+	}
+}
+
+// The log's streams show in the JSON as set last, and the snapshot does
+// not share memory with the caller's slice.
+func TestSnapshotLogStreams(t *testing.T) {
+	m := New()
+	in := []LogStream{{Name: "ORGSTREAM", Leader: "n2"}, {Name: "ORGSTREAM_HEADS", Leader: ""}}
+	m.SetLogStreams(in)
+	in[0].Leader = "changed by the caller"
+	b, err := json.Marshal(m.Snapshot(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Log struct {
+			Streams []LogStream `json:"streams"`
+		} `json:"log"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := []LogStream{{Name: "ORGSTREAM", Leader: "n2"}, {Name: "ORGSTREAM_HEADS"}}
+	if len(doc.Log.Streams) != 2 || doc.Log.Streams[0] != want[0] || doc.Log.Streams[1] != want[1] {
+		t.Fatalf("log streams %s, want %+v", b, want)
+	}
+	if !strings.Contains(string(b), `"log":{"streams":[{"name":"ORGSTREAM","leader":"n2"},{"name":"ORGSTREAM_HEADS","leader":""}]}`) {
+		t.Errorf("JSON %s lacks the log member as PROTOCOL.md shows it", b)
+	}
+	m.SetLogStreams(nil)
+	if b, _ := json.Marshal(m.Snapshot(time.Now())); !strings.Contains(string(b), `"log":{"streams":[]}`) {
+		t.Errorf("after SetLogStreams(nil): %s, want an empty list", b)
 	}
 }
 

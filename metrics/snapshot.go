@@ -3,7 +3,8 @@ package metrics
 import "time"
 
 // Snapshot is a point-in-time copy of Metrics, shaped as the JSON document of
-// GET /v2/realtime/metrics (PROTOCOL.md names the first eight keys).
+// GET /v2/realtime/metrics (PROTOCOL.md names the first eight keys, and
+// "log" in its v2 additions).
 type Snapshot struct {
 	Connections                  int64   `json:"connections"`
 	OrgsActive                   int64   `json:"orgs_active"`
@@ -16,6 +17,8 @@ type Snapshot struct {
 	ConnectionsRefusedTotal      uint64  `json:"connections_refused_total"`
 	OrgActorRestartsTotal        uint64  `json:"org_actor_restarts_total"`
 	PublishErrorsTotal           uint64  `json:"publish_errors_total"`
+	// Log names the node leading each stream of the log (PROTOCOL.md v2).
+	Log LogSnapshot `json:"log"`
 }
 
 // Snapshot reads every figure once (each atomically, not all at one instant).
@@ -33,6 +36,7 @@ func (m *Metrics) Snapshot(now time.Time) Snapshot {
 		ConnectionsRefusedTotal:      m.ConnectionsRefused.Load(),
 		OrgActorRestartsTotal:        m.OrgActorRestarts.Load(),
 		PublishErrorsTotal:           m.PublishErrors.Load(),
+		Log:                          LogSnapshot{Streams: m.LogStreams()},
 	}
 }
 

@@ -3,6 +3,7 @@ package node_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/orgstream/orgstream/internal/testkit"
 	"github.com/orgstream/orgstream/node"
+	"github.com/orgstream/orgstream/persistence"
 )
 
 // freePorts reserves k loopback ports (listen, note, close).
@@ -132,6 +134,27 @@ func TestEmbeddedCluster(t *testing.T) {
 	}
 	c := expectResumed(ctx, t, nodes[2], org, total-7, nodes[0].Epoch(), total)
 	expectLive(ctx, t, nodes[1], c, org, total+1)
+
+	// PROTOCOL.md v2: every node's JSON metrics name the same leader of
+	// each stream, one of the nodes (each node asks the stream on its own).
+	var leaders []map[string]string
+	waitFor(t, phase, "the nodes to agree on the stream leaders", func() bool {
+		leaders = leaders[:0]
+		for _, n := range nodes {
+			leaders = append(leaders, logLeaders(t, n.BaseURL()))
+		}
+		for _, l := range leaders {
+			if !maps.Equal(l, leaders[0]) {
+				return false
+			}
+		}
+		return true
+	})
+	for _, stream := range []string{persistence.StreamName, persistence.HeadsStreamName} {
+		if l := leaders[0][stream]; !slices.Contains([]string{"n0", "n1", "n2"}, l) {
+			t.Errorf("stream %s led by %q per the metrics, want one of the nodes (%v)", stream, l, leaders)
+		}
+	}
 
 	// Publishers on different nodes contend for the org's next seq; the log
 	// arbitrates and the loser retries (DESIGN.md invariant 2). The log was

@@ -12,6 +12,10 @@ import (
 type Config struct {
 	// Listen is the HTTP + WebSocket address. Zero value means "127.0.0.1:8080".
 	Listen string
+	// MetricsListen, when set, serves GET /metrics and GET
+	// /v2/realtime/metrics on this address only (Listen answers them 404).
+	// Empty (the zero value) serves them on Listen.
+	MetricsListen string
 	// DataDir holds the embedded NATS/JetStream store and local state
 	// (jwt-secret). Zero value means "./data".
 	DataDir string

@@ -78,7 +78,7 @@ func TestDrain(t *testing.T) {
 	})
 	if st, b := get(t, n.BaseURL()+"/readyz"); st != http.StatusServiceUnavailable {
 		t.Errorf("readyz while draining: %d %s, want 503", st, b)
-	} else if e := decodeError(t, b); e.Code != "draining" {
+	} else if readyCode(t, b) != "draining" {
 		t.Errorf("readyz while draining: %s, want code draining", b)
 	}
 	if st, b := get(t, n.BaseURL()+"/healthz"); st != 200 {

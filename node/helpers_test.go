@@ -174,6 +174,49 @@ func decodeError(t *testing.T, b []byte) testkit.ErrorBody {
 	return e
 }
 
+// logLeaders reads GET /v2/realtime/metrics at base and returns its
+// "log" member as stream name → leader.
+func logLeaders(t *testing.T, base string) map[string]string {
+	t.Helper()
+	st, b := get(t, base+"/v2/realtime/metrics")
+	if st != http.StatusOK {
+		t.Fatalf("metrics JSON: %d %s", st, b)
+	}
+	var doc struct {
+		Log *struct {
+			Streams []struct {
+				Name   string  `json:"name"`
+				Leader *string `json:"leader"`
+			} `json:"streams"`
+		} `json:"log"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil || doc.Log == nil || doc.Log.Streams == nil {
+		t.Fatalf(`metrics JSON %s lacks "log":{"streams":[…]} (%v)`, b, err)
+	}
+	leaders := map[string]string{}
+	for _, s := range doc.Log.Streams {
+		if s.Leader == nil {
+			t.Fatalf("metrics JSON %s: stream %q without a leader member", b, s.Name)
+		}
+		leaders[s.Name] = *s.Leader
+	}
+	return leaders
+}
+
+// readyCode decodes a /readyz body, which is exactly {"status":S,"code":S}
+// (no error text, PROTOCOL.md), and returns the code.
+func readyCode(t *testing.T, b []byte) string {
+	t.Helper()
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("/readyz body %q is not a JSON object of strings: %v", b, err)
+	}
+	if len(m) != 2 || m["code"] == "" || m["status"] != m["code"] {
+		t.Fatalf(`/readyz body %s, want exactly {"status":S,"code":S}`, b)
+	}
+	return m["code"]
+}
+
 // settle waits until a fresh stream on org announces a head of at least seq.
 // Right after an acknowledged publish the org actor may not have seen the
 // event yet (TestWelcomeHeadCoversAcknowledged checks that separately);

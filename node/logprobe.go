@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/orgstream/orgstream/metrics"
 	"github.com/orgstream/orgstream/persistence"
 )
 
@@ -24,28 +25,45 @@ const probeFailuresNeeded = 2
 // being sent only while the events stream has no leader
 // (persistence.ErrNoLeader, positive evidence); after mere timeouts they
 // still go to the log, which answers them.
+//
+// Each probe also records the streams' leaders in the metrics, so that
+// GET /v2/realtime/metrics names them without a request of its own.
 type logProbe struct {
-	check    func(context.Context) error
+	check    func(context.Context) ([]persistence.StreamStatus, error)
 	interval time.Duration
+	metrics  *metrics.Metrics
 	log      *zap.Logger
 
 	err    atomic.Pointer[error] // nil while writable
+	first  chan struct{}         // closed once the first probe is taken in
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
-func startLogProbe(check func(context.Context) error, interval time.Duration, log *zap.Logger) *logProbe {
+// startLogProbe probes at once, then every interval. check is
+// JetStreamLog.Status.
+func startLogProbe(check func(context.Context) ([]persistence.StreamStatus, error), interval time.Duration,
+	m *metrics.Metrics, log *zap.Logger) *logProbe {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &logProbe{check: check, interval: interval, log: log, cancel: cancel}
+	p := &logProbe{check: check, interval: interval, metrics: m, log: log, first: make(chan struct{}), cancel: cancel}
 	p.wg.Go(func() { p.run(ctx) })
 	return p
 }
 
+// waitFirst waits until the first probe is taken in (or ctx ends), so that
+// a node that says it is ready already shows its streams' leaders.
+func (p *logProbe) waitFirst(ctx context.Context) {
+	select {
+	case <-p.first:
+	case <-ctx.Done():
+	}
+}
+
 func (p *logProbe) run(ctx context.Context) {
-	t := time.NewTimer(p.interval)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	failures := 0
-	for {
+	for probes := 0; ; probes++ {
 		select {
 		case <-ctx.Done():
 			return
@@ -54,11 +72,12 @@ func (p *logProbe) run(ctx context.Context) {
 		// A probe may take half an interval: the embedded server answers in
 		// well under a millisecond, and nobody answers during an election.
 		pctx, cancel := context.WithTimeout(ctx, p.interval/2)
-		err := p.check(pctx)
+		streams, err := p.check(pctx)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
+		p.record(streams)
 		if err == nil {
 			if p.err.Swap(nil) != nil {
 				p.log.Info("log takes writes again")
@@ -72,6 +91,9 @@ func (p *logProbe) run(ctx context.Context) {
 				}
 			}
 		}
+		if probes == 0 {
+			close(p.first)
+		}
 		// While the log is down, look 4 times as often: publishes are
 		// refused while the stream has no leader, so the end of an
 		// election should be seen soon.
@@ -81,6 +103,15 @@ func (p *logProbe) run(ctx context.Context) {
 		}
 		t.Reset(next)
 	}
+}
+
+// record puts the streams' leaders in the metrics.
+func (p *logProbe) record(streams []persistence.StreamStatus) {
+	ls := make([]metrics.LogStream, len(streams))
+	for i, st := range streams {
+		ls[i] = metrics.LogStream{Name: st.Name, Leader: st.Leader}
+	}
+	p.metrics.SetLogStreams(ls)
 }
 
 // Err is nil while the log takes writes, else the last probe's error.

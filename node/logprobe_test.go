@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/orgstream/orgstream/metrics"
 	"github.com/orgstream/orgstream/persistence"
 )
 
@@ -25,35 +26,36 @@ func TestLogProbe(t *testing.T) {
 		name  string
 		steps []probeStep
 	}{
-		{name: "healthy", steps: []probeStep{{nil, nil}, {nil, nil}}},
-		{name: "no leader at once", steps: []probeStep{{noLeader, persistence.ErrNoLeader}}},
-		{name: "one timeout is not an outage", steps: []probeStep{{timeout, nil}, {nil, nil}, {timeout, nil}}},
-		{name: "timeouts in a row", steps: []probeStep{{timeout, nil}, {timeout, persistence.ErrUnavailable}}},
+		{name: "healthy", steps: []probeStep{{nil, nil, "n1"}, {nil, nil, "n2"}}},
+		{name: "no leader at once", steps: []probeStep{{noLeader, persistence.ErrNoLeader, ""}}},
+		{name: "one timeout is not an outage", steps: []probeStep{{timeout, nil, ""}, {nil, nil, "n1"}, {timeout, nil, ""}}},
+		{name: "timeouts in a row", steps: []probeStep{{timeout, nil, ""}, {timeout, persistence.ErrUnavailable, ""}}},
 		{name: "recovers", steps: []probeStep{
-			{noLeader, persistence.ErrNoLeader}, {timeout, persistence.ErrUnavailable}, {nil, nil},
+			{noLeader, persistence.ErrNoLeader, ""}, {timeout, persistence.ErrUnavailable, ""}, {nil, nil, "n3"},
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			asked := make(chan struct{})
-			answers := make(chan error)
+			answers := make(chan probeStep)
 			done := make(chan struct{})
 			// The check ignores the probe's own deadline: it waits for the
 			// test's answer however slow the machine is.
-			check := func(context.Context) error {
+			check := func(context.Context) ([]persistence.StreamStatus, error) {
 				select {
 				case asked <- struct{}{}:
 				case <-done:
-					return errors.New("test over")
+					return nil, errors.New("test over")
 				}
 				select {
-				case err := <-answers:
-					return err
+				case st := <-answers:
+					return st.streams(), st.answer
 				case <-done:
-					return errors.New("test over")
+					return nil, errors.New("test over")
 				}
 			}
-			p := startLogProbe(check, 5*time.Millisecond, zap.NewNop())
+			m := metrics.New()
+			p := startLogProbe(check, 5*time.Millisecond, m, zap.NewNop())
 			defer p.stop()
 			defer close(done) // runs first: frees a check in progress
 			waitAsked := func() {
@@ -67,26 +69,79 @@ func TestLogProbe(t *testing.T) {
 			for i, st := range tt.steps {
 				waitAsked() // so the previous answer has been taken in
 				if i > 0 {
-					expectErr(t, p, i, tt.steps[i-1])
+					expectErr(t, p, m, i, tt.steps[i-1])
 				}
-				answers <- st.answer
+				answers <- st
 			}
 			waitAsked()
-			expectErr(t, p, len(tt.steps), tt.steps[len(tt.steps)-1])
+			expectErr(t, p, m, len(tt.steps), tt.steps[len(tt.steps)-1])
 		})
 	}
 }
 
-func expectErr(t *testing.T, p *logProbe, n int, st probeStep) {
+func expectErr(t *testing.T, p *logProbe, m *metrics.Metrics, n int, st probeStep) {
 	t.Helper()
 	err := p.Err()
 	if (st.want == nil) != (err == nil) || st.want != nil && !errors.Is(err, st.want) {
 		t.Fatalf("after answer %d (%v): Err() = %v, want %v", n, st.answer, err, st.want)
 	}
+	// Every answer's leaders reach the metrics, healthy or not.
+	got := m.LogStreams()
+	if len(got) != 2 || got[0].Name != persistence.StreamName || got[0].Leader != st.leader ||
+		got[1].Name != persistence.HeadsStreamName || got[1].Leader != st.leader {
+		t.Fatalf("after answer %d: metrics log streams %+v, want both led by %q", n, got, st.leader)
+	}
 }
 
-// probeStep is one answer of the probe's check and Err once it is taken in.
+// probeStep is one answer of the probe's check (its error, and the leader
+// it names for both streams) and Err once it is taken in.
 type probeStep struct {
 	answer error
 	want   error
+	leader string
+}
+
+func (st probeStep) streams() []persistence.StreamStatus {
+	return []persistence.StreamStatus{
+		{Name: persistence.StreamName, Leader: st.leader},
+		{Name: persistence.HeadsStreamName, Leader: st.leader},
+	}
+}
+
+// waitFirst returns only once the first probe is taken in: its leaders
+// are in the metrics by then.
+func TestLogProbeWaitFirst(t *testing.T) {
+	release := make(chan struct{})
+	check := func(context.Context) ([]persistence.StreamStatus, error) {
+		<-release
+		return probeStep{leader: "n1"}.streams(), nil
+	}
+	m := metrics.New()
+	p := startLogProbe(check, time.Hour, m, zap.NewNop())
+	defer p.stop()
+	waited := make(chan struct{})
+	go func() {
+		defer close(waited)
+		p.waitFirst(context.Background())
+	}()
+	select {
+	case <-waited:
+		t.Fatal("waitFirst returned before the first probe answered")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	<-waited
+	if got := m.LogStreams(); len(got) != 2 || got[0].Leader != "n1" {
+		t.Fatalf("after waitFirst: %+v, want the first probe's leaders", got)
+	}
+
+	// A context that ends stops the wait without a probe.
+	stuck := startLogProbe(func(ctx context.Context) ([]persistence.StreamStatus, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}, time.Hour, metrics.New(), zap.NewNop())
+	defer stuck.stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	stuck.waitFirst(ctx)
 }

@@ -92,6 +92,7 @@ func (n *Node) start(ctx context.Context) error {
 	n.server, err = transport.New(transport.Config{
 		Listen:         cfg.Listen,
 		Verifier:       n.verifier,
+		MetricsListen:  cfg.MetricsListen,
 		AllowedOrigins: cfg.AllowedOrigins,
 		Publisher:      n,
 		Streams:        n,
@@ -119,7 +120,8 @@ func (n *Node) start(ctx context.Context) error {
 		return fmt.Errorf("node: open log: %w", err)
 	}
 	n.jlog = jlog
-	n.probe = startLogProbe(jlog.Writable, cfg.LogProbeInterval, n.log.Named("log"))
+	n.probe = startLogProbe(jlog.Status, cfg.LogProbeInterval, n.metrics, n.log.Named("log"))
+	n.probe.waitFirst(ctx)
 	hub, err := actors.NewHub(actors.Config{
 		Log:             jlog,
 		Metrics:         n.metrics,
@@ -250,6 +252,10 @@ func (n *Node) Ready() error {
 
 // Addr is the HTTP address the node listens on (resolved when port 0).
 func (n *Node) Addr() string { return n.server.Addr() }
+
+// MetricsAddr is the address of Config.MetricsListen (resolved when port
+// 0), or "" when the metrics are served on Addr.
+func (n *Node) MetricsAddr() string { return n.server.MetricsAddr() }
 
 // NATSURL is the client URL of the embedded NATS server ("" when none
 // listens), or the --nats-url in use (credentials redacted).

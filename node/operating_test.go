@@ -2,11 +2,13 @@ package node_test
 
 import (
 	"encoding/json"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/orgstream/orgstream/internal/testkit"
+	"github.com/orgstream/orgstream/persistence"
 )
 
 // PROTOCOL.md "Operating": /healthz and /readyz 200 on a running node;
@@ -23,6 +25,8 @@ func TestOperatingEndpoints(t *testing.T) {
 	for _, p := range []string{"/healthz", "/readyz"} {
 		if st, b := get(t, n.BaseURL()+p); st != 200 {
 			t.Errorf("GET %s: %d %s", p, st, b)
+		} else if p == "/readyz" && readyCode(t, b) != "ready" {
+			t.Errorf("GET /readyz: %s, want code ready", b)
 		}
 	}
 
@@ -47,9 +51,16 @@ func TestOperatingEndpoints(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("metrics JSON: %d %s", st, b)
 	}
-	var m map[string]float64
-	if err := json.Unmarshal(b, &m); err != nil {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatalf("metrics JSON %s: %v", b, err)
+	}
+	m := map[string]float64{}
+	for k, v := range doc {
+		var f float64
+		if json.Unmarshal(v, &f) == nil {
+			m[k] = f
+		}
 	}
 	checks := []struct {
 		key string
@@ -73,6 +84,13 @@ func TestOperatingEndpoints(t *testing.T) {
 		}
 	}
 	r.Close()
+
+	// PROTOCOL.md v2: the JSON names each stream's leader; a single node
+	// leads both, under its node name.
+	want := map[string]string{persistence.StreamName: "test-0", persistence.HeadsStreamName: "test-0"}
+	if got := logLeaders(t, n.BaseURL()); !maps.Equal(got, want) {
+		t.Errorf("log stream leaders %v, want %v", got, want)
+	}
 
 	st, b = get(t, n.BaseURL()+"/metrics")
 	if st != 200 {

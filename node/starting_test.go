@@ -55,7 +55,7 @@ func TestServesHealthWhileTheLogOpens(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if st, b := get(t, base+"/readyz"); st != http.StatusServiceUnavailable || decodeError(t, b).Code != "not_ready" {
+	if st, b := get(t, base+"/readyz"); st != http.StatusServiceUnavailable || readyCode(t, b) != "not_ready" {
 		t.Fatalf("/readyz while the log opens: %d %s, want 503 not_ready", st, b)
 	}
 	tok := testkit.Token(t, []byte(testkit.Secret), "acme", "svc", time.Hour, true)

@@ -397,3 +397,43 @@ func TestJetStreamFollowTwoWriters(t *testing.T) {
 		t.Fatalf("followed %v, want 3..%d", got, head)
 	}
 }
+
+// The dedup window is 2 minutes, or the retention when that is shorter
+// (JetStream requires Duplicates ≤ MaxAge), as PROTOCOL.md states; a store
+// reopened with another retention gets the window of the new one.
+func TestJetStreamDedupWindow(t *testing.T) {
+	e := startEmbedded(t, t.TempDir())
+	nc := connect(t, e)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		retention, dedup, want time.Duration
+	}{
+		{retention: 0, want: 2 * time.Minute}, // the node's defaults: 5m retention
+		{retention: 5 * time.Minute, want: 2 * time.Minute},
+		{retention: 30 * time.Second, want: 30 * time.Second},
+		{retention: 2 * time.Minute, want: 2 * time.Minute},
+		{retention: time.Hour, want: 2 * time.Minute},
+		{retention: 200 * time.Millisecond, want: 200 * time.Millisecond},
+		{retention: 90 * time.Second, dedup: 10 * time.Second, want: 10 * time.Second},
+	} {
+		l := openJetStream(t, JetStreamConfig{Conn: nc, Retention: tc.retention, DedupWindow: tc.dedup})
+		s, err := js.Stream(ctxT(t), StreamName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Info(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Config.Duplicates != tc.want {
+			t.Errorf("retention %v, DedupWindow %v: the stream's Duplicates is %v, want %v",
+				tc.retention, tc.dedup, info.Config.Duplicates, tc.want)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

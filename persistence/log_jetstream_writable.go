@@ -13,6 +13,17 @@ import (
 // it wraps ErrUnavailable.
 var ErrNoLeader = fmt.Errorf("%w: the stream has no leader", ErrUnavailable)
 
+// StreamStatus is one stream of the log as its latest info answer showed
+// it, for operators (GET /v2/realtime/metrics names each stream's leader).
+type StreamStatus struct {
+	// Name is the stream's name: StreamName or HeadsStreamName.
+	Name string
+	// Leader is the server name of the stream's leader: the node name of
+	// an embedded server (a single server leads its own streams). Empty
+	// while the stream has no leader or did not answer.
+	Leader string
+}
+
 // Writable tells whether the log can take writes now: nil when both
 // streams answer with a leader. While the events stream has none (a Raft
 // election after its leader died, a lost quorum) it is ErrNoLeader: no
@@ -21,28 +32,37 @@ var ErrNoLeader = fmt.Errorf("%w: the stream has no leader", ErrUnavailable)
 // to orgs with nothing retained (which check the org's head marker) do not.
 // A stream that does not answer before ctx ends is ErrUnavailable too. It
 // sends two small requests, so it can be called every second; /readyz is
-// built on it.
+// built on it (through Status).
 func (l *JetStreamLog) Writable(ctx context.Context) error {
-	if err := l.streamWritable(ctx, StreamName); err != nil {
-		return err
-	}
-	if err := l.streamWritable(ctx, HeadsStreamName); err != nil {
-		if errors.Is(err, ErrNoLeader) {
-			// Not ErrNoLeader: appends to most orgs still succeed.
-			return fmt.Errorf("%w: %s has no leader", ErrUnavailable, HeadsStreamName)
-		}
-		return err
-	}
-	return nil
+	_, err := l.Status(ctx)
+	return err
 }
 
-// streamWritable asks for one stream's info. In a cluster only the stream
-// leader answers it, or, while the stream has no leader, a replica with an
-// empty leader; nobody answers while JetStream has no quorum.
-func (l *JetStreamLog) streamWritable(ctx context.Context, stream string) error {
+// Status is Writable that also returns each stream's leader, from the same
+// two requests: the events stream, then the heads stream (always both, so
+// that an operator sees both leaders even when one stream is in trouble).
+func (l *JetStreamLog) Status(ctx context.Context) ([]StreamStatus, error) {
+	events, errEvents := l.streamLeader(ctx, StreamName)
+	heads, errHeads := l.streamLeader(ctx, HeadsStreamName)
+	st := []StreamStatus{{Name: StreamName, Leader: events}, {Name: HeadsStreamName, Leader: heads}}
+	switch {
+	case errEvents != nil:
+		return st, errEvents
+	case errors.Is(errHeads, ErrNoLeader):
+		// Not ErrNoLeader: appends to most orgs still succeed.
+		return st, fmt.Errorf("%w: %s has no leader", ErrUnavailable, HeadsStreamName)
+	}
+	return st, errHeads
+}
+
+// streamLeader asks for one stream's info and returns its leader. In a
+// cluster only the stream leader answers it, or, while the stream has no
+// leader, a replica with an empty leader (ErrNoLeader); nobody answers while
+// JetStream has no quorum.
+func (l *JetStreamLog) streamLeader(ctx context.Context, stream string) (string, error) {
 	resp, err := request(ctx, l.nc, nats.NewMsg("$JS.API.STREAM.INFO."+stream), l.cfg.RequestTimeout)
 	if err != nil {
-		return transportErr("stream info "+stream, err)
+		return "", transportErr("stream info "+stream, err)
 	}
 	var info struct {
 		Cluster *struct {
@@ -51,13 +71,17 @@ func (l *JetStreamLog) streamWritable(ctx context.Context, stream string) error 
 		Error *apiError `json:"error"`
 	}
 	if err := json.Unmarshal(resp.Data, &info); err != nil {
-		return fmt.Errorf("%w: stream info %s: bad answer: %w", ErrUnavailable, stream, err)
+		return "", fmt.Errorf("%w: stream info %s: bad answer: %w", ErrUnavailable, stream, err)
 	}
 	switch {
 	case info.Error != nil:
-		return fmt.Errorf("%w: stream info %s: %w", ErrUnavailable, stream, info.Error)
+		return "", fmt.Errorf("%w: stream info %s: %w", ErrUnavailable, stream, info.Error)
 	case info.Cluster != nil && info.Cluster.Leader == "":
-		return fmt.Errorf("%w (%s)", ErrNoLeader, stream)
+		return "", fmt.Errorf("%w (%s)", ErrNoLeader, stream)
+	case info.Cluster == nil:
+		// Writable, but the answer names no leader (nats-server 2.15
+		// always sends the block, with its own name on a single server).
+		return "", nil
 	}
-	return nil
+	return info.Cluster.Leader, nil
 }

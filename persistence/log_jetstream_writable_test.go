@@ -25,6 +25,8 @@ func TestJetStreamWritable(t *testing.T) {
 		if err := l.Writable(ctxT(t)); err != nil {
 			t.Fatalf("Writable on a fresh store: %v", err)
 		}
+		// A single server leads both streams, under its own name.
+		expectStatus(t, l, "test", "test")
 		return e, nc, l
 	}
 	deleteStream := func(t *testing.T, nc *nats.Conn, name string) {
@@ -43,6 +45,7 @@ func TestJetStreamWritable(t *testing.T) {
 		if err := l.Writable(ctxT(t)); !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNoLeader) {
 			t.Fatalf("Writable without the heads stream: %v, want ErrUnavailable (not ErrNoLeader)", err)
 		}
+		expectStatus(t, l, "test", "")
 	})
 	t.Run("without the events stream", func(t *testing.T) {
 		_, nc, l := open(t)
@@ -50,6 +53,7 @@ func TestJetStreamWritable(t *testing.T) {
 		if err := l.Writable(ctxT(t)); !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNoLeader) {
 			t.Fatalf("Writable without the stream: %v, want ErrUnavailable (not ErrNoLeader)", err)
 		}
+		expectStatus(t, l, "", "test")
 	})
 	t.Run("server down", func(t *testing.T) {
 		e, _, l := open(t)
@@ -59,6 +63,7 @@ func TestJetStreamWritable(t *testing.T) {
 		if err := l.Writable(short); !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("Writable with the server down: %v, want ErrUnavailable", err)
 		}
+		expectStatus(t, l, "", "")
 	})
 }
 
@@ -119,6 +124,7 @@ func TestJetStreamWritableNoLeader(t *testing.T) {
 			if err := writable(l); err != nil {
 				t.Fatalf("Writable with all three nodes: %v", err)
 			}
+			expectStatus(t, l, fmt.Sprintf("n%d", tt.eventsLeader+1), fmt.Sprintf("n%d", tt.headsLeader+1))
 
 			nodes[1].Shutdown()
 			nodes[2].Shutdown()
@@ -155,7 +161,28 @@ func TestJetStreamWritableNoLeader(t *testing.T) {
 			if err := writable(l); !tt.want(err) {
 				t.Fatalf("Writable with %s leaderless: %v, want %s", tt.leaderless, err, tt.wantText)
 			}
+			if tt.leaderless == StreamName {
+				expectStatus(t, l, "", "")
+			} else {
+				expectStatus(t, l, "n1", "")
+			}
 		})
+	}
+}
+
+// expectStatus checks Status's leaders of the events and heads streams, in
+// that order, and that its error is Writable's.
+func expectStatus(t *testing.T, l *JetStreamLog, events, heads string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	st, err := l.Status(ctx)
+	want := []StreamStatus{{Name: StreamName, Leader: events}, {Name: HeadsStreamName, Leader: heads}}
+	if len(st) != 2 || st[0] != want[0] || st[1] != want[1] {
+		t.Fatalf("Status = %+v (%v), want %+v", st, err, want)
+	}
+	if (err == nil) != (events != "" && heads != "") {
+		t.Fatalf("Status error %v with leaders %q and %q", err, events, heads)
 	}
 }
 

@@ -63,13 +63,22 @@ type Config struct {
 	// and /v2/realtime/metrics. Nil means a private metrics.New(). A zero
 	// Start is set by New (the uptime counts from there).
 	Metrics *metrics.Metrics
-	// Logger receives refusals (Info), failures (Warn) and the access log
-	// (Debug). Nil means no logs.
+	// Logger receives refusals (Info, or Debug past a rate per code: see
+	// log_sample.go), failures (Warn) and the access log (Debug). Nil means
+	// no logs.
 	Logger *zap.Logger
 	// NATS, when set, is used to answer publish requests on
 	// "orgstream.publish.<org>" (queue group "orgstream"). The Server does
 	// not close it. Nil means no NATS responder.
 	NATS *nats.Conn
+
+	// MetricsListen, when set, is a second TCP address that serves GET
+	// /metrics and GET /v2/realtime/metrics, and Listen then answers both
+	// with 404 not_found like any unknown path: an operator who gives
+	// metrics their own address wants them off the public port. Port 0
+	// picks a free port (see Server.MetricsAddr). Empty (the zero value)
+	// serves them on Listen.
+	MetricsListen string
 
 	// Dev turns on development mode: POST /v2/dev/tokens mints tokens for
 	// anyone who can reach Listen (the console's "Mint token" button), and

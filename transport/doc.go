@@ -15,8 +15,9 @@
 //     path. It is checked before any upgrade, in this order: readiness
 //     (503 not_ready/draining), query (400 invalid_query), token (401
 //     missing_token/invalid_token/token_expired; from the Authorization
-//     Bearer header, else the access_token parameter), Origin (403
-//     origin_not_allowed), then the handshake itself (400 bad_handshake,
+//     Bearer header, else the access_token parameter), the token's org
+//     (403 forbidden for "*"), Origin (403 origin_not_allowed), then the
+//     handshake itself (400 bad_handshake,
 //     426). A refusal is a JSON response written on the raw connection,
 //     which is then closed; no WebSocket is opened. An accepted request is
 //     upgraded by gobwas/ws's Upgrader on the raw connection, negotiating
@@ -32,7 +33,12 @@
 //     reaches net/http (a later request on a keep-alive connection) passes
 //     the same checks and is upgraded by hijacking.
 //
-// Every error response has the body {"error":"…","code":"…"}.
+// With Config.MetricsListen, /metrics and /v2/realtime/metrics are served by
+// a second net/http server on that address only (404 on the main one).
+//
+// Every error response has the body {"error":"…","code":"…"}; /readyz
+// answers {"status":"…","code":"…"} only. Refusals are logged at Info,
+// sampled per code (log_sample.go).
 //
 // # Publishing
 //
@@ -48,7 +54,8 @@
 //
 // # Goroutines and shutdown
 //
-// Start starts the accept loop, the net/http Serve goroutine and (with
+// Start starts the accept loop, the net/http Serve goroutine (two with
+// Config.MetricsListen) and (with
 // Config.NATS) the NATS subscription; the accept loop starts one short-lived
 // goroutine per connection that lasts until the connection is refused,
 // handed to net/http or handed to Streams. net/http runs its own goroutines
@@ -57,7 +64,7 @@
 // belongs to Streams, and transport never touches it again.
 //
 // Shutdown closes the listener, cuts handshakes in progress, unsubscribes the
-// NATS responder, shuts the net/http server down (in-flight requests
+// NATS responder, shuts the net/http servers down (in-flight requests
 // finish, until ctx is done) and waits for every goroutine above. It does
 // not close open streams (Streams owns them) nor the NATS connection.
 // Readiness should report ErrDraining before Shutdown is called, so that

@@ -22,15 +22,25 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, e *apiError) {
 	s.logRefusal(e, f)
 }
 
-// logRefusal writes the one log line of a refused request. The fields must
-// carry no query string and no Authorization value.
+// logRefusal writes the one log line of a refused request: at Info (Warn
+// for a 5xx other than draining), or at Debug once its code passed the
+// sampler's rate (log_sample.go). The fields must carry no query string and
+// no Authorization value.
 func (s *Server) logRefusal(e *apiError, fields []zap.Field) {
 	lvl := zap.InfoLevel
 	if e.Status >= 500 && e.Code != CodeDraining {
 		lvl = zap.WarnLevel
 	}
+	logged, suppressed := s.refusals.sample(e.Code)
+	if !logged {
+		lvl = zap.DebugLevel
+	}
 	if ce := s.log.Check(lvl, "request refused"); ce != nil {
-		ce.Write(append(fields, zap.Int("status", e.Status), zap.String("code", e.Code))...)
+		fields = append(fields, zap.Int("status", e.Status), zap.String("code", e.Code))
+		if suppressed > 0 {
+			fields = append(fields, zap.Uint64("suppressed", suppressed))
+		}
+		ce.Write(fields...)
 	}
 }
 

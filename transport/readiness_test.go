@@ -16,7 +16,9 @@ func TestLogUnavailableStillServes(t *testing.T) {
 	defer env.ready.set(nil)
 
 	resp, body := get(t, env, "/readyz")
-	checkErrorBody(t, resp, body, http.StatusServiceUnavailable, CodeLogUnavailable)
+	if resp.StatusCode != http.StatusServiceUnavailable || string(body) != `{"status":"log_unavailable","code":"log_unavailable"}` {
+		t.Fatalf("/readyz: %d %s, want 503 log_unavailable", resp.StatusCode, body)
+	}
 
 	c, resp, err := dialStream(t, env, "?access_token="+issue(t, "acme", "alice", "", time.Hour), nil)
 	if err != nil {

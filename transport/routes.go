@@ -17,10 +17,9 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
-		ErrorLog: zap.NewStdLog(s.log.Named("metrics")),
-	}))
-	mux.HandleFunc("GET /v2/realtime/metrics", s.handleMetricsJSON)
+	if s.cfg.MetricsListen == "" {
+		s.metricsRoutes(mux)
+	}
 	mux.HandleFunc("POST /v2/realtime/orgs/{org}/events", s.handlePublish)
 	mux.HandleFunc("GET "+StreamPath, s.handleStreamHTTP)
 	// The console: index.html at "/" exactly, its files under /console/;
@@ -35,14 +34,29 @@ func (s *Server) routes() http.Handler {
 	return s.accessLog(s.jsonFallback(mux))
 }
 
+// metricsRoutes adds the two metrics routes to mux: the public one, or the
+// one of Config.MetricsListen.
+func (s *Server) metricsRoutes(mux *http.ServeMux) {
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
+		ErrorLog: zap.NewStdLog(s.log.Named("metrics")),
+	}))
+	mux.HandleFunc("GET /v2/realtime/metrics", s.handleMetricsJSON)
+}
+
 func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, []byte(`{"status":"ok"}`))
 }
 
+// CodeReady is the code of a /readyz 200.
+const CodeReady = "ready"
+
+// readyBody is every /readyz answer: the state and its code (the same
+// word: ready, not_ready, draining, log_unavailable), never the error behind
+// it, which may carry NATS errors, addresses or stream names. That detail
+// goes to the log at Debug.
 type readyBody struct {
 	Status string `json:"status"`
-	Error  string `json:"error,omitempty"`
-	Code   string `json:"code,omitempty"`
+	Code   string `json:"code"`
 	// JWKS is the identity provider's key set's state (auth.JWKSOK,
 	// JWKSStale, JWKSUnavailable) when a JWKS URL is configured. It never
 	// makes the node unready: HS256 and PEM keys still verify.
@@ -53,12 +67,13 @@ func (s *Server) handleReadyz(w http.ResponseWriter, _ *http.Request) {
 	jwks := s.cfg.Verifier.JWKSStatus().State
 	err := s.cfg.Readiness.Ready()
 	if err == nil {
-		b, _ := json.Marshal(readyBody{Status: "ready", JWKS: jwks})
+		b, _ := json.Marshal(readyBody{Status: CodeReady, Code: CodeReady, JWKS: jwks})
 		writeJSON(w, http.StatusOK, b)
 		return
 	}
 	e := notReadyError(err)
-	b, _ := json.Marshal(readyBody{Status: e.Code, Error: err.Error(), Code: e.Code, JWKS: jwks})
+	s.log.Debug("readyz: not ready", zap.String("code", e.Code), zap.Error(err))
+	b, _ := json.Marshal(readyBody{Status: e.Code, Code: e.Code, JWKS: jwks})
 	writeJSON(w, e.Status, b)
 }
 

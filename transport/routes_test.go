@@ -11,6 +11,11 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/orgstream/orgstream/metrics"
 )
 
 func get(t *testing.T, env *testEnv, path string) (*http.Response, []byte) {
@@ -46,59 +51,75 @@ func TestHealthz(t *testing.T) {
 	}
 }
 
+// /readyz answers each readiness state with {"status","code"} only: the
+// error behind it (NATS errors, addresses, stream names) never reaches the
+// body, and goes to the log at Debug instead.
 func TestReadyz(t *testing.T) {
+	const secretText = "nats: connection to nats://10.1.2.3:4222 refused; stream ORGSTREAM_EVENTS"
 	tests := []struct {
 		name   string
 		err    error
 		status int
-		want   string
+		body   string
 	}{
 		{
 			name:   "ready",
 			status: 200,
-			want:   "ready",
+			body:   `{"status":"ready","code":"ready"}`,
+		},
+		{
+			name:   "starting",
+			err:    fmt.Errorf("node: starting: opening the log: %s", secretText),
+			status: 503,
+			body:   `{"status":"not_ready","code":"not_ready"}`,
+		},
+		{
+			name:   "store unreachable",
+			err:    fmt.Errorf("store unreachable: %w", errors.New(secretText)),
+			status: 503,
+			body:   `{"status":"not_ready","code":"not_ready"}`,
 		},
 		{
 			name:   "draining",
-			err:    ErrDraining,
+			err:    fmt.Errorf("node: %w (%s)", ErrDraining, secretText),
 			status: 503,
-			want:   "draining",
+			body:   `{"status":"draining","code":"draining"}`,
 		},
 		{
 			name:   "log cannot take writes",
-			err:    fmt.Errorf("%w: no leader", ErrLogUnavailable),
+			err:    fmt.Errorf("%w: %s", ErrLogUnavailable, secretText),
 			status: 503,
-			want:   "log_unavailable",
-		},
-		{
-			name:   "store down",
-			err:    errors.New("store unreachable"),
-			status: 503,
-			want:   "not_ready",
+			body:   `{"status":"log_unavailable","code":"log_unavailable"}`,
 		},
 	}
-	env := newTestEnv(t, nil)
+	core, logs := observer.New(zapcore.DebugLevel)
+	env := newTestEnv(t, func(c *Config) { c.Logger = zap.New(core) })
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env.ready.set(tt.err)
 			defer env.ready.set(nil)
+			logs.TakeAll()
 			resp, body := get(t, env, "/readyz")
-			if resp.StatusCode != tt.status {
-				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			if resp.StatusCode != tt.status || string(body) != tt.body {
+				t.Fatalf("%d %s, want %d %s", resp.StatusCode, body, tt.status, tt.body)
 			}
-			var doc struct {
-				Status string `json:"status"`
-				Error  string `json:"error"`
-				Code   string `json:"code"`
+			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q", ct)
 			}
-			if err := json.Unmarshal(body, &doc); err != nil {
-				t.Fatal(err)
+			if strings.Contains(string(body), "nats") || strings.Contains(string(body), "10.1.2.3") {
+				t.Fatalf("body %s carries the internal error", body)
 			}
-			if doc.Status != tt.want {
-				t.Fatalf("status field %q, want %q", doc.Status, tt.want)
+			if tt.err == nil {
+				return
 			}
-			if tt.err != nil && (doc.Error == "" || doc.Code != tt.want) {
-				t.Fatalf("body %s", body)
+			var logged bool
+			for _, e := range logs.FilterMessage("readyz: not ready").AllUntimed() {
+				if e.Level == zapcore.DebugLevel && strings.Contains(fmt.Sprint(e.ContextMap()["error"]), secretText) {
+					logged = true
+				}
+			}
+			if !logged {
+				t.Errorf("the internal error is not logged at Debug: %v", logs.AllUntimed())
 			}
 		})
 	}
@@ -171,13 +192,24 @@ func TestPrometheusMetrics(t *testing.T) {
 func TestJSONMetrics(t *testing.T) {
 	env := newTestEnv(t, nil)
 	env.metrics.OrgsActive.Store(2)
+	env.metrics.SetLogStreams([]metrics.LogStream{{Name: "S", Leader: "n7"}})
 	resp, body := get(t, env, "/v2/realtime/metrics")
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	var doc map[string]float64
-	if err := json.Unmarshal(body, &doc); err != nil {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
 		t.Fatalf("%s: %v", body, err)
+	}
+	doc := map[string]float64{}
+	for k, v := range raw {
+		var f float64
+		if json.Unmarshal(v, &f) == nil {
+			doc[k] = f
+		}
+	}
+	if string(raw["log"]) != `{"streams":[{"name":"S","leader":"n7"}]}` {
+		t.Errorf(`"log" = %s, want the streams the metrics hold`, raw["log"])
 	}
 	for _, k := range []string{
 		"connections", "orgs_active", "nats_subscriptions", "events_published_total",

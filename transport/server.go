@@ -39,6 +39,8 @@ type Server struct {
 	log     *zap.Logger
 	reg     *prometheus.Registry
 	started time.Time
+	// refusals rate-limits the refusal log lines (log_sample.go).
+	refusals *refusalSampler
 
 	httpSrv *http.Server
 	httpLn  *chanListener
@@ -52,6 +54,7 @@ type Server struct {
 	mu         sync.Mutex
 	state      serverState
 	ln         net.Listener
+	metricsSrv *metricsServer // nil unless Config.MetricsListen
 	sub        *nats.Subscription
 	handshakes map[net.Conn]struct{} // conns read by serveConn, not yet handed on
 
@@ -81,6 +84,7 @@ func New(cfg Config) (*Server, error) {
 		done:       make(chan struct{}),
 		handshakes: make(map[net.Conn]struct{}),
 		natsSem:    make(chan struct{}, natsConcurrency),
+		refusals:   newRefusalSampler(cfg.Now),
 	}
 	if cfg.Metrics.Start.IsZero() {
 		cfg.Metrics.Start = s.started
@@ -120,13 +124,21 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("transport: listen %s: %w", s.cfg.Listen, err)
 	}
-	s.ln = ln
+	ms, err := s.listenMetrics()
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	s.ln, s.metricsSrv = ln, ms
 	s.httpLn = newChanListener(ln.Addr())
 	s.state = stateStarted
 	s.wg.Add(2)
 	go s.acceptLoop(ln)
 	go s.serveHTTP()
 	s.log.Info("transport listening", zap.String("addr", ln.Addr().String()))
+	if ms != nil {
+		ms.serve(s)
+	}
 	if s.cfg.Dev {
 		s.log.Warn("dev mode: anyone who can reach this port can mint tokens",
 			zap.String("addr", ln.Addr().String()), zap.String("route", "POST "+DevTokensPath))
@@ -223,6 +235,11 @@ func (s *Server) shutdown(ctx context.Context) error {
 	if err := s.httpSrv.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("transport: http shutdown: %w", err))
 		_ = s.httpSrv.Close()
+	}
+	if s.metricsSrv != nil {
+		if err := s.metricsSrv.shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	// Serve may not have taken the listener yet; close it so that no
 	// hand-off waits for an Accept that will not come.

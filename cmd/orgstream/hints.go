@@ -38,7 +38,12 @@ func (c *cli) printHints(o *serveOptions, addr, natsURL string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\norgstream %s is running (node %s)\n", version, o.nodeName)
 	fmt.Fprintf(&b, "  Console:   %s/  (live events, publish form; %s)\n", httpURL, consoleNote(o.dev))
-	fmt.Fprintf(&b, "  HTTP:      %s  (/healthz, /readyz, /metrics, /v2/realtime/metrics)\n", httpURL)
+	if o.metricsListen == "" {
+		fmt.Fprintf(&b, "  HTTP:      %s  (/healthz, /readyz, /metrics, /v2/realtime/metrics)\n", httpURL)
+	} else {
+		fmt.Fprintf(&b, "  HTTP:      %s  (/healthz, /readyz)\n", httpURL)
+		fmt.Fprintf(&b, "  Metrics:   http://%s  (/metrics, /v2/realtime/metrics; not on HTTP)\n", hintAddr(o.metricsListen))
+	}
 	fmt.Fprintf(&b, "  WebSocket: ws://%s/v2/realtime/stream?access_token=TOKEN\n", host)
 	fmt.Fprintf(&b, "  NATS:      %s\n", natsLine)
 	fmt.Fprintf(&b, "  Data dir:  %s\n", o.secret.dataDir)

@@ -83,6 +83,7 @@ func TestRunExitCodes(t *testing.T) {
 		{name: "serve bad duration", args: []string{"serve", "--retention", "soon"}, code: 2, stderr: `invalid value "soon" for --retention`, oneLineErr: true},
 		{name: "serve negative duration", args: []string{"serve", "--drain-period=-1s"}, code: 2, stderr: "must be positive", oneLineErr: true},
 		{name: "serve bad listen", args: []string{"serve", "--listen", "8080"}, code: 2, stderr: "--listen", oneLineErr: true},
+		{name: "serve bad metrics listen", args: []string{"serve", "--metrics-listen", "9100"}, code: 2, stderr: "--metrics-listen", oneLineErr: true},
 		{name: "serve bad replicas", args: []string{"serve", "--replicas", "0"}, code: 2, stderr: "must be at least 1", oneLineErr: true},
 		{name: "serve bad log level", args: []string{"serve", "--log-level", "loud"}, code: 2, stderr: "--log-level", oneLineErr: true},
 		{name: "serve bad env", args: []string{"serve"}, env: map[string]string{"ORGSTREAM_RETENTION": "forever"}, code: 2,

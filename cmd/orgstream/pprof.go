@@ -3,13 +3,34 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
 )
+
+// checkPprofListen accepts only a loopback host:port for --pprof-listen:
+// 127.0.0.0/8, ::1 or "localhost". Profiles expose the process's memory
+// (tokens and secrets in flight included) and its code, and the listener has
+// no authentication, so an unspecified host (0.0.0.0, [::], ":6060") or any
+// other address is refused before the node starts (exit 2).
+func checkPprofListen(s string) error {
+	if err := checkHostPort(s); err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(s)
+	if strings.EqualFold(host, "localhost") {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("pprof serves only on a loopback address (127.0.0.1, [::1] or localhost), not %q", s)
+}
 
 // startPprof serves net/http/pprof on addr (a separate, loopback-only
 // listener: profiles expose internals) until the returned stop is called.

@@ -29,6 +29,7 @@ type serveOptions struct {
 	secret          secretFlags
 	keys            keyFlags
 	listen          string
+	metricsListen   string // resolved to the bound address once the node runs
 	retention       time.Duration
 	retentionMax    int64
 	natsURL         string
@@ -58,6 +59,8 @@ type serveOptions struct {
 func newServeFlags(o *serveOptions) *flagSet {
 	f := newFlagSet("serve", "Run the orgstream daemon.")
 	f.String(&o.listen, "listen", "127.0.0.1:8080", "ADDR", "HTTP + WebSocket address (port 0 picks a free one)", checkHostPort)
+	f.String(&o.metricsListen, "metrics-listen", "", "ADDR", "serve /metrics and /v2/realtime/metrics on this address only (--listen then answers them 404)", checkHostPort)
+	f.setDefaultText("metrics-listen", "empty = on --listen")
 	o.secret.define(f)
 	o.keys.define(f)
 	f.Duration(&o.retention, "retention", 5*time.Minute, "how long an org's events stay replayable")
@@ -84,7 +87,7 @@ func newServeFlags(o *serveOptions) *flagSet {
 	f.Bool(&o.syncAlways, "sync-always", false, "fsync every write (survives power loss, not only crashes) at a throughput cost")
 	f.Bool(&o.dev, "dev", false, "development mode: the console at / gets a Mint token button (POST /v2/dev/tokens signs tokens for anyone who can reach --listen); for local try-outs only")
 	f.String(&o.logLevel, "log-level", "info", "LEVEL", "debug, info, warn or error", checkLogLevel)
-	f.String(&o.pprofListen, "pprof-listen", "", "ADDR", "serve net/http/pprof on this (loopback) address for profiling; empty = off", checkHostPort)
+	f.String(&o.pprofListen, "pprof-listen", "", "ADDR", "serve net/http/pprof on this address for profiling; loopback only (127.0.0.0/8, [::1], localhost); empty = off", checkPprofListen)
 	f.String(&o.logFormat, "log-format", "auto", "FORMAT", `json or console; "auto" means console when stderr is a terminal, else json`, checkLogFormat)
 	return f
 }
@@ -118,6 +121,7 @@ func (o *serveOptions) check() error {
 func (o *serveOptions) config(secret []byte, log *zap.Logger) node.Config {
 	return node.Config{
 		Listen:                o.listen,
+		MetricsListen:         o.metricsListen,
 		DataDir:               o.secret.dataDir,
 		JWTSecret:             secret,
 		JWTPublicKeyFile:      o.keys.publicKeyFile,
@@ -213,6 +217,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 			return nil
 		}
 		return fmt.Errorf("start: %w", err)
+	}
+	if a := n.MetricsAddr(); a != "" {
+		o.metricsListen = a // port 0 resolved, for the hints
 	}
 	c.printHints(&o, n.Addr(), n.NATSURL())
 	stopPprof, err := startPprof(o.pprofListen, log)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -114,6 +115,15 @@ func TestHints(t *testing.T) {
 			},
 		},
 		{
+			name: "metrics on their own address",
+			args: []string{"--metrics-listen", "0.0.0.0:9100"},
+			addr: "127.0.0.1:8080",
+			want: []string{
+				"HTTP:      http://127.0.0.1:8080  (/healthz, /readyz)\n",
+				"Metrics:   http://127.0.0.1:9100  (/metrics, /v2/realtime/metrics; not on HTTP)",
+			},
+		},
+		{
 			name: "data dir quoted",
 			args: []string{"--data-dir", "/tmp/my data"},
 			addr: "127.0.0.1:8080",
@@ -175,9 +185,10 @@ func TestNewLogger(t *testing.T) {
 	}
 }
 
-// TestServeLifecycle starts the real daemon on free ports, checks the hints
-// and /healthz, then cancels (as SIGTERM would) and expects exit 0. It is
-// skipped while package node is a stub.
+// TestServeLifecycle starts the real daemon on free ports (pprof and the
+// metrics on addresses of their own), checks the hints, /healthz and the
+// metrics address, then cancels (as SIGTERM would) and expects exit 0 with
+// the metrics address closed.
 func TestServeLifecycle(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -198,12 +209,13 @@ func TestServeLifecycle(t *testing.T) {
 		}()
 		done <- result{code: c.run(ctx, []string{"serve",
 			"--listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0",
-			"--data-dir", dir, "--drain-period", "100ms", "--log-level", "warn"})}
+			"--data-dir", dir, "--drain-period", "100ms", "--log-level", "warn",
+			"--pprof-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"})}
 	}()
 
-	var httpURL string
+	var httpURL, metricsURL string
 	deadline := time.Now().Add(20 * time.Second)
-	for httpURL == "" {
+	for httpURL == "" || metricsURL == "" {
 		select {
 		case r := <-done:
 			if r.panicked != nil {
@@ -219,6 +231,9 @@ func TestServeLifecycle(t *testing.T) {
 			if u, ok := strings.CutPrefix(strings.TrimSpace(line), "HTTP:"); ok {
 				httpURL = strings.Fields(u)[0]
 			}
+			if u, ok := strings.CutPrefix(strings.TrimSpace(line), "Metrics:"); ok {
+				metricsURL = strings.Fields(u)[0]
+			}
 		}
 	}
 	if !strings.Contains(out.String(), "nats://127.0.0.1:") {
@@ -227,13 +242,23 @@ func TestServeLifecycle(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(dir, "jwt-secret")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("jwt-secret: %v, %v", st, err)
 	}
-	resp, err := http.Get(httpURL + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("/healthz = %d", resp.StatusCode)
+	for _, c := range []struct {
+		url    string
+		status int
+	}{
+		{httpURL + "/healthz", http.StatusOK},
+		{metricsURL + "/v2/realtime/metrics", http.StatusOK},
+		{metricsURL + "/metrics", http.StatusOK},
+		{httpURL + "/metrics", http.StatusNotFound}, // --metrics-listen takes them off --listen
+	} {
+		resp, err := http.Get(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("GET %s = %d, want %d", c.url, resp.StatusCode, c.status)
+		}
 	}
 	http.DefaultClient.CloseIdleConnections()
 
@@ -245,5 +270,9 @@ func TestServeLifecycle(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+	if c, err := net.DialTimeout("tcp", strings.TrimPrefix(metricsURL, "http://"), time.Second); err == nil {
+		c.Close()
+		t.Errorf("the metrics address still accepts after serve returned")
 	}
 }
