@@ -141,11 +141,11 @@ func TestReadyzJWKS(t *testing.T) {
 	}
 }
 
-// Without a JWKS, /readyz and /metrics are as before.
+// Without a JWKS, /readyz carries no jwks field and /metrics no JWKS figures.
 func TestReadyzWithoutJWKS(t *testing.T) {
 	env := newTestEnv(t, nil)
 	resp, body := get(t, env, "/readyz")
-	if resp.StatusCode != 200 || string(body) != `{"status":"ready"}` {
+	if resp.StatusCode != 200 || string(body) != `{"status":"ready","code":"ready"}` {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 	if _, m := get(t, env, "/metrics"); strings.Contains(string(m), "jwks") {
