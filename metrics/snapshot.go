@@ -16,6 +16,7 @@ type Snapshot struct {
 	ConnectionsRefusedTotal      uint64  `json:"connections_refused_total"`
 	OrgActorRestartsTotal        uint64  `json:"org_actor_restarts_total"`
 	PublishErrorsTotal           uint64  `json:"publish_errors_total"`
+	LiveForgedTotal              uint64  `json:"live_forged_total"`
 }
 
 // Snapshot reads every figure once (each atomically, not all at one instant).
@@ -33,6 +34,7 @@ func (m *Metrics) Snapshot(now time.Time) Snapshot {
 		ConnectionsRefusedTotal:      m.ConnectionsRefused.Load(),
 		OrgActorRestartsTotal:        m.OrgActorRestarts.Load(),
 		PublishErrorsTotal:           m.PublishErrors.Load(),
+		LiveForgedTotal:              m.LiveForged.Load(),
 	}
 }
 
