@@ -411,9 +411,10 @@ func (l *JetStreamLog) Bounds(ctx context.Context, org string) (first, head uint
 	if err := l.check(org); err != nil {
 		return 0, 0, err
 	}
-	// The marker, then the last event, then the first with its count: in
-	// this order, appends between the reads cannot make a complete log look
-	// holed.
+	// The marker, then the last event, then the first with the count of
+	// events after it, then the count after the last event: read in this
+	// order, events appended or aged out meanwhile can make a whole log
+	// look holed (contiguousFirst then tells), never hide a hole.
 	mark, err := l.markerSeq(ctx, org, false)
 	if err != nil {
 		return 0, 0, err
@@ -436,8 +437,30 @@ func (l *JetStreamLog) Bounds(ctx context.Context, org string) (first, head uint
 	if !ok || ev.Seq > head {
 		return head + 1, head, nil
 	}
-	if _, seen := l.floors.Load(org); !seen && last == head && ev.Seq+after >= last {
-		return ev.Seq, head, nil
+	if _, seen := l.floors.Load(org); !seen && last == head {
+		// An append between the two counts fails the check: try again
+		// before asking the leader.
+		for try := 0; ; try++ {
+			later, err := l.afterLast(ctx, org, last, lastRev)
+			if errors.Is(err, errLastMoved) {
+				break
+			}
+			if err != nil {
+				return 0, 0, err
+			}
+			if after >= later && ev.Seq+(after-later) >= last {
+				return ev.Seq, head, nil
+			}
+			if try == 2 {
+				break
+			}
+			if ev, _, after, ok, err = l.countedEvent(ctx, org, 0); err != nil {
+				return 0, 0, err
+			}
+			if !ok || ev.Seq > head {
+				return head + 1, head, nil
+			}
+		}
 	}
 	first, err = l.contiguousFirst(ctx, org, ev.Seq, head, last, lastRev)
 	if err != nil {

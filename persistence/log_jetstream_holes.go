@@ -20,36 +20,42 @@ import (
 // from before it is reset (window_exceeded) rather than failing its replay
 // again and again.
 //
-// Finding it cheaply. Bounds reads the marker, then the last event, then
-// the first event in a Direct Get of a batch of one, whose Nats-Num-Pending
-// header counts the org's events after it on the replica that answered. An
-// org without a hole has first + count >= last: the usual case costs no more
-// reads than Bounds did before. Events appended between the reads may hide a
-// hole (they raise the count); a Read that meets a hole remembers it for the
-// org (positive evidence: the batch it came in skipped a seq), so at worst
-// one replay fails before the next Bounds sees it.
+// Finding it cheaply. The org's events are consecutive from the first
+// retained one to the last iff the events after the first, minus those
+// after the last, number last - first. A Direct Get of a batch of one gives
+// an event and, in its Nats-Num-Pending header, how many events of the org
+// the answering replica holds after it. Bounds reads the last event, then
+// the first with its count, then the count after the last: events appended
+// between the two counts only lower the difference, so this check never
+// hides a hole, and the usual case costs one Get more than Bounds did
+// before.
 //
-// Otherwise there is a hole, or the reads reached replicas that disagree (a
-// replicated stream's Direct Gets may be answered by any replica, and one
-// may lag); unless a Read saw the hole, the stream leader tells: its last
-// event, then the org's message count (stream info with a subject filter),
-// then its first event. A deleted tail (the leader's last event below a
-// head marker, which is only written after its event) makes first head+1.
-// Then a bisection over stream sequences finds the first event whose tail is
-// complete. Each step compares, on the replicas' counts, the events after a
-// probe with those after the last event, read before and after the probe:
-// when both agree no append came in between and the comparison is exact,
-// else (after three tries) the later, larger one is used, which can only
-// report a hole that is not there (a floor too high), never hide one. The
-// floor found is remembered per org; the next Bounds checks that the tail
-// from it is still complete (three Gets) and only searches again if not.
+// When the check fails there is a hole, or an append came between the two
+// counts, or the reads reached replicas that disagree (a replicated
+// stream's Direct Gets may be answered by any replica, and one may lag). It
+// is tried three times; then, unless a Read already met a hole in the org (a
+// batch that skipped a seq, remembered per org), the stream leader tells
+// (leaderSeesHole). A deleted tail (the leader's last event below a head
+// marker, which is only written after its event) makes first head+1. With a
+// hole, a bisection over stream sequences finds the first event whose tail
+// is complete. Each step compares the count after a probe with the count
+// after the last event read before and after it: when both agree no append
+// came in between and the comparison is exact; else (after three tries) the
+// later, larger one is used, which can only report a hole that is not there
+// (a floor too high), never hide one. The floor found is remembered per
+// org; the next Bounds checks that the tail from it is still complete (three
+// Gets) and only searches again if not.
 //
-// Residual risk: on an external cluster whose client server holds no
-// replica, probes may reach different replicas, and one that lags may put
-// the floor too high: a resume between the true floor and it is then reset
-// when it could have been served. A reset is never a silent gap. While the
-// leader cannot answer (an election), a suspected hole that no Read saw is
-// not confirmed and Bounds answers as if there were none.
+// Residual risk: under a steady stream of appends to the org, a hole that
+// no Read has met yet may go unseen (the leader's answer keeps changing):
+// one replay then meets it and fails (1011), and the client's next resume
+// is reset. A step of the search that keeps seeing appends, or probes that
+// reach a lagging replica (an external cluster whose client server holds no
+// replica), may put the floor too high: a resume between the true floor and
+// it is then reset when it could have been served. A reset is never a
+// silent gap. While the leader cannot answer (an election), a suspected
+// hole that no Read met is not confirmed and Bounds answers as if there
+// were none.
 
 // floor is the start of an org's contiguous tail, below which a hole was
 // found: its seq and stream sequence. The zero floor means a Read saw a hole
@@ -79,22 +85,18 @@ func (l *JetStreamLog) contiguousFirst(ctx context.Context, org string, first, h
 			return fl.seq, nil
 		}
 	}
-	lastL, lastRevL, err := l.lastEvent(ctx, org, true)
+	lastL, hole, err := l.leaderSeesHole(ctx, org, head, seen)
 	switch {
 	case err != nil:
 		return first, nil // the leader cannot tell now
-	case lastRevL == 0:
+	case lastL == 0:
 		return head + 1, nil // all aged out meanwhile
 	case lastL < head:
 		return head + 1, nil // the newest events were deleted
+	case !hole:
+		return first, nil // the counts raced, or replicas disagreed
 	}
-	if !seen {
-		hole, err := l.leaderSeesHole(ctx, org, lastL)
-		if err != nil || !hole {
-			return first, nil
-		}
-	}
-	fl, err := l.searchFloor(ctx, org, lastL, lastRevL)
+	fl, err := l.searchFloor(ctx, org, last, lastRev)
 	switch {
 	case errors.Is(err, errLastMoved):
 		return first, nil
@@ -109,24 +111,52 @@ func (l *JetStreamLog) contiguousFirst(ctx context.Context, org string, first, h
 	return fl.seq, nil
 }
 
-// leaderSeesHole asks the events stream's leader whether org's log has a
-// hole: with its last seq read first, then its count, then its first seq,
-// a count below last - first + 1 can only come from a missing event
-// (appends raise the count, expiry raises first).
-func (l *JetStreamLog) leaderSeesHole(ctx context.Context, org string, last uint64) (bool, error) {
-	count, err := l.subjectCount(ctx, org)
-	if err != nil {
-		return false, err
+// leaderSeesHole asks the events stream's leader: its last event, its first
+// event, the org's count, and its last event again; last is 0 when none is
+// retained. When the last event did not change no append came in between,
+// and count < last - first + 1 means a hole. When it changed, the leader is
+// asked again, and after three tries the answer is no hole: under a steady
+// stream of appends a hole may go unseen here, and a Read that meets it
+// then remembers it (see above). With seen only the last event is read.
+func (l *JetStreamLog) leaderSeesHole(ctx context.Context, org string, head uint64, seen bool) (last uint64, hole bool, err error) {
+	for range 3 {
+		if last, _, err = l.lastEvent(ctx, org, true); err != nil {
+			return 0, false, err
+		}
+		if last == 0 || last < head || seen {
+			return last, seen, nil
+		}
+		first, err := l.leaderFirst(ctx, org)
+		if err != nil {
+			return 0, false, err
+		}
+		count, err := l.subjectCount(ctx, org)
+		if err != nil {
+			return 0, false, err
+		}
+		again, _, err := l.lastEvent(ctx, org, true)
+		if err != nil {
+			return 0, false, err
+		}
+		if again == last {
+			return last, first != 0 && first <= last && count < last-first+1, nil
+		}
 	}
+	return last, false, nil
+}
+
+// leaderFirst is the seq of org's first event as the events stream's leader
+// has it, 0 when none is retained.
+func (l *JetStreamLog) leaderFirst(ctx context.Context, org string) (uint64, error) {
 	m, ok, err := l.leaderGet(ctx, msgGetPrefix, []byte(`{"next_by_subj":"`+EventsPrefix+org+`"}`))
 	if err != nil || !ok {
-		return false, err
+		return 0, err
 	}
 	ev, _, err := eventOf(m)
 	if err != nil {
-		return false, err
+		return 0, err
 	}
-	return ev.Seq <= last && count < last-ev.Seq+1, nil
+	return ev.Seq, nil
 }
 
 // searchFloor finds org's first event whose tail up to the last event (last,
@@ -158,15 +188,8 @@ func (l *JetStreamLog) searchFloor(ctx context.Context, org string, last, lastRe
 // retained, from the count of events after each (see above). errLastMoved:
 // the last event is gone.
 func (l *JetStreamLog) tailComplete(ctx context.Context, org string, from, last, lastRev uint64) (seq, rev uint64, complete bool, err error) {
-	afterLast := func() (uint64, error) {
-		ev, _, after, ok, err := l.countedEvent(ctx, org, lastRev)
-		if err == nil && (!ok || ev.Seq != last) {
-			err = errLastMoved
-		}
-		return after, err
-	}
 	for try := 0; ; try++ {
-		before, err := afterLast()
+		before, err := l.afterLast(ctx, org, last, lastRev)
 		if err != nil {
 			return 0, 0, false, err
 		}
@@ -177,14 +200,24 @@ func (l *JetStreamLog) tailComplete(ctx context.Context, org string, from, last,
 		if !ok || ev.Seq > last {
 			return 0, 0, false, errLastMoved
 		}
-		later, err := afterLast()
+		later, err := l.afterLast(ctx, org, last, lastRev)
 		if err != nil {
 			return 0, 0, false, err
 		}
 		if before == later || try == 2 {
-			return ev.Seq, rev, after >= later && after-later >= last-ev.Seq, nil
+			return ev.Seq, rev, after >= later && ev.Seq+(after-later) >= last, nil
 		}
 	}
+}
+
+// afterLast counts org's events after its last event (last, lastRev) on the
+// replica that answers; errLastMoved when that event is gone.
+func (l *JetStreamLog) afterLast(ctx context.Context, org string, last, lastRev uint64) (uint64, error) {
+	ev, _, after, ok, err := l.countedEvent(ctx, org, lastRev)
+	if err == nil && (!ok || ev.Seq != last) {
+		err = errLastMoved
+	}
+	return after, err
 }
 
 // subjectCount is how many events of org the events stream's leader holds.
