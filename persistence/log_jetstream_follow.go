@@ -47,6 +47,7 @@ func (l *JetStreamLog) Follow(org string, after uint64, fn func(messages.Event))
 		feedRunner: newFeedRunner(),
 		l:          l,
 		org:        org,
+		events:     EventsPrefix + org,
 		fn:         fn,
 		sub:        sub,
 		ctx:        ctx,
@@ -70,6 +71,7 @@ type jsFollower struct {
 	feedRunner
 	l      *JetStreamLog
 	org    string
+	events string // the org's events subject
 	fn     func(messages.Event)
 	sub    *nats.Subscription
 	ctx    context.Context // ends on Stop
