@@ -93,9 +93,11 @@ func (a *orgActor) start(ctx actor.Context) {
 		}
 	}
 	if win.head < head.Seq {
-		// Nothing is retained: the window starts empty at the head, which
-		// outlives retention. (A head past head.Seq is an event stored since
-		// the Head read; the feed goes on from there.)
+		// Nothing is retained, or the read stopped before a hole (an event
+		// deleted from the log): the window starts empty at the head, which
+		// outlives retention, and older positions are served from the log.
+		// (A head past head.Seq is an event stored since the Head read; the
+		// feed goes on from there.)
 		win = newWindow(head.Seq, h.cfg.WindowSize, h.cfg.Retention)
 	}
 	win.prune(time.Now())
@@ -156,8 +158,9 @@ func (a *orgActor) onEvent(ctx actor.Context, m *liveEvent) {
 		}
 		if sub.next != seq {
 			if jumped && sub.next < seq {
-				// Its next events aged out of the log before this node saw
-				// them: cut it so it resumes and gets a reset.
+				// Its next events left the log (aged out, or deleted)
+				// before this node saw them: cut it so it resumes and gets
+				// a reset.
 				a.cuts = append(a.cuts, sub)
 			}
 			continue

@@ -71,8 +71,11 @@ func (h *Hub) replay(org string, sub *subscriber, from, to uint64, snap []*messa
 			return from, false
 		}
 		if len(evs) == 0 || evs[0].Seq != from {
-			// Aged out while we were replaying: the client resumes and is
-			// told with a reset.
+			// Aged out, or deleted (a hole), while we were replaying: the
+			// client resumes and is told with a reset (the log's Bounds
+			// then starts after what is missing).
+			h.log.Info("replay: the log no longer holds the next event; the stream resumes and is reset",
+				zap.String("org", org), zap.Uint64("seq", from))
 			return from, false
 		}
 		for i := range evs {

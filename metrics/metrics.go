@@ -24,6 +24,7 @@ type Metrics struct {
 	ConnectionsRefused atomic.Uint64 // refused before or right after the upgrade
 	OrgActorRestarts   atomic.Uint64 // panics recovered by the supervisor
 	PublishErrors      atomic.Uint64
+	LiveForged         atomic.Uint64 // live messages refused: not a republish of a stored event
 
 	logStreams atomic.Pointer[[]LogStream] // set by the node's log probe
 }

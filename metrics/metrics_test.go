@@ -16,6 +16,7 @@ func TestSnapshotJSONKeys(t *testing.T) {
 	m := &Metrics{Start: start}
 	m.Connections.Add(3)
 	m.EventsPublished.Add(7)
+	m.LiveForged.Add(4)
 	b, err := json.Marshal(m.Snapshot(start.Add(90 * time.Second)))
 	if err != nil {
 		t.Fatal(err)
@@ -48,6 +49,7 @@ func TestSnapshotJSONKeys(t *testing.T) {
 		"connections_refused_total":       0,
 		"org_actor_restarts_total":        0,
 		"publish_errors_total":            0,
+		"live_forged_total":               4,
 	}
 	for k, v := range want {
 		got, ok := doc[k]
@@ -105,6 +107,7 @@ func TestRegistryGathersAtScrapeTime(t *testing.T) {
 	reg := NewRegistry(m, nil)
 	m.SlowConsumerCuts.Add(2)
 	m.OrgsActive.Store(5)
+	m.LiveForged.Add(3)
 
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -137,6 +140,10 @@ func TestRegistryGathersAtScrapeTime(t *testing.T) {
 		{
 			name: "orgstream_connections",
 			want: 0,
+		},
+		{
+			name: "orgstream_live_forged_total",
+			want: 3,
 		},
 	}
 	for _, tt := range tests {

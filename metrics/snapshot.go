@@ -17,6 +17,7 @@ type Snapshot struct {
 	ConnectionsRefusedTotal      uint64  `json:"connections_refused_total"`
 	OrgActorRestartsTotal        uint64  `json:"org_actor_restarts_total"`
 	PublishErrorsTotal           uint64  `json:"publish_errors_total"`
+	LiveForgedTotal              uint64  `json:"live_forged_total"`
 	// Log names the node leading each stream of the log (PROTOCOL.md v2).
 	Log LogSnapshot `json:"log"`
 }
@@ -36,6 +37,7 @@ func (m *Metrics) Snapshot(now time.Time) Snapshot {
 		ConnectionsRefusedTotal:      m.ConnectionsRefused.Load(),
 		OrgActorRestartsTotal:        m.OrgActorRestarts.Load(),
 		PublishErrorsTotal:           m.PublishErrors.Load(),
+		LiveForgedTotal:              m.LiveForged.Load(),
 		Log:                          LogSnapshot{Streams: m.LogStreams()},
 	}
 }

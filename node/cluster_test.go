@@ -164,4 +164,13 @@ func TestEmbeddedCluster(t *testing.T) {
 			t.Errorf("%d publishes were refused with 503 while the log was available", refusals)
 		}
 	})
+	// Every live message was the stream's own republish: none is refused
+	// as forged, on any node (PROTOCOL.md Choices 24).
+	t.Run("no genuine live message counted as forged", func(t *testing.T) {
+		for i, n := range nodes {
+			if f := n.Metrics().LiveForged.Load(); f != 0 {
+				t.Errorf("node %d counted %d live messages as forged", i, f)
+			}
+		}
+	})
 }

@@ -115,6 +115,7 @@ func (n *Node) start(ctx context.Context) error {
 		MaxEventsPerOrg: cfg.RetentionMaxEvents,
 		Replicas:        cfg.Replicas,
 		Logger:          n.log.Named("log"),
+		OnForged:        func(string) { n.metrics.LiveForged.Add(1) },
 	})
 	if err != nil {
 		return fmt.Errorf("node: open log: %w", err)

@@ -21,9 +21,17 @@
 //     subject): the org's head marker, so that the counter outlives
 //     retention and restarts (see log_jetstream_head.go).
 //   - orgstream.live.<org>: not stored; JetStream republishes each stored
-//     event there. Follow subscribes to it. Nothing subscribes to
-//     orgstream.events.*: a publish JetStream refuses still reaches plain
-//     subscribers of its subject.
+//     event there. Follow subscribes to it, and delivers a live message as
+//     it came only when its headers show it is that republish of the next
+//     event; anything else is checked against the log, and refused as forged
+//     when the log does not hold it (log_jetstream_live.go). Nothing
+//     subscribes to orgstream.events.*: a publish JetStream refuses still
+//     reaches plain subscribers of its subject.
+//
+// orgstream never leaves a hole in an org's log, but an operator may delete
+// a message from its middle; Read stops before such a hole, Follow jumps
+// over it, and Bounds names the start of the contiguous tail after it
+// (log_jetstream_holes.go).
 //
 // Appends use optimistic concurrency (Nats-Expected-Last-Subject-Sequence):
 // concurrent writers of one org, on one node or several, get ErrConflict and

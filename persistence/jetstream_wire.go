@@ -48,6 +48,8 @@ const (
 	hdrBatchCommit   = "Nats-Batch-Commit"
 	hdrSequence      = "Nats-Sequence"
 	hdrSubject       = "Nats-Subject"
+	hdrStream        = "Nats-Stream"
+	hdrLastSequence  = "Nats-Last-Sequence" // RePublish: the subject's previous message
 	hdrNumPending    = "Nats-Num-Pending"
 	hdrStatus        = "Status"
 	hdrDescription   = "Description"
@@ -60,6 +62,9 @@ const (
 	directGetHeadsPrefix = "$JS.API.DIRECT.GET." + HeadsStreamName
 	msgGetPrefix         = "$JS.API.STREAM.MSG.GET." + StreamName
 	msgGetHeadsPrefix    = "$JS.API.STREAM.MSG.GET." + HeadsStreamName
+	// streamInfoSubject is the events stream's info, which only its leader
+	// answers.
+	streamInfoSubject = "$JS.API.STREAM.INFO." + StreamName
 )
 
 // JetStream API error codes we act on.

@@ -89,7 +89,11 @@ type Log interface {
 	Append(ctx context.Context, org string, after Head, drafts []messages.Draft) (Appended, error)
 
 	// Bounds returns the org's oldest retained seq and its head seq. With
-	// nothing retained, first is head+1.
+	// nothing retained, first is head+1. first is where the org's
+	// contiguous tail starts: from it every event up to head is retained.
+	// When a message was deleted from the middle of the log (a hole: never
+	// by orgstream, but an operator may), first is the seq after the newest
+	// hole, head+1 when the newest event itself is gone.
 	Bounds(ctx context.Context, org string) (first, head uint64, err error)
 
 	// LeaderHead returns the org's head seq as the store's leader has it:
@@ -99,9 +103,12 @@ type Log interface {
 	LeaderHead(ctx context.Context, org string) (uint64, error)
 
 	// Read returns up to max retained events of org with seq >= from, in seq
-	// order, without holes. Fewer than max means the end of the log was
-	// reached. When from is older than the oldest retained event, the
-	// result starts at the oldest retained one (check Bounds to tell).
+	// order, without holes: it stops before a missing seq (a hole, see
+	// Bounds). Fewer than max means the end of the log or a hole was
+	// reached. When from is not retained (older than the oldest retained
+	// event, or in a hole), the result starts at the next retained one: a
+	// caller that must see every seq compares the first seq with from and
+	// checks Bounds.
 	Read(ctx context.Context, org string, from uint64, max int) ([]messages.Event, error)
 
 	// Follow calls fn for every event of org stored with seq > after, in seq
@@ -109,11 +116,15 @@ type Log interface {
 	// back from the log), until the returned Follower is stopped. fn runs on
 	// one goroutine per Follower and must not block for long.
 	//
-	// The only jump is retention: when events the feed still has to deliver
-	// aged out of the log first, it goes on from the oldest retained one, so
-	// fn sees a seq greater than the previous one plus one (or than after+1
-	// for the first call); the caller detects it and resets its clients.
-	// While the store is unavailable the feed retries reads with backoff.
+	// The only jumps are events that left the log before the feed delivered
+	// them: aged out (retention) or deleted (a hole, see Bounds). The feed
+	// goes on from the next retained one, so fn sees a seq greater than the
+	// previous one plus one (or than after+1 for the first call); the caller
+	// detects it and resets its clients. While the store is unavailable the
+	// feed retries reads with backoff.
+	//
+	// Only stored events are delivered, whatever else reaches the store's
+	// live subjects (see JetStreamLog.Follow).
 	Follow(org string, after uint64, fn func(messages.Event)) (Follower, error)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/orgstream/orgstream/messages"
 )
@@ -36,10 +37,24 @@ type JetStreamConfig struct {
 	// RequestTimeout bounds each store request whose context has no
 	// deadline. Zero means 5s.
 	RequestTimeout time.Duration
-	// Logger receives warnings (failed head markers, malformed messages).
-	// Nil means zap.NewNop().
+	// Logger receives warnings (failed head markers, malformed messages,
+	// forged live messages: these sampled, see forgedLogEvery). Nil means
+	// zap.NewNop().
 	Logger *zap.Logger
+	// OnForged is called for each live message a follower refused as
+	// forged (log_jetstream_live.go), with the org of the feed, on that
+	// follower's goroutine: it must not block. Nil means none. The node
+	// counts them in its metrics.
+	OnForged func(org string)
 }
+
+// forgedLogEvery and forgedLogFirst sample the warnings about forged live
+// messages: the first few in each period are logged, the rest only counted
+// (OnForged), so a flood of them is not a flood of log lines.
+const (
+	forgedLogEvery = 10 * time.Second
+	forgedLogFirst = 3
+)
 
 func (c *JetStreamConfig) validate() error {
 	if c.Conn == nil {
@@ -128,11 +143,12 @@ func (c *JetStreamConfig) headsStreamConfig() jetstream.StreamConfig {
 // JetStreamLog is the Log on a JetStream stream (see doc.go and
 // log_jetstream_head.go for the layout). Safe for concurrent use.
 type JetStreamLog struct {
-	nc      *nats.Conn
-	cfg     JetStreamConfig
-	lg      *zap.Logger
-	epoch   string
-	batches chan struct{} // bounds concurrent atomic batches (server: 50 per stream)
+	nc        *nats.Conn
+	cfg       JetStreamConfig
+	lg        *zap.Logger
+	forgedLog *zap.Logger // lg, sampled
+	epoch     string
+	batches   chan struct{} // bounds concurrent atomic batches (server: 50 per stream)
 
 	markers *markerWriter
 
@@ -141,6 +157,11 @@ type JetStreamLog struct {
 	// replica's Direct Get may still show the head the append lost against
 	// (the writer would then lose again and again).
 	conflicted sync.Map // org → struct{}
+
+	// floors holds, per org whose log has a hole (a message deleted from
+	// its middle), where its contiguous tail starts (see
+	// log_jetstream_holes.go).
+	floors sync.Map // org → floor
 
 	// leaderChanges counts the stream's leader elections: only the leader
 	// republishes, so live messages may be lost around one and followers
@@ -187,9 +208,12 @@ func OpenJetStream(ctx context.Context, cfg JetStreamConfig) (*JetStreamLog, err
 	}
 	lctx, lcancel := context.WithCancel(context.Background())
 	l := &JetStreamLog{
-		nc:        cfg.Conn,
-		cfg:       cfg,
-		lg:        cfg.Logger,
+		nc:  cfg.Conn,
+		cfg: cfg,
+		lg:  cfg.Logger,
+		forgedLog: cfg.Logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+			return zapcore.NewSamplerWithOptions(c, forgedLogEvery, forgedLogFirst, 0)
+		})),
 		epoch:     epochOf(events.Created, heads.Created),
 		batches:   make(chan struct{}, maxConcurrentBatches),
 		ctx:       lctx,
@@ -381,21 +405,66 @@ func (l *JetStreamLog) LeaderHead(ctx context.Context, org string) (uint64, erro
 }
 
 // Bounds implements Log. Its reads are Direct Gets, which the nearest
-// replica may answer.
+// replica may answer; first is the start of the contiguous tail, found as
+// log_jetstream_holes.go explains.
 func (l *JetStreamLog) Bounds(ctx context.Context, org string) (first, head uint64, err error) {
 	if err := l.check(org); err != nil {
 		return 0, 0, err
 	}
-	ev, _, ok, err := l.firstEvent(ctx, org)
+	// The marker, then the last event, then the first with the count of
+	// events after it, then the count after the last event: read in this
+	// order, events appended or aged out meanwhile can make a whole log
+	// look holed (contiguousFirst then tells), never hide a hole.
+	mark, err := l.markerSeq(ctx, org, false)
 	if err != nil {
 		return 0, 0, err
 	}
-	h, err := l.head(ctx, org, false)
+	last, lastRev, err := l.lastEvent(ctx, org, false)
 	if err != nil {
 		return 0, 0, err
 	}
-	if !ok || ev.Seq > h.Seq {
-		return h.Seq + 1, h.Seq, nil
+	if last > mark {
+		l.markers.write(org, last)
 	}
-	return ev.Seq, h.Seq, nil
+	head = max(mark, last)
+	if lastRev == 0 {
+		return head + 1, head, nil
+	}
+	ev, _, after, ok, err := l.countedEvent(ctx, org, 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !ok || ev.Seq > head {
+		return head + 1, head, nil
+	}
+	if _, seen := l.floors.Load(org); !seen && last == head {
+		// An append between the two counts fails the check: try again
+		// before asking the leader.
+		for try := 0; ; try++ {
+			later, err := l.afterLast(ctx, org, last, lastRev)
+			if errors.Is(err, errLastMoved) {
+				break
+			}
+			if err != nil {
+				return 0, 0, err
+			}
+			if after >= later && ev.Seq+(after-later) >= last {
+				return ev.Seq, head, nil
+			}
+			if try == 2 {
+				break
+			}
+			if ev, _, after, ok, err = l.countedEvent(ctx, org, 0); err != nil {
+				return 0, 0, err
+			}
+			if !ok || ev.Seq > head {
+				return head + 1, head, nil
+			}
+		}
+	}
+	first, err = l.contiguousFirst(ctx, org, ev.Seq, head, last, lastRev)
+	if err != nil {
+		return 0, 0, err
+	}
+	return first, head, nil
 }

@@ -3,7 +3,6 @@ package persistence
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -22,9 +21,13 @@ const followIdle = time.Second
 // orgstream.live.<org>, where JetStream republishes each stored event (never
 // orgstream.events.<org>: refused publishes reach its plain subscribers).
 // After subscribing it reads the log from after+1 to its end, then delivers
-// live events by seq: older or equal seqs are dropped, a hole is read from
-// the log first (retrying with backoff while the store is unavailable;
-// events that aged out meanwhile are skipped, see Log.Follow).
+// live events by seq: older or equal seqs are dropped, a live message is
+// delivered as it came only when its headers show it is the stream's
+// republish of the next event (log_jetstream_live.go), and anything else is
+// checked against the log and, when the log holds it, delivered from there
+// with what it lacks before it (retrying with backoff while the store is
+// unavailable; events that aged out or were deleted meanwhile are skipped,
+// see Log.Follow).
 func (l *JetStreamLog) Follow(org string, after uint64, fn func(messages.Event)) (Follower, error) {
 	if err := l.check(org); err != nil {
 		return nil, err
@@ -44,6 +47,7 @@ func (l *JetStreamLog) Follow(org string, after uint64, fn func(messages.Event))
 		feedRunner: newFeedRunner(),
 		l:          l,
 		org:        org,
+		events:     EventsPrefix + org,
 		fn:         fn,
 		sub:        sub,
 		ctx:        ctx,
@@ -67,6 +71,7 @@ type jsFollower struct {
 	feedRunner
 	l      *JetStreamLog
 	org    string
+	events string // the org's events subject
 	fn     func(messages.Event)
 	sub    *nats.Subscription
 	ctx    context.Context // ends on Stop
@@ -74,6 +79,8 @@ type jsFollower struct {
 
 	// Owned by the feed goroutine.
 	last       uint64 // seq of the last event delivered (or `after`)
+	lastRev    uint64 // its stream sequence, 0 when not known
+	recheck    bool   // a live message was refused: catch up when idle
 	reconnects uint64
 	leaders    uint64
 	dropped    int
@@ -110,7 +117,7 @@ func (f *jsFollower) run() {
 				return
 			}
 		case errors.Is(err, nats.ErrTimeout):
-			if f.missedLive() && !f.catchUp() {
+			if (f.missedLive() || f.recheck) && !f.catchUp() {
 				return
 			}
 		case errors.Is(err, nats.ErrSlowConsumer):
@@ -137,62 +144,41 @@ func (f *jsFollower) missedLive() bool {
 	return missed
 }
 
-// onLive handles one republished event; false when the feed must end.
-func (f *jsFollower) onLive(m *nats.Msg) bool {
-	seq, err := strconv.ParseUint(m.Header.Get(HeaderSeq), 10, 64)
-	if err != nil {
-		f.l.lg.Warn("live message without a valid seq", zap.String("org", f.org))
-		return true
-	}
-	if seq <= f.last {
-		return true
-	}
-	if seq > f.last+1 && !f.fill(seq-1) {
-		return false
-	}
-	if seq != f.last+1 {
-		return true // read back from the log by fill already
-	}
-	ev, _, err := eventOf(m)
-	if err != nil {
-		f.l.lg.Warn("malformed live message", zap.String("org", f.org), zap.Error(err))
-		return f.fill(seq)
-	}
-	return f.deliver(ev)
-}
-
-// catchUp delivers what the log holds after f.last, to its end.
+// catchUp delivers what the log holds after f.last, to its end, jumping
+// over holes.
 func (f *jsFollower) catchUp() bool {
+	f.recheck = false
 	for {
-		evs, ok := f.read(f.last + 1)
+		evs, revs, more, ok := f.read(f.last + 1)
 		if !ok {
 			return false
 		}
-		for _, ev := range evs {
-			if ev.Seq > f.last && !f.deliver(ev) {
+		for i, ev := range evs {
+			if ev.Seq > f.last && !f.deliver(ev, revs[i]) {
 				return false
 			}
 		}
-		if len(evs) < followReadMax {
+		if !more {
 			return true
 		}
 	}
 }
 
-// fill delivers the events up to target from the log. Events that are
-// stored (their successor arrived live) but not visible yet (a lagging
-// replica) are retried; events that aged out are skipped.
+// fill delivers the events up to target from the log; the caller knows the
+// log holds target+1 (or target). Events that are stored but not visible
+// yet (a lagging replica) are retried; events that aged out or were deleted
+// are skipped.
 func (f *jsFollower) fill(target uint64) bool {
 	backoff := followBackoffMin
 	for f.last < target {
-		evs, ok := f.read(f.last + 1)
+		evs, revs, _, ok := f.read(f.last + 1)
 		if !ok {
 			return false
 		}
 		if len(evs) == 0 {
 			first, _, err := f.l.Bounds(f.ctx, f.org)
 			if err == nil && first > target {
-				f.last = target // all of them aged out: jump
+				f.last, f.lastRev = target, 0 // all of them left the log: jump
 				return true
 			}
 			if !f.sleep(backoff) {
@@ -201,8 +187,8 @@ func (f *jsFollower) fill(target uint64) bool {
 			backoff = min(2*backoff, followBackoffMax)
 			continue
 		}
-		for _, ev := range evs {
-			if ev.Seq > f.last && !f.deliver(ev) {
+		for i, ev := range evs {
+			if ev.Seq > f.last && !f.deliver(ev, revs[i]) {
 				return false
 			}
 		}
@@ -211,23 +197,25 @@ func (f *jsFollower) fill(target uint64) bool {
 }
 
 // read reads from the log, retrying with backoff while it is unavailable;
-// false when the feed must end (stopped, log closed).
-func (f *jsFollower) read(from uint64) ([]messages.Event, bool) {
+// more is true when there may be events after the last one read (a full
+// read, or one that stopped before a hole). ok is false when the feed must
+// end (stopped, log closed).
+func (f *jsFollower) read(from uint64) (evs []messages.Event, revs []uint64, more, ok bool) {
 	backoff := followBackoffMin
 	for {
 		if f.stopped.Load() {
-			return nil, false
+			return nil, nil, false, false
 		}
-		evs, err := f.l.Read(f.ctx, f.org, from, followReadMax)
+		evs, revs, hole, err := f.l.read(f.ctx, f.org, from, followReadMax, true)
 		if err == nil {
-			return evs, true
+			return evs, revs, hole || len(evs) == followReadMax, true
 		}
-		if errors.Is(err, ErrClosed) {
-			return nil, false
+		if errors.Is(err, ErrClosed) || f.l.isClosed() {
+			return nil, nil, false, false
 		}
 		f.l.lg.Debug("follower read failed, retrying", zap.String("org", f.org), zap.Error(err))
 		if !f.sleep(backoff) {
-			return nil, false
+			return nil, nil, false, false
 		}
 		backoff = min(2*backoff, followBackoffMax)
 	}
@@ -244,12 +232,13 @@ func (f *jsFollower) sleep(d time.Duration) bool {
 	}
 }
 
-// deliver calls fn unless the feed was stopped.
-func (f *jsFollower) deliver(ev messages.Event) bool {
+// deliver calls fn unless the feed was stopped; rev is the event's stream
+// sequence (0 when not known).
+func (f *jsFollower) deliver(ev messages.Event, rev uint64) bool {
 	if f.stopped.Load() {
 		return false
 	}
 	f.fn(ev)
-	f.last = ev.Seq
+	f.last, f.lastRev = ev.Seq, rev
 	return true
 }

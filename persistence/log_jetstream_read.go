@@ -37,15 +37,33 @@ func (l *JetStreamLog) Read(ctx context.Context, org string, from uint64, max in
 	if err := l.check(org); err != nil {
 		return nil, err
 	}
+	evs, _, _, err := l.read(ctx, org, from, max, false)
+	return evs, err
+}
+
+// read is Read, plus the stream sequence of each event when withRevs is
+// set, and hole: the events stop before a missing seq (a message deleted
+// from the middle of the org's log) rather than at max or the log's end.
+// Like Read it starts at the first retained event >= from, which is after
+// from when from itself is missing; the caller compares.
+func (l *JetStreamLog) read(ctx context.Context, org string, from uint64, max int, withRevs bool) (evs []messages.Event, revs []uint64, hole bool, err error) {
 	if max <= 0 {
-		return nil, nil
+		return nil, nil, false, nil
 	}
 	from = maxU(from, 1)
-	start, ok, err := l.locate(ctx, org, from)
+	start, oldest, ok, err := l.locate(ctx, org, from)
 	if err != nil || !ok {
-		return nil, err
+		return nil, nil, false, err
 	}
+	defer func() {
+		if hole || (len(evs) > 0 && evs[0].Seq > from && from > oldest) {
+			l.sawHole(org)
+		}
+	}()
 	out := make([]messages.Event, 0, min(max, directBatchMax))
+	if withRevs {
+		revs = make([]uint64, 0, cap(out))
+	}
 	rev := start
 	for len(out) < max {
 		var prev uint64
@@ -53,69 +71,79 @@ func (l *JetStreamLog) Read(ctx context.Context, org string, from uint64, max in
 			prev = out[len(out)-1].Seq
 		}
 		n := min(max-len(out), directBatchMax)
-		got, last, pending, hole, err := l.directBatch(ctx, EventsPrefix+org, rev, n, func(ev messages.Event) bool {
+		got, last, pending, stopped, err := l.directBatch(ctx, EventsPrefix+org, rev, n, func(ev messages.Event, evRev uint64) bool {
 			switch {
 			case ev.Seq < from || (prev != 0 && ev.Seq <= prev):
 				return true // before the start (the search lands at or before it)
 			case prev != 0 && ev.Seq != prev+1:
-				return false // a hole: never expected, stop rather than skip
+				return false // a hole: stop rather than skip
 			}
 			out = append(out, ev)
+			if withRevs {
+				revs = append(revs, evRev)
+			}
 			prev = ev.Seq
 			return true
 		})
 		if err != nil {
-			return out, err
+			return out, revs, false, err
 		}
-		if got == 0 || pending == 0 || hole {
+		if stopped {
+			return out, revs, true, nil
+		}
+		if got == 0 || pending == 0 {
 			break
 		}
 		rev = last + 1
 	}
-	return out, nil
+	return out, revs, false, nil
 }
 
 // locate returns the stream sequence of org's event `from`, or of the first
 // retained event when from is older, or of some retained event of the org
-// before it (the search may stop early under concurrent expiry). ok is false
-// when no event >= from is retained.
-func (l *JetStreamLog) locate(ctx context.Context, org string, from uint64) (uint64, bool, error) {
+// before it (the search may stop early under concurrent expiry), and the
+// oldest retained seq. When from itself is missing (a hole) it may return
+// the stream sequence of a later event. ok is false when no event >= from
+// is retained.
+func (l *JetStreamLog) locate(ctx context.Context, org string, from uint64) (rev, oldest uint64, ok bool, err error) {
 	first, firstRev, ok, err := l.firstEvent(ctx, org)
 	if err != nil || !ok {
-		return 0, false, err
+		return 0, 0, false, err
 	}
 	if from <= first.Seq {
-		return firstRev, true, nil
+		return firstRev, first.Seq, true, nil
 	}
 	lastSeq, lastRev, err := l.lastEvent(ctx, org, false)
 	if err != nil || lastRev == 0 || from > lastSeq {
-		return 0, false, err
+		return 0, 0, false, err
 	}
 	if from == lastSeq {
-		return lastRev, true, nil
+		return lastRev, first.Seq, true, nil
 	}
-	// Org seqs are consecutive over the org's retained messages and each
-	// takes its own stream sequence, so the target T lies in [lo, hi].
+	// Org seqs are consecutive and each took its own stream sequence (a
+	// deleted one too), so the target T lies in [lo, hi]. When `from` is
+	// missing the search ends at or before the next event, where the batch
+	// starts.
 	lo := firstRev + (from - first.Seq)
 	hi := lastRev - (lastSeq - from)
 	for lo < hi {
 		mid := lo + (hi-lo)/2
 		ev, rev, ok, err := l.nextEvent(ctx, org, mid)
 		if err != nil {
-			return 0, false, err
+			return 0, 0, false, err
 		}
 		switch {
 		case !ok:
-			return lo, true, nil
+			return lo, first.Seq, true, nil
 		case ev.Seq == from:
-			return rev, true, nil
+			return rev, first.Seq, true, nil
 		case ev.Seq > from: // T < mid
 			hi = min(mid-1, rev-(ev.Seq-from))
 		default: // T > rev >= mid
 			lo = maxU(mid+1, rev+(from-ev.Seq))
 		}
 	}
-	return lo, true, nil
+	return lo, first.Seq, true, nil
 }
 
 // firstEvent is the org's oldest retained event and its stream sequence.
@@ -160,23 +188,62 @@ func (l *JetStreamLog) lastEvent(ctx context.Context, org string, accurate bool)
 // orgSeqAt is the org seq of the event stored at stream sequence rev (the
 // first message of a duplicate ID), 0 when it is no longer retained.
 func (l *JetStreamLog) orgSeqAt(ctx context.Context, org string, rev uint64) (uint64, error) {
+	ev, ok, err := l.eventAt(ctx, org, rev)
+	if err != nil || !ok {
+		return 0, err
+	}
+	return ev.Seq, nil
+}
+
+// eventAt is org's event stored at stream sequence rev; ok is false when the
+// log holds no event of org there. A replica answers first; when it has no
+// message there, the stream leader is asked, since that replica may lag the
+// leader, which acknowledged the message (a publish retried on another node
+// right after the first ack; a live message republished a moment ago).
+func (l *JetStreamLog) eventAt(ctx context.Context, org string, rev uint64) (messages.Event, bool, error) {
 	body := strconv.AppendUint([]byte(`{"seq":`), rev, 10)
 	body = append(body, '}')
 	m, ok, err := l.directGet(ctx, directGetPrefix, "", body)
 	if err == nil && !ok {
-		// The replica that answered may lag the leader, which acknowledged
-		// this message: a publish retried on another node right after the
-		// first ack would otherwise be answered with seq 0.
 		m, ok, err = l.leaderGet(ctx, msgGetPrefix, body)
 	}
 	if err != nil || !ok || m.Header.Get(hdrSubject) != EventsPrefix+org {
-		return 0, err
+		return messages.Event{}, false, err
 	}
 	ev, _, err := eventOf(m)
 	if err != nil {
-		return 0, err
+		return messages.Event{}, false, err
 	}
-	return ev.Seq, nil
+	return ev, true, nil
+}
+
+// countedEvent is org's first event at stream sequence >= rev, with after:
+// how many events of org the answering replica holds after it. Both come
+// from one Direct Get of a batch of one, answered by one replica at one
+// instant (the batch's Nats-Num-Pending header).
+func (l *JetStreamLog) countedEvent(ctx context.Context, org string, rev uint64) (ev messages.Event, evRev, after uint64, ok bool, err error) {
+	body := make([]byte, 0, 112)
+	body = append(body, `{"seq":`...)
+	body = strconv.AppendUint(body, rev, 10)
+	body = append(body, `,"next_by_subj":"`...)
+	body = append(body, EventsPrefix...)
+	body = append(body, org...)
+	body = append(body, `","batch":1}`...)
+	// The first reply is the message; the end-of-batch status that follows
+	// it reaches the connection's shared reply inbox after the request is
+	// answered and is dropped there.
+	m, ok, err := l.directGet(ctx, directGetPrefix, "", body)
+	if err != nil || !ok {
+		return messages.Event{}, 0, 0, false, err
+	}
+	if ev, evRev, err = eventOf(m); err != nil {
+		return messages.Event{}, 0, 0, false, err
+	}
+	after, err = strconv.ParseUint(m.Header.Get(hdrNumPending), 10, 64)
+	if err != nil {
+		return messages.Event{}, 0, 0, false, fmt.Errorf("%w: read: batch get without %s", ErrUnavailable, hdrNumPending)
+	}
+	return ev, evRev, after, true, nil
 }
 
 // streamGets names the Direct Get and Message Get subjects of one stream.
@@ -274,10 +341,10 @@ func (l *JetStreamLog) leaderGet(ctx context.Context, prefix string, body []byte
 }
 
 // directBatch fetches up to n messages of subj from stream sequence rev on
-// and passes each event to fn until fn returns false (hole). It returns how
-// many messages arrived, the stream sequence of the last one and how many
-// remain after it.
-func (l *JetStreamLog) directBatch(ctx context.Context, subj string, rev uint64, n int, fn func(messages.Event) bool) (got int, last, pending uint64, hole bool, err error) {
+// and passes each event, with its stream sequence, to fn until fn returns
+// false (hole). It returns how many messages arrived, the stream sequence of
+// the last one and how many remain after it.
+func (l *JetStreamLog) directBatch(ctx context.Context, subj string, rev uint64, n int, fn func(messages.Event, uint64) bool) (got int, last, pending uint64, hole bool, err error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, l.cfg.RequestTimeout)
@@ -325,7 +392,7 @@ func (l *JetStreamLog) directBatch(ctx context.Context, subj string, rev uint64,
 		}
 		got++
 		last = rev
-		if !hole && !fn(ev) {
+		if !hole && !fn(ev, rev) {
 			hole = true // drain the rest of the batch, deliver nothing more
 		}
 	}
