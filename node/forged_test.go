@@ -11,15 +11,25 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/orgstream/orgstream/internal/testkit"
+	"github.com/orgstream/orgstream/node"
 	"github.com/orgstream/orgstream/persistence"
 )
 
-// forgerConn is a NATS connection that may publish on orgstream.live.>: the
-// daemon's own one while the embedded server grants it that. Once NATS
-// permissions deny the subject to every role, hand the test a user that
-// still may here; the witness in forgeLive fails the test loudly if the
-// forged message does not reach the subject.
-func forgerConn(n *testkit.Node) *nats.Conn { return n.DaemonConn() }
+// forgerConn is a NATS connection to url that may publish on
+// orgstream.live.>. The embedded server lets no user do that (e2e
+// TestEmbeddedNATSPublish shows the refusal), so the forgery tests run the
+// node on an external server that leaves the live subjects open to all,
+// as a misconfigured cluster would; the witness in forgeLive fails the test
+// loudly if the forged message does not reach the subject.
+func forgerConn(t *testing.T, url string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
 
 // liveSubscription subscribes nc to org's live subject: it sees the real
 // republished events (their headers are copied by a forger) and the forged
@@ -64,16 +74,18 @@ func forgeLive(t *testing.T, nc *nats.Conn, sub *nats.Subscription, org string, 
 	nextLive(t, sub, data)
 }
 
-// PROTOCOL.md "The backbone is closed": a message injected on an org's live
+// PROTOCOL.md "The backbone is closed", on a server that lets anyone
+// publish on the live subjects: a message injected on an org's live
 // subject never reaches a client and never displaces a stored event, even
 // with headers copied from a real one; the forged messages are counted in
 // live_forged_total (JSON metrics and /metrics).
 func TestForgedLiveMessageNotDelivered(t *testing.T) {
 	t.Parallel()
-	n := testkit.StartNode(t, nil)
+	ns := startNATS(t)
+	n := testkit.StartNode(t, func(c *node.Config) { c.NATSURL = ns.ClientURL() })
 	ctx := ctxFor(t, phase)
 	pub := n.Token(t, "victim", "backend", time.Hour, true)
-	nc := forgerConn(n)
+	nc := forgerConn(t, ns.ClientURL())
 	sub := liveSubscription(t, nc, "victim")
 	c, w := subscriber(ctx, t, n, "victim", "alice")
 	if w.Head != 0 {
@@ -130,5 +142,46 @@ func TestForgedLiveMessageNotDelivered(t *testing.T) {
 	st, b = get(t, n.BaseURL()+"/metrics")
 	if st != 200 || !strings.Contains(string(b), "\norgstream_live_forged_total "+strconv.Itoa(2)+"\n") {
 		t.Fatalf("/metrics: %d, no orgstream_live_forged_total 2", st)
+	}
+}
+
+// With the daemon's own credentials on the embedded server, a forged live
+// message is refused by the server: it never reaches the live feed (the
+// follower sees nothing to count), and the client gets the next stored
+// event.
+func TestDaemonCredentialsCannotForge(t *testing.T) {
+	t.Parallel()
+	n := testkit.StartNode(t, nil)
+	ctx := ctxFor(t, phase)
+	pub := n.Token(t, "victim", "backend", time.Hour, true)
+	c, _ := subscriber(ctx, t, n, "victim", "alice")
+	if seq := testkit.PublishEvent(t, n.BaseURL(), "victim", pub, "billing", `{"real":1}`); seq != 1 {
+		t.Fatalf("published seq %d", seq)
+	}
+	if f := c.ExpectFrame(ctx, "event"); f.Seq != 1 {
+		t.Fatalf("first event %s", f.Raw)
+	}
+	nc := n.DaemonConn()
+	forged := &nats.Msg{Subject: persistence.LivePrefix + "victim", Data: []byte(`{"forged":1}`),
+		Header: nats.Header{persistence.HeaderSeq: {"2"}, persistence.HeaderTopic: {"billing"}}}
+	if err := nc.PublishMsg(forged); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if seq := testkit.PublishEvent(t, n.BaseURL(), "victim", pub, "billing", `{"real":2}`); seq != 2 {
+		t.Fatalf("published seq %d", seq)
+	}
+	if f := c.ExpectFrame(ctx, "event"); f.Seq != 2 || string(f.Data) != `{"real":2}` {
+		t.Fatalf("after the forgery: %s, want the real seq 2", f.Raw)
+	}
+	st, b := get(t, n.BaseURL()+"/v2/realtime/metrics")
+	var doc map[string]any
+	if st != 200 || json.Unmarshal(b, &doc) != nil {
+		t.Fatalf("metrics JSON: %d %s", st, b)
+	}
+	if doc["live_forged_total"] != float64(0) {
+		t.Fatalf("live_forged_total = %v: the forgery reached the live feed", doc["live_forged_total"])
 	}
 }

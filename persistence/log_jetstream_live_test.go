@@ -20,15 +20,30 @@ import (
 // than the stream's RePublish. The follower must not deliver them, count
 // them, and deliver the next stored event with its real data.
 
-// forgerConn is a connection that may publish on orgstream.live.>. Today
-// the embedded server has no authentication and any in-process connection
-// may; once NATS permissions deny that subject to every role, this is the
-// one place to hand the tests a user that still may. The witness check in
-// forge fails the test loudly if the publish does not reach the subject.
-func forgerConn(t *testing.T, e *Embedded) *nats.Conn {
+// The embedded server lets no user publish on orgstream.live.> (see
+// TestEmbeddedOnlyRePublishWritesLive), so these tests play the follower's
+// second line of defence on an external server that grants everything to
+// everyone: a cluster whose operator left the live subjects open, or a
+// forger holding the daemon's credentials there. The witness check in forge
+// fails the test loudly if a publish does not reach the subject.
+
+// openServer starts an unauthenticated nats-server with JetStream on
+// loopback and returns its URL.
+func openServer(t *testing.T) string { return startExternal(t) }
+
+// dial connects to url; the connection is closed at cleanup.
+func dial(t *testing.T, url string) *nats.Conn {
 	t.Helper()
-	return connect(t, e)
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
 }
+
+// forgerConn is a connection that may publish on orgstream.live.>.
+func forgerConn(t *testing.T, url string) *nats.Conn { return dial(t, url) }
 
 // liveWitness subscribes nc to org's live subject, to capture the real
 // republished headers and to see that forged messages do reach it.
@@ -119,8 +134,8 @@ func cloneHeader(h nats.Header) nats.Header {
 }
 
 func TestJetStreamFollowRefusesForged(t *testing.T) {
-	e := startEmbedded(t, t.TempDir())
-	nc := connect(t, e)
+	e := openServer(t)
+	nc := dial(t, e)
 	var counts forgedCounts
 	l := openJetStream(t, JetStreamConfig{Conn: nc, OnForged: counts.add})
 	const last = 3 // events stored before the forgery
@@ -276,10 +291,10 @@ func TestJetStreamFollowCountsNoGenuine(t *testing.T) {
 // A flood of forged messages is counted one by one but logged only a few
 // times per period, with the subject and never the payload.
 func TestJetStreamForgedLogSampled(t *testing.T) {
-	e := startEmbedded(t, t.TempDir())
+	e := openServer(t)
 	core, logs := observer.New(zapcore.WarnLevel)
 	var counts forgedCounts
-	l := openJetStream(t, JetStreamConfig{Conn: connect(t, e), OnForged: counts.add, Logger: zap.New(core)})
+	l := openJetStream(t, JetStreamConfig{Conn: dial(t, e), OnForged: counts.add, Logger: zap.New(core)})
 	w := newLiveWitness(t, forgerConn(t, e), "acme")
 	var c collector
 	f, err := l.Follow("acme", 0, c.add)
