@@ -373,3 +373,49 @@ func TestEmbeddedDaemonUserInProcessOnly(t *testing.T) {
 		t.Fatalf("err = %v, want an Authorization Violation", err)
 	}
 }
+
+// With TLS and a CA, routes are mutual TLS: nodes with certificates of the
+// CA form routes; a node with the right secret but a certificate of
+// another CA forms none, nor does one with the right secret and no TLS.
+func TestEmbeddedRouteTLS(t *testing.T) {
+	caFile, certFile, keyFile := writeTestPKI(t)
+	_, otherCert, otherKey := writeTestPKI(t)
+	addrs := []string{freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)}
+	var routes []string
+	for _, a := range addrs {
+		routes = append(routes, "nats://"+a)
+	}
+	certs := [][2]string{{certFile, keyFile}, {certFile, keyFile}, {otherCert, otherKey}, {}}
+	nodes := make([]*Embedded, 4)
+	for i := range nodes {
+		ca := caFile
+		if certs[i][0] == "" {
+			ca = ""
+		}
+		e, err := StartEmbedded(EmbeddedConfig{
+			DataDir: t.TempDir(), Listen: "127.0.0.1:0", NodeName: "t" + string(rune('1'+i)),
+			ClusterListen: addrs[i], Routes: routes, ClusterSecret: testClusterSecret,
+			PublisherPassword: testPublisherPassword,
+			TLSCert:           certs[i][0], TLSKey: certs[i][1], TLSCA: ca,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Shutdown)
+		nodes[i] = e
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for nodes[0].Server().NumRoutes() == 0 || nodes[1].Server().NumRoutes() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("t1 and t2, with certificates of the CA, formed no route")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second)
+	if n := nodes[2].Server().NumRoutes(); n != 0 {
+		t.Fatalf("the node with another CA's certificate has %d routes", n)
+	}
+	if n := nodes[3].Server().NumRoutes(); n != 0 {
+		t.Fatalf("the node without TLS has %d routes", n)
+	}
+}
