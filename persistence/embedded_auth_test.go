@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -234,32 +235,10 @@ func TestEmbeddedOnlyRePublishWritesLive(t *testing.T) {
 // either direction; the others form theirs. No secret reaches the logs.
 func TestEmbeddedWrongClusterSecret(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	addrs := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
-	var routes []string
-	for _, a := range addrs {
-		routes = append(routes, "nats://"+a)
-	}
 	secrets := []string{testClusterSecret, testClusterSecret, "another-secret-entirely-32-bytes"}
-	nodes := make([]*Embedded, 3)
-	for i := range nodes {
-		e, err := StartEmbedded(EmbeddedConfig{
-			DataDir: t.TempDir(), Listen: "127.0.0.1:0", NodeName: "n" + string(rune('1'+i)),
-			ClusterListen: addrs[i], Routes: routes, ClusterSecret: secrets[i],
-			PublisherPassword: testPublisherPassword, Logger: zap.New(core),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(e.Shutdown)
-		nodes[i] = e
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for nodes[0].Server().NumRoutes() == 0 || nodes[1].Server().NumRoutes() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("n1 and n2, with the same secret, formed no route")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	nodes := startRouted(t, "n", 3, func(i int, c *EmbeddedConfig) {
+		c.ClusterSecret, c.Logger = secrets[i], zap.New(core)
+	})
 	// The intruder keeps trying every second; give it a few tries.
 	time.Sleep(3 * time.Second)
 	if n := nodes[2].Server().NumRoutes(); n != 0 {
@@ -380,24 +359,43 @@ func TestEmbeddedDaemonUserInProcessOnly(t *testing.T) {
 func TestEmbeddedRouteTLS(t *testing.T) {
 	caFile, certFile, keyFile := writeTestPKI(t)
 	_, otherCert, otherKey := writeTestPKI(t)
-	addrs := []string{freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)}
-	var routes []string
-	for _, a := range addrs {
-		routes = append(routes, "nats://"+a)
-	}
 	certs := [][2]string{{certFile, keyFile}, {certFile, keyFile}, {otherCert, otherKey}, {}}
-	nodes := make([]*Embedded, 4)
-	for i := range nodes {
-		ca := caFile
-		if certs[i][0] == "" {
-			ca = ""
+	nodes := startRouted(t, "t", 4, func(i int, c *EmbeddedConfig) {
+		c.TLSCert, c.TLSKey = certs[i][0], certs[i][1]
+		if c.TLSCert != "" {
+			c.TLSCA = caFile
 		}
-		e, err := StartEmbedded(EmbeddedConfig{
-			DataDir: t.TempDir(), Listen: "127.0.0.1:0", NodeName: "t" + string(rune('1'+i)),
+	})
+	time.Sleep(3 * time.Second)
+	if n := nodes[2].Server().NumRoutes(); n != 0 {
+		t.Fatalf("the node with another CA's certificate has %d routes", n)
+	}
+	if n := nodes[3].Server().NumRoutes(); n != 0 {
+		t.Fatalf("the node without TLS has %d routes", n)
+	}
+}
+
+// startRouted starts k clustered nodes named prefix1…prefixk, each routed to
+// all, with the test's secret and publisher password unless set changes
+// them; it waits until nodes 1 and 2 (which the tests keep compatible) have
+// formed a route. They are shut down at cleanup.
+func startRouted(t *testing.T, prefix string, k int, set func(i int, c *EmbeddedConfig)) []*Embedded {
+	t.Helper()
+	addrs := make([]string, k)
+	routes := make([]string, k)
+	for i := range addrs {
+		addrs[i] = freeAddr(t)
+		routes[i] = "nats://" + addrs[i]
+	}
+	nodes := make([]*Embedded, k)
+	for i := range nodes {
+		c := EmbeddedConfig{
+			DataDir: t.TempDir(), Listen: "127.0.0.1:0", NodeName: prefix + strconv.Itoa(i+1),
 			ClusterListen: addrs[i], Routes: routes, ClusterSecret: testClusterSecret,
 			PublisherPassword: testPublisherPassword,
-			TLSCert:           certs[i][0], TLSKey: certs[i][1], TLSCA: ca,
-		})
+		}
+		set(i, &c)
+		e, err := StartEmbedded(c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -407,15 +405,9 @@ func TestEmbeddedRouteTLS(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for nodes[0].Server().NumRoutes() == 0 || nodes[1].Server().NumRoutes() == 0 {
 		if time.Now().After(deadline) {
-			t.Fatal("t1 and t2, with certificates of the CA, formed no route")
+			t.Fatalf("%s1 and %s2 formed no route", prefix, prefix)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(3 * time.Second)
-	if n := nodes[2].Server().NumRoutes(); n != 0 {
-		t.Fatalf("the node with another CA's certificate has %d routes", n)
-	}
-	if n := nodes[3].Server().NumRoutes(); n != 0 {
-		t.Fatalf("the node without TLS has %d routes", n)
-	}
+	return nodes
 }
