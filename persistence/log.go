@@ -78,14 +78,13 @@ type Log interface {
 	// the org's head in the store is no longer `after`, and with
 	// ErrUnavailable when the store cannot take writes.
 	//
-	// Drafts with an ID seen for this org within the dedup window are
-	// duplicates: they store nothing and report the first seq (Appended).
-	// JetStream stores a batch holding such a duplicate draft by draft, which
-	// is not atomic: the new drafts get consecutive seqs unless another
-	// writer interleaves (each draft is still stored once, the seqs then
-	// have gaps), and a failure midway returns an error that wraps neither
-	// sentinel, with the first drafts stored. At most MaxBatch drafts
-	// (ErrBatchTooLarge); no drafts is a no-op.
+	// Drafts with an ID seen for this org within the dedup window, or
+	// carrying the ID of an earlier draft of the same call, are duplicates:
+	// they store nothing and report the first seq (Appended). The Append is
+	// all or nothing with duplicates too: the new drafts get consecutive
+	// seqs after after.Seq and the duplicates their first seqs, or nothing is
+	// stored. At most MaxBatch drafts (ErrBatchTooLarge); no drafts is a
+	// no-op.
 	Append(ctx context.Context, org string, after Head, drafts []messages.Draft) (Appended, error)
 
 	// Bounds returns the org's oldest retained seq and its head seq. With

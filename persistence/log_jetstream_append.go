@@ -15,12 +15,9 @@ import (
 )
 
 // errBatchDuplicate: the atomic batch was refused because a draft ID is a
-// duplicate; Append then stores the drafts one by one.
+// duplicate; Append then finds the duplicates and stores the rest as one
+// atomic batch (log_jetstream_dups.go).
 var errBatchDuplicate = errors.New("persistence: batch holds a duplicate id")
-
-// maxInterleaves bounds how often a draft-by-draft append re-reads the head
-// because another writer got in between.
-const maxInterleaves = 100
 
 // Append implements Log.
 //
@@ -66,7 +63,7 @@ func (l *JetStreamLog) Append(ctx context.Context, org string, after Head, draft
 	} else {
 		res, err = l.appendBatch(ctx, org, after, drafts, now)
 		if errors.Is(err, errBatchDuplicate) {
-			res, err = l.appendEach(ctx, org, after, drafts, now)
+			res, err = l.appendSplit(ctx, org, after, drafts, now)
 		}
 	}
 	if err != nil {
@@ -194,44 +191,23 @@ func (l *JetStreamLog) appendBatch(ctx context.Context, org string, after Head, 
 	return res, nil
 }
 
-// appendEach stores drafts one by one, each expecting the previous one:
-// duplicates report their first seq, new drafts get the next seqs. Should
-// another writer get in between, it continues after that writer's events so
-// that each draft is still stored once.
-func (l *JetStreamLog) appendEach(ctx context.Context, org string, after Head, drafts []messages.Draft, now time.Time) (Appended, error) {
-	res := Appended{Seqs: make([]uint64, len(drafts)), Duplicate: make([]bool, len(drafts))}
-	cur, stored, interleaves := after, 0, 0
-	for i := 0; i < len(drafts); {
-		r, err := l.appendOne(ctx, org, cur, drafts[i], now)
-		if errors.Is(err, ErrConflict) && stored > 0 && interleaves < maxInterleaves {
-			interleaves++
-			if cur, err = l.head(ctx, org, true); err != nil {
-				return Appended{}, fmt.Errorf("persistence: append: %d of %d drafts stored, then: %v", stored, len(drafts), err)
-			}
-			continue
-		}
-		if err != nil {
-			if stored > 0 {
-				// Neither sentinel: part of the batch is stored, a blind retry
-				// would store the drafts without an ID again.
-				return Appended{}, fmt.Errorf("persistence: append: %d of %d drafts stored, then: %v", stored, len(drafts), err)
-			}
-			return Appended{}, err
-		}
-		res.Seqs[i], res.Duplicate[i] = r.Seqs[0], r.Duplicate[0]
-		if !r.Duplicate[0] {
-			res.Events = append(res.Events, r.Events[0])
-			cur = r.Head
-			stored++
-		}
-		i++
+// publish sends m and decodes the PubAck; a refusal is an error.
+func (l *JetStreamLog) publish(ctx context.Context, m *nats.Msg) (pubAck, error) {
+	ack, err := l.publishAck(ctx, m)
+	if err != nil {
+		return ack, err
 	}
-	res.Head = cur
-	return res, nil
+	if ack.Error != nil {
+		if ack.Error.ErrCode == codeBatchDuplicate {
+			return ack, errBatchDuplicate
+		}
+		return ack, classify("append", ack.Error)
+	}
+	return ack, nil
 }
 
-// publish sends m and decodes the PubAck.
-func (l *JetStreamLog) publish(ctx context.Context, m *nats.Msg) (pubAck, error) {
+// publishAck sends m and decodes the PubAck, a refusal (ack.Error) included.
+func (l *JetStreamLog) publishAck(ctx context.Context, m *nats.Msg) (pubAck, error) {
 	var ack pubAck
 	resp, err := request(ctx, l.nc, m, l.cfg.RequestTimeout)
 	if err != nil {
@@ -242,12 +218,6 @@ func (l *JetStreamLog) publish(ctx context.Context, m *nats.Msg) (pubAck, error)
 	}
 	if err := json.Unmarshal(resp.Data, &ack); err != nil {
 		return ack, fmt.Errorf("%w: append: bad acknowledgement: %w", ErrUnavailable, err)
-	}
-	if ack.Error != nil {
-		if ack.Error.ErrCode == codeBatchDuplicate {
-			return ack, errBatchDuplicate
-		}
-		return ack, classify("append", ack.Error)
 	}
 	return ack, nil
 }

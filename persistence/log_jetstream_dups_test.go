@@ -1,0 +1,104 @@
+package persistence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/orgstream/orgstream/messages"
+)
+
+// A batch holding a duplicate ID is all or nothing too, whenever it fails:
+// appends cut off by deadlines of growing length leave each org either
+// without the new drafts or with all of them at consecutive seqs, never a
+// first part of them (the draft-by-draft append did).
+func TestJetStreamBatchWithDuplicateAllOrNothing(t *testing.T) {
+	e := startEmbedded(t, t.TempDir())
+	l := openJetStream(t, JetStreamConfig{Conn: connect(t, e)})
+	const n = 200
+	ds := drafts(n, "n")
+	ds[1] = draft("t", "a", `"dup"`)
+	var orgs []string
+	for i := range 40 {
+		org := fmt.Sprintf("acme%d", i)
+		orgs = append(orgs, org)
+		first := mustAppend(t, l, org, draft("t", "a", `"a"`))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i+1)*time.Millisecond/2)
+		_, _ = l.Append(ctx, org, first.Head, ds)
+		cancel()
+	}
+	ctx := ctxT(t)
+	for _, org := range orgs {
+		// An append whose acknowledgement came too late may still commit:
+		// wait until the store settled.
+		time.Sleep(20 * time.Millisecond)
+		evs, err := l.Read(ctx, org, 1, 2*n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(evs) - 1; got != 0 && got != n-1 {
+			t.Fatalf("%s: %d of the %d new drafts stored (seqs %v)", org, got, n-1, seqsOf(evs))
+		}
+		if !slices.Equal(seqsOf(evs), seqRange(1, uint64(len(evs)))) {
+			t.Fatalf("%s: seqs %v", org, seqsOf(evs))
+		}
+	}
+}
+
+// probeID tells a duplicate (with its first seq) from a new ID and stores
+// nothing either way; the batch of new drafts is refused as a whole when an
+// ID turned duplicate after the probe (another writer stored it), which
+// appendSplit answers by probing again.
+func TestJetStreamProbeID(t *testing.T) {
+	for _, ext := range []bool{false, true} {
+		name := map[bool]string{false: "embedded", true: "external"}[ext]
+		t.Run(name, func(t *testing.T) {
+			l := contractLog(t, ext)
+			ctx := ctxT(t)
+			mustAppend(t, l, "acme", draft("t", "", "0"))
+			r := mustAppend(t, l, "acme", draft("t", "k", "1"))
+			seq, dup, err := l.probeID(ctx, "acme", "k")
+			if err != nil || !dup || seq != 2 {
+				t.Fatalf("probe of a stored id = %d, %v, %v; want 2, true", seq, dup, err)
+			}
+			if seq, dup, err := l.probeID(ctx, "acme", "new"); err != nil || dup || seq != 0 {
+				t.Fatalf("probe of a new id = %d, %v, %v; want 0, false", seq, dup, err)
+			}
+			if hd, err := l.Head(ctx, "acme"); err != nil || hd != r.Head {
+				t.Fatalf("head after probes = %+v, %v; want %+v", hd, err, r.Head)
+			}
+			// The new id is still new: probing stored nothing.
+			if got := mustAppend(t, l, "acme", draft("t", "new", "3")); got.Duplicate[0] || got.Seqs[0] != 3 {
+				t.Fatalf("append of the probed id = %+v", got)
+			}
+			hd, _ := l.Head(ctx, "acme")
+			ds := []messages.Draft{draft("t", "", "4"), draft("t", "new", "5")}
+			_, err = l.appendFresh(ctx, "acme", hd, ds, []int{0, 1}, time.Now())
+			if !errors.Is(err, errBatchDuplicate) {
+				t.Fatalf("batch with an id stored meanwhile: err = %v, want errBatchDuplicate", err)
+			}
+			if now, err := l.Head(ctx, "acme"); err != nil || now != hd {
+				t.Fatalf("head after the refused batch = %+v, %v; want %+v", now, err, hd)
+			}
+		})
+	}
+}
+
+// contractLog opens a JetStream log on an embedded server or a separate one.
+func contractLog(t *testing.T, external bool) *JetStreamLog {
+	t.Helper()
+	if !external {
+		return openJetStream(t, JetStreamConfig{Conn: connect(t, startEmbedded(t, t.TempDir()))})
+	}
+	nc, err := nats.Connect(startExternal(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return openJetStream(t, JetStreamConfig{Conn: nc})
+}
