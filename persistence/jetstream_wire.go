@@ -74,6 +74,9 @@ const (
 	codeDupInProcess         = 10158 // the first message with this id is not applied yet
 	codeBatchDuplicate       = 10201 // atomic batch holds a duplicate msg id
 	codeNoMessageFound       = 10037 // message get: no such message
+	codeMsgTooLarge          = 10054 // message over the stream's max message size
+	codeHeaderTooLarge       = 10097 // headers over the stream's limit
+	codeBatchDropped         = 10176 // atomic batch dropped (inflight limit, timeout, leader change)
 )
 
 // apiError is JetStream's error in a publish acknowledgement.
@@ -97,29 +100,51 @@ type pubAck struct {
 	Error     *apiError `json:"error"`
 }
 
+// The one place where JetStream's and NATS's errors are sorted into the
+// package's sentinels, which the callers answer by: ErrConflict (re-read the
+// head, retry), ErrUnavailable (transient, nothing stored), ErrOutcomeUnknown
+// (transient, stored or not), ErrTooLarge (permanent), or an error wrapping
+// none of them (permanent: a retry gets the same refusal).
+
 // classify turns a refused publish into the package's sentinels.
 func classify(op string, e *apiError) error {
 	switch {
 	case e.ErrCode == codeWrongLastSeq || e.ErrCode == codeWrongLastSeqConstant || e.ErrCode == codeDupInProcess:
 		return fmt.Errorf("%w: %s: %w", ErrConflict, op, e)
-	case e.Code == 503 || e.Code == 429 || e.Code == 408 || e.ErrCode == 10176:
-		// 10176: the atomic batch was dropped (inflight limit, timeout, leader change).
+	case e.ErrCode == codeMsgTooLarge || e.ErrCode == codeHeaderTooLarge:
+		return fmt.Errorf("%w: %s: %w", ErrTooLarge, op, e)
+	case e.Code == 503 || e.Code == 429 || e.Code == 408 || e.ErrCode == codeBatchDropped:
 		return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, e)
 	default:
 		return fmt.Errorf("persistence: %s refused: %w", op, e)
 	}
 }
 
-// transportErr turns a failed NATS request into the package's sentinels.
-func transportErr(op string, err error) error {
+// transportErr turns a failed NATS request that stores nothing (a read, a
+// probe) into the package's sentinels.
+func transportErr(op string, err error) error { return natsErr(op, err, false) }
+
+// appendErr turns a failed append request into the package's sentinels: a
+// timeout once the request may have reached the server leaves the outcome
+// unknown.
+func appendErr(op string, err error) error { return natsErr(op, err, true) }
+
+// natsErr sorts a failed NATS request; sent tells whether it may have
+// reached the server.
+func natsErr(op string, err error, sent bool) error {
 	switch {
-	case errors.Is(err, nats.ErrMaxPayload), errors.Is(err, nats.ErrBadSubject),
-		errors.Is(err, nats.ErrHeadersNotSupported):
+	case errors.Is(err, nats.ErrMaxPayload):
+		return fmt.Errorf("%w: %s: %w", ErrTooLarge, op, err)
+	case errors.Is(err, nats.ErrBadSubject), errors.Is(err, nats.ErrHeadersNotSupported):
 		return fmt.Errorf("persistence: %s: %w", op, err)
 	case errors.Is(err, nats.ErrNoResponders):
 		return fmt.Errorf("%w: %s: no JetStream responder: %w", ErrUnavailable, op, err)
+	case sent && (errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, context.Canceled)):
+		return fmt.Errorf("%w: %s: %w", ErrOutcomeUnknown, op, err)
 	default:
-		// Timeouts, context ends, closed or reconnecting connections.
+		// Closed or reconnecting connections, a context that ended before
+		// the request went out.
 		return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
 	}
 }

@@ -1,6 +1,7 @@
 package persistence
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -24,11 +25,14 @@ func TestClassify(t *testing.T) {
 		{"no leader", apiError{Code: 503, ErrCode: 10008}, ErrUnavailable},
 		{"batch incomplete", apiError{Code: 400, ErrCode: 10176}, ErrUnavailable},
 		{"too many batches", apiError{Code: 429, ErrCode: 10210}, ErrUnavailable},
-		{"message too large", apiError{Code: 400, ErrCode: 10054}, nil},
+		{"message too large", apiError{Code: 400, ErrCode: 10054}, ErrTooLarge},
+		{"headers too large", apiError{Code: 400, ErrCode: 10097}, ErrTooLarge},
+		{"storage full", apiError{Code: 503, ErrCode: 10077}, ErrUnavailable},
+		{"stream sealed", apiError{Code: 400, ErrCode: 10109}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := classify("append", &tc.err)
-			for _, s := range []error{ErrConflict, ErrUnavailable} {
+			for _, s := range []error{ErrConflict, ErrUnavailable, ErrTooLarge} {
 				if errors.Is(err, s) != (s == tc.want) {
 					t.Fatalf("classify = %v, want %v", err, tc.want)
 				}
@@ -41,18 +45,36 @@ func TestClassify(t *testing.T) {
 	}
 }
 
+// A failed NATS request is sorted by whether it may have reached the
+// server: only then does a timeout leave the outcome unknown.
 func TestTransportErr(t *testing.T) {
 	for _, tc := range []struct {
-		err         error
-		unavailable bool
+		err    error
+		append bool  // appendErr, else transportErr
+		want   error // the most specific sentinel; nil: none
 	}{
-		{nats.ErrTimeout, true},
-		{nats.ErrNoResponders, true},
-		{nats.ErrConnectionClosed, true},
-		{nats.ErrMaxPayload, false},
+		{nats.ErrTimeout, true, ErrOutcomeUnknown},
+		{context.DeadlineExceeded, true, ErrOutcomeUnknown},
+		{context.Canceled, true, ErrOutcomeUnknown},
+		{nats.ErrTimeout, false, ErrUnavailable},
+		{nats.ErrNoResponders, true, ErrUnavailable},
+		{nats.ErrConnectionClosed, true, ErrUnavailable},
+		{nats.ErrMaxPayload, true, ErrTooLarge},
+		{nats.ErrMaxPayload, false, ErrTooLarge},
+		{nats.ErrBadSubject, true, nil},
 	} {
-		if got := errors.Is(transportErr("x", tc.err), ErrUnavailable); got != tc.unavailable {
-			t.Errorf("transportErr(%v) unavailable = %v", tc.err, got)
+		err := transportErr("x", tc.err)
+		if tc.append {
+			err = appendErr("x", tc.err)
+		}
+		for _, s := range []error{ErrUnavailable, ErrOutcomeUnknown, ErrTooLarge, ErrConflict} {
+			want := s == tc.want || (s == ErrUnavailable && tc.want == ErrOutcomeUnknown)
+			if errors.Is(err, s) != want {
+				t.Errorf("append %v, %v = %v: is %v = %v", tc.append, tc.err, err, s, !want)
+			}
+		}
+		if !errors.Is(err, tc.err) {
+			t.Errorf("%v does not wrap %v", err, tc.err)
 		}
 	}
 }

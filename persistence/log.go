@@ -3,6 +3,7 @@ package persistence
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/orgstream/orgstream/messages"
 )
@@ -12,10 +13,22 @@ import (
 var ErrConflict = errors.New("persistence: append conflict")
 
 // ErrUnavailable means the store cannot take or serve the request now
-// (no JetStream leader, connection lost, timeout, context ended). For an
-// Append that timed out the outcome is unknown: retrying with the same draft
-// IDs is safe (dedup), drafts without an ID may then be stored twice.
+// (no JetStream leader, connection lost, context ended before the request
+// was sent). An Append that fails with it and not with ErrOutcomeUnknown
+// stored nothing and will store nothing.
 var ErrUnavailable = errors.New("persistence: log unavailable")
+
+// ErrOutcomeUnknown means an Append was sent but its answer did not come
+// (a timeout, the context ended while waiting): the store may have stored
+// the drafts, or may still store them (all of them or none, see Append).
+// Retrying with the same draft IDs is safe (dedup); drafts without an ID
+// may then be stored twice. It wraps ErrUnavailable.
+var ErrOutcomeUnknown = fmt.Errorf("%w: outcome unknown", ErrUnavailable)
+
+// ErrTooLarge means a draft is larger than the store takes (the NATS
+// server's max payload, the stream's max message size): nothing was stored
+// and a retry cannot succeed.
+var ErrTooLarge = errors.New("persistence: draft too large")
 
 // ErrClosed means the log was closed.
 var ErrClosed = errors.New("persistence: log closed")
@@ -75,8 +88,10 @@ type Log interface {
 	// Append stores drafts for org after `after`, atomically: all or none.
 	// Stored drafts get consecutive seqs after.Seq+1, … It returns only once
 	// the events are durable. It fails with ErrConflict (nothing stored) when
-	// the org's head in the store is no longer `after`, and with
-	// ErrUnavailable when the store cannot take writes.
+	// the org's head in the store is no longer `after`, with ErrUnavailable
+	// when the store cannot take writes (nothing stored), with
+	// ErrOutcomeUnknown when the answer did not come (stored or not), and
+	// with ErrTooLarge when a draft is over the store's size limits.
 	//
 	// Drafts with an ID seen for this org within the dedup window, or
 	// carrying the ID of an earlier draft of the same call, are duplicates:

@@ -96,7 +96,7 @@ func (l *JetStreamLog) checkSizes(org string, drafts []messages.Draft) error {
 	for i := range drafts {
 		d := &drafts[i]
 		if n := int64(len(d.Data) + len(d.Topic) + 2*len(d.ID) + len(org) + headerRoom); n > limit {
-			return fmt.Errorf("persistence: draft %d: %d bytes exceed the NATS max payload of %d", i, n, limit)
+			return fmt.Errorf("%w: draft %d: %d bytes exceed the NATS max payload of %d", ErrTooLarge, i, n, limit)
 		}
 	}
 	return nil
@@ -191,9 +191,17 @@ func (l *JetStreamLog) appendBatch(ctx context.Context, org string, after Head, 
 	return res, nil
 }
 
-// publish sends m and decodes the PubAck; a refusal is an error.
+// publish sends m, an append, and decodes the PubAck; a refusal is an
+// error, and so is a missing answer (ErrOutcomeUnknown once sent).
 func (l *JetStreamLog) publish(ctx context.Context, m *nats.Msg) (pubAck, error) {
-	ack, err := l.publishAck(ctx, m)
+	if err := ctx.Err(); err != nil {
+		return pubAck{}, fmt.Errorf("%w: append: %w", ErrUnavailable, err) // nothing sent
+	}
+	resp, err := request(ctx, l.nc, m, l.cfg.RequestTimeout)
+	if err != nil {
+		return pubAck{}, appendErr("append", err)
+	}
+	ack, err := decodeAck(resp)
 	if err != nil {
 		return ack, err
 	}
@@ -206,13 +214,19 @@ func (l *JetStreamLog) publish(ctx context.Context, m *nats.Msg) (pubAck, error)
 	return ack, nil
 }
 
-// publishAck sends m and decodes the PubAck, a refusal (ack.Error) included.
+// publishAck sends m, which stores nothing (a probe), and decodes the
+// PubAck, a refusal (ack.Error) included.
 func (l *JetStreamLog) publishAck(ctx context.Context, m *nats.Msg) (pubAck, error) {
-	var ack pubAck
 	resp, err := request(ctx, l.nc, m, l.cfg.RequestTimeout)
 	if err != nil {
-		return ack, transportErr("append", err)
+		return pubAck{}, transportErr("probe", err)
 	}
+	return decodeAck(resp)
+}
+
+// decodeAck decodes a PubAck, a refusal (ack.Error) included.
+func decodeAck(resp *nats.Msg) (pubAck, error) {
+	var ack pubAck
 	if st := status(resp); st != "" {
 		return ack, fmt.Errorf("%w: append: status %s %s", ErrUnavailable, st, resp.Header.Get(hdrDescription))
 	}

@@ -348,8 +348,8 @@ func TestJetStreamPayloadLimits(t *testing.T) {
 		ctx := ctxT(t)
 		ds := append(drafts(2, "a"), draft("t", "", big))
 		_, err = l.Append(ctx, "acme", Head{}, ds)
-		if err == nil || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrConflict) {
-			t.Fatalf("err = %v, want a plain refusal", err)
+		if !errors.Is(err, ErrTooLarge) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrConflict) {
+			t.Fatalf("err = %v, want ErrTooLarge (permanent)", err)
 		}
 		if _, head, err := l.Bounds(ctx, "acme"); err != nil || head != 0 {
 			t.Fatalf("head = %d, %v; want nothing stored", head, err)
