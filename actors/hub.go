@@ -171,7 +171,12 @@ func (h *Hub) Publish(ctx context.Context, org string, drafts []messages.Draft) 
 	if d, ok := ctx.Deadline(); ok {
 		deadline = d
 	}
-	req := &publishRequest{org: org, drafts: drafts}
+	// Once this returns without an answer, the writer must not start the
+	// append any more (req.abandon): the 503 told the publisher it was not
+	// stored, unless the append had started.
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	req := &publishRequest{ctx: ctx, org: org, drafts: drafts}
 	w := e.writer.Load()
 	var res interface{}
 	if w != nil {
@@ -182,6 +187,10 @@ func (h *Hub) Publish(ctx context.Context, org string, drafts []messages.Draft) 
 		// was appended): the org actor queues the request until its new
 		// writer exists and forwards it.
 		res, err = h.sys.Root.RequestFuture(e.pid, req, time.Until(deadline)).Result()
+	}
+	if err != nil && !req.abandon() {
+		// The writer is appending it right now: the log may store it yet.
+		return nil, false, fmt.Errorf("%w: publish to %s: no answer in time: %w", persistence.ErrOutcomeUnknown, org, err)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: publish to %s: %w", persistence.ErrUnavailable, org, err)

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"context"
+	"sync/atomic"
 	"github.com/orgstream/orgstream/messages"
 )
 
@@ -36,8 +38,34 @@ type resolved struct {
 
 // publishRequest asks the org's writer to append drafts durably.
 type publishRequest struct {
+	// ctx is the publisher's: once it ended (the publisher was answered,
+	// or gave up) the writer no longer starts the append.
+	ctx    context.Context
 	org    string
 	drafts []messages.Draft
+	// state is reqQueued until either the writer starts the append
+	// (reqStarted) or the publisher stops waiting for it (reqAbandoned):
+	// whichever comes first tells the publisher whether the log may store
+	// the drafts.
+	state atomic.Int32
+}
+
+// publishRequest.state values.
+const (
+	reqQueued int32 = iota
+	reqStarted
+	reqAbandoned
+)
+
+// start marks the append started; false when the publisher gave up on it.
+func (r *publishRequest) start() bool {
+	return r.state.CompareAndSwap(reqQueued, reqStarted) || r.state.Load() == reqStarted
+}
+
+// abandon marks the request given up on; false when its append started
+// already (its outcome is then unknown).
+func (r *publishRequest) abandon() bool {
+	return r.state.CompareAndSwap(reqQueued, reqAbandoned) || r.state.Load() == reqAbandoned
 }
 
 // publishResult answers a publishRequest.

@@ -40,16 +40,33 @@ func (w *writer) Receive(ctx actor.Context) {
 	ctx.Respond(&publishResult{seqs: res.Seqs, allDuplicate: len(res.Events) == 0, stored: len(res.Events), err: err})
 }
 
+// append stores req's drafts, within req's context (and the hub's): an
+// append whose publisher already gave up is not started, as its answer
+// (503) told that nothing was stored; one that the end of the context cuts
+// short ends in persistence.ErrOutcomeUnknown.
 func (w *writer) append(req *publishRequest) (persistence.Appended, error) {
+	ctx := w.ctx
+	if req.ctx != nil {
+		c, cancel := context.WithCancel(req.ctx)
+		defer cancel()
+		defer context.AfterFunc(w.ctx, cancel)()
+		ctx = c
+	}
 	for attempt := 0; ; attempt++ {
+		// Nothing is stored yet (a conflict stores nothing): a request
+		// given up on is not started, nor retried.
+		if err := ctx.Err(); err != nil || !req.start() {
+			return persistence.Appended{}, fmt.Errorf("actors: append to %s: %w: the publisher gave up before the append started",
+				w.org, persistence.ErrUnavailable)
+		}
 		if !w.known {
-			h, err := w.log.Head(w.ctx, w.org)
+			h, err := w.log.Head(ctx, w.org)
 			if err != nil {
 				return persistence.Appended{}, fmt.Errorf("actors: read head of %s: %w", w.org, err)
 			}
 			w.head, w.known = h, true
 		}
-		res, err := w.log.Append(w.ctx, w.org, w.head, req.drafts)
+		res, err := w.log.Append(ctx, w.org, w.head, req.drafts)
 		if err == nil {
 			w.head = res.Head
 			return res, nil
@@ -66,9 +83,9 @@ func (w *writer) append(req *publishRequest) (persistence.Appended, error) {
 		t := time.NewTimer(conflictBackoff(attempt))
 		select {
 		case <-t.C:
-		case <-w.ctx.Done():
+		case <-ctx.Done():
 			t.Stop()
-			return persistence.Appended{}, fmt.Errorf("actors: append to %s: %w: %w", w.org, persistence.ErrUnavailable, w.ctx.Err())
+			return persistence.Appended{}, fmt.Errorf("actors: append to %s: %w: %w", w.org, persistence.ErrUnavailable, ctx.Err())
 		}
 	}
 }

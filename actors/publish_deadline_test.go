@@ -1,0 +1,104 @@
+package actors
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/orgstream/orgstream/messages"
+	"github.com/orgstream/orgstream/persistence"
+)
+
+// A publish whose publisher was answered 503 before its writer got to it is
+// never appended: while the writer's connection to the log is down, one
+// publish holds the writer until its deadline (its outcome is unknown: the
+// request may reach the log when the connection is back) and a second one
+// times out in the writer's queue (log unavailable: nothing stored); after
+// the log is back, the second one is not stored.
+func TestPublishGivenUpIsNotAppended(t *testing.T) {
+	e, err := persistence.StartEmbedded(persistence.EmbeddedConfig{DataDir: t.TempDir(), Listen: persistence.ListenOff, NodeName: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown()
+	gate := make(chan struct{})
+	var once sync.Once
+	reconnect := func() { once.Do(func() { close(gate) }) }
+	defer reconnect()
+	nc, err := e.Connect(nats.CustomReconnectDelay(func(int) time.Duration { <-gate; return 0 }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := persistence.OpenJetStream(ctx, persistence.JetStreamConfig{Conn: nc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	h, err := NewHub(Config{Log: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = h.Shutdown(context.Background()) }()
+	ev := func(id string) []messages.Draft {
+		return []messages.Draft{{Topic: "t", ID: id, Data: json.RawMessage(`"` + id + `"`)}}
+	}
+	if _, _, err := h.Publish(ctx, "acme", ev("first")); err != nil {
+		t.Fatal(err)
+	}
+
+	cid, err := nc.GetClientID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Server().DisconnectClientByID(cid); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); nc.IsConnected(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer's connection was not cut")
+		}
+	}
+	busy := make(chan error, 1)
+	go func() {
+		c, cancel := context.WithTimeout(ctx, 600*time.Millisecond)
+		defer cancel()
+		_, _, err := h.Publish(c, "acme", ev("busy"))
+		busy <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // "busy" reaches the writer first
+	late, cancelLate := context.WithTimeout(ctx, 100*time.Millisecond)
+	_, _, err = h.Publish(late, "acme", ev("late"))
+	cancelLate()
+	if !errors.Is(err, persistence.ErrUnavailable) || errors.Is(err, persistence.ErrOutcomeUnknown) {
+		t.Fatalf("late publish: err = %v, want ErrUnavailable (nothing stored)", err)
+	}
+	if err := <-busy; !errors.Is(err, persistence.ErrOutcomeUnknown) {
+		t.Fatalf("busy publish: err = %v, want ErrOutcomeUnknown", err)
+	}
+	reconnect()
+	if _, _, err := h.Publish(ctx, "acme", ev("after")); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := l.Read(ctx, "acme", 1, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, ev := range evs {
+		ids = append(ids, ev.ID)
+		if ev.ID == "late" {
+			t.Fatalf("the publish answered 503 was appended later: log holds %v", ids)
+		}
+	}
+	if ids[len(ids)-1] != "after" {
+		t.Fatalf("log holds %v, want the last to be after", ids)
+	}
+}
