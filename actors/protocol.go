@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"sync/atomic"
+
 	"github.com/orgstream/orgstream/messages"
 )
 
