@@ -28,6 +28,8 @@ const (
 	CodeInvalidOrg       = "invalid_org"
 	CodeBodyTooLarge     = "body_too_large"
 	CodeLogUnavailable   = "log_unavailable"
+	CodeOutcomeUnknown   = "outcome_unknown"
+	CodePayloadTooLarge  = "payload_too_large"
 	CodeNotFound         = "not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeInternal         = "internal_error"

@@ -64,11 +64,7 @@ func (s *Server) publish(ctx context.Context, org string, body []byte) publishRe
 			lvl = zap.DebugLevel
 		}
 		s.log.Log(lvl, "publish failed", zap.String("org", org), zap.Int("events", len(p.Drafts)), zap.Error(err))
-		// A timeout cannot tell whether the log stored the events (it may
-		// commit them once it has a quorum again): the same ids make a
-		// retry safe either way.
-		return refusal(newAPIError(http.StatusServiceUnavailable, CodeLogUnavailable,
-			"the log is unavailable: retry with the same ids (a retry of events the log took after all returns their seqs)"))
+		return refusal(publishError(err))
 	}
 	if len(seqs) != len(p.Drafts) {
 		s.cfg.Metrics.PublishErrors.Add(1)
@@ -82,6 +78,23 @@ func (s *Server) publish(ctx context.Context, org string, body []byte) publishRe
 		status = http.StatusOK
 	}
 	return publishResult{status: status, body: appendSeqs(nil, seqs, p.Batch)}
+}
+
+// publishError maps a Publisher error (see Publisher) to its refusal.
+func publishError(err error) *apiError {
+	switch {
+	case errors.Is(err, ErrPublishTooLarge):
+		return newAPIError(http.StatusRequestEntityTooLarge, CodePayloadTooLarge,
+			"an event is over the log's size limit (the NATS server's max payload): nothing stored, a retry cannot succeed")
+	case errors.Is(err, ErrOutcomeUnknown):
+		// The log may commit the events after all (once it has a quorum
+		// again): the same ids make a retry safe either way.
+		return newAPIError(http.StatusServiceUnavailable, CodeOutcomeUnknown,
+			"the outcome is unknown: the events may be stored; retry with the same ids (a retry of events the log took returns their seqs)")
+	default:
+		return newAPIError(http.StatusServiceUnavailable, CodeLogUnavailable,
+			"the log is unavailable: nothing stored; retry with the same ids")
+	}
 }
 
 // appendSeqs encodes {"seq":N} or, for a batch, {"seqs":[N,…]}.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -62,6 +63,7 @@ func TestNATSPublish(t *testing.T) {
 		subject string
 		body    string
 		ready   error
+		pubErr  error
 		status  int
 		want    string // exact body, or "" to check the code only
 		code    string
@@ -102,11 +104,43 @@ func TestNATSPublish(t *testing.T) {
 			status:  503,
 			code:    CodeNotReady,
 		},
+		{
+			name:    "outcome unknown",
+			subject: "orgstream.publish.acme",
+			body:    oneEvent,
+			pubErr:  fmt.Errorf("%w: append timed out", ErrOutcomeUnknown),
+			status:  503,
+			code:    CodeOutcomeUnknown,
+		},
+		{
+			name:    "log unavailable",
+			subject: "orgstream.publish.acme",
+			body:    oneEvent,
+			pubErr:  errors.New("persistence: log unavailable"),
+			status:  503,
+			code:    CodeLogUnavailable,
+		},
+		{
+			name:    "event over the log's size limit",
+			subject: "orgstream.publish.acme",
+			body:    oneEvent,
+			pubErr:  fmt.Errorf("%w: over the max payload", ErrPublishTooLarge),
+			status:  413,
+			code:    CodePayloadTooLarge,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env.ready.set(tt.ready)
 			defer env.ready.set(nil)
+			env.pub.mu.Lock()
+			env.pub.fn = nil
+			if tt.pubErr != nil {
+				env.pub.fn = func(context.Context, string, []messages.Draft) ([]uint64, bool, error) {
+					return nil, false, tt.pubErr
+				}
+			}
+			env.pub.mu.Unlock()
 			status, body := natsRequest(t, nc, tt.subject, tt.body)
 			if status != tt.status {
 				t.Fatalf("status %d, want %d: %s", status, tt.status, body)
@@ -122,6 +156,10 @@ func TestNATSPublish(t *testing.T) {
 			}
 		})
 	}
+
+	env.pub.mu.Lock()
+	env.pub.fn = nil
+	env.pub.mu.Unlock()
 
 	// Same answer as HTTP for the same body.
 	pub := issue(t, "acme", "svc", "publish", time.Hour)

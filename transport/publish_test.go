@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -180,6 +181,24 @@ func TestPublishRefusals(t *testing.T) {
 			pubErr: context.DeadlineExceeded,
 			status: 503,
 			code:   CodeLogUnavailable,
+		},
+		{
+			name:   "outcome unknown",
+			org:    "acme",
+			token:  pub,
+			body:   oneEvent,
+			pubErr: fmt.Errorf("%w: append timed out", ErrOutcomeUnknown),
+			status: 503,
+			code:   CodeOutcomeUnknown,
+		},
+		{
+			name:   "event over the log's size limit",
+			org:    "acme",
+			token:  pub,
+			body:   oneEvent,
+			pubErr: fmt.Errorf("%w: 1048600 bytes exceed the NATS max payload", ErrPublishTooLarge),
+			status: 413,
+			code:   CodePayloadTooLarge,
 		},
 		{
 			name:   "publisher refuses the body",
