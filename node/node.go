@@ -284,7 +284,8 @@ func (n *Node) Publish(ctx context.Context, org string, drafts []messages.Draft)
 	if err := n.probe.Err(); errors.Is(err, persistence.ErrNoLeader) {
 		return nil, false, fmt.Errorf("%w: %w", transport.ErrLogUnavailable, err)
 	}
-	return hub.Publish(ctx, org, drafts)
+	seqs, allDup, err := hub.Publish(ctx, org, drafts)
+	return seqs, allDup, publishErr(err)
 }
 
 // Open implements transport.Streams with the hub.
