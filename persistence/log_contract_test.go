@@ -106,6 +106,7 @@ var contractCases = []struct {
 	{"ConcurrentWriters", testConcurrentWriters},
 	{"Idempotency", testIdempotency},
 	{"BatchWithDuplicate", testBatchWithDuplicate},
+	{"ConcurrentBatchesWithDuplicates", testConcurrentBatchesWithDuplicates},
 	{"DedupWindowEnds", testDedupWindowEnds},
 	{"RetentionByCount", testRetentionByCount},
 	{"RetentionByTime", testRetentionByTime},
@@ -380,6 +381,63 @@ func testBatchWithDuplicate(t *testing.T, im impl) {
 	}
 	if want := []string{`"a"`, `"n1"`, `"b"`, `"n2"`}; !slices.Equal(got, want) || !slices.Equal(seqsOf(evs), []uint64{1, 2, 3, 4}) {
 		t.Fatalf("stored %v (seqs %v), want %v", got, seqsOf(evs), want)
+	}
+}
+
+// Batches holding a duplicate, from writers that contend for the same org
+// on two logs of one store: every Append is all or nothing, its new drafts
+// at consecutive seqs, whoever else writes in between.
+func testConcurrentBatchesWithDuplicates(t *testing.T, im impl) {
+	const writers, rounds = 4, 10
+	h := im.open(t, contractCfg{})
+	logs := []Log{h.log, h.peer()}
+	ctx := ctxT(t)
+	seed := mustAppend(t, h.log, "acme", draft("t", "seed", `"seed"`)).Seqs[0]
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			l := logs[w%len(logs)]
+			for r := range rounds {
+				ds := []messages.Draft{
+					draft("t", "", fmt.Sprintf(`"%d.%d.a"`, w, r)),
+					draft("t", "seed", `"again"`),
+					draft("t", fmt.Sprintf("id-%d-%d", w, r), fmt.Sprintf(`"%d.%d.b"`, w, r)),
+					draft("t", "", fmt.Sprintf(`"%d.%d.c"`, w, r)),
+				}
+				res, err := appendRetrying(ctx, l, "acme", ds)
+				if err != nil {
+					errs <- err
+					return
+				}
+				k := res.Seqs[0]
+				if !slices.Equal(res.Seqs, []uint64{k, seed, k + 1, k + 2}) ||
+					!slices.Equal(res.Duplicate, []bool{false, true, false, false}) ||
+					!slices.Equal(seqsOf(res.Events), []uint64{k, k + 1, k + 2}) || res.Head.Seq != k+2 {
+					errs <- fmt.Errorf("writer %d round %d: %+v, want new drafts at consecutive seqs", w, r, res)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	evs, err := h.log.Read(ctx, "acme", 1, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 1 + writers*rounds*3; len(evs) != want || !slices.Equal(seqsOf(evs), seqRange(1, uint64(want))) {
+		t.Fatalf("stored seqs %v, want 1..%d", seqsOf(evs), want)
+	}
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		if seen[string(ev.Data)] {
+			t.Fatalf("%s stored twice", ev.Data)
+		}
+		seen[string(ev.Data)] = true
 	}
 }
 
