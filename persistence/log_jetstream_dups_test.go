@@ -55,13 +55,21 @@ func TestJetStreamBatchWithDuplicateAllOrNothing(t *testing.T) {
 // ID turned duplicate after the probe (another writer stored it), which
 // appendSplit answers by probing again.
 func TestJetStreamProbeID(t *testing.T) {
-	for _, ext := range []bool{false, true} {
-		name := map[bool]string{false: "embedded", true: "external"}[ext]
-		t.Run(name, func(t *testing.T) {
-			l := contractLog(t, ext)
+	for _, kind := range []string{"embedded", "external", "r3"} {
+		t.Run(kind, func(t *testing.T) {
+			if kind == "r3" && testing.Short() {
+				t.Skip("cluster formation takes seconds")
+			}
+			l := probeLog(t, kind)
 			ctx := ctxT(t)
 			mustAppend(t, l, "acme", draft("t", "", "0"))
-			r := mustAppend(t, l, "acme", draft("t", "k", "1"))
+			mustAppend(t, l, "acme", draft("t", "k", "1"))
+			// A batch with the duplicate: the new drafts at consecutive seqs.
+			b := mustAppend(t, l, "acme", draft("t", "", "2"), draft("t", "k", "x"), draft("t", "", "3"))
+			if !slices.Equal(b.Seqs, []uint64{3, 2, 4}) || !slices.Equal(b.Duplicate, []bool{false, true, false}) {
+				t.Fatalf("batch with a duplicate = %+v", b)
+			}
+			r := b
 			seq, dup, err := l.probeID(ctx, "acme", "k")
 			if err != nil || !dup || seq != 2 {
 				t.Fatalf("probe of a stored id = %d, %v, %v; want 2, true", seq, dup, err)
@@ -73,7 +81,7 @@ func TestJetStreamProbeID(t *testing.T) {
 				t.Fatalf("head after probes = %+v, %v; want %+v", hd, err, r.Head)
 			}
 			// The new id is still new: probing stored nothing.
-			if got := mustAppend(t, l, "acme", draft("t", "new", "3")); got.Duplicate[0] || got.Seqs[0] != 3 {
+			if got := mustAppend(t, l, "acme", draft("t", "new", "5")); got.Duplicate[0] || got.Seqs[0] != 5 {
 				t.Fatalf("append of the probed id = %+v", got)
 			}
 			hd, _ := l.Head(ctx, "acme")
@@ -89,11 +97,15 @@ func TestJetStreamProbeID(t *testing.T) {
 	}
 }
 
-// contractLog opens a JetStream log on an embedded server or a separate one.
-func contractLog(t *testing.T, external bool) *JetStreamLog {
+// probeLog opens a JetStream log on an embedded server, a separate one, or
+// a cluster of three embedded servers (a replicated stream).
+func probeLog(t *testing.T, kind string) *JetStreamLog {
 	t.Helper()
-	if !external {
+	switch kind {
+	case "embedded":
 		return openJetStream(t, JetStreamConfig{Conn: connect(t, startEmbedded(t, t.TempDir()))})
+	case "r3":
+		return openJetStream(t, JetStreamConfig{Conn: connect(t, startCluster3(t)[0]), Replicas: 3})
 	}
 	nc, err := nats.Connect(startExternal(t))
 	if err != nil {
