@@ -132,9 +132,10 @@ func (l *JetStreamLog) appendFresh(ctx context.Context, org string, after Head, 
 // expected last message ID that never matches: it is answered with the
 // first message's stream sequence (dedup comes first), or, should the ID
 // have left the window in between, refused (codeWrongLastMsgID). On a
-// replicated stream that refusal comes after a Raft proposal, which keeps
+// replicated stream that refusal comes after a Raft proposal, which may keep
 // the ID as "in process" (codeDupInProcess, a conflict) for the dedup
-// window: appends with it are refused until then. This needs an ID that
+// window (nats-server stages proposed IDs): appends with it would be refused
+// until then. This needs an ID that
 // leaves the window within the milliseconds between the two probes; the
 // first probe never proposes anything.
 func (l *JetStreamLog) probeID(ctx context.Context, org, id string) (uint64, bool, error) {
