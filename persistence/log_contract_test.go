@@ -107,6 +107,7 @@ var contractCases = []struct {
 	{"Idempotency", testIdempotency},
 	{"BatchWithDuplicate", testBatchWithDuplicate},
 	{"ConcurrentBatchesWithDuplicates", testConcurrentBatchesWithDuplicates},
+	{"ConcurrentSameNewID", testConcurrentSameNewID},
 	{"DedupWindowEnds", testDedupWindowEnds},
 	{"RetentionByCount", testRetentionByCount},
 	{"RetentionByTime", testRetentionByTime},
@@ -439,6 +440,74 @@ func testConcurrentBatchesWithDuplicates(t *testing.T, im impl) {
 		}
 		seen[string(ev.Data)] = true
 	}
+}
+
+// Writers on two logs append batches that share a new ID (and hold a known
+// duplicate): the ID becomes a duplicate while the others check or store
+// their batches. It is stored once, every writer gets its seq, and each
+// batch is still all or nothing at consecutive seqs.
+func testConcurrentSameNewID(t *testing.T, im impl) {
+	const writers, rounds = 4, 8
+	h := im.open(t, contractCfg{})
+	logs := []Log{h.log, h.peer()}
+	ctx := ctxT(t)
+	seed := mustAppend(t, h.log, "acme", draft("t", "seed", `"seed"`)).Seqs[0]
+	var mu sync.Mutex
+	shared := map[int]map[uint64]bool{} // round -> seqs answered for its shared id
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			l := logs[w%len(logs)]
+			for r := range rounds {
+				ds := []messages.Draft{
+					draft("t", "seed", `"again"`),
+					draft("t", fmt.Sprintf("shared-%d", r), fmt.Sprintf(`"shared %d by %d"`, r, w)),
+					draft("t", "", fmt.Sprintf(`"%d.%d"`, w, r)),
+				}
+				res, err := appendRetrying(ctx, l, "acme", ds)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if res.Seqs[0] != seed || !res.Duplicate[0] || res.Duplicate[2] ||
+					(!res.Duplicate[1] && res.Seqs[2] != res.Seqs[1]+1) || len(res.Events) != 3-btoi(res.Duplicate[1])-1 {
+					errs <- fmt.Errorf("writer %d round %d: %+v", w, r, res)
+					return
+				}
+				mu.Lock()
+				if shared[r] == nil {
+					shared[r] = map[uint64]bool{}
+				}
+				shared[r][res.Seqs[1]] = true
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for r, seqs := range shared {
+		if len(seqs) != 1 {
+			t.Fatalf("round %d: the shared id got seqs %v", r, seqs)
+		}
+	}
+	evs, err := h.log.Read(ctx, "acme", 1, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 1 + rounds + writers*rounds; len(evs) != want || !slices.Equal(seqsOf(evs), seqRange(1, uint64(want))) {
+		t.Fatalf("stored seqs %v, want 1..%d", seqsOf(evs), want)
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func testDedupWindowEnds(t *testing.T, im impl) {
