@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -45,29 +46,21 @@ func (l *JetStreamLog) appendSplit(ctx context.Context, org string, after Head, 
 	// right when asked).
 	seen := make(map[string]uint64)
 	for round := 0; round < maxSplitRounds; round++ {
+		if err := l.probeIDs(ctx, org, drafts, seen); err != nil {
+			return Appended{}, err
+		}
 		res := Appended{Seqs: make([]uint64, n), Duplicate: make([]bool, n)}
 		firstIn := make(map[string]int) // ID -> its new draft in this batch
 		sameAs := make([]int, n)
 		var fresh []int
 		for i := range drafts {
 			sameAs[i] = -1
-			id := drafts[i].ID
-			if id != "" {
+			if id := drafts[i].ID; id != "" {
 				if j, ok := firstIn[id]; ok {
 					res.Duplicate[i], sameAs[i] = true, j
 					continue
 				}
-				seq, dup := seen[id]
-				if !dup {
-					var err error
-					if seq, dup, err = l.probeID(ctx, org, id); err != nil {
-						return Appended{}, err
-					}
-					if dup {
-						seen[id] = seq
-					}
-				}
-				if dup {
+				if seq, dup := seen[id]; dup {
 					res.Seqs[i], res.Duplicate[i] = seq, true
 					continue
 				}
@@ -121,78 +114,147 @@ func (l *JetStreamLog) appendFresh(ctx context.Context, org string, after Head, 
 	return l.appendBatch(ctx, org, after, sub, now)
 }
 
-// probeID tells whether id is in the org's dedup window and, if so, the org
-// seq of its first event (0 if that already left the log), storing nothing.
+// probeIDs adds to seen every ID of drafts (not in it yet) that is in the
+// org's dedup window, with the org seq of its first event (0 if that
+// already left the log), storing nothing.
 //
-// First a one-message atomic batch carrying the ID and an expected last
-// subject sequence that never matches: the server checks the ID before the
-// expectation (on R1 and replicated streams alike, before any proposal), so
-// it answers codeBatchDuplicate for a duplicate and a wrong last sequence
-// otherwise. Then, for a duplicate, a publish carrying the ID and an
-// expected last message ID that never matches: it is answered with the
-// first message's stream sequence (dedup comes first), or, should the ID
-// have left the window in between, refused (codeWrongLastMsgID). On a
-// replicated stream that refusal comes after a Raft proposal, which may keep
-// the ID as "in process" (codeDupInProcess, a conflict) for the dedup
-// window (nats-server stages proposed IDs): appends with it would be refused
-// until then. This needs an ID that
-// leaves the window within the milliseconds between the two probes; the
-// first probe never proposes anything.
-func (l *JetStreamLog) probeID(ctx context.Context, org, id string) (uint64, bool, error) {
-	msgID := org + ":" + id
-	ack, err := l.probeBatch(ctx, &nats.Msg{
-		Subject: EventsPrefix + org,
-		Header: nats.Header{
-			hdrMsgID:         []string{msgID},
-			hdrExpectSubjSeq: []string{neverSubjectSeq},
-			hdrBatchID:       []string{nuid.Next()},
-			hdrBatchSeq:      []string{"1"},
-			hdrBatchCommit:   []string{"1"},
-		},
-	})
-	if err != nil {
-		return 0, false, err
+// The probe that tells the seq is a publish carrying the ID and an expected
+// last message ID that never matches: the server checks the ID first, so a
+// duplicate is answered with its first message's stream sequence, and a new
+// ID is refused (codeWrongLastMsgID). On an R1 stream that is all, one
+// message per ID, all sent at once. On a replicated stream the refusal of a
+// new ID would come only after a Raft proposal, which keeps the ID staged
+// as "in process" for the dedup window (nats-server stages proposed IDs;
+// appends with it would be refused as conflicts until then). So there each
+// ID is first asked with a one-message atomic batch carrying it and an
+// expected last subject sequence that never matches: the leader checks the
+// ID before the expectation and before any proposal, answering
+// codeBatchDuplicate for a duplicate and a wrong last sequence otherwise;
+// only the duplicates get the second probe. An ID that leaves the window in
+// the milliseconds between the two probes is the one case left that stages
+// a new ID.
+func (l *JetStreamLog) probeIDs(ctx context.Context, org string, drafts []messages.Draft, seen map[string]uint64) error {
+	var ids []string
+	asked := make(map[string]bool)
+	for i := range drafts {
+		id := drafts[i].ID
+		if _, ok := seen[id]; id == "" || ok || asked[id] {
+			continue
+		}
+		asked[id] = true
+		ids = append(ids, id)
 	}
-	switch {
-	case ack.Error == nil:
-		return 0, false, fmt.Errorf("persistence: probe of id %q in %s was stored", id, org)
-	case ack.Error.ErrCode == codeWrongLastSeq || ack.Error.ErrCode == codeWrongLastSeqConstant:
-		return 0, false, nil
-	case ack.Error.ErrCode != codeBatchDuplicate:
-		return 0, false, classify("probe id", ack.Error)
+	if len(ids) == 0 {
+		return nil
 	}
-	ack, err = l.publishAck(ctx, &nats.Msg{
-		Subject: EventsPrefix + org,
-		Header: nats.Header{
-			hdrMsgID:           []string{msgID},
+	if l.cfg.Replicas > 1 {
+		var err error
+		if ids, err = l.probeDupsAtomic(ctx, org, ids); err != nil || len(ids) == 0 {
+			return err
+		}
+	}
+	msgs := make([]*nats.Msg, len(ids))
+	for i, id := range ids {
+		msgs[i] = &nats.Msg{Subject: EventsPrefix + org, Header: nats.Header{
+			hdrMsgID:           []string{org + ":" + id},
 			hdrExpectLastMsgID: []string{nuid.Next()},
-		},
-	})
-	switch {
-	case err != nil:
-		return 0, false, err
-	case ack.Error != nil && ack.Error.ErrCode == codeWrongLastMsgID:
-		return 0, false, nil
-	case ack.Error != nil:
-		return 0, false, classify("probe id", ack.Error)
-	case !ack.Duplicate:
-		return 0, false, fmt.Errorf("persistence: probe of id %q in %s was stored at %d", id, org, ack.Seq)
+		}}
 	}
-	seq, err := l.orgSeqAt(ctx, org, ack.Seq)
+	acks, err := l.requestAll(ctx, msgs)
 	if err != nil {
-		return 0, false, err
+		return err
 	}
-	return seq, true, nil
+	for i, ack := range acks {
+		switch {
+		case ack.Error != nil && ack.Error.ErrCode == codeWrongLastMsgID:
+			continue // new
+		case ack.Error != nil:
+			return classify("probe id", ack.Error)
+		case !ack.Duplicate:
+			return fmt.Errorf("persistence: probe of id %q in %s was stored at %d", ids[i], org, ack.Seq)
+		}
+		seq, err := l.orgSeqAt(ctx, org, ack.Seq)
+		if err != nil {
+			return err
+		}
+		seen[ids[i]] = seq
+	}
+	return nil
 }
 
-// probeBatch sends a one-message atomic batch within the limit of batches
-// in flight.
-func (l *JetStreamLog) probeBatch(ctx context.Context, m *nats.Msg) (pubAck, error) {
+// probeDupsAtomic returns the IDs among ids that are in the org's dedup
+// window, asking with one-message atomic batches that store nothing (see
+// probeIDs), one at a time: the server sets up every atomic batch, and
+// many at once are slower than one after the other.
+func (l *JetStreamLog) probeDupsAtomic(ctx context.Context, org string, ids []string) ([]string, error) {
 	select {
 	case l.batches <- struct{}{}:
 		defer func() { <-l.batches }()
 	case <-ctx.Done():
-		return pubAck{}, fmt.Errorf("%w: probe id: %w", ErrUnavailable, ctx.Err())
+		return nil, fmt.Errorf("%w: probe id: %w", ErrUnavailable, ctx.Err())
 	}
-	return l.publishAck(ctx, m)
+	var dups []string
+	for _, id := range ids {
+		ack, err := l.publishAck(ctx, &nats.Msg{Subject: EventsPrefix + org, Header: nats.Header{
+			hdrMsgID:         []string{org + ":" + id},
+			hdrExpectSubjSeq: []string{neverSubjectSeq},
+			hdrBatchID:       []string{nuid.Next()},
+			hdrBatchSeq:      []string{"1"},
+			hdrBatchCommit:   []string{"1"},
+		}})
+		switch {
+		case err != nil:
+			return nil, err
+		case ack.Error == nil:
+			return nil, fmt.Errorf("persistence: probe of id %q in %s was stored", id, org)
+		case ack.Error.ErrCode == codeWrongLastSeq || ack.Error.ErrCode == codeWrongLastSeqConstant:
+		case ack.Error.ErrCode == codeBatchDuplicate:
+			dups = append(dups, id)
+		default:
+			return nil, classify("probe id", ack.Error)
+		}
+	}
+	return dups, nil
+}
+
+// requestAll sends msgs, which store nothing (probes), all before awaiting
+// any answer, and returns their acknowledgements in order.
+func (l *JetStreamLog) requestAll(ctx context.Context, msgs []*nats.Msg) ([]pubAck, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, l.cfg.RequestTimeout)
+		defer cancel()
+	}
+	inbox := l.nc.NewRespInbox()
+	ch := make(chan *nats.Msg, len(msgs))
+	sub, err := l.nc.ChanSubscribe(inbox+".*", ch)
+	if err != nil {
+		return nil, transportErr("probe id", err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	for i, m := range msgs {
+		m.Reply = inbox + "." + strconv.Itoa(i)
+		if err := l.nc.PublishMsg(m); err != nil {
+			return nil, transportErr("probe id", err)
+		}
+	}
+	acks := make([]pubAck, len(msgs))
+	got := make([]bool, len(msgs))
+	for n := 0; n < len(msgs); {
+		select {
+		case r := <-ch:
+			i, err := strconv.Atoi(r.Subject[len(inbox)+1:])
+			if err != nil || i < 0 || i >= len(msgs) || got[i] {
+				continue
+			}
+			if acks[i], err = decodeAck(r); err != nil {
+				return nil, err
+			}
+			got[i] = true
+			n++
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: probe id: %d of %d answers: %w", ErrUnavailable, n, len(msgs), ctx.Err())
+		}
+	}
+	return acks, nil
 }

@@ -50,7 +50,7 @@ func TestJetStreamBatchWithDuplicateAllOrNothing(t *testing.T) {
 	}
 }
 
-// probeID tells a duplicate (with its first seq) from a new ID and stores
+// probeIDs tells duplicates (with their first seqs) from new IDs and stores
 // nothing either way; the batch of new drafts is refused as a whole when an
 // ID turned duplicate after the probe (another writer stored it), which
 // appendSplit answers by probing again.
@@ -70,12 +70,10 @@ func TestJetStreamProbeID(t *testing.T) {
 				t.Fatalf("batch with a duplicate = %+v", b)
 			}
 			r := b
-			seq, dup, err := l.probeID(ctx, "acme", "k")
-			if err != nil || !dup || seq != 2 {
-				t.Fatalf("probe of a stored id = %d, %v, %v; want 2, true", seq, dup, err)
-			}
-			if seq, dup, err := l.probeID(ctx, "acme", "new"); err != nil || dup || seq != 0 {
-				t.Fatalf("probe of a new id = %d, %v, %v; want 0, false", seq, dup, err)
+			seen := map[string]uint64{}
+			err := l.probeIDs(ctx, "acme", []messages.Draft{draft("t", "new", "4"), draft("t", "", "4"), draft("t", "k", "4"), draft("t", "new", "4")}, seen)
+			if err != nil || len(seen) != 1 || seen["k"] != 2 {
+				t.Fatalf("probe of a stored and a new id: seen %v, %v; want only k at 2", seen, err)
 			}
 			if hd, err := l.Head(ctx, "acme"); err != nil || hd != r.Head {
 				t.Fatalf("head after probes = %+v, %v; want %+v", hd, err, r.Head)
