@@ -160,7 +160,9 @@ func (h *Hub) reap(e *orgEntry) {
 }
 
 // Publish appends drafts to org's log through its org actor and returns once
-// they are durable.
+// they are durable. An error wrapping persistence.ErrOutcomeUnknown means the
+// log may store them yet; any other error wrapping persistence.ErrUnavailable
+// means nothing was stored, nor will be.
 func (h *Hub) Publish(ctx context.Context, org string, drafts []messages.Draft) ([]uint64, bool, error) {
 	e, err := h.acquire(org)
 	if err != nil {
