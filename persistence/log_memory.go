@@ -46,7 +46,9 @@ func (c *MemoryConfig) validate() {
 // consecutive atomic batches, retention by count and age, a counter that
 // outlives retention, Follow), for fast tests of its users. Expiry is lazy:
 // it happens on the next call that touches the org. It never reports
-// ErrUnavailable. Safe for concurrent use.
+// ErrUnavailable (nor ErrOutcomeUnknown) and has no size limit (no
+// ErrTooLarge). An Append, duplicates included, happens under one lock: all
+// or nothing, as the Log contract asks. Safe for concurrent use.
 type MemoryLog struct {
 	cfg   MemoryConfig
 	epoch string
