@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 // times out in the writer's queue (log unavailable: nothing stored); after
 // the log is back, the second one is not stored.
 func TestPublishGivenUpIsNotAppended(t *testing.T) {
+	const busySize = 64 << 10
 	e, err := persistence.StartEmbedded(persistence.EmbeddedConfig{DataDir: t.TempDir(), Listen: persistence.ListenOff, NodeName: "test"})
 	if err != nil {
 		t.Fatal(err)
@@ -68,21 +70,29 @@ func TestPublishGivenUpIsNotAppended(t *testing.T) {
 	}
 	busy := make(chan error, 1)
 	go func() {
-		c, cancel := context.WithTimeout(ctx, 600*time.Millisecond)
+		c, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
 		defer cancel()
-		_, _, err := h.Publish(c, "acme", ev("busy"))
+		big := []messages.Draft{{Topic: "t", ID: "busy", Data: json.RawMessage(`"` + strings.Repeat("b", busySize) + `"`)}}
+		_, _, err := h.Publish(c, "acme", big)
 		busy <- err
 	}()
-	time.Sleep(200 * time.Millisecond) // "busy" reaches the writer first
+	// "busy" holds the writer once its append waits in the connection's
+	// reconnect buffer (told by its size: nothing else sent is that large).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if n, err := nc.Buffered(); err == nil && n >= busySize {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the busy append never reached the connection")
+		}
+	}
 	late, cancelLate := context.WithTimeout(ctx, 100*time.Millisecond)
 	_, _, err = h.Publish(late, "acme", ev("late"))
 	cancelLate()
 	if !errors.Is(err, persistence.ErrUnavailable) || errors.Is(err, persistence.ErrOutcomeUnknown) {
 		t.Fatalf("late publish: err = %v, want ErrUnavailable (nothing stored)", err)
 	}
-	if err := <-busy; !errors.Is(err, persistence.ErrOutcomeUnknown) {
-		t.Fatalf("busy publish: err = %v, want ErrOutcomeUnknown", err)
-	}
+	busyErr := <-busy
 	reconnect()
 	if _, _, err := h.Publish(ctx, "acme", ev("after")); err != nil {
 		t.Fatal(err)
@@ -100,5 +110,8 @@ func TestPublishGivenUpIsNotAppended(t *testing.T) {
 	}
 	if ids[len(ids)-1] != "after" {
 		t.Fatalf("log holds %v, want the last to be after", ids)
+	}
+	if !errors.Is(busyErr, persistence.ErrOutcomeUnknown) {
+		t.Fatalf("busy publish: err = %v, want ErrOutcomeUnknown", busyErr)
 	}
 }
