@@ -37,7 +37,7 @@
 //	ack, err := p.Publish(ctx, client.Message{Topic: "orders.updated", Data: []byte(`{"id":42}`)})
 //	// ack.Seq, ack.ID; ack.Duplicate when a lost answer was retried
 //
-// A Publisher is safe for concurrent use and starts no goroutine.
+// A Publisher is safe for concurrent use; Close ends its idle connections.
 //
 // # Position
 //

@@ -39,7 +39,8 @@ type PublisherConfig struct {
 	// Token is a publish token (scope "publish", org Org or "*").
 	Token string
 	// TokenFunc, if set, is called before every attempt for the token to
-	// use (Token is then ignored). An error from it ends the publish.
+	// use (Token is then ignored). An error from it ends the publish (as
+	// ErrOutcomeUnknown if an earlier attempt was sent).
 	TokenFunc func(ctx context.Context) (string, error)
 	// HTTPClient sends the requests. Nil means a client of its own with
 	// http.DefaultTransport's settings.
@@ -136,7 +137,8 @@ type BatchAck struct {
 // network errors, timeouts) with the same ids and backoff: a retry of an
 // event that the daemon stored before the failure gets its first seq back
 // instead of storing it again. A 4xx is never retried. Safe for concurrent
-// use; it starts no goroutine.
+// use; it starts no goroutine of its own, but its HTTP client keeps idle
+// keep-alive connections (and their goroutines) until Close.
 type Publisher struct {
 	cfg      PublisherConfig
 	endpoint string
@@ -154,6 +156,10 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		randN:    rand.Int64N,
 	}, nil
 }
+
+// Close closes the idle connections of the HTTP client. Publishing after
+// Close still works (on new connections).
+func (p *Publisher) Close() { p.cfg.HTTPClient.CloseIdleConnections() }
 
 // wireEvent is a Message as the daemon reads it.
 type wireEvent struct {
@@ -245,7 +251,18 @@ func (p *Publisher) send(ctx context.Context, body []byte, ids []string) (int, a
 	deadline := time.Now().Add(p.cfg.RetryFor)
 	last := &PublishError{IDs: ids}
 	for attempt := 0; ; attempt++ {
-		status, a, err := p.attempt(ctx, body)
+		token := p.cfg.Token
+		if p.cfg.TokenFunc != nil {
+			var err error
+			if token, err = p.cfg.TokenFunc(ctx); err != nil {
+				if attempt == 0 {
+					return 0, answer{}, 0, fmt.Errorf("client: publish token: %w", err)
+				}
+				last.Err = errors.Join(last.Err, fmt.Errorf("token: %w", err))
+				return 0, answer{}, 0, last
+			}
+		}
+		status, a, err := p.attempt(ctx, body, token)
 		last.Attempts = attempt + 1
 		switch {
 		case err == nil && status/100 == 2:
@@ -279,14 +296,7 @@ func (p *Publisher) send(ctx context.Context, body []byte, ids []string) (int, a
 
 // attempt sends one request. err is a network error or a timeout (no
 // answer); a status with an unreadable body counts as that status.
-func (p *Publisher) attempt(ctx context.Context, body []byte) (int, answer, error) {
-	token := p.cfg.Token
-	if p.cfg.TokenFunc != nil {
-		var err error
-		if token, err = p.cfg.TokenFunc(ctx); err != nil {
-			return 0, answer{}, fmt.Errorf("token: %w", err)
-		}
-	}
+func (p *Publisher) attempt(ctx context.Context, body []byte, token string) (int, answer, error) {
 	actx, cancel := context.WithTimeout(ctx, p.cfg.AttemptTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, p.endpoint, bytes.NewReader(body))

@@ -97,7 +97,7 @@ func testPublisher(t *testing.T, base, org, token string, rt http.RoundTripper) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.cfg.HTTPClient.CloseIdleConnections() })
+	t.Cleanup(p.Close)
 	return p
 }
 
