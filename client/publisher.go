@@ -241,7 +241,7 @@ func (p *Publisher) wire(m Message) (wireEvent, error) {
 	} else if err := validID(m.ID); err != nil {
 		return wireEvent{}, err
 	}
-	return wireEvent{Topic: m.Topic, Data: m.Data, ID: m.ID}, nil
+	return wireEvent(m), nil
 }
 
 // send posts body until it gets a 2xx, a 4xx, or RetryFor (or ctx) ends.
