@@ -358,3 +358,24 @@ func TestNewIDUnique(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// TestPublisherStopsWithContext: the caller's context ends the retries at
+// once, with the ids and an unknown outcome (an attempt was sent).
+func TestPublisherStopsWithContext(t *testing.T) {
+	n := testkit.StartNode(t, nil)
+	px := startDropProxy(t, n.Addr(), 1000) // every answer is lost
+	p := testPublisher(t, px.URL(), "acme", n.Token(t, "acme", "pub", time.Hour, true), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := p.Publish(ctx, Message{Topic: "t", Data: json.RawMessage(`1`), ID: "k"})
+	var pe *PublishError
+	if !errors.As(err, &pe) || !errors.Is(err, ErrOutcomeUnknown) || !errors.Is(err, context.DeadlineExceeded) || pe.IDs[0] != "k" {
+		t.Fatalf("err %v", err)
+	}
+	if time.Since(start) > phase/2 {
+		t.Fatalf("Publish returned %v after its context ended", time.Since(start))
+	}
+	// Every attempt reached the daemon; the id stored the event once.
+	storedEvents(t, n, "acme", 1)
+}

@@ -166,6 +166,21 @@ describe('Publisher (real daemon)', () => {
       await px.close();
     }
   });
+
+  it('stops retrying when the signal aborts, with the ids', async () => {
+    const org = newOrg();
+    const px = await dropProxy(1000); // every answer is lost
+    try {
+      const p = publisherFor(px.url, org);
+      const err = await p.publish({ topic: 't', data: 1, id: 'k' }, { signal: AbortSignal.timeout(300) }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PublishError);
+      expect(err).toMatchObject({ refused: false, outcomeUnknown: true, ids: ['k'] });
+      // Every attempt reached the daemon; the id stored the event once.
+      expect(await nextSeq(org)).toBe(2);
+    } finally {
+      await px.close();
+    }
+  });
 });
 
 describe('Publisher (no daemon)', () => {
