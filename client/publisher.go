@@ -294,8 +294,9 @@ func (p *Publisher) send(ctx context.Context, body []byte, ids []string) (int, a
 	}
 }
 
-// attempt sends one request. err is a network error or a timeout (no
-// answer); a status with an unreadable body counts as that status.
+// attempt sends one request. err means no usable answer: a network error,
+// a timeout, a body cut short, or a 2xx without seqs. Any other status
+// counts as that status, with or without a JSON body.
 func (p *Publisher) attempt(ctx context.Context, body []byte, token string) (int, answer, error) {
 	actx, cancel := context.WithTimeout(ctx, p.cfg.AttemptTimeout)
 	defer cancel()
