@@ -77,7 +77,7 @@ func (a *orgActor) start(ctx actor.Context) {
 	if err != nil {
 		panic(fmt.Errorf("actors: recover org %s head: %w", a.org, err))
 	}
-	win := newWindow(0, h.cfg.WindowSize, h.cfg.Retention)
+	win := newWindow(0, h.cfg.WindowSize, h.cfg.WindowBytes, h.cfg.Retention)
 	from := uint64(1)
 	if head.Seq > uint64(h.cfg.WindowSize) {
 		from = head.Seq - uint64(h.cfg.WindowSize) + 1
@@ -98,7 +98,7 @@ func (a *orgActor) start(ctx actor.Context) {
 		// outlives retention, and older positions are served from the log.
 		// (A head past head.Seq is an event stored since the Head read; the
 		// feed goes on from there.)
-		win = newWindow(head.Seq, h.cfg.WindowSize, h.cfg.Retention)
+		win = newWindow(head.Seq, h.cfg.WindowSize, h.cfg.WindowBytes, h.cfg.Retention)
 	}
 	win.prune(time.Now())
 	a.win = win

@@ -19,16 +19,54 @@ func TestOutboxBoundsAndKicks(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("took %d frames, want 2", len(got))
 	}
-	// Taken bytes still count until written.
-	if _, ok := o.push(make([]byte, 4)); ok {
-		t.Fatal("push past the limit (8 in flight + 4 > 10) succeeded")
+	// The batch being written does not count: the writer is draining it.
+	if kick, ok := o.push(make([]byte, 10)); !kick || !ok {
+		t.Fatalf("push of the limit behind a write in flight: kick=%v ok=%v, want both", kick, ok)
+	}
+	if _, ok := o.push(make([]byte, 1)); ok {
+		t.Fatal("push past the limit (10 waiting + 1 > 10) succeeded")
 	}
 	if _, ok := o.push([]byte{1}); ok {
 		t.Fatal("push after overflow succeeded: the outbox must stay closed")
 	}
 	o.written(8)
-	if !o.isClosed() {
-		t.Fatal("outbox not closed after overflow")
+	if !o.isClosed() || !o.hasOverflowed() {
+		t.Fatal("outbox not closed as overflowed")
+	}
+}
+
+// A reader that keeps up is never cut, whatever the sizes of the frames:
+// the writer takes a burst as one batch, and the next burst waits behind
+// it. Only frames piling up past the limit behind a write cut.
+func TestOutboxBurstsBehindAWrite(t *testing.T) {
+	const limit = 100
+	tests := []struct {
+		name   string
+		bursts [][]int // frame sizes pushed between two takes
+		wantOK bool
+	}{
+		{"one frame of the limit, idle", [][]int{{limit}}, true},
+		{"frames of the limit, each taken", [][]int{{limit}, {limit}, {limit}, {limit}}, true},
+		{"a burst of the limit, then another", [][]int{{40, 40, 20}, {50, 50}}, true},
+		{"a burst past the limit", [][]int{{60, 41}}, false},
+		{"two frames of the limit before a take", [][]int{{limit, 1}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := newOutbox(limit)
+			ok := true
+			for _, burst := range tt.bursts {
+				for _, n := range burst {
+					if _, pushed := o.push(make([]byte, n)); !pushed {
+						ok = false
+					}
+				}
+				o.take(nil) // not written yet: the socket is taking it
+			}
+			if ok != tt.wantOK || o.hasOverflowed() == tt.wantOK {
+				t.Fatalf("pushes ok = %v, overflowed = %v; want ok = %v", ok, o.hasOverflowed(), tt.wantOK)
+			}
+		})
 	}
 }
 

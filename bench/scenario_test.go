@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/orgstream/orgstream/internal/testkit"
+	"github.com/orgstream/orgstream/messages"
 	"github.com/orgstream/orgstream/node"
 )
 
@@ -119,8 +120,8 @@ func TestRunPublish(t *testing.T) {
 
 func TestRunSlowConsumer(t *testing.T) {
 	t.Parallel()
-	tg := openNode(t, func(c *node.Config) { c.MaxQueueBytes = 512 << 10 })
-	r, err := RunSlowConsumer(testCtx(t), tg, SlowConfig{Readers: 3, Rate: 1000, Size: 1024,
+	tg := openNode(t, func(c *node.Config) { c.MaxQueueBytes = messages.MaxPublishFrames })
+	r, err := RunSlowConsumer(testCtx(t), tg, SlowConfig{Readers: 3, Rate: 1000, Size: 8 << 10,
 		Baseline: 300 * time.Millisecond, MaxFlood: 20 * time.Second})
 	requireOK(t, r, err)
 	if got := metricValue(t, r, "slow reader close code"); got != 4008 {
