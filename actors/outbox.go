@@ -14,8 +14,15 @@ import "sync"
 // frame, and the next event, arriving while the socket took the first, was
 // refused (issue 10). The node refuses a limit below
 // messages.MaxPublishFrames, so the frames of any accepted publish fit an
-// empty queue. Memory is still bounded: at most limit bytes wait, and one
-// batch of at most limit bytes is being written.
+// empty queue.
+//
+// And the limit cuts only while the socket is not taking writes (blocked: a
+// write has waited past fastWrite). The org actor delivers in bursts (a
+// follower's catch-up read brings up to 8 MiB at once, and the flush goes
+// behind the burst), faster than any socket drains; a client whose socket
+// takes every write at once is keeping up, and is cut only past
+// burstLimits × limit. Memory stays bounded: at most burstLimits × limit
+// bytes wait, and one batch of at most that is being written.
 type outbox struct {
 	mu       sync.Mutex
 	space    sync.Cond // signalled when bytes drop or the outbox closes
@@ -23,8 +30,10 @@ type outbox struct {
 	queued   int // bytes in q
 	inflight int // bytes taken and not yet written
 	limit    int
-	kicked   bool // a flush is pending in the connection actor's mailbox
-	closed   bool
+	// blocked is set while a write waits on a full socket.
+	blocked bool
+	kicked  bool // a flush is pending in the connection actor's mailbox
+	closed  bool
 	// overflowed is true when a push past the limit closed it (a slow
 	// consumer), false when the connection closed it (the client left).
 	overflowed bool
@@ -46,7 +55,7 @@ func (o *outbox) push(b []byte) (kick, ok bool) {
 	if o.closed {
 		return false, false
 	}
-	if o.queued+len(b) > o.limit {
+	if n := o.queued + len(b); n > o.limit && (o.blocked || n > burstLimits*o.limit) {
 		o.overflowed = true
 		o.closeLocked()
 		return false, false
@@ -58,6 +67,17 @@ func (o *outbox) push(b []byte) (kick, ok bool) {
 		return true, true
 	}
 	return false, true
+}
+
+// burstLimits is how many times its limit an outbox holds while its socket
+// takes writes at once.
+const burstLimits = 4
+
+// setBlocked records whether a write waits on a full socket.
+func (o *outbox) setBlocked(b bool) {
+	o.mu.Lock()
+	o.blocked = b
+	o.mu.Unlock()
 }
 
 // maxReplayPace caps what a replay keeps queued and in flight: replay frames
