@@ -29,8 +29,15 @@ type Config struct {
 	// OrgIdleGrace is how long an org actor (and its live feed) lives after
 	// its last client left. Zero means 30s.
 	OrgIdleGrace time.Duration
-	// MaxQueueBytes bounds a connection's outbound queue; past it the
-	// connection is closed with 4008. Zero means 1 MiB.
+	// WindowBytes bounds the encoded frames (plain and deflated) of an
+	// org's window; the oldest leave first, the newest always stays. Zero
+	// means 64 MiB.
+	WindowBytes int
+	// MaxQueueBytes bounds the frames waiting in a connection's outbound
+	// queue, the batch being written aside; past it the connection is
+	// closed with 4008. Zero means 4 MiB. The node refuses values below
+	// messages.MaxPublishFrames (node.Config.MaxQueueBytes); tests of slow
+	// consumers use smaller ones here.
 	MaxQueueBytes int
 	// WriteTimeout bounds one socket write. Zero means 10s.
 	WriteTimeout time.Duration
@@ -83,8 +90,11 @@ func (c *Config) validate() error {
 	if c.WindowSize <= 0 {
 		c.WindowSize = 1024
 	}
+	if c.WindowBytes <= 0 {
+		c.WindowBytes = 64 << 20
+	}
 	if c.MaxQueueBytes <= 0 {
-		c.MaxQueueBytes = 1 << 20
+		c.MaxQueueBytes = 4 << 20
 	}
 	if c.AppendRetries <= 0 {
 		c.AppendRetries = 20

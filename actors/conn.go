@@ -174,6 +174,7 @@ func (c *conn) send(ctx actor.Context, w *writeDone) (done bool, err error) {
 		return true, err
 	}
 	c.inflight = true
+	c.out.setBlocked(true) // from now on frames piling up past the limit cut
 	self, root := ctx.Self(), ctx.ActorSystem().Root
 	c.hub.wg.Add(1)
 	go func() {
@@ -187,6 +188,7 @@ func (c *conn) send(ctx actor.Context, w *writeDone) (done bool, err error) {
 
 func (c *conn) onWriteDone(ctx actor.Context, w *writeDone) {
 	c.inflight = false
+	c.out.setBlocked(false)
 	if w.closeFrame {
 		c.afterClose(ctx, w.err)
 		return

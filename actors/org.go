@@ -77,20 +77,9 @@ func (a *orgActor) start(ctx actor.Context) {
 	if err != nil {
 		panic(fmt.Errorf("actors: recover org %s head: %w", a.org, err))
 	}
-	win := newWindow(0, h.cfg.WindowSize, h.cfg.Retention)
-	from := uint64(1)
-	if head.Seq > uint64(h.cfg.WindowSize) {
-		from = head.Seq - uint64(h.cfg.WindowSize) + 1
-	}
-	if head.Seq > 0 {
-		evs, err := h.cfg.Log.Read(c, a.org, from, h.cfg.WindowSize)
-		if err != nil {
-			panic(fmt.Errorf("actors: recover org %s window: %w", a.org, err))
-		}
-		for i := range evs {
-			f := messages.EncodeEvent(evs[i])
-			win.add(entry{seq: evs[i].Seq, at: evs[i].Time, frame: &f})
-		}
+	win, err := a.recoverWindow(c, head.Seq)
+	if err != nil {
+		panic(fmt.Errorf("actors: recover org %s window: %w", a.org, err))
 	}
 	if win.head < head.Seq {
 		// Nothing is retained, or the read stopped before a hole (an event
@@ -98,7 +87,7 @@ func (a *orgActor) start(ctx actor.Context) {
 		// outlives retention, and older positions are served from the log.
 		// (A head past head.Seq is an event stored since the Head read; the
 		// feed goes on from there.)
-		win = newWindow(head.Seq, h.cfg.WindowSize, h.cfg.Retention)
+		win = newWindow(head.Seq, h.cfg.WindowSize, h.cfg.WindowBytes, h.cfg.Retention)
 	}
 	win.prune(time.Now())
 	a.win = win
@@ -132,6 +121,46 @@ func (a *orgActor) start(ctx actor.Context) {
 	}
 	h.log.Debug("org actor started", zap.String("org", a.org), zap.Uint64("head", win.head),
 		zap.Uint64("window_first", win.first()))
+}
+
+// recoverWindow reads the newest events up to head into a new window. A
+// read stops at persistence.ReadMaxBytes, so the window fills over several;
+// after the first, what the window's byte bound would evict anyway is
+// skipped, estimated from the events' sizes so far: an org of 1 MiB events
+// reads about --window-bytes, not --window-size MiB. It stops early at a
+// hole or the log's end; the caller then starts the window empty.
+func (a *orgActor) recoverWindow(c context.Context, head uint64) (*window, error) {
+	cfg := &a.hub.cfg
+	win := newWindow(0, cfg.WindowSize, cfg.WindowBytes, cfg.Retention)
+	next := uint64(1)
+	if head > uint64(cfg.WindowSize) {
+		next = head - uint64(cfg.WindowSize) + 1
+	}
+	first := true
+	for next <= head {
+		evs, err := cfg.Log.Read(c, a.org, next, int(head-next+1))
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) == 0 || (!first && evs[0].Seq != next) {
+			break // the log's end, or a hole
+		}
+		first = false
+		size := 0
+		for i := range evs {
+			f := messages.EncodeEvent(evs[i])
+			win.add(entry{seq: evs[i].Seq, at: evs[i].Time, frame: &f})
+			size += len(f.Plain) + len(f.Deflated)
+		}
+		next = evs[len(evs)-1].Seq + 1
+		if !persistence.ReachedReadBytes(evs) {
+			break // the log's end, or a hole
+		}
+		if keep := uint64(cfg.WindowBytes/max(size/len(evs), 1)) + 1; next <= head && head-next+1 > keep {
+			next = head - keep + 1 // the window restarts there (a jump)
+		}
+	}
+	return win, nil
 }
 
 func (a *orgActor) stopFeed() {

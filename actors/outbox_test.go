@@ -19,16 +19,60 @@ func TestOutboxBoundsAndKicks(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("took %d frames, want 2", len(got))
 	}
-	// Taken bytes still count until written.
-	if _, ok := o.push(make([]byte, 4)); ok {
-		t.Fatal("push past the limit (8 in flight + 4 > 10) succeeded")
+	// The batch being written does not count: the writer is draining it.
+	if kick, ok := o.push(make([]byte, 10)); !kick || !ok {
+		t.Fatalf("push of the limit behind a write in flight: kick=%v ok=%v, want both", kick, ok)
+	}
+	o.setBlocked(true) // the write waits on a full socket
+	if _, ok := o.push(make([]byte, 1)); ok {
+		t.Fatal("push past the limit (10 waiting + 1 > 10) behind a blocked write succeeded")
 	}
 	if _, ok := o.push([]byte{1}); ok {
 		t.Fatal("push after overflow succeeded: the outbox must stay closed")
 	}
 	o.written(8)
-	if !o.isClosed() {
-		t.Fatal("outbox not closed after overflow")
+	if !o.isClosed() || !o.hasOverflowed() {
+		t.Fatal("outbox not closed as overflowed")
+	}
+}
+
+// A reader that keeps up is never cut, whatever the sizes of the frames:
+// the writer takes a burst as one batch, and the next burst waits behind
+// it. Frames past the limit cut only behind a write blocked on a full
+// socket, or past burstLimits × limit.
+func TestOutboxBurstsBehindAWrite(t *testing.T) {
+	const limit = 100
+	tests := []struct {
+		name    string
+		blocked bool
+		bursts  [][]int // frame sizes pushed between two takes
+		wantOK  bool
+	}{
+		{"one frame of the limit, idle", false, [][]int{{limit}}, true},
+		{"frames of the limit, each taken", true, [][]int{{limit}, {limit}, {limit}, {limit}}, true},
+		{"a burst of the limit, then another", true, [][]int{{40, 40, 20}, {50, 50}}, true},
+		{"a burst past the limit, socket taking writes", false, [][]int{{60, 41}, {limit, limit, limit, limit}}, true},
+		{"a burst past the limit, socket blocked", true, [][]int{{60, 41}}, false},
+		{"two frames of the limit, socket blocked", true, [][]int{{limit, 1}}, false},
+		{"past burstLimits × limit, socket taking writes", false, [][]int{{limit, limit, limit, limit, 1}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := newOutbox(limit)
+			o.setBlocked(tt.blocked)
+			ok := true
+			for _, burst := range tt.bursts {
+				for _, n := range burst {
+					if _, pushed := o.push(make([]byte, n)); !pushed {
+						ok = false
+					}
+				}
+				o.take(nil) // not written yet: the socket is taking it
+			}
+			if ok != tt.wantOK || o.hasOverflowed() == tt.wantOK {
+				t.Fatalf("pushes ok = %v, overflowed = %v; want ok = %v", ok, o.hasOverflowed(), tt.wantOK)
+			}
+		})
 	}
 }
 
@@ -58,6 +102,7 @@ func TestOutboxPushWaitPaces(t *testing.T) {
 // connection closed (the client left) refuses pushes without being one.
 func TestOutboxOverflowedOnlyPastTheLimit(t *testing.T) {
 	full := newOutbox(4)
+	full.setBlocked(true)
 	if _, ok := full.push(make([]byte, 5)); ok || !full.hasOverflowed() {
 		t.Fatalf("push past the limit: ok=%v overflowed=%v, want refused and overflowed", ok, full.hasOverflowed())
 	}

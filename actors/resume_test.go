@@ -8,9 +8,9 @@ import (
 )
 
 func TestPlanFast(t *testing.T) {
-	w := newWindow(0, 100, time.Hour)
+	w := newWindow(0, 100, 0, time.Hour)
 	fillWindow(w, 1, 50, time.Now())
-	w2 := newWindow(0, 10, time.Hour)
+	w2 := newWindow(0, 10, 0, time.Hour)
 	fillWindow(w2, 1, 50, time.Now()) // holds 41..50
 	tests := []struct {
 		name     string
@@ -51,7 +51,7 @@ func TestPlanFast(t *testing.T) {
 
 func TestPlanFastHeadPastWindow(t *testing.T) {
 	// Seqs 11 and 12 are acknowledged but not yet delivered by the feed.
-	w := newWindow(0, 100, time.Hour)
+	w := newWindow(0, 100, 0, time.Hour)
 	fillWindow(w, 1, 10, time.Now())
 	pl, ok := planFast(w, 12, "e1", position{})
 	if !ok || pl.welcome.Head != 12 || pl.next != 13 {

@@ -17,16 +17,52 @@ type entry struct {
 // window is the org's in-memory replay window: the newest events, seqs
 // contiguous and ending at head. It is pure state: no I/O, no clock of its
 // own, so the org actor's decisions are testable without sockets.
+//
+// It is bounded in events and in bytes: a count alone let 1024 events of
+// 1 MiB, plain and deflated, hold 2 GiB per org on every node (issue 10).
+// The newest entry always stays, whatever its size, so that the window's
+// head is always servable; a position the window lost is served from the
+// log, exactly, like one older than the count.
 type window struct {
 	head uint64
 	ents []entry
-	// size bounds the entries held; retention drops entries older than it.
+	// bytes is the encoded size of ents (plain and deflated frames).
+	bytes int
+	// size bounds the entries held, maxBytes their bytes (0: no bound);
+	// retention drops entries older than it.
 	size      int
+	maxBytes  int
 	retention time.Duration
 }
 
-func newWindow(head uint64, size int, retention time.Duration) *window {
-	return &window{head: head, size: size, retention: retention}
+func newWindow(head uint64, size, maxBytes int, retention time.Duration) *window {
+	return &window{head: head, size: size, maxBytes: maxBytes, retention: retention}
+}
+
+// frameBytes is what an entry's frames hold in memory.
+func frameBytes(e *entry) int {
+	if e.frame == nil {
+		return 0
+	}
+	return len(e.frame.Plain) + len(e.frame.Deflated)
+}
+
+// dropFront removes the n oldest entries.
+func (w *window) dropFront(n int) {
+	for i := range n {
+		w.bytes -= frameBytes(&w.ents[i])
+	}
+	if n == 1 {
+		// Reslicing from the front shrinks the capacity; append then moves
+		// the entries to a fresh array now and again: amortised O(1), and
+		// the dropped frame is released at once.
+		w.ents[0] = entry{}
+		w.ents = w.ents[1:]
+		return
+	}
+	k := copy(w.ents, w.ents[n:])
+	clear(w.ents[k:])
+	w.ents = w.ents[:k]
 }
 
 // first is the oldest seq the window can serve, head+1 when it is empty.
@@ -47,17 +83,22 @@ func (w *window) add(e entry) (added, jumped bool) {
 	if e.seq != w.head+1 {
 		clear(w.ents)
 		w.ents = w.ents[:0]
+		w.bytes = 0
 		jumped = true
 	}
 	w.head = e.seq
 	if len(w.ents) >= w.size {
-		// Reslicing from the front shrinks the capacity; append then moves
-		// the entries to a fresh array now and again: amortised O(1), and the
-		// dropped frame is released at once.
-		w.ents[0] = entry{}
-		w.ents = w.ents[1:]
+		w.dropFront(1)
 	}
 	w.ents = append(w.ents, e)
+	w.bytes += frameBytes(&e)
+	if w.maxBytes > 0 && w.bytes > w.maxBytes {
+		n := 0
+		for over := w.bytes - w.maxBytes; over > 0 && n < len(w.ents)-1; n++ {
+			over -= frameBytes(&w.ents[n])
+		}
+		w.dropFront(n)
+	}
 	return true, jumped
 }
 
@@ -72,9 +113,7 @@ func (w *window) prune(now time.Time) {
 		i++
 	}
 	if i > 0 {
-		n := copy(w.ents, w.ents[i:])
-		clear(w.ents[n:])
-		w.ents = w.ents[:n]
+		w.dropFront(i)
 	}
 }
 

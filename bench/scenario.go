@@ -16,10 +16,11 @@ const (
 	ScenarioResumeStorm  = "resume-storm"
 	ScenarioPublish      = "publish"
 	ScenarioSlowConsumer = "slow-consumer"
+	ScenarioLargeEvents  = "large-events"
 )
 
 // Scenarios lists every scenario in suite order.
-var Scenarios = []string{ScenarioIdle, ScenarioFanout, ScenarioResumeStorm, ScenarioPublish, ScenarioSlowConsumer}
+var Scenarios = []string{ScenarioIdle, ScenarioFanout, ScenarioResumeStorm, ScenarioPublish, ScenarioSlowConsumer, ScenarioLargeEvents}
 
 // orgNames returns m org ids for this target's run, prefixed by what.
 func orgNames(t *Target, what string, m int) []string {

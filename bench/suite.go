@@ -21,6 +21,7 @@ type Sizes struct {
 	Resume  ResumeConfig
 	Publish PublishConfig
 	Slow    SlowConfig
+	Large   LargeConfig
 }
 
 // ShortSizes are the sizes of `suite --short`: every scenario, small, the
@@ -32,6 +33,7 @@ func ShortSizes() Sizes {
 		Resume:  ResumeConfig{Clients: 2000, Orgs: 10, Events: 200},
 		Publish: PublishConfig{Batches: []int{1, 10, 100}, Orgs: 8, Duration: 2 * time.Second},
 		Slow:    SlowConfig{Readers: 10, Rate: 2000, Size: 1024, Baseline: 2 * time.Second, MaxFlood: 20 * time.Second},
+		Large:   LargeConfig{Readers: 5, Total: 256 << 20},
 	}
 }
 
@@ -46,6 +48,7 @@ func FullSizes() Sizes {
 		Resume:  ResumeConfig{Clients: 10000, Orgs: 10, Events: 1000},
 		Publish: PublishConfig{Batches: []int{1, 10, 100, 1000}, Orgs: 16, Duration: 10 * time.Second},
 		Slow:    SlowConfig{Readers: 100, Rate: 5000, Size: 1024},
+		Large:   LargeConfig{Readers: 10, Total: 1 << 30},
 	}
 }
 
@@ -62,6 +65,8 @@ func RunScenario(ctx context.Context, t *Target, name string, s Sizes) (*Result,
 		return RunPublish(ctx, t, s.Publish)
 	case ScenarioSlowConsumer:
 		return RunSlowConsumer(ctx, t, s.Slow)
+	case ScenarioLargeEvents:
+		return RunLargeEvents(ctx, t, s.Large)
 	}
 	return nil, fmt.Errorf("%w: %q (one of %s)", ErrUnknownScenario, name, strings.Join(Scenarios, ", "))
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/orgstream/orgstream/internal/testkit"
+	"github.com/orgstream/orgstream/messages"
 	"github.com/orgstream/orgstream/node"
 	"github.com/orgstream/orgstream/transport/auth"
 )
@@ -326,7 +327,7 @@ func TestTooManyBacksOff(t *testing.T) {
 // a flood and is cut; it reconnects at once and resumes without a gap.
 func TestSlowConsumerResumes(t *testing.T) {
 	t.Parallel()
-	n := testkit.StartNode(t, func(c *node.Config) { c.MaxQueueBytes = 64 << 10 })
+	n := testkit.StartNode(t, func(c *node.Config) { c.MaxQueueBytes = messages.MaxPublishFrames })
 	const org = "flood"
 	pub := n.Token(t, org, "backend", time.Hour, true)
 	release := make(chan struct{})

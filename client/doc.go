@@ -15,6 +15,30 @@
 //	if err != nil { ... }
 //	err = c.Run(ctx) // blocks; reconnects by itself
 //
+// # Publishing
+//
+// A Publisher is the way to publish from Go (PROTOCOL.md "Publishing"). It
+// posts one event (Publish) or up to MaxBatch (PublishBatch) to
+// /v2/realtime/orgs/{org}/events with a publish token, and gives every
+// event an id unless the Message has one (NewID: 128 random bits). With
+// ids, retrying is always safe: the daemon answers a known id with its
+// first seq (200) instead of storing it again. So the Publisher retries
+// what may succeed later (503, including outcome_unknown; 5xx from a
+// proxy; 408, 429; network errors; AttemptTimeout) with the same body, ids
+// included, and full-jitter backoff, for up to RetryFor (60 s by default,
+// at most MaxRetryFor, well inside the daemon's 2-minute dedup window). It
+// never retries any other 4xx (ErrPublishRefused). When retries run out the
+// error is ErrOutcomeUnknown and carries the ids: the events may or may not
+// be stored; send them again with those ids.
+//
+//	p, err := client.NewPublisher(client.PublisherConfig{
+//		URL: "http://127.0.0.1:8080", Org: "acme", Token: publishToken,
+//	})
+//	ack, err := p.Publish(ctx, client.Message{Topic: "orders.updated", Data: []byte(`{"id":42}`)})
+//	// ack.Seq, ack.ID; ack.Duplicate when a lost answer was retried
+//
+// A Publisher is safe for concurrent use; Close ends its idle connections.
+//
 // # Position
 //
 // The client keeps (epoch, last): the epoch of the org's log and the seq of

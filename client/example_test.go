@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -45,4 +46,41 @@ func ExampleClient() {
 	}
 	epoch, last := c.Position()
 	fmt.Printf("stopped at %s/%d after %+v\n", epoch, last, c.Stats())
+}
+
+// Publishing with ids and safe retries: the Publisher gives each event an
+// id (unless it has one) and retries 503s and network errors with the same
+// ids, so an event is stored once even when an answer is lost. Compiled,
+// not run (it needs a daemon).
+func ExamplePublisher() {
+	p, err := client.NewPublisher(client.PublisherConfig{
+		URL:   "http://127.0.0.1:8080",
+		Org:   "acme",
+		Token: os.Getenv("ORGSTREAM_PUBLISH_TOKEN"),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	ack, err := p.Publish(ctx, client.Message{Topic: "orders.updated", Data: []byte(`{"id":42}`)})
+	switch {
+	case errors.Is(err, client.ErrPublishRefused):
+		log.Fatal(err) // a 4xx: fix the request or the token
+	case errors.Is(err, client.ErrOutcomeUnknown):
+		// Retries ran out: publish again later with the same id
+		// (err.(*client.PublishError).IDs) to store it at most once.
+		log.Fatal(err)
+	case err != nil:
+		log.Fatal(err)
+	}
+	fmt.Println("stored as seq", ack.Seq, "with id", ack.ID)
+
+	batch, err := p.PublishBatch(ctx, []client.Message{
+		{Topic: "orders.created", Data: []byte(`{"id":43}`), ID: "order-43-v1"}, // a natural key
+		{Topic: "orders.created", Data: []byte(`{"id":44}`)},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("seqs", batch.Seqs)
 }

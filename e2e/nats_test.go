@@ -118,6 +118,10 @@ func TestEmbeddedNATSPublish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	a = testkit.SeqAnswer{}
+	if err := json.Unmarshal(reply.Data, &a); err != nil || a.Seq != 4 {
+		t.Fatalf("reply %s (%v), want {\"seq\":4}: the forgery took no seq", reply.Data, err)
+	}
 	if f := c.ExpectFrame(ctx, "event"); f.Seq != 4 || string(f.Data) != `{"real":4}` {
 		t.Fatalf("after the forgery: %s, want seq 4 with the stored data", f.Raw)
 	}

@@ -451,6 +451,7 @@ func FuzzParsePublish(f *testing.F) {
 				n,
 			)
 		}
+		checkFramesBound(t, body, p.Drafts)
 		for i, d := range p.Drafts {
 			if !ValidTopic(d.Topic) {
 				t.Fatalf(

@@ -69,7 +69,10 @@ var syncMarker = []byte{0, 0, 0xff, 0xff}
 
 // deflateFrame compresses payload as one permessage-deflate message without
 // context takeover (a fresh compressor state, so any client can inflate it)
-// and frames it with RSV1 set. It returns nil if the compressor fails.
+// and frames it with RSV1 set. It returns nil if the compressor fails, or if
+// the frame would not be smaller than the plain one (random data): the plain
+// frame is valid on a deflate connection too, and the largest frame written
+// then never exceeds the plain one (MaxEventFrame).
 func deflateFrame(payload []byte) []byte {
 	d := deflaters.Get().(*deflater)
 	d.out.Reset()
@@ -79,7 +82,8 @@ func deflateFrame(payload []byte) []byte {
 		err = d.w.Flush()
 	}
 	var frame []byte
-	if out := d.out.Bytes(); err == nil && bytes.HasSuffix(out, syncMarker) {
+	if out := d.out.Bytes(); err == nil && bytes.HasSuffix(out, syncMarker) &&
+		len(out)-len(syncMarker) < len(payload) {
 		out = out[:len(out)-len(syncMarker)]
 		h := ws.Header{
 			Fin:    true,

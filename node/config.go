@@ -1,10 +1,14 @@
 package node
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/orgstream/orgstream/messages"
 )
 
 // Config is one orgstream daemon's configuration; the fields mirror the flags
@@ -88,13 +92,20 @@ type Config struct {
 	PingInterval time.Duration
 	// DrainPeriod spreads the 1001 closes on shutdown. Zero means 5s.
 	DrainPeriod time.Duration
-	// MaxQueueBytes bounds one connection's outbound queue; past it the
-	// connection is closed with 4008. Zero means 1 MiB.
+	// MaxQueueBytes bounds the frames waiting in one connection's outbound
+	// queue (the batch being written aside); past it the connection is
+	// closed with 4008. Zero means DefaultMaxQueueBytes; below
+	// messages.MaxPublishFrames Start refuses it (ErrInvalidConfig): the
+	// frames of one publish would cut an idle client.
 	MaxQueueBytes int
 	// WindowSize is how many recent events each org keeps encoded in memory
 	// for instant replay; older retained events are replayed from the log.
 	// Zero means 1024.
 	WindowSize int
+	// WindowBytes bounds the encoded frames (plain and deflated) each org
+	// keeps in its window; the oldest leave first, the newest always stays.
+	// Zero means DefaultWindowBytes.
+	WindowBytes int
 	// OrgIdleGrace is how long an org's actor and live feed outlive its last
 	// client. Zero means 30s.
 	OrgIdleGrace time.Duration
@@ -112,6 +123,26 @@ type Config struct {
 
 	// Logger receives structured logs. Nil means zap.NewNop().
 	Logger *zap.Logger
+}
+
+// Defaults of Config in bytes.
+const (
+	// DefaultMaxQueueBytes admits the frames of a few largest publishes
+	// behind a write in flight.
+	DefaultMaxQueueBytes = 4 << 20
+	DefaultWindowBytes   = 64 << 20
+)
+
+// ErrInvalidConfig wraps the Config errors of Start.
+var ErrInvalidConfig = errors.New("node: invalid config")
+
+// check refuses values that cannot work; it runs after setDefaults.
+func (c *Config) check() error {
+	if c.MaxQueueBytes < messages.MaxPublishFrames {
+		return fmt.Errorf("%w: MaxQueueBytes %d is below %d bytes, the frames of the largest publish: "+
+			"one event would cut an idle client (4008)", ErrInvalidConfig, c.MaxQueueBytes, messages.MaxPublishFrames)
+	}
+	return nil
 }
 
 func (c *Config) setDefaults() {
@@ -157,7 +188,10 @@ func (c *Config) setDefaults() {
 		c.WindowSize = int(c.RetentionMaxEvents)
 	}
 	if c.MaxQueueBytes <= 0 {
-		c.MaxQueueBytes = 1 << 20
+		c.MaxQueueBytes = DefaultMaxQueueBytes
+	}
+	if c.WindowBytes <= 0 {
+		c.WindowBytes = DefaultWindowBytes
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()

@@ -69,6 +69,9 @@ type Node struct {
 // NATS publish queue group only once the log is open.
 func Start(ctx context.Context, cfg Config) (*Node, error) {
 	cfg.setDefaults()
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
 	n := &Node{cfg: cfg, log: cfg.Logger, metrics: metrics.New()}
 	if err := n.start(ctx); err != nil {
 		_ = n.stop(context.Background())
@@ -129,6 +132,7 @@ func (n *Node) start(ctx context.Context) error {
 		Logger:          n.log.Named("actors"),
 		Retention:       cfg.Retention,
 		MaxQueueBytes:   cfg.MaxQueueBytes,
+		WindowBytes:     cfg.WindowBytes,
 		PingInterval:    cfg.PingInterval,
 		MaxConnsPerUser: cfg.MaxConnsPerUser,
 		MaxConnsPerOrg:  cfg.MaxConnsPerOrg,

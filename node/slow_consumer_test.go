@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orgstream/orgstream/internal/testkit"
+	"github.com/orgstream/orgstream/messages"
 	"github.com/orgstream/orgstream/node"
 )
 
@@ -20,7 +21,7 @@ import (
 // grow with the backlog. The slow client then resumes and gets the rest.
 func TestSlowConsumerCut4008(t *testing.T) {
 	t.Parallel()
-	n := testkit.StartNode(t, func(c *node.Config) { c.MaxQueueBytes = 64 << 10 })
+	n := testkit.StartNode(t, func(c *node.Config) { c.MaxQueueBytes = messages.MaxPublishFrames })
 	ctx := ctxFor(t, 2*phase)
 	const org = "flood"
 	pub := n.Token(t, org, "backend", time.Hour, true)

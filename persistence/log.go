@@ -118,8 +118,11 @@ type Log interface {
 
 	// Read returns up to max retained events of org with seq >= from, in seq
 	// order, without holes: it stops before a missing seq (a hole, see
-	// Bounds). Fewer than max means the end of the log or a hole was
-	// reached. When from is not retained (older than the oldest retained
+	// Bounds). It also stops after the event whose data brings the total to
+	// ReadMaxBytes (it always returns at least one event when one is
+	// retained), so that a read holds bounded memory whatever the event
+	// sizes. Fewer than max means the end of the log, a hole, or the byte
+	// bound (ReachedReadBytes) was reached. When from is not retained (older than the oldest retained
 	// event, or in a hole), the result starts at the next retained one: a
 	// caller that must see every seq compares the first seq with from and
 	// checks Bounds.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -113,6 +114,7 @@ var contractCases = []struct {
 	{"RetentionByTime", testRetentionByTime},
 	{"Follow", testFollow},
 	{"FollowJump", testFollowJump},
+	{"ReadBoundedInBytes", testReadBoundedInBytes},
 	{"Closed", testClosed},
 }
 
@@ -663,6 +665,40 @@ func testFollow(t *testing.T, im impl) {
 	eventually(t, 5*time.Second, "event 17", func() bool { return len(c2.seqs()) == 1 })
 	if got := c2.seqs(); !slices.Equal(got, []uint64{17}) {
 		t.Fatalf("followed %v, want [17]", got)
+	}
+}
+
+// testReadBoundedInBytes: a Read stops once the data reaches ReadMaxBytes
+// (at least one event), and a Follow from before reads on to the end.
+func testReadBoundedInBytes(t *testing.T, im impl) {
+	h := im.open(t, contractCfg{})
+	l, ctx := h.log, ctxT(t)
+	const size = 900 << 10 // events of ~900 KiB: 12 of them pass 8 MiB
+	big := `"` + strings.Repeat("x", size-2) + `"`
+	const n = 12
+	for i := range n {
+		mustAppend(t, l, "acme", messages.Draft{Topic: "big", Data: json.RawMessage(big), ID: fmt.Sprintf("big-%d", i)})
+	}
+	evs, err := l.Read(ctx, "acme", 1, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := (ReadMaxBytes + size - 1) / size // the event that reaches the bound is the last
+	if len(evs) != want || !ReachedReadBytes(evs) {
+		t.Fatalf("Read of %d events of %d bytes returned %d, want %d (ReadMaxBytes %d)", n, size, len(evs), want, ReadMaxBytes)
+	}
+	if rest, err := l.Read(ctx, "acme", uint64(want+1), 1000); err != nil || len(rest) != n-want || rest[0].Seq != uint64(want+1) {
+		t.Fatalf("Read on from %d: %d events, %v", want+1, len(rest), err)
+	}
+	var c collector
+	f, err := l.Follow("acme", 0, c.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Stop()
+	eventually(t, 10*time.Second, "all big events followed", func() bool { return len(c.seqs()) >= n })
+	if got := c.seqs(); !slices.Equal(got, seqRange(1, n)) {
+		t.Fatalf("followed %v, want 1..%d", got, n)
 	}
 }
 

@@ -208,7 +208,7 @@ func (f *jsFollower) read(from uint64) (evs []messages.Event, revs []uint64, mor
 		}
 		evs, revs, hole, err := f.l.read(f.ctx, f.org, from, followReadMax, true)
 		if err == nil {
-			return evs, revs, hole || len(evs) == followReadMax, true
+			return evs, revs, hole || len(evs) == followReadMax || ReachedReadBytes(evs), true
 		}
 		if errors.Is(err, ErrClosed) || f.l.isClosed() {
 			return nil, nil, false, false

@@ -65,7 +65,8 @@ func (l *JetStreamLog) read(ctx context.Context, org string, from uint64, max in
 		revs = make([]uint64, 0, cap(out))
 	}
 	rev := start
-	for len(out) < max {
+	size := 0
+	for len(out) < max && size < ReadMaxBytes {
 		var prev uint64
 		if len(out) > 0 {
 			prev = out[len(out)-1].Seq
@@ -77,7 +78,10 @@ func (l *JetStreamLog) read(ctx context.Context, org string, from uint64, max in
 				return true // before the start (the search lands at or before it)
 			case prev != 0 && ev.Seq != prev+1:
 				return false // a hole: stop rather than skip
+			case size >= ReadMaxBytes:
+				return true // the byte bound: the rest of the batch is dropped
 			}
+			size += len(ev.Data)
 			out = append(out, ev)
 			if withRevs {
 				revs = append(revs, evRev)

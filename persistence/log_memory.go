@@ -253,9 +253,12 @@ func (l *MemoryLog) Read(_ context.Context, org string, from uint64, max int) ([
 		i = int(min(from-first, uint64(len(o.events))))
 	}
 	n := min(len(o.events)-i, max)
-	out := make([]messages.Event, n)
-	for k := range out {
-		out[k] = o.events[i+k].ev
+	out := make([]messages.Event, 0, min(n, directBatchMax))
+	size := 0
+	for k := 0; k < n && size < ReadMaxBytes; k++ {
+		ev := o.events[i+k].ev
+		out = append(out, ev)
+		size += len(ev.Data)
 	}
 	return out, nil
 }

@@ -73,7 +73,7 @@ func (f *memFollower) run(o *memOrg) {
 			f.fn(ev)
 			f.last = ev.Seq
 		}
-		if len(evs) == followReadMax {
+		if len(evs) == followReadMax || ReachedReadBytes(evs) {
 			continue
 		}
 		select {

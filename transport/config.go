@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
+	"github.com/orgstream/orgstream/messages"
 	"github.com/orgstream/orgstream/metrics"
 	"github.com/orgstream/orgstream/transport/auth"
 )
@@ -22,7 +23,7 @@ const (
 
 // MaxPublishBody is the largest publish body accepted (PROTOCOL.md: 413 over
 // 1 MiB), over HTTP and NATS alike.
-const MaxPublishBody = 1 << 20
+const MaxPublishBody = messages.MaxBody
 
 // Errors of New, Start and Readiness.
 var (

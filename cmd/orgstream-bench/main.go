@@ -1,5 +1,6 @@
 // Command orgstream-bench measures an orgstream daemon: idle connections,
-// fan-out, resume storms, durable publish and slow consumers.
+// fan-out, resume storms, durable publish, slow consumers and the memory of
+// an org taking the largest events.
 //
 //	orgstream-bench <scenario> [flags]
 //	orgstream-bench suite [--short] [flags]
@@ -45,6 +46,7 @@ type options struct {
 	url, jwtSecret, dataDir, daemon, out string
 	sourceAddrs, conns, orgs, nodes      int
 	size, events, dialConcurrency        int
+	total                                int64
 	rate                                 float64
 	duration                             time.Duration
 	batch, pids                          intList
@@ -70,6 +72,7 @@ func newFlags(o *options, name string, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.size, "size", 0, "event data size in bytes")
 	fs.DurationVar(&o.duration, "duration", 0, "publishing time (fanout), hold (idle), per run (publish), baseline (slow-consumer)")
 	fs.IntVar(&o.events, "events", 0, "missed events per org (resume-storm)")
+	fs.Int64Var(&o.total, "total", 0, "bytes of event data published (large-events); 0 = 1 GiB")
 	fs.Var(&o.batch, "batch", "batch sizes, comma-separated (publish); the first is the max batch of fanout and resume-storm")
 	fs.IntVar(&o.dialConcurrency, "dial-concurrency", 0, "connects in flight (idle, fanout, resume-storm)")
 	fs.BoolVar(&o.short, "short", false, "suite: small sizes (the whole suite in under 3 minutes)")
@@ -239,6 +242,7 @@ func (o *options) apply(s *bench.Sizes) {
 	set(&s.Fanout.Conns, o.conns)
 	set(&s.Resume.Clients, o.conns)
 	set(&s.Slow.Readers, o.conns)
+	set(&s.Large.Readers, o.conns)
 	set(&s.Idle.Orgs, o.orgs)
 	set(&s.Fanout.Orgs, o.orgs)
 	set(&s.Resume.Orgs, o.orgs)
@@ -247,6 +251,10 @@ func (o *options) apply(s *bench.Sizes) {
 	set(&s.Resume.Size, o.size)
 	set(&s.Publish.Size, o.size)
 	set(&s.Slow.Size, o.size)
+	set(&s.Large.Size, o.size)
+	if o.total != 0 {
+		s.Large.Total = o.total
+	}
 	set(&s.Resume.Events, o.events)
 	set(&s.Idle.DialConcurrency, o.dialConcurrency)
 	set(&s.Fanout.DialConcurrency, o.dialConcurrency)

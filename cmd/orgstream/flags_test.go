@@ -45,7 +45,8 @@ func TestServeFlags(t *testing.T) {
 			eq(t, "Replicas", cfg.Replicas, 1)
 			eq(t, "PingInterval", cfg.PingInterval, 25*time.Second)
 			eq(t, "DrainPeriod", cfg.DrainPeriod, 5*time.Second)
-			eq(t, "MaxQueueBytes", cfg.MaxQueueBytes, 1<<20)
+			eq(t, "MaxQueueBytes", cfg.MaxQueueBytes, 4<<20)
+			eq(t, "WindowBytes", cfg.WindowBytes, 64<<20)
 			eq(t, "SyncAlways", cfg.SyncAlways, false)
 			eq(t, "Dev", cfg.Dev, false)
 			eq(t, "logLevel", o.logLevel, "info")
@@ -77,7 +78,8 @@ func TestServeFlags(t *testing.T) {
 			"ORGSTREAM_REPLICAS":             "3",
 			"ORGSTREAM_PING_INTERVAL":        "1s",
 			"ORGSTREAM_DRAIN_PERIOD":         "250ms",
-			"ORGSTREAM_MAX_QUEUE_BYTES":      "512KiB",
+			"ORGSTREAM_MAX_QUEUE_BYTES":      "2MiB",
+			"ORGSTREAM_WINDOW_BYTES":         "8MiB",
 			"ORGSTREAM_SYNC_ALWAYS":          "true",
 			"ORGSTREAM_DEV":                  "true",
 			"ORGSTREAM_LOG_LEVEL":            "debug",
@@ -104,7 +106,8 @@ func TestServeFlags(t *testing.T) {
 			eq(t, "Replicas", cfg.Replicas, 3)
 			eq(t, "PingInterval", cfg.PingInterval, time.Second)
 			eq(t, "DrainPeriod", cfg.DrainPeriod, 250*time.Millisecond)
-			eq(t, "MaxQueueBytes", cfg.MaxQueueBytes, 512<<10)
+			eq(t, "MaxQueueBytes", cfg.MaxQueueBytes, 2<<20)
+			eq(t, "WindowBytes", cfg.WindowBytes, 8<<20)
 			eq(t, "SyncAlways", cfg.SyncAlways, true)
 			eq(t, "Dev", cfg.Dev, true)
 			eq(t, "logLevel", o.logLevel, "debug")

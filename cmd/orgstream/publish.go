@@ -6,11 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
+	"github.com/orgstream/orgstream/client"
 	"github.com/orgstream/orgstream/messages"
 	"github.com/orgstream/orgstream/transport/auth"
 )
@@ -18,15 +17,19 @@ import (
 const publishShort = "publish one event over HTTP"
 
 const publishExtra = `POSTs {"topic":…,"data":…,"id":…} to <url>/v2/realtime/orgs/<org>/events and
-prints the JSON answer ({"seq":N}). Without --token it signs a one-minute
-publish token with the daemon's secret (--jwt-secret, or the existing
-<data-dir>/jwt-secret). Exit 0 on a 2xx answer, 1 otherwise. Example:
+prints {"seq":N,"id":KEY} (and "duplicate":true when the id was already
+stored). Without --id it assigns a random one, so that its retries (503,
+network errors, timeouts: for up to 30 s, with backoff, never a 4xx) cannot
+store the event twice. Without --token it signs a one-minute publish token
+with the daemon's secret (--jwt-secret, or the existing
+<data-dir>/jwt-secret), a fresh one per attempt. Exit 0 once stored, 1
+otherwise. Example:
 
   orgstream publish --org acme --topic demo --data '{"hello":"world"}' --data-dir ./data`
 
-// publishTimeout bounds the whole request; the daemon answers once the event
-// is durable, well under this.
-const publishTimeout = 30 * time.Second
+// publishRetryFor bounds the retries of a failed attempt (503, network
+// errors, timeouts); the id makes them safe.
+const publishRetryFor = 30 * time.Second
 
 // mintedTokenTTL is the lifetime of a token publish signs for itself.
 const mintedTokenTTL = time.Minute
@@ -47,7 +50,7 @@ func newPublishFlags(o *publishOptions) *flagSet {
 	f.String(&o.org, "org", "", "ORG", "org id to publish to (required)", checkOrg)
 	f.String(&o.topic, "topic", "", "TOPIC", "topic of the event, e.g. orders.updated (required)", checkTopic)
 	f.String(&o.data, "data", "", "JSON", `the event's data, any JSON value; "-" reads it from stdin (required)`, nil)
-	f.String(&o.id, "id", "", "KEY", "idempotency key: the same id within 2 minutes returns the first seq", nil)
+	f.String(&o.id, "id", "", "KEY", "idempotency key: the same id within 2 minutes returns the first seq; empty means a random one", nil)
 	f.String(&o.token, "token", "", "JWT", "publish token; empty means sign one with the secret below", nil)
 	o.secret.define(f)
 	return f
@@ -99,51 +102,44 @@ func (c *cli) publish(ctx context.Context, args []string) error {
 	if !json.Valid(data) {
 		return usagef("orgstream publish: --data is not valid JSON")
 	}
-	token := o.token
-	if token == "" {
+	token := func(context.Context) (string, error) { return o.token, nil }
+	if o.token == "" {
 		secret, err := o.secret.resolve("publish", false)
 		if err != nil {
 			return err
 		}
-		token, err = o.secret.issue(secret, auth.Claims{
-			Sub:   "orgstream-cli",
-			Org:   o.org,
-			Exp:   time.Now().Add(mintedTokenTTL),
-			Scope: auth.ScopePublish,
-		})
-		if err != nil {
-			return fmt.Errorf("sign: %w", err)
+		// A fresh token per attempt: retries may outlast one.
+		token = func(context.Context) (string, error) {
+			t, err := o.secret.issue(secret, auth.Claims{
+				Sub:   "orgstream-cli",
+				Org:   o.org,
+				Exp:   time.Now().Add(mintedTokenTTL),
+				Scope: auth.ScopePublish,
+			})
+			if err != nil {
+				return "", fmt.Errorf("sign: %w", err)
+			}
+			return t, nil
 		}
 	}
-	body, err := json.Marshal(struct {
-		Topic string          `json:"topic"`
-		Data  json.RawMessage `json:"data"`
-		ID    string          `json:"id,omitempty"`
-	}{o.topic, data, o.id})
+	p, err := client.NewPublisher(client.PublisherConfig{
+		URL: o.url, Org: o.org, TokenFunc: token, RetryFor: publishRetryFor,
+	})
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
-	defer cancel()
-	endpoint := strings.TrimRight(o.url, "/") + "/v2/realtime/orgs/" + url.PathEscape(o.org) + "/events"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	defer p.Close()
+	ack, err := p.Publish(ctx, client.Message{Topic: o.topic, Data: data, ID: o.id})
+	if err != nil {
+		return err // neither the URL nor the token is in it
+	}
+	answer, err := json.Marshal(struct {
+		Seq       uint64 `json:"seq"`
+		ID        string `json:"id"`
+		Duplicate bool   `json:"duplicate,omitempty"`
+	}{ack.Seq, ack.ID, ack.Duplicate})
 	if err != nil {
 		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err // the URL in it carries no token
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("read answer: %w", err)
-	}
-	answer = bytes.TrimSpace(answer)
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s: %s", resp.Status, answer)
 	}
 	_, err = fmt.Fprintf(c.stdout, "%s\n", answer)
 	return err

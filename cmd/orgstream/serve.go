@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/orgstream/orgstream/messages"
 	"github.com/orgstream/orgstream/node"
 )
 
@@ -48,6 +49,7 @@ type serveOptions struct {
 	drainPeriod     time.Duration
 	maxQueueBytes   int
 	windowSize      int
+	windowBytes     int
 	orgIdleGrace    time.Duration
 	syncAlways      bool
 	dev             bool
@@ -81,8 +83,9 @@ func newServeFlags(o *serveOptions) *flagSet {
 	f.Int(&o.replicas, "replicas", 1, 1, "replication factor of the log (3 in a 3-node cluster)")
 	f.Duration(&o.pingInterval, "ping-interval", 25*time.Second, "WebSocket ping period; a connection that answers none for two periods is closed")
 	f.Duration(&o.drainPeriod, "drain-period", 5*time.Second, "on shutdown, closes (1001) are spread over this period")
-	f.Bytes(&o.maxQueueBytes, "max-queue-bytes", 1<<20, "outbound queue of one connection; past it the connection is closed with 4008")
+	f.Bytes(&o.maxQueueBytes, "max-queue-bytes", node.DefaultMaxQueueBytes, "frames waiting in one connection's outbound queue; past it the connection is closed with 4008 (at least "+formatBytes(messages.MaxPublishFrames)+")")
 	f.Int(&o.windowSize, "window-size", 1024, 1, "recent events per org kept encoded in memory for instant replay (older ones replay from the log)")
+	f.Bytes(&o.windowBytes, "window-bytes", node.DefaultWindowBytes, "bytes of encoded frames per org kept for instant replay; the oldest leave first, the newest always stays")
 	f.Duration(&o.orgIdleGrace, "org-idle-grace", 30*time.Second, "how long an org's actor and NATS feed outlive its last client")
 	f.Bool(&o.syncAlways, "sync-always", false, "fsync every write (survives power loss, not only crashes) at a throughput cost")
 	f.Bool(&o.dev, "dev", false, "development mode: the console at / gets a Mint token button (POST /v2/dev/tokens signs tokens for anyone who can reach --listen); for local try-outs only")
@@ -110,6 +113,10 @@ func checkNATSListen(s string) error {
 
 // check refuses combinations of flags that cannot work.
 func (o *serveOptions) check() error {
+	if o.maxQueueBytes < messages.MaxPublishFrames {
+		return usagef("orgstream serve: --max-queue-bytes %s is below %d bytes, the frames of the largest publish: one event would cut an idle client (4008)",
+			formatBytes(o.maxQueueBytes), messages.MaxPublishFrames)
+	}
 	if o.clusterListen != "" && o.clusterSecret == "" {
 		return usagef("orgstream serve: --cluster-listen needs --cluster-secret (or %s): the routes between nodes are authenticated", envName("cluster-secret"))
 	}
@@ -150,6 +157,7 @@ func (o *serveOptions) config(secret []byte, log *zap.Logger) node.Config {
 		DrainPeriod:           o.drainPeriod,
 		MaxQueueBytes:         o.maxQueueBytes,
 		WindowSize:            o.windowSize,
+		WindowBytes:           o.windowBytes,
 		OrgIdleGrace:          o.orgIdleGrace,
 		SyncAlways:            o.syncAlways,
 		Dev:                   o.dev,

@@ -19,3 +19,15 @@ export { backoffDelay, CloseCode, decideReconnect, type ReconnectAction } from '
 export { topicMatches } from './topic.js';
 export { streamBase, streamURL, STREAM_PATH } from './url.js';
 export { ProtocolError } from './tracker.js';
+export {
+  Publisher,
+  PublishError,
+  newEventId,
+  retryableStatus,
+  MAX_BATCH,
+  MAX_RETRY_FOR_MS,
+  type BatchAck,
+  type PublishAck,
+  type PublishMessage,
+  type PublisherOptions,
+} from './publisher.js';
