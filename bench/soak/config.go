@@ -3,6 +3,7 @@ package soak
 import (
 	"fmt"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -34,6 +35,10 @@ type Config struct {
 	// subscribers' hops; 0 means one from the clock. It is printed, and the
 	// same seed draws the same faults in the same order.
 	Seed uint64
+	// Faults restricts the kinds drawn (KindKill, KindPause,
+	// KindClusterRestart, KindDiskFull); empty means every kind that can be
+	// injected here.
+	Faults []string
 	// Orgs and SubscribersPerOrg size the load.
 	Orgs              int
 	SubscribersPerOrg int
@@ -57,6 +62,11 @@ func (c *Config) defaults() error {
 	}
 	if c.Duration < 30*time.Second {
 		return fmt.Errorf("soak: duration %s: at least 30s", c.Duration)
+	}
+	for _, f := range c.Faults {
+		if !slices.Contains(kinds, f) {
+			return fmt.Errorf("soak: unknown fault %q (known: %v)", f, kinds)
+		}
 	}
 	if c.Seed == 0 {
 		c.Seed = uint64(time.Now().UnixNano())

@@ -20,19 +20,15 @@ const (
 	KindDiskFull       = "disk-full"
 )
 
-// kinds are the faults the nemesis draws from.
-var kinds = []string{KindKill, KindPause, KindClusterRestart}
+// kinds are the faults the nemesis always draws from; KindDiskFull is
+// added when its small disk could be mounted.
+var kinds = []string{KindKill, KindPause, KindClusterRestart, KindDiskFull}
 
-// skippedKinds are the faults of the issue the nemesis does not inject, and
-// why; the report lists them.
-var skippedKinds = []string{
-	KindPartition + ": not injected. A TCP proxy on --routes does not partition a node: the NATS " +
-		"gossip opens direct implicit routes to the advertised route addresses. It needs either " +
-		"iptables with `-m owner --uid-owner` and each node under its own uid (root), or a " +
-		"nats cluster.advertise flag in the daemon so that the proxies are what is advertised.",
-	KindDiskFull + ": not injected yet. Planned: the data dir of one node on `mount -t tmpfs -o size=24m` " +
-		"(root only), every publish through it then refused, never acknowledged and lost.",
-}
+// partitionSkipped says why the partition fault is not injected.
+const partitionSkipped = KindPartition + ": not injected. A TCP proxy on --routes does not partition a node: the NATS " +
+	"gossip opens direct implicit routes to the advertised route addresses. It needs either " +
+	"iptables with `-m owner --uid-owner` and each node under its own uid (root), or a " +
+	"nats cluster.advertise flag in the daemon so that the proxies are what is advertised."
 
 // Timing of the nemesis.
 const (
@@ -72,6 +68,9 @@ type Fault struct {
 	// LongestWriteGap is the longest time without any acknowledged publish
 	// between Start and the next fault's start (or the end of publishing).
 	LongestWriteGap float64 `json:"longest_write_gap_s"`
+	// Note says more (how much filled the disk, whether a restart was
+	// needed).
+	Note string `json:"note,omitempty"`
 	// Err is set when the nemesis failed to inject or heal it.
 	Err string `json:"err,omitempty"`
 }
@@ -89,6 +88,10 @@ type nemesis struct {
 	faults  []Fault
 	drawn   int
 	kindSeq []string
+	// kinds are the kinds drawn from.
+	kinds []string
+	// disk is the small disk of node diskNode, nil without one.
+	disk *smallDisk
 }
 
 // since is seconds since the campaign start.
@@ -98,16 +101,16 @@ func (n *nemesis) since(t time.Time) float64 { return t.Sub(n.start).Seconds() }
 // order of every kind (so that a short campaign sees each), then any.
 func (n *nemesis) nextKind() string {
 	if n.kindSeq == nil {
-		n.kindSeq = make([]string, len(kinds))
-		for i, p := range n.rng.Perm(len(kinds)) {
-			n.kindSeq[i] = kinds[p]
+		n.kindSeq = make([]string, len(n.kinds))
+		for i, p := range n.rng.Perm(len(n.kinds)) {
+			n.kindSeq[i] = n.kinds[p]
 		}
 	}
 	n.drawn++
 	if n.drawn <= len(n.kindSeq) {
 		return n.kindSeq[n.drawn-1]
 	}
-	return kinds[n.rng.IntN(len(kinds))]
+	return n.kinds[n.rng.IntN(len(n.kinds))]
 }
 
 // between draws a duration in [lo, hi).
@@ -127,7 +130,8 @@ func (n *nemesis) run(ctx context.Context) error {
 		gap := n.between(gapMin, gapMax)
 		node := n.rng.IntN(n.nodes.count())
 		hold := n.between(time.Second, 5*time.Second)
-		if kind == KindPause {
+		switch kind {
+		case KindPause, KindDiskFull:
 			hold = n.between(pauseMin, pauseMax)
 		}
 		left := time.Until(n.stopBy) - gap
@@ -136,6 +140,10 @@ func (n *nemesis) run(ctx context.Context) error {
 			return nil
 		case kind == KindPause:
 			hold = min(hold, left)
+		case kind == KindDiskFull && left < pauseMin+diskReadyWait+restartBudget:
+			return nil
+		case kind == KindDiskFull:
+			hold = min(hold, left-diskReadyWait-restartBudget)
 		case left < hold+restartBudget:
 			return nil
 		}
@@ -153,6 +161,10 @@ func (n *nemesis) run(ctx context.Context) error {
 			err = n.pause(ctx, node, hold)
 		case KindClusterRestart:
 			err = n.restartAll(ctx, hold)
+		case KindDiskFull:
+			node = diskNode
+			f.Node = n.nodes.name(node)
+			f.Note, err = n.diskFull(ctx, node, hold)
 		}
 		healed := time.Now()
 		f.Healed = n.since(healed)
@@ -166,8 +178,8 @@ func (n *nemesis) run(ctx context.Context) error {
 			f.WritesBack = time.Since(healed).Seconds()
 		}
 		n.faults = append(n.faults, f)
-		fmt.Fprintf(n.log, "soak: %6.1fs %-15s %-3s held %4.1fs, healed at %6.1fs, writes back after %.1fs\n",
-			f.Start, f.Kind, f.Node, f.Hold, f.Healed, f.WritesBack)
+		fmt.Fprintf(n.log, "soak: %6.1fs %-15s %-3s held %4.1fs, healed at %6.1fs, writes back after %.1fs %s\n",
+			f.Start, f.Kind, f.Node, f.Hold, f.Healed, f.WritesBack, f.Note)
 	}
 }
 

@@ -118,14 +118,14 @@ func (r *Report) result() *bench.Result {
 		}
 	}
 	ft := bench.Table{Title: "Faults", Columns: []string{"#", "kind", "node", "start (s)", "held (s)", "healed (s)",
-		"writes back after heal (s)", "longest write gap (s)", "error"}}
+		"writes back after heal (s)", "longest write gap (s)", "note", "error"}}
 	for i, f := range r.Faults {
 		node := f.Node
 		if node == "" {
 			node = "all"
 		}
 		ft.Rows = append(ft.Rows, []string{strconv.Itoa(i + 1), f.Kind, node, sec(f.Start), sec(f.Hold), sec(f.Healed),
-			sec(f.WritesBack), sec(f.LongestWriteGap), f.Err})
+			sec(f.WritesBack), sec(f.LongestWriteGap), f.Note, f.Err})
 	}
 	mt := bench.Table{Title: "Memory (RSS trend test)", Columns: []string{"node", "samples after warm-up",
 		"first-third median (MiB)", "last-third median (MiB)", "limit (MiB)", "slope (MiB/min)", "verdict"}}

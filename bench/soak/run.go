@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -28,19 +30,43 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	fmt.Fprintf(cfg.Log, "soak: seed %d (replay the same faults with --seed %d), %s\n", cfg.Seed, cfg.Seed, cfg.Duration)
-	for _, s := range skippedKinds {
-		fmt.Fprintf(cfg.Log, "soak: skipped fault %s\n", s)
+	dataDir := cfg.DataDir
+	if dataDir == "" {
+		dir, err := os.MkdirTemp("", "orgstream-soak-data-")
+		if err != nil {
+			return nil, fmt.Errorf("soak: data dir: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		dataDir = dir
 	}
-	c, err := bench.StartCluster(ctx, nodeCount, bench.DaemonConfig{Path: cfg.Daemon, DataDir: cfg.DataDir,
+	use := slices.DeleteFunc(slices.Clone(kinds), func(k string) bool { return k == KindDiskFull })
+	skipped := []string{partitionSkipped}
+	disk, err := mountSmallDisk(filepath.Join(dataDir, "b"+strconv.Itoa(diskNode+1)))
+	if err != nil {
+		skipped = append(skipped, KindDiskFull+": skipped: "+err.Error())
+	} else {
+		use = append(use, KindDiskFull)
+		defer disk.unmount()
+	}
+	if len(cfg.Faults) > 0 {
+		use = slices.DeleteFunc(use, func(k string) bool { return !slices.Contains(cfg.Faults, k) })
+		if len(use) == 0 {
+			return nil, fmt.Errorf("soak: none of the faults %v can be injected here", cfg.Faults)
+		}
+	}
+	for _, s := range skipped {
+		fmt.Fprintf(cfg.Log, "soak: fault %s\n", s)
+	}
+	c, err := bench.StartCluster(ctx, nodeCount, bench.DaemonConfig{Path: cfg.Daemon, DataDir: dataDir,
 		Args: []string{"--ping-interval", cfg.PingInterval.String()}})
 	if err != nil {
 		return nil, err
 	}
 	defer c.Stop()
-	r := &Report{Seed: cfg.Seed, Started: time.Now(), Duration: cfg.Duration.String(), Skipped: skippedKinds,
+	r := &Report{Seed: cfg.Seed, Started: time.Now(), Duration: cfg.Duration.String(), Skipped: skipped,
 		Failures: []string{}}
 	r.Dir = bench.RunDir(cfg.Out, "soak", r.Started)
-	campaign(ctx, cfg, c, r)
+	campaign(ctx, cfg, c, r, use, disk)
 	if err := c.Stop(); err != nil {
 		r.Notes = append(r.Notes, fmt.Sprintf("cluster stop: %v", err))
 	}
@@ -52,7 +78,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 }
 
 // campaign runs the load and the faults on c and fills r.
-func campaign(ctx context.Context, cfg Config, c *bench.Cluster, r *Report) {
+func campaign(ctx context.Context, cfg Config, c *bench.Cluster, r *Report, use []string, disk *smallDisk) {
 	seed := rand.NewPCG(cfg.Seed, 0x50a6)
 	root := rand.New(seed)
 	ns := newNodes(c)
@@ -132,7 +158,7 @@ func campaign(ctx context.Context, cfg Config, c *bench.Cluster, r *Report) {
 		rng: rand.New(rand.NewPCG(root.Uint64(), root.Uint64())), client: client}
 	nem := &nemesis{rng: rand.New(rand.NewPCG(root.Uint64(), root.Uint64())), c: c, nodes: ns, start: start,
 		stopBy: start.Add(cfg.Duration - 5*time.Second), warmUp: max(5*time.Second, cfg.Duration/10),
-		log: cfg.Log, probe: func(ctx context.Context) bool { return prober.probe(ctx) }}
+		log: cfg.Log, probe: func(ctx context.Context) bool { return prober.probe(ctx) }, kinds: use, disk: disk}
 	if err := nem.run(ctx); err != nil {
 		r.fail("nemesis: %v", err)
 	}

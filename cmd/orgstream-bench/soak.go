@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/orgstream/orgstream/bench"
@@ -24,6 +25,10 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.DurationVar(&cfg.Duration, "duration", soak.DefaultDuration, "time of publishing and faults (at least 30s)")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the fault draw (printed); 0 = from the clock")
+	fs.Func("faults", "only these faults, comma-separated: "+strings.Join([]string{soak.KindKill, soak.KindPause, soak.KindClusterRestart, soak.KindDiskFull}, ","), func(v string) error {
+		cfg.Faults = strings.Split(v, ",")
+		return nil
+	})
 	fs.IntVar(&cfg.Orgs, "orgs", soak.DefaultOrgs, "orgs")
 	fs.IntVar(&cfg.SubscribersPerOrg, "subscribers", soak.DefaultSubscribersPerOrg, "subscribers per org")
 	fs.StringVar(&cfg.Daemon, "daemon", bench.DefaultDaemonPath, "orgstream binary")
