@@ -294,12 +294,13 @@ func (p *publisher) probe(ctx context.Context) bool {
 }
 
 // longestGap is the longest time without an acknowledgement in [from, to):
-// times are sorted; the first gap starts at from.
+// times are sorted; the first gap starts at from, the last is cut at to
+// (what follows belongs to the next fault).
 func longestGap(times []float64, from, to float64) float64 {
 	prev, longest := from, 0.0
 	i, _ := slices.BinarySearch(times, from)
 	for ; i < len(times) && prev < to; i++ {
-		longest = max(longest, times[i]-prev)
+		longest = max(longest, min(times[i], to)-prev)
 		prev = times[i]
 	}
 	if prev < to {
