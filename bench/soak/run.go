@@ -258,28 +258,27 @@ func campaign(ctx context.Context, cfg Config, c *bench.Cluster, r *Report, use 
 func (p *publisher) probe(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, probeLimit)
 	defer cancel()
-	pending := make([]bool, p.nodes.count())
+	// pending[i] is the id node i is still to acknowledge: retried with
+	// the same id until it does, like every publish.
+	pending := make([]string, p.nodes.count())
 	left := len(pending)
 	for i := range pending {
-		pending[i] = true
+		p.next++
+		pending[i] = p.name + "-" + strconv.Itoa(p.next)
 	}
 	for node := 0; left > 0; node = (node + 1) % len(pending) {
 		if ctx.Err() != nil {
 			return false
 		}
-		if !pending[node] {
+		id := pending[node]
+		if id == "" {
 			continue
 		}
-		p.next++
-		id := p.name + "-" + strconv.Itoa(p.next)
 		actx, acancel := context.WithTimeout(ctx, probeAttempt)
 		seqs, err := p.post(actx, node, probeOrg, batchBody(probeOrg, []string{id}), 1)
 		acancel()
 		a := Attempt{Org: probeOrg, ID: id, Data: dataFor(id), At: time.Now(), Node: p.nodes.name(node)}
 		if err != nil {
-			// Never retried: an unresolved probe event must then never
-			// appear, which the checker sees only through subscribers
-			// (the probe org has none), so it is recorded all the same.
 			a.Err = err.Error()
 			p.h.Record(a)
 			sleep(ctx, 100*time.Millisecond)
@@ -287,7 +286,7 @@ func (p *publisher) probe(ctx context.Context) bool {
 		}
 		a.Seq = seqs[0]
 		p.h.Record(a)
-		pending[node] = false
+		pending[node] = ""
 		left--
 	}
 	return true
