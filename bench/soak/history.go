@@ -34,8 +34,14 @@ type SubscriberLog struct {
 	Stayed     bool       `json:"stayed"`
 	Resets     []string   `json:"resets,omitempty"`
 	Deliveries []Delivery `json:"-"`
-	// Hops counts the connections it opened.
-	Hops int `json:"hops"`
+	// Dials counts the connections it tried to open (a dial to a down node
+	// fails at once and is retried on another within 20–120 ms).
+	Dials int `json:"dials"`
+	// Ends counts why its sessions ended: "hop" (its own choice), "idle"
+	// (no frame for the idle time: a paused node), "dial" (refused or
+	// timed out), "welcome", or the server's close ("1001 no pong" is the
+	// heartbeat cutting a client of a node that was paused).
+	Ends map[string]int `json:"ends"`
 }
 
 // History is what a campaign observed: every publish attempt and every

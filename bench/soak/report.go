@@ -111,6 +111,16 @@ func (r *Report) result() *bench.Result {
 		{Name: "writes acknowledged by every node, after the last heal", Value: r.LastWritesBack, Unit: "s", Target: "≤ 15 s"},
 		{Name: "subscribers caught up after publishing", Value: r.CatchUpSeconds, Unit: "s"},
 	}
+	ends := map[string]int{}
+	for _, s := range r.Subscribers {
+		for why, n := range s.Ends {
+			ends[why] += n
+		}
+	}
+	res.Metrics = append(res.Metrics,
+		bench.Metric{Name: "subscriber sessions cut by the heartbeat of a node paused with SIGSTOP (1001 no pong)", Value: float64(ends["1001 no pong"])},
+		bench.Metric{Name: "subscriber sessions ended by the subscriber after 4 silent ping intervals", Value: float64(ends["idle"])},
+		bench.Metric{Name: "subscriber hops (a session ended by the subscriber's choice, resumed on another node)", Value: float64(ends["hop"])})
 	worst := r.WorstGap()
 	for _, k := range kinds {
 		if g, ok := worst[k]; ok {

@@ -2,6 +2,7 @@ package soak
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net/url"
 	"strconv"
@@ -88,18 +89,20 @@ func (s *subscriber) session(ctx context.Context, node int) {
 	if s.epoch != "" {
 		q.Set("epoch", s.epoch)
 	}
-	s.log.Hops++
+	s.log.Dials++
 	s.mu.Unlock()
 	u := "ws" + strings.TrimPrefix(s.nodes.url(node), "http") + "/v2/realtime/stream?" + q.Encode()
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
 	c, _, err := testkit.DialErr(dctx, u, nil)
 	if err != nil {
+		s.ended("dial")
 		return
 	}
 	defer c.Close()
 	w, err := c.ReadWelcome(dctx)
 	if err != nil {
+		s.ended("welcome")
 		return
 	}
 	if !w.Resumed {
@@ -123,7 +126,20 @@ func (s *subscriber) session(ctx context.Context, node int) {
 		rctx, rcancel := context.WithTimeout(ctx, s.idle)
 		f, err := c.ReadFrame(rctx)
 		rcancel()
-		if err != nil {
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return // the campaign's end
+		case websocket.CloseStatus(err) != -1:
+			var ce websocket.CloseError
+			_ = errors.As(err, &ce)
+			s.ended(strconv.Itoa(int(ce.Code)) + " " + ce.Reason)
+			return
+		case errors.Is(err, context.DeadlineExceeded):
+			s.ended("idle")
+			return
+		default:
+			s.ended("error")
 			return
 		}
 		if f.Type != "event" {
@@ -136,5 +152,16 @@ func (s *subscriber) session(ctx context.Context, node int) {
 		}
 		s.mu.Unlock()
 	}
+	s.ended("hop")
 	_ = c.Conn.Close(websocket.StatusNormalClosure, "hop")
+}
+
+// ended counts a session end.
+func (s *subscriber) ended(why string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.log.Ends == nil {
+		s.log.Ends = map[string]int{}
+	}
+	s.log.Ends[why]++
 }
