@@ -162,10 +162,17 @@ func checkSubscriber(v *Verdict, s *SubscriberLog, o *orgAcks) {
 			v.failf("%s (org %s): seq %d delivered as id %q data %s, acknowledged for id %q data %s", s.Name, s.Org, d.Seq, d.ID, d.Data, a.id, a.data)
 		}
 	}
+	// Lost: an acknowledged seq never delivered, or an acknowledged event
+	// never delivered (its seq went to another event).
 	var lost []uint64
 	for seq := range o.bySeq {
 		if !seen[seq] {
 			lost = append(lost, seq)
+		}
+	}
+	for id, a := range o.byID {
+		if _, ok := idSeq[id]; !ok && seen[a.seq] {
+			lost = append(lost, a.seq)
 		}
 	}
 	if len(lost) > 0 {

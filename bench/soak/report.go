@@ -1,6 +1,7 @@
 package soak
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -40,6 +41,45 @@ type Report struct {
 	RSS            [][]Sample       `json:"rss"`
 	Failures       []string         `json:"failures"`
 	Notes          []string         `json:"notes,omitempty"`
+
+	// history is written (HistoryJSONL) when the run failed.
+	history *History
+}
+
+// HistoryJSONL is the file of a failed run's history: one line per
+// publish attempt ({"attempt":…}), then one per delivery ({"sub":…,
+// "delivery":…}), for the post-mortem.
+const HistoryJSONL = "history.jsonl"
+
+// writeHistory writes HistoryJSONL into r.Dir.
+func (r *Report) writeHistory() error {
+	f, err := os.Create(filepath.Join(r.Dir, HistoryJSONL))
+	if err != nil {
+		return fmt.Errorf("soak: write history: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	for _, a := range r.history.Attempts {
+		_ = enc.Encode(struct {
+			A Attempt `json:"attempt"`
+		}{a})
+	}
+	for _, s := range r.history.Subscribers {
+		for _, d := range s.Deliveries {
+			_ = enc.Encode(struct {
+				S string   `json:"sub"`
+				D Delivery `json:"delivery"`
+			}{s.Name, d})
+		}
+	}
+	if err := w.Flush(); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("soak: write history: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("soak: write history: %w", err)
+	}
+	return nil
 }
 
 // OK reports whether the campaign held the contract.
@@ -68,6 +108,11 @@ func (r *Report) Write() error {
 	res := r.result()
 	if err := res.Write(r.Dir); err != nil {
 		return err
+	}
+	if !r.OK() && r.history != nil {
+		if err := r.writeHistory(); err != nil {
+			return err
+		}
 	}
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {

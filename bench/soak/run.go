@@ -211,6 +211,7 @@ func campaign(ctx context.Context, cfg Config, c *bench.Cluster, r *Report, use 
 	}
 
 	// The checks.
+	r.history = h
 	r.Verdict = Check(h)
 	r.Failures = append(r.Failures, r.Verdict.Failures...)
 	if n := len(r.Faults); n > 0 {
