@@ -17,6 +17,10 @@ FUZZ_BUDGET    ?= 60
 
 BENCHTIME ?= 100ms
 
+# make soak: how long the nemesis campaign publishes and injects faults
+# (a Go duration); `make test` runs a 90-second one (e2e TestSoak).
+SOAK ?= 10m
+
 # make test-cluster-long: how many leader kills in a row.
 CLUSTER_ROUNDS ?= 3
 
@@ -114,6 +118,10 @@ console-check: console-deps ## typecheck the console and check that the committe
 .PHONY: test-cluster-long
 test-cluster-long: deps ## the long cluster tests: CLUSTER_ROUNDS (default 3) kill -9 of the stream leader in a row, then a restart each
 	ORGSTREAM_CLUSTER_ROUNDS=$(CLUSTER_ROUNDS) $(GO) test -race -count=1 -timeout 20m -run 'TestCluster' -v ./e2e/
+
+.PHONY: soak
+soak: build ## the nemesis campaign on a 3-node cluster for SOAK (default 10m): kill -9, SIGSTOP, cluster restarts; report in bench-results/
+	./bin/orgstream-bench soak --duration $(SOAK) $(SOAK_ARGS)
 
 .PHONY: cluster
 cluster: build ## a local 3-node cluster on loopback (HTTP :8081-8083, data in data/cluster); Ctrl-C stops it

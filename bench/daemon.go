@@ -65,6 +65,10 @@ type Daemon struct {
 
 	cmd      *exec.Cmd
 	out      *tailBuffer
+	path     string   // binary, args, env and output of the last start,
+	args     []string // for Restart
+	env      []string
+	output   io.Writer
 	done     chan struct{}
 	tempData bool
 	tempBin  string
@@ -130,6 +134,7 @@ func serveArgs(dataDir, name, natsListen string) []string {
 // start runs path with args; env is added to the harness's environment
 // (less its ORGSTREAM_* variables). It does not wait for readiness.
 func (d *Daemon) start(path string, args, env []string, output io.Writer) error {
+	d.path, d.args, d.env, d.output = path, args, env, output
 	d.out = &tailBuffer{max: 64 << 10}
 	d.done = make(chan struct{})
 	d.cmd = exec.Command(path, args...)

@@ -5,6 +5,7 @@
 //	orgstream-bench <scenario> [flags]
 //	orgstream-bench suite [--short] [flags]
 //	orgstream-bench cluster-compare [--nodes 3] [flags]
+//	orgstream-bench soak [--duration 10m] [--seed N] (the nemesis campaign, package bench/soak)
 //
 // Without --url it starts a daemon itself (--daemon, default
 // ./bin/orgstream, built from ./cmd/orgstream when missing) on a free port
@@ -81,7 +82,7 @@ func newFlags(o *options, name string, stderr io.Writer) *flag.FlagSet {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintf(w, "usage: orgstream-bench <scenario> [flags]\n\nscenarios: %s, suite, %s\nflags: orgstream-bench <scenario> -h\n",
+	fmt.Fprintf(w, "usage: orgstream-bench <scenario> [flags]\n\nscenarios: %s, suite, %s, soak\nflags: orgstream-bench <scenario> -h\n",
 		strings.Join(bench.Scenarios, ", "), bench.ScenarioClusterCompare)
 }
 
@@ -92,6 +93,9 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 		return 2
 	}
 	name := args[0]
+	if name == "soak" {
+		return runSoak(args[1:], stdout, stderr)
+	}
 	if name != "suite" && name != bench.ScenarioClusterCompare && !isScenario(name) {
 		fmt.Fprintf(stderr, "orgstream-bench: unknown scenario %q\n", name)
 		usage(stderr)

@@ -1,0 +1,237 @@
+package soak
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"syscall"
+	"time"
+
+	"github.com/orgstream/orgstream/bench"
+)
+
+// The kinds of fault.
+const (
+	KindKill           = "kill-9"
+	KindPause          = "sigstop"
+	KindClusterRestart = "cluster-restart"
+	KindPartition      = "partition"
+	KindDiskFull       = "disk-full"
+)
+
+// kinds are the faults the nemesis always draws from; KindDiskFull is
+// added when its small disk could be mounted.
+var kinds = []string{KindKill, KindPause, KindClusterRestart, KindDiskFull}
+
+// partitionSkipped says why the partition fault is not injected.
+const partitionSkipped = KindPartition + ": not injected. A TCP proxy on --routes does not partition a node: the NATS " +
+	"gossip opens direct implicit routes to the advertised route addresses. It needs either " +
+	"iptables with `-m owner --uid-owner` and each node under its own uid (root), or a " +
+	"nats cluster.advertise flag in the daemon so that the proxies are what is advertised."
+
+// Timing of the nemesis.
+const (
+	// gapMin and gapMax bound the quiet time before each fault.
+	gapMin = 3 * time.Second
+	gapMax = 8 * time.Second
+	// pauseMin and pauseMax bound a SIGSTOP.
+	pauseMin = 2 * time.Second
+	pauseMax = 20 * time.Second
+	// restartBudget is the time a fault that restarts a node is assumed to
+	// need at most (down time + start), to decide whether it still fits.
+	restartBudget = 15 * time.Second
+	// WriteBound is the contract: after the last fault healed, the cluster
+	// accepts a write within this.
+	WriteBound = 15 * time.Second
+	// probeLimit bounds the wait for a write after a heal.
+	probeLimit = 60 * time.Second
+	// probeAttempt bounds one probe publish.
+	probeAttempt = 2 * time.Second
+)
+
+// Fault is one injected fault; times are seconds since the campaign start.
+type Fault struct {
+	Kind string `json:"kind"`
+	// Node is the node hit; empty for the whole cluster.
+	Node  string  `json:"node,omitempty"`
+	Start float64 `json:"start_s"`
+	// Hold is how long the node stayed down or paused, before the restart or
+	// SIGCONT.
+	Hold float64 `json:"hold_s"`
+	// Healed is when the fault ended: the node(s) restarted and ready, or
+	// SIGCONT sent.
+	Healed float64 `json:"healed_s"`
+	// WritesBack is the time from Healed until every node has acknowledged
+	// a probe write; -1 if that did not happen within the probe limit.
+	WritesBack float64 `json:"writes_back_s"`
+	// LongestWriteGap is the longest time without any acknowledged publish
+	// between Start and the next fault's start (or the end of publishing).
+	LongestWriteGap float64 `json:"longest_write_gap_s"`
+	// Note says more (how much filled the disk, whether a restart was
+	// needed).
+	Note string `json:"note,omitempty"`
+	// Err is set when the nemesis failed to inject or heal it.
+	Err string `json:"err,omitempty"`
+}
+
+// nemesis injects faults into a cluster.
+type nemesis struct {
+	rng     *rand.Rand
+	c       *bench.Cluster
+	nodes   *nodes
+	start   time.Time
+	stopBy  time.Time // no fault may still be active then
+	warmUp  time.Duration
+	log     io.Writer
+	probe   func(ctx context.Context) bool // one write through some node
+	faults  []Fault
+	drawn   int
+	kindSeq []string
+	// kinds are the kinds drawn from.
+	kinds []string
+	// disk is the small disk of node diskNode, nil without one.
+	disk *smallDisk
+}
+
+// since is seconds since the campaign start.
+func (n *nemesis) since(t time.Time) float64 { return t.Sub(n.start).Seconds() }
+
+// nextKind draws the next kind: the first len(kinds) draws are a random
+// order of every kind (so that a short campaign sees each), then any.
+func (n *nemesis) nextKind() string {
+	if n.kindSeq == nil {
+		n.kindSeq = make([]string, len(n.kinds))
+		for i, p := range n.rng.Perm(len(n.kinds)) {
+			n.kindSeq[i] = n.kinds[p]
+		}
+	}
+	n.drawn++
+	if n.drawn <= len(n.kindSeq) {
+		return n.kindSeq[n.drawn-1]
+	}
+	return n.kinds[n.rng.IntN(len(n.kinds))]
+}
+
+// between draws a duration in [lo, hi).
+func (n *nemesis) between(lo, hi time.Duration) time.Duration {
+	return lo + time.Duration(n.rng.Int64N(int64(hi-lo)))
+}
+
+// run injects faults until the next one would not heal before stopBy, or
+// ctx ends. It returns an error only when a node could not be brought back
+// (the campaign cannot go on).
+func (n *nemesis) run(ctx context.Context) error {
+	if !sleep(ctx, n.warmUp) {
+		return nil
+	}
+	for {
+		kind := n.nextKind()
+		gap := n.between(gapMin, gapMax)
+		node := n.rng.IntN(n.nodes.count())
+		hold := n.between(time.Second, 5*time.Second)
+		switch kind {
+		case KindPause, KindDiskFull:
+			hold = n.between(pauseMin, pauseMax)
+		}
+		left := time.Until(n.stopBy) - gap
+		switch {
+		case kind == KindPause && left < pauseMin:
+			return nil
+		case kind == KindPause:
+			hold = min(hold, left)
+		case kind == KindDiskFull && left < pauseMin+diskReadyWait+restartBudget:
+			return nil
+		case kind == KindDiskFull:
+			hold = min(hold, left-diskReadyWait-restartBudget)
+		case left < hold+restartBudget:
+			return nil
+		}
+		if !sleep(ctx, gap) {
+			return nil
+		}
+		f := Fault{Kind: kind, Start: n.since(time.Now()), Hold: hold.Seconds(), WritesBack: -1}
+		var err error
+		switch kind {
+		case KindKill:
+			f.Node = n.nodes.name(node)
+			err = n.kill(ctx, node, hold)
+		case KindPause:
+			f.Node = n.nodes.name(node)
+			err = n.pause(ctx, node, hold)
+		case KindClusterRestart:
+			err = n.restartAll(ctx, hold)
+		case KindDiskFull:
+			node = diskNode
+			f.Node = n.nodes.name(node)
+			f.Note, err = n.diskFull(ctx, node, hold)
+		}
+		healed := time.Now()
+		f.Healed = n.since(healed)
+		if err != nil {
+			f.Err = err.Error()
+			n.faults = append(n.faults, f)
+			fmt.Fprintf(n.log, "soak: %6.1fs %s %s: %v\n", f.Start, f.Kind, f.Node, err)
+			return err
+		}
+		if n.probe(ctx) {
+			f.WritesBack = time.Since(healed).Seconds()
+		}
+		n.faults = append(n.faults, f)
+		fmt.Fprintf(n.log, "soak: %6.1fs %-15s %-3s held %4.1fs, healed at %6.1fs, writes back after %.1fs %s\n",
+			f.Start, f.Kind, f.Node, f.Hold, f.Healed, f.WritesBack, f.Note)
+	}
+}
+
+// kill is kill -9 of node i, hold, then its restart.
+func (n *nemesis) kill(ctx context.Context, i int, hold time.Duration) error {
+	d := n.c.Daemons[i]
+	if err := d.Kill(); err != nil {
+		return err
+	}
+	sleep(ctx, hold)
+	if err := d.Restart(ctx); err != nil {
+		return err
+	}
+	n.nodes.refresh(i)
+	return nil
+}
+
+// pause is SIGSTOP of node i for hold, then SIGCONT (even when ctx ends).
+func (n *nemesis) pause(ctx context.Context, i int, hold time.Duration) error {
+	d := n.c.Daemons[i]
+	if err := d.Signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	sleep(ctx, hold)
+	return d.Signal(syscall.SIGCONT)
+}
+
+// restartAll is kill -9 of every node at once, hold, then a start of all.
+func (n *nemesis) restartAll(ctx context.Context, hold time.Duration) error {
+	for _, d := range n.c.Daemons {
+		if err := d.Kill(); err != nil {
+			return err
+		}
+	}
+	sleep(ctx, hold)
+	if err := n.c.RestartAll(ctx); err != nil {
+		return err
+	}
+	for i := range n.c.Daemons {
+		n.nodes.refresh(i)
+	}
+	return nil
+}
+
+// sleep waits d or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
