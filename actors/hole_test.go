@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"net"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gobwas/ws"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/orgstream/orgstream/messages"
@@ -24,20 +22,8 @@ import (
 // seq after the hole), then live; never a 1011 loop. Real embedded
 // JetStream; the cut connection is held down until the hole is made.
 func TestLiveFeedCrossingHole(t *testing.T) {
-	e, err := persistence.StartEmbedded(persistence.EmbeddedConfig{DataDir: t.TempDir(), Listen: persistence.ListenOff, NodeName: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Shutdown()
-	gate := make(chan struct{})
-	var once sync.Once
-	reconnect := func() { once.Do(func() { close(gate) }) }
-	defer reconnect()
-	feedConn, err := e.Connect(nats.CustomReconnectDelay(func(int) time.Duration { <-gate; return 0 }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer feedConn.Close()
+	e := startEmbeddedLog(t)
+	feedConn, reconnect := heldConn(t, e)
 	writerConn, err := e.Connect()
 	if err != nil {
 		t.Fatal(err)

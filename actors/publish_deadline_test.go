@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/orgstream/orgstream/messages"
 	"github.com/orgstream/orgstream/persistence"
@@ -23,20 +20,8 @@ import (
 // the log is back, the second one is not stored.
 func TestPublishGivenUpIsNotAppended(t *testing.T) {
 	const busySize = 64 << 10
-	e, err := persistence.StartEmbedded(persistence.EmbeddedConfig{DataDir: t.TempDir(), Listen: persistence.ListenOff, NodeName: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Shutdown()
-	gate := make(chan struct{})
-	var once sync.Once
-	reconnect := func() { once.Do(func() { close(gate) }) }
-	defer reconnect()
-	nc, err := e.Connect(nats.CustomReconnectDelay(func(int) time.Duration { <-gate; return 0 }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	e := startEmbeddedLog(t)
+	nc, reconnect := heldConn(t, e)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	l, err := persistence.OpenJetStream(ctx, persistence.JetStreamConfig{Conn: nc})
