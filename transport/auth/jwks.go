@@ -188,9 +188,10 @@ func (j *jwksSource) fetchOrJoin() {
 }
 
 // refetch is the on-demand fetch for a token whose kid the cached set
-// lacks. It returns true when a fetch ran or was joined since the call (the
-// caller looks again), false when the last fetch started less than minGap
-// ago (the rate limit) or the source is closed.
+// lacks. It returns true when the caller should look again: a fetch ran or
+// was joined, or the rate limit held one back (the last fetch started less
+// than minGap ago) — that fetch may have ended between the caller's look
+// and this call, with the kid in it. False when the source is closed.
 func (j *jwksSource) refetch() bool {
 	j.mu.Lock()
 	if j.ctx.Err() != nil {
@@ -204,7 +205,7 @@ func (j *jwksSource) refetch() bool {
 	}
 	if !j.started.IsZero() && time.Since(j.started) < j.minGap {
 		j.mu.Unlock()
-		return false
+		return true // no fetch; one more look at what the last one stored
 	}
 	ch := j.begin()
 	j.mu.Unlock()
