@@ -11,6 +11,15 @@ import (
 )
 
 // Config configures a Hub. Zero values mean the documented defaults.
+// Defaults of Config in bytes; their one home (node and the CLI use them).
+const (
+	// DefaultMaxQueueBytes admits the frames of a few largest publishes
+	// behind a write in flight.
+	DefaultMaxQueueBytes = 4 << 20
+	// DefaultWindowBytes bounds an org's window in memory.
+	DefaultWindowBytes = 64 << 20
+)
+
 type Config struct {
 	// Log is the org log. Required.
 	Log persistence.Log
@@ -31,11 +40,11 @@ type Config struct {
 	OrgIdleGrace time.Duration
 	// WindowBytes bounds the encoded frames (plain and deflated) of an
 	// org's window; the oldest leave first, the newest always stays. Zero
-	// means 64 MiB.
+	// means DefaultWindowBytes.
 	WindowBytes int
 	// MaxQueueBytes bounds the frames waiting in a connection's outbound
 	// queue, the batch being written aside; past it the connection is
-	// closed with 4008. Zero means 4 MiB. The node refuses values below
+	// closed with 4008. Zero means DefaultMaxQueueBytes. The node refuses values below
 	// messages.MaxPublishFrames (node.Config.MaxQueueBytes); tests of slow
 	// consumers use smaller ones here.
 	MaxQueueBytes int
@@ -91,10 +100,10 @@ func (c *Config) validate() error {
 		c.WindowSize = 1024
 	}
 	if c.WindowBytes <= 0 {
-		c.WindowBytes = 64 << 20
+		c.WindowBytes = DefaultWindowBytes
 	}
 	if c.MaxQueueBytes <= 0 {
-		c.MaxQueueBytes = 4 << 20
+		c.MaxQueueBytes = DefaultMaxQueueBytes
 	}
 	if c.AppendRetries <= 0 {
 		c.AppendRetries = 20

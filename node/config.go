@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/orgstream/orgstream/actors"
 	"github.com/orgstream/orgstream/messages"
 )
 
@@ -125,12 +126,10 @@ type Config struct {
 	Logger *zap.Logger
 }
 
-// Defaults of Config in bytes.
+// Defaults of Config in bytes, defined by the actors that apply them.
 const (
-	// DefaultMaxQueueBytes admits the frames of a few largest publishes
-	// behind a write in flight.
-	DefaultMaxQueueBytes = 4 << 20
-	DefaultWindowBytes   = 64 << 20
+	DefaultMaxQueueBytes = actors.DefaultMaxQueueBytes
+	DefaultWindowBytes   = actors.DefaultWindowBytes
 )
 
 // ErrInvalidConfig wraps the Config errors of Start.
