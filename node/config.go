@@ -81,6 +81,10 @@ type Config struct {
 	// ClusterListen is the embedded NATS server's route address; empty means
 	// not clustered.
 	ClusterListen string
+	// ClusterAdvertise is the route address "host:port" the other nodes
+	// learn for this node through the route gossip; empty means
+	// ClusterListen's. Only with ClusterListen.
+	ClusterAdvertise string
 	// ClusterSecret authenticates the routes between nodes; required with
 	// ClusterListen. A node with another secret never joins.
 	ClusterSecret string

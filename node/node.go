@@ -181,6 +181,7 @@ func (n *Node) connectNATS() error {
 		ListenFallback:    cfg.NATSListenFallback,
 		NodeName:          cfg.NodeName,
 		ClusterListen:     cfg.ClusterListen,
+		ClusterAdvertise:  cfg.ClusterAdvertise,
 		ClusterSecret:     cfg.ClusterSecret,
 		Routes:            cfg.Routes,
 		PublisherPassword: pubPass,

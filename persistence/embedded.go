@@ -49,6 +49,13 @@ type EmbeddedConfig struct {
 	// listener (nats-server issue 5174), so Listen must not be "off", and
 	// Routes (JetStream clustering refuses to start without them).
 	ClusterListen string
+	// ClusterAdvertise is the route address "host:port" this server tells
+	// the others about (nats-server's cluster.advertise); empty means
+	// ClusterListen's. The others dial it when they learn of this server
+	// through the gossip of a third one and have no configured route to it
+	// (an implicit route): behind NAT or in a container the listen address
+	// is not the one they can reach. Only with ClusterListen.
+	ClusterAdvertise string
 	// Routes are the route URLs of the other nodes, e.g.
 	// "nats://127.0.0.1:6223".
 	Routes []string
@@ -203,6 +210,12 @@ func (cfg EmbeddedConfig) serverOptions(daemonPass string) (*server.Options, err
 			return nil, fmt.Errorf("persistence: embedded nats: ClusterListen %q: %w", cfg.ClusterListen, err)
 		}
 		opts.Cluster = server.ClusterOpts{Name: ClusterName, Host: host, Port: port}
+		if cfg.ClusterAdvertise != "" {
+			if _, port, err := splitHostPort(cfg.ClusterAdvertise); err != nil || port <= 0 {
+				return nil, fmt.Errorf("persistence: embedded nats: ClusterAdvertise %q: want host:port with a port 1–65535", cfg.ClusterAdvertise)
+			}
+			opts.Cluster.Advertise = cfg.ClusterAdvertise
+		}
 		for _, r := range cfg.Routes {
 			u, err := url.Parse(strings.TrimSpace(r))
 			if err != nil || u.Host == "" {
@@ -212,6 +225,8 @@ func (cfg EmbeddedConfig) serverOptions(daemonPass string) (*server.Options, err
 		}
 	} else if len(cfg.Routes) > 0 {
 		return nil, errors.New("persistence: embedded nats: Routes need ClusterListen")
+	} else if cfg.ClusterAdvertise != "" {
+		return nil, errors.New("persistence: embedded nats: ClusterAdvertise needs ClusterListen")
 	}
 	if err := cfg.authorize(opts, daemonPass); err != nil {
 		return nil, err

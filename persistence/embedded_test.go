@@ -30,6 +30,8 @@ func TestStartEmbeddedConfig(t *testing.T) {
 		{name: "TLS CA alone", cfg: EmbeddedConfig{Listen: "127.0.0.1:0", PublisherPassword: testPublisherPassword, TLSCA: "ca.pem"}, wantErr: "CA needs"},
 		{name: "cluster without listener", cfg: EmbeddedConfig{Listen: ListenOff, ClusterListen: "127.0.0.1:0"}, wantErr: "client listener"},
 		{name: "cluster without routes", cfg: EmbeddedConfig{Listen: "127.0.0.1:0", PublisherPassword: testPublisherPassword, ClusterListen: "127.0.0.1:0", ClusterSecret: "s"}, wantErr: "Routes"},
+		{name: "advertise without cluster", cfg: EmbeddedConfig{Listen: ListenOff, ClusterAdvertise: "10.0.0.5:6222"}, wantErr: "ClusterAdvertise needs ClusterListen"},
+		{name: "advertise port 0", cfg: EmbeddedConfig{Listen: "127.0.0.1:0", PublisherPassword: testPublisherPassword, ClusterListen: "127.0.0.1:0", Routes: []string{"nats://127.0.0.1:1"}, ClusterSecret: "s", ClusterAdvertise: "10.0.0.5:0"}, wantErr: "ClusterAdvertise"},
 		{name: "routes without cluster", cfg: EmbeddedConfig{Listen: ListenOff, Routes: []string{"nats://127.0.0.1:1"}}, wantErr: "ClusterListen"},
 		{name: "bad listen", cfg: EmbeddedConfig{Listen: "nonsense"}, wantErr: "Listen"},
 		{name: "bad port", cfg: EmbeddedConfig{Listen: "127.0.0.1:99999"}, wantErr: "bad port"},
@@ -231,5 +233,21 @@ func TestEmbeddedListenFallback(t *testing.T) {
 	}
 	if logs.FilterMessageSnippet("port taken").Len() != 1 {
 		t.Fatalf("no warning about the taken port: %v", logs.All())
+	}
+}
+
+// TestEmbeddedClusterAdvertise: ClusterAdvertise becomes nats-server's
+// cluster.advertise (what the route gossip tells the others), and the
+// listen address stays the one bound.
+func TestEmbeddedClusterAdvertise(t *testing.T) {
+	cfg := EmbeddedConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:0", PublisherPassword: testPublisherPassword,
+		ClusterListen: "127.0.0.1:6222", ClusterSecret: "s", Routes: []string{"nats://127.0.0.1:6223"},
+		ClusterAdvertise: "10.0.0.5:16222"}
+	opts, err := cfg.serverOptions("daemon-pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Cluster.Advertise != "10.0.0.5:16222" || opts.Cluster.Host != "127.0.0.1" || opts.Cluster.Port != 6222 {
+		t.Fatalf("cluster opts: advertise %q host %q port %d", opts.Cluster.Advertise, opts.Cluster.Host, opts.Cluster.Port)
 	}
 }
