@@ -44,6 +44,8 @@ type Cluster struct {
 	Secret []byte
 	// routeSecret authenticates the nodes' routes (--cluster-secret).
 	routeSecret string
+	// links are the route proxies when partitionable; nil otherwise.
+	links *links
 
 	dir      string // parent of the nodes' data dirs
 	tempDir  bool
@@ -105,6 +107,11 @@ func (c *Cluster) startNodes(ctx context.Context, path string, n int, cfg Daemon
 	for i, p := range ports {
 		routes[i] = "nats://127.0.0.1:" + strconv.Itoa(p)
 	}
+	if cfg.Partitionable {
+		if c.links, err = startLinks(ports); err != nil {
+			return err
+		}
+	}
 	env := []string{"ORGSTREAM_JWT_SECRET=" + string(c.Secret), "ORGSTREAM_CLUSTER_SECRET=" + c.routeSecret}
 	c.Daemons = make([]*Daemon, 0, n)
 	for i := range n {
@@ -117,10 +124,17 @@ func (c *Cluster) startNodes(ctx context.Context, path string, n int, cfg Daemon
 			c.stopNodes()
 			return fmt.Errorf("%w: data dir: %w", ErrDaemon, err)
 		}
+		nodeRoutes := others(routes, i)
+		if c.links != nil {
+			nodeRoutes = c.links.routes(i)
+		}
 		args := append(serveArgs(d.DataDir, d.Name, "127.0.0.1:0"),
 			"--cluster-listen", "127.0.0.1:"+strconv.Itoa(ports[i]),
-			"--routes", strings.Join(others(routes, i), ","),
+			"--routes", strings.Join(nodeRoutes, ","),
 			"--replicas", strconv.Itoa(min(n, maxReplicas)))
+		if c.links != nil {
+			args = append(args, "--cluster-advertise", c.links.refused.addr)
+		}
 		args = append(args, cfg.Args...)
 		if err := d.start(path, args, env, cfg.Output); err != nil {
 			c.stopNodes()
@@ -236,6 +250,10 @@ func (c *Cluster) stopNodes() error {
 	}
 	wg.Wait()
 	c.Daemons = nil
+	if c.links != nil {
+		errs = append(errs, c.links.Close())
+		c.links = nil
+	}
 	return errors.Join(errs...)
 }
 

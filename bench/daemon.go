@@ -49,6 +49,9 @@ type DaemonConfig struct {
 	// Cluster: every node's, then again the warm-up publishes). Zero means
 	// DefaultStartTimeout.
 	StartTimeout time.Duration
+	// Partitionable (StartCluster only) routes every node's cluster traffic
+	// through proxies that Cluster.Partition can block; see partition.go.
+	Partitionable bool
 }
 
 // Daemon is an `orgstream serve` process started by StartDaemon (or one
