@@ -24,7 +24,8 @@ const (
 )
 
 // TestClusterPartition starts 3 real daemons with their routes through
-// proxies, partitions b3 from b1 and b2, and checks: no publish through b3
+// proxies, restarts b3 while the link b2↔b3 is cut (so that b2 learns of
+// b3 through the gossip only), partitions b3 from b1 and b2, and checks: no publish through b3
 // is acknowledged (each gets a 5xx or times out) and b3's /readyz turns
 // 503, while b1 acknowledges writes; after Heal, b3 is ready again,
 // acknowledges a publish, and a subscriber on b3 resuming from the start
@@ -60,8 +61,29 @@ func TestClusterPartition(t *testing.T) {
 		return postEvents(ctx, client, d.URL, pub, org, BatchBody(1, time.Now().UnixNano(), 16))
 	}
 	b1, b3 := c.Daemons[0], c.Daemons[2]
-	if _, err := publish(b3); err != nil {
-		t.Fatalf("before the partition, a publish through b3: %v", err)
+
+	// First the gossip: with the link b2↔b3 cut, b3 restarts and joins
+	// through b1, which tells b2 about it. b2 then dials what b3
+	// advertises; were that b3's real route port, b2 and b3 would have a
+	// route no proxy holds, and the partition below would not isolate b3.
+	c.links.p[1][2].Block()
+	c.links.p[2][1].Block()
+	if err := b3.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b3.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(partitionWait)
+	for {
+		_, err := publish(b3)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("b3 restarted, link b2↔b3 cut: no publish through b3 acknowledged: %v", err)
+		}
+		time.Sleep(partitionPoll)
 	}
 
 	if err := c.Partition(2); err != nil {
@@ -71,7 +93,7 @@ func TestClusterPartition(t *testing.T) {
 	var acked []uint64
 	var b3Failures []string
 	ready503 := false
-	deadline := time.Now().Add(partitionWait)
+	deadline = time.Now().Add(partitionWait)
 	for len(acked) < 5 || len(b3Failures) < 3 || !ready503 {
 		if time.Now().After(deadline) {
 			t.Fatalf("partitioned for %s: %d writes acked through b1, b3 failures %q, b3 /readyz 503: %v",
