@@ -120,7 +120,7 @@ test-cluster-long: deps ## the long cluster tests: CLUSTER_ROUNDS (default 3) ki
 	ORGSTREAM_CLUSTER_ROUNDS=$(CLUSTER_ROUNDS) $(GO) test -race -count=1 -timeout 20m -run 'TestCluster' -v ./e2e/
 
 .PHONY: soak
-soak: build ## the nemesis campaign on a 3-node cluster for SOAK (default 10m): kill -9, SIGSTOP, cluster restarts; report in bench-results/
+soak: build ## the nemesis campaign on a 3-node cluster for SOAK (default 10m): kill -9, SIGSTOP, cluster restarts, partitions, a full disk; report in bench-results/
 	./bin/orgstream-bench soak --duration $(SOAK) $(SOAK_ARGS)
 
 .PHONY: cluster

@@ -36,8 +36,8 @@ type Config struct {
 	// same seed draws the same faults in the same order.
 	Seed uint64
 	// Faults restricts the kinds drawn (KindKill, KindPause,
-	// KindClusterRestart, KindDiskFull); empty means every kind that can be
-	// injected here.
+	// KindClusterRestart, KindPartition, KindDiskFull); empty means every
+	// kind that can be injected here.
 	Faults []string
 	// Orgs and SubscribersPerOrg size the load.
 	Orgs              int

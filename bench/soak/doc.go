@@ -8,7 +8,9 @@
 // nodes and resume with last_seq and epoch. Meanwhile a nemesis draws
 // faults at random from a printed seed (the same seed replays the same
 // draw): kill -9 of a node then a restart, SIGSTOP of a node for 2–20 s
-// then SIGCONT, and a restart of the whole cluster. After the run the
+// then SIGCONT, a network partition of one node from the others for
+// 2–20 s (bench.Cluster.Partition: its route traffic held by proxies), a
+// full data disk, and a restart of the whole cluster. After the run the
 // checker (Check) reads the history of every answer and every delivery and
 // states the contract: every acknowledged event delivered exactly once, in
 // seq order, with its data, to every subscriber; no seq acknowledged for

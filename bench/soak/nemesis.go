@@ -22,20 +22,14 @@ const (
 
 // kinds are the faults the nemesis always draws from; KindDiskFull is
 // added when its small disk could be mounted.
-var kinds = []string{KindKill, KindPause, KindClusterRestart, KindDiskFull}
-
-// partitionSkipped says why the partition fault is not injected.
-const partitionSkipped = KindPartition + ": not injected. A TCP proxy on --routes does not partition a node: the NATS " +
-	"gossip opens direct implicit routes to the advertised route addresses. It needs either " +
-	"iptables with `-m owner --uid-owner` and each node under its own uid (root), or a " +
-	"nats cluster.advertise flag in the daemon so that the proxies are what is advertised."
+var kinds = []string{KindKill, KindPause, KindClusterRestart, KindPartition, KindDiskFull}
 
 // Timing of the nemesis.
 const (
 	// gapMin and gapMax bound the quiet time before each fault.
 	gapMin = 3 * time.Second
 	gapMax = 8 * time.Second
-	// pauseMin and pauseMax bound a SIGSTOP.
+	// pauseMin and pauseMax bound a SIGSTOP, a full disk and a partition.
 	pauseMin = 2 * time.Second
 	pauseMax = 20 * time.Second
 	// restartBudget is the time a fault that restarts a node is assumed to
@@ -131,14 +125,14 @@ func (n *nemesis) run(ctx context.Context) error {
 		node := n.rng.IntN(n.nodes.count())
 		hold := n.between(time.Second, 5*time.Second)
 		switch kind {
-		case KindPause, KindDiskFull:
+		case KindPause, KindDiskFull, KindPartition:
 			hold = n.between(pauseMin, pauseMax)
 		}
 		left := time.Until(n.stopBy) - gap
 		switch {
-		case kind == KindPause && left < pauseMin:
+		case (kind == KindPause || kind == KindPartition) && left < pauseMin:
 			return nil
-		case kind == KindPause:
+		case kind == KindPause || kind == KindPartition:
 			hold = min(hold, left)
 		case kind == KindDiskFull && left < pauseMin+diskReadyWait+restartBudget:
 			return nil
@@ -161,6 +155,9 @@ func (n *nemesis) run(ctx context.Context) error {
 			err = n.pause(ctx, node, hold)
 		case KindClusterRestart:
 			err = n.restartAll(ctx, hold)
+		case KindPartition:
+			f.Node = n.nodes.name(node)
+			err = n.partition(ctx, node, hold)
 		case KindDiskFull:
 			node = diskNode
 			f.Node = n.nodes.name(node)
@@ -205,6 +202,17 @@ func (n *nemesis) pause(ctx context.Context, i int, hold time.Duration) error {
 	}
 	sleep(ctx, hold)
 	return d.Signal(syscall.SIGCONT)
+}
+
+// partition cuts node i off the other nodes (bench.Cluster.Partition:
+// their route traffic held silent, clients still reach every node) for
+// hold, then heals it (even when ctx ends).
+func (n *nemesis) partition(ctx context.Context, i int, hold time.Duration) error {
+	if err := n.c.Partition(i); err != nil {
+		return err
+	}
+	sleep(ctx, hold)
+	return n.c.Heal(i)
 }
 
 // restartAll is kill -9 of every node at once, hold, then a start of all.

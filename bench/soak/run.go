@@ -40,7 +40,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		dataDir = dir
 	}
 	use := slices.DeleteFunc(slices.Clone(kinds), func(k string) bool { return k == KindDiskFull })
-	skipped := []string{partitionSkipped}
+	skipped := []string{}
 	disk, err := mountSmallDisk(filepath.Join(dataDir, "b"+strconv.Itoa(diskNode+1)))
 	if err != nil {
 		skipped = append(skipped, KindDiskFull+": skipped: "+err.Error())
@@ -57,8 +57,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for _, s := range skipped {
 		fmt.Fprintf(cfg.Log, "soak: fault %s\n", s)
 	}
+	// The route proxies of a partitionable cluster only when partitions are
+	// drawn: other campaigns keep direct routes, as before.
 	c, err := bench.StartCluster(ctx, nodeCount, bench.DaemonConfig{Path: cfg.Daemon, DataDir: dataDir,
-		Args: []string{"--ping-interval", cfg.PingInterval.String()}})
+		Args: []string{"--ping-interval", cfg.PingInterval.String()}, Partitionable: slices.Contains(use, KindPartition)})
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.DurationVar(&cfg.Duration, "duration", soak.DefaultDuration, "time of publishing and faults (at least 30s)")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the fault draw (printed); 0 = from the clock")
-	fs.Func("faults", "only these faults, comma-separated: "+strings.Join([]string{soak.KindKill, soak.KindPause, soak.KindClusterRestart, soak.KindDiskFull}, ","), func(v string) error {
+	fs.Func("faults", "only these faults, comma-separated: "+strings.Join([]string{soak.KindKill, soak.KindPause, soak.KindClusterRestart, soak.KindPartition, soak.KindDiskFull}, ","), func(v string) error {
 		cfg.Faults = strings.Split(v, ",")
 		return nil
 	})
