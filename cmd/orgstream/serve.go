@@ -28,36 +28,36 @@ prints how to mint a token, connect and publish. SIGINT/SIGTERM drain the node
 const shutdownGrace = 10 * time.Second
 
 type serveOptions struct {
-	secret           secretFlags
-	keys             keyFlags
-	listen           string
-	metricsListen    string // resolved to the bound address once the node runs
-	retention        time.Duration
-	retentionMax     int64
-	natsURL          string
-	natsListen       string
-	natsListenSet    bool // --nats-listen or its env var was given
-	nats             natsAuthFlags
-	allowedOrigins   []string
-	maxConnsPerUser  int
-	maxConnsPerOrg   int
-	nodeName         string
-	clusterListen    string
-	clusterAdvertise string
-	clusterSecret    string
-	routes           []string
-	replicas         int
-	pingInterval     time.Duration
-	drainPeriod      time.Duration
-	maxQueueBytes    int
-	windowSize       int
-	windowBytes      int
-	orgIdleGrace     time.Duration
-	syncAlways       bool
-	dev              bool
-	logLevel         string
-	logFormat        string
-	pprofListen      string
+	secret          secretFlags
+	keys            keyFlags
+	listen          string
+	metricsListen   string // resolved to the bound address once the node runs
+	retention       time.Duration
+	retentionMax    int64
+	natsURL         string
+	natsListen      string
+	natsListenSet   bool // --nats-listen or its env var was given
+	nats            natsAuthFlags
+	allowedOrigins  []string
+	maxConnsPerUser int
+	maxConnsPerOrg  int
+	nodeName        string
+	clusterListen   string
+	clusterAdvert   string
+	clusterSecret   string
+	routes          []string
+	replicas        int
+	pingInterval    time.Duration
+	drainPeriod     time.Duration
+	maxQueueBytes   int
+	windowSize      int
+	windowBytes     int
+	orgIdleGrace    time.Duration
+	syncAlways      bool
+	dev             bool
+	logLevel        string
+	logFormat       string
+	pprofListen     string
 }
 
 func newServeFlags(o *serveOptions) *flagSet {
@@ -80,7 +80,7 @@ func newServeFlags(o *serveOptions) *flagSet {
 	f.setDefaultText("node-name", "the host name")
 	f.String(&o.clusterListen, "cluster-listen", "", "ADDR", "route address of the embedded NATS server, e.g. 127.0.0.1:6222", checkHostPort)
 	f.setDefaultText("cluster-listen", "empty = not clustered")
-	f.String(&o.clusterAdvertise, "cluster-advertise", "", "ADDR", "route address the other nodes learn for this node (behind NAT, in a container, or through a proxy); needs --cluster-listen", checkAdvertise)
+	f.String(&o.clusterAdvert, "cluster-advertise", "", "ADDR", "route address the other nodes learn for this node (behind NAT, in a container, or through a proxy); needs --cluster-listen", checkAdvertise)
 	f.setDefaultText("cluster-advertise", "empty = --cluster-listen's address")
 	f.String(&o.clusterSecret, "cluster-secret", "", "SECRET", "shared secret that authenticates the routes between nodes; required with --cluster-listen (prefer the env var: flags show in ps)", nil)
 	f.List(&o.routes, "routes", nil, "comma-separated route URLs of the other nodes, e.g. nats://127.0.0.1:6223,nats://127.0.0.1:6224", checkURL)
@@ -133,7 +133,7 @@ func (o *serveOptions) check() error {
 		return usagef("orgstream serve: --max-queue-bytes %s is below %d bytes, the frames of the largest publish: one event would cut an idle client (4008)",
 			formatBytes(o.maxQueueBytes), messages.MaxPublishFrames)
 	}
-	if o.clusterAdvertise != "" && o.clusterListen == "" {
+	if o.clusterAdvert != "" && o.clusterListen == "" {
 		return usagef("orgstream serve: --cluster-advertise needs --cluster-listen: only a clustered node has a route address to advertise")
 	}
 	if o.clusterListen != "" && o.clusterSecret == "" {
@@ -169,7 +169,7 @@ func (o *serveOptions) config(secret []byte, log *zap.Logger) node.Config {
 		MaxConnsPerOrg:        o.maxConnsPerOrg,
 		NodeName:              o.nodeName,
 		ClusterListen:         o.clusterListen,
-		ClusterAdvertise:      o.clusterAdvertise,
+		ClusterAdvertise:      o.clusterAdvert,
 		ClusterSecret:         o.clusterSecret,
 		Routes:                o.routes,
 		Replicas:              o.replicas,
