@@ -17,10 +17,10 @@ func TestMain(m *testing.M) {
 func TestLimit(t *testing.T) {
 	const mib = 1 << 20
 	tests := []struct {
-		name                      string
+		name                       string
 		live, runtimeOwn, headroom uint64
-		ceiling                   int64
-		want                      int64
+		ceiling                    int64
+		want                       int64
 	}{
 		{"headroom above the memory in use", 100 * mib, 10 * mib, 64 * mib, math.MaxInt64, 174 * mib},
 		{"an empty heap gets the headroom", 0, 0, 64 * mib, math.MaxInt64, 64 * mib},
