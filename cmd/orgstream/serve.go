@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/orgstream/orgstream/internal/heapcap"
 	"github.com/orgstream/orgstream/messages"
 	"github.com/orgstream/orgstream/node"
 )
@@ -26,6 +27,11 @@ prints how to mint a token, connect and publish. SIGINT/SIGTERM drain the node
 
 // shutdownGrace is added to the drain period to bound the whole shutdown.
 const shutdownGrace = 10 * time.Second
+
+// heapcapMinHeadroom is the least garbage the heap may hold above its live
+// data: with a small --window-bytes, a headroom that small would make the
+// collector run after every few allocations.
+const heapcapMinHeadroom = 32 << 20
 
 type serveOptions struct {
 	secret          secretFlags
@@ -235,6 +241,10 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		zap.Bool("jwt_secret_from_data_dir", o.secret.fromDataDir()),
 		zap.Uint64("open_files_limit", openFilesLimit()),
 	)
+	// The heap may pass its live data by the window's size, not by all of
+	// it: see internal/heapcap and docs/PERFORMANCE.md.
+	hc := heapcap.Start(uint64(max(o.windowBytes, heapcapMinHeadroom)))
+	defer hc.Stop()
 	n, err := node.Start(startCtx, o.config(secret, log))
 	unwatch()
 	if err != nil {

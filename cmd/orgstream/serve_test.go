@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -190,6 +192,7 @@ func TestNewLogger(t *testing.T) {
 // metrics address, then cancels (as SIGTERM would) and expects exit 0 with
 // the metrics address closed.
 func TestServeLifecycle(t *testing.T) {
+	memoryLimitAtStart := debug.SetMemoryLimit(-1)
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -262,6 +265,18 @@ func TestServeLifecycle(t *testing.T) {
 	}
 	http.DefaultClient.CloseIdleConnections()
 
+	// The heap cap holds the soft memory limit while serving (a headroom
+	// of --window-bytes above the memory in use: far below "no limit"),
+	// and gives the limit found at the start back on exit.
+	for capped := false; !capped; {
+		runtime.GC()
+		capped = debug.SetMemoryLimit(-1) < memoryLimitAtStart
+		if !capped && time.Now().After(deadline.Add(10*time.Second)) {
+			t.Fatalf("soft memory limit %d while serving, want below %d", debug.SetMemoryLimit(-1), memoryLimitAtStart)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
 	cancel()
 	select {
 	case r := <-done:
@@ -270,6 +285,9 @@ func TestServeLifecycle(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+	if got := debug.SetMemoryLimit(-1); got != memoryLimitAtStart {
+		t.Errorf("soft memory limit %d after serve returned, want %d as before", got, memoryLimitAtStart)
 	}
 	if c, err := net.DialTimeout("tcp", strings.TrimPrefix(metricsURL, "http://"), time.Second); err == nil {
 		c.Close()
