@@ -1,5 +1,6 @@
 // Package heapcap bounds how far the Go heap may grow past its live data by
-// a fixed number of bytes, on top of GOGC's proportional bound.
+// a fixed number of bytes (or an eighth of the live data, if more), on top
+// of GOGC's proportional bound.
 //
 // With GOGC=100 the collector lets the heap reach twice the live data
 // before it collects. That is cheap while the live data is small, but a
@@ -114,11 +115,20 @@ func (c *Cap) update() {
 	debug.SetMemoryLimit(limit(v(1), runtimeOwn, c.headroom, c.ceiling))
 }
 
+// liveShare is the least headroom as a share of the live heap (1/8). With
+// a large live heap (many orgs, many connections: gigabytes) a fixed
+// headroom of tens of MiB would make every collection mark all of it after
+// a few allocations, and the collector would take the CPU from delivery;
+// an eighth keeps collections as rare as GOGC=12.5 would there, while heaps
+// under 8 × the headroom get the fixed bound.
+const liveShare = 8
+
 // limit is the soft memory limit after a collection that found live bytes
 // of live heap, with runtimeOwn bytes of the runtime's own memory in use: the
-// headroom above both, but never above ceiling.
+// headroom (or an eighth of the live heap, if more) above both, but never
+// above ceiling.
 func limit(live, runtimeOwn, headroom uint64, ceiling int64) int64 {
-	l := live + runtimeOwn + headroom
+	l := live + runtimeOwn + max(headroom, live/liveShare)
 	if l < live || l > math.MaxInt64 { // overflow
 		return ceiling
 	}

@@ -26,6 +26,8 @@ func TestLimit(t *testing.T) {
 		{"an empty heap gets the headroom", 0, 0, 64 * mib, math.MaxInt64, 64 * mib},
 		{"GOMEMLIMIT stays the ceiling", 100 * mib, 10 * mib, 64 * mib, 150 * mib, 150 * mib},
 		{"below GOMEMLIMIT it is lowered", 10 * mib, 5 * mib, 64 * mib, 150 * mib, 79 * mib},
+		{"a large live heap gets an eighth of it", 4096 * mib, 10 * mib, 64 * mib, math.MaxInt64, (4096 + 10 + 512) * mib},
+		{"the eighth starts at 8 × the headroom", 512 * mib, 0, 64 * mib, math.MaxInt64, 576 * mib},
 		{"overflow keeps the ceiling", math.MaxUint64 - 1, 10, 10, math.MaxInt64, math.MaxInt64},
 		{"past MaxInt64 keeps the ceiling", math.MaxInt64, 1, 1, 1 << 40, 1 << 40},
 	}
