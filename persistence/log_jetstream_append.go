@@ -131,7 +131,7 @@ func (l *JetStreamLog) appendOne(ctx context.Context, org string, after Head, d 
 		return Appended{}, err
 	}
 	if ack.Duplicate {
-		seq, err := l.orgSeqAt(ctx, org, ack.Seq)
+		seq, err := l.dupSeq(ctx, org, ack.Seq, d.ID)
 		if err != nil {
 			return Appended{}, err
 		}

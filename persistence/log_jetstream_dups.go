@@ -173,7 +173,7 @@ func (l *JetStreamLog) probeIDs(ctx context.Context, org string, drafts []messag
 		case !ack.Duplicate:
 			return fmt.Errorf("persistence: probe of id %q in %s was stored at %d", ids[i], org, ack.Seq)
 		}
-		seq, err := l.orgSeqAt(ctx, org, ack.Seq)
+		seq, err := l.dupSeq(ctx, org, ack.Seq, ids[i])
 		if err != nil {
 			return err
 		}

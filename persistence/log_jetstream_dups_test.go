@@ -112,3 +112,44 @@ func probeLog(t *testing.T, kind string) *JetStreamLog {
 	t.Cleanup(nc.Close)
 	return openJetStream(t, JetStreamConfig{Conn: nc})
 }
+
+// A duplicate answer is trusted only when the event it names carries the
+// draft's id: one that names another event (of the org or not) is an
+// unknown outcome, never that event's seq, which would acknowledge a draft
+// that was not stored. An answer naming a message no longer retained keeps
+// its documented seq 0.
+func TestJetStreamDupSeqChecksTheID(t *testing.T) {
+	e := startEmbedded(t, t.TempDir())
+	l := openJetStream(t, JetStreamConfig{Conn: connect(t, e)})
+	a := mustAppend(t, l, "acme", draft("t", "a", `"a"`))
+	b := mustAppend(t, l, "acme", draft("t", "b", `"b"`))
+	x := mustAppend(t, l, "other", draft("t", "a", `"x"`))
+	ctx := ctxT(t)
+	tests := []struct {
+		name    string
+		rev     uint64
+		id      string
+		want    uint64
+		unknown bool
+	}{
+		{"the event of the id", a.Head.Rev, "a", 1, false},
+		{"the second event of the id", b.Head.Rev, "b", 2, false},
+		{"another event of the org", a.Head.Rev, "b", 0, true},
+		{"an event of another org with the same id", x.Head.Rev, "a", 0, true},
+		{"no message there any more", x.Head.Rev + 1000, "a", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := l.dupSeq(ctx, "acme", tt.rev, tt.id)
+			if tt.unknown {
+				if !errors.Is(err, ErrOutcomeUnknown) {
+					t.Fatalf("dupSeq(%d, %q) = %d, %v; want ErrOutcomeUnknown", tt.rev, tt.id, got, err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("dupSeq(%d, %q) = %d, %v; want %d", tt.rev, tt.id, got, err, tt.want)
+			}
+		})
+	}
+}

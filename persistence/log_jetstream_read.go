@@ -189,12 +189,33 @@ func (l *JetStreamLog) lastEvent(ctx context.Context, org string, accurate bool)
 	return ev.Seq, rev, nil
 }
 
-// orgSeqAt is the org seq of the event stored at stream sequence rev (the
-// first message of a duplicate ID), 0 when it is no longer retained.
-func (l *JetStreamLog) orgSeqAt(ctx context.Context, org string, rev uint64) (uint64, error) {
-	ev, ok, err := l.eventAt(ctx, org, rev)
-	if err != nil || !ok {
+// dupSeq is the org seq of the event that JetStream's duplicate answer for
+// id names (stream sequence rev): the first event stored with that id, 0
+// when it is no longer retained. The answer is trusted only when the event
+// at rev carries id. A dedup entry whose sequence went to another event (a
+// leader's estimate for a proposal that a fault then dropped, or a replica
+// whose store diverged) would otherwise acknowledge this draft with another
+// event's seq, and this draft, never stored, would be lost: the nemesis saw
+// exactly that once (a seq acknowledged for two events, issue 10). Such an
+// answer is ErrOutcomeUnknown, so the publisher retries with the same id.
+func (l *JetStreamLog) dupSeq(ctx context.Context, org string, rev uint64, id string) (uint64, error) {
+	m, ok, err := l.msgAt(ctx, rev)
+	switch {
+	case err != nil:
 		return 0, err
+	case !ok:
+		return 0, nil // evicted (MaxEventsPerOrg) inside the dedup window
+	case m.Header.Get(hdrSubject) != EventsPrefix+org:
+		return 0, fmt.Errorf("%w: the duplicate answer for id %q in %s names stream sequence %d, a message of %s",
+			ErrOutcomeUnknown, id, org, rev, m.Header.Get(hdrSubject))
+	}
+	ev, _, err := eventOf(m)
+	if err != nil {
+		return 0, err
+	}
+	if ev.ID != id {
+		return 0, fmt.Errorf("%w: the duplicate answer for id %q in %s names stream sequence %d, the event of id %q (seq %d)",
+			ErrOutcomeUnknown, id, org, rev, ev.ID, ev.Seq)
 	}
 	return ev.Seq, nil
 }
@@ -205,12 +226,7 @@ func (l *JetStreamLog) orgSeqAt(ctx context.Context, org string, rev uint64) (ui
 // leader, which acknowledged the message (a publish retried on another node
 // right after the first ack; a live message republished a moment ago).
 func (l *JetStreamLog) eventAt(ctx context.Context, org string, rev uint64) (messages.Event, bool, error) {
-	body := strconv.AppendUint([]byte(`{"seq":`), rev, 10)
-	body = append(body, '}')
-	m, ok, err := l.directGet(ctx, directGetPrefix, "", body)
-	if err == nil && !ok {
-		m, ok, err = l.leaderGet(ctx, msgGetPrefix, body)
-	}
+	m, ok, err := l.msgAt(ctx, rev)
 	if err != nil || !ok || m.Header.Get(hdrSubject) != EventsPrefix+org {
 		return messages.Event{}, false, err
 	}
@@ -219,6 +235,18 @@ func (l *JetStreamLog) eventAt(ctx context.Context, org string, rev uint64) (mes
 		return messages.Event{}, false, err
 	}
 	return ev, true, nil
+}
+
+// msgAt is the events stream's message at stream sequence rev, asked of a
+// replica first and of the leader when that replica has none (see eventAt).
+func (l *JetStreamLog) msgAt(ctx context.Context, rev uint64) (*nats.Msg, bool, error) {
+	body := strconv.AppendUint([]byte(`{"seq":`), rev, 10)
+	body = append(body, '}')
+	m, ok, err := l.directGet(ctx, directGetPrefix, "", body)
+	if err == nil && !ok {
+		m, ok, err = l.leaderGet(ctx, msgGetPrefix, body)
+	}
+	return m, ok, err
 }
 
 // countedEvent is org's first event at stream sequence >= rev, with after:
