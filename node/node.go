@@ -38,6 +38,17 @@ var ErrStarting = errors.New("node: starting: opening the log")
 // ErrStoreUnreachable is the readiness error while NATS is disconnected.
 var ErrStoreUnreachable = errors.New("node: store unreachable")
 
+// ErrJetStreamDown is the readiness cause while the embedded server's
+// JetStream is shut down: nats-server shuts it down for good when a write
+// finds the disk full ("JetStream out of resources, will be DISABLED") and
+// starts it again only with the process. The node still serves streams and
+// its publishes still reach the stream leaders on other nodes, but it holds
+// no replica: a cluster with one more node down loses its quorum, and a
+// single node takes no writes. /readyz answers 503 log_unavailable so that
+// an operator (or a supervisor's readiness probe) frees space and restarts
+// the node.
+var ErrJetStreamDown = errors.New("node: the embedded JetStream is shut down (out of disk space?); free space, then restart the node")
+
 // Node is one running orgstream daemon: the NATS connection (and embedded
 // server), the log, the actors and the HTTP/WebSocket server. Start builds
 // it; Shutdown stops every part it started, in reverse order.
@@ -55,6 +66,7 @@ type Node struct {
 	natsURL  string
 
 	draining atomic.Bool
+	jsDown   atomic.Bool // the embedded JetStream was seen shut down (logged once)
 	once     sync.Once
 	err      error
 }
@@ -249,6 +261,12 @@ func (n *Node) Ready() error {
 	}
 	if err := hub.Ready(); err != nil {
 		return err
+	}
+	if n.embedded != nil && !n.embedded.Server().JetStreamEnabled() {
+		if n.jsDown.CompareAndSwap(false, true) {
+			n.log.Error("the embedded JetStream is shut down (nats-server does this when the disk is full); free space in the data dir, then restart the node")
+		}
+		return fmt.Errorf("%w: %w", transport.ErrLogUnavailable, ErrJetStreamDown)
 	}
 	if err := n.probe.Err(); err != nil {
 		return fmt.Errorf("%w: %w", transport.ErrLogUnavailable, err)
