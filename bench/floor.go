@@ -63,6 +63,8 @@ type FloorRound struct {
 	Calls   int64         `json:"write_calls"`
 	Blocked int64         `json:"would_block"`
 	Slow    int64         `json:"over_1ms"`
+	// Preempted counts the writer thread's involuntary context switches.
+	Preempted int64 `json:"preempted"`
 }
 
 // CPUPerWrite is the writer thread's CPU (user + system) per write.
@@ -88,8 +90,9 @@ type FloorResult struct {
 	CPUPerWrite time.Duration
 	// Calls are the write(2) calls, Blocked those that found the socket
 	// full (the writer then waited), Slow the writes that took over 1 ms
-	// of wall time; all rounds.
-	Calls, Blocked, Slow int64
+	// of wall time, Preempted the times the kernel took the writer's
+	// core from it; all rounds.
+	Calls, Blocked, Slow, Preempted int64
 	// Written and Drained are the bytes written (warm-up included) and
 	// those the reading ends received; Floor fails when they differ.
 	Written, Drained int64
@@ -115,7 +118,7 @@ func Floor(ctx context.Context, cfg FloorConfig) (FloorResult, error) {
 	if err := cfg.validate(); err != nil {
 		return FloorResult{}, err
 	}
-	if _, _, err := threadCPU(); err != nil {
+	if _, _, _, err := threadCPU(); err != nil {
 		return FloorResult{}, err
 	}
 	if lim, err := RaiseFileLimit(); err != nil {
@@ -174,7 +177,7 @@ const checkEvery = 64
 func (g *floorRig) round(ctx context.Context, d time.Duration, next *int, done *atomic.Int64) (FloorRound, error) {
 	var rd FloorRound
 	calls0, blocked0 := g.calls, g.blocked
-	u0, s0, err := threadCPU()
+	u0, s0, p0, err := threadCPU()
 	if err != nil {
 		return rd, err
 	}
@@ -205,12 +208,12 @@ func (g *floorRig) round(ctx context.Context, d time.Duration, next *int, done *
 			return rd, err
 		}
 	}
-	u1, s1, err := threadCPU()
+	u1, s1, p1, err := threadCPU()
 	if err != nil {
 		return rd, err
 	}
 	rd.Wall = last.Sub(start)
-	rd.User, rd.Sys = u1-u0, s1-s0
+	rd.User, rd.Sys, rd.Preempted = u1-u0, s1-s0, p1-p0
 	rd.Calls, rd.Blocked = g.calls-calls0, g.blocked-blocked0
 	*next = i
 	return rd, nil
@@ -226,6 +229,7 @@ func (r *FloorResult) summarize() {
 		r.Calls += rd.Calls
 		r.Blocked += rd.Blocked
 		r.Slow += rd.Slow
+		r.Preempted += rd.Preempted
 		per = append(per, rd.CPUPerWrite())
 	}
 	if wall > 0 {
@@ -295,15 +299,16 @@ func (fr FloorResult) record(r *Result) {
 	}
 	r.metric("writes that would block", float64(fr.Blocked), "", "")
 	r.metric("writes over 1 ms", float64(fr.Slow), "", "")
+	r.metric("writer thread preempted", float64(fr.Preempted), "times", "")
 	r.metric("bytes written", float64(fr.Written), "bytes", "")
 	r.metric("bytes drained", float64(fr.Drained), "bytes", "")
 	t := Table{Title: "Rounds", Columns: []string{"round", "writes", "wall (s)", "CPU per write (µs)",
-		"user (ms)", "system (ms)", "would block", "over 1 ms"}}
+		"user (ms)", "system (ms)", "would block", "over 1 ms", "preempted"}}
 	for i, rd := range fr.Rounds {
 		t.Rows = append(t.Rows, []string{fmt.Sprint(i + 1), FormatValue(float64(rd.Writes)),
 			FormatValue(rd.Wall.Seconds()), FormatValue(us(rd.CPUPerWrite())),
 			FormatValue(float64(rd.User) / 1e6), FormatValue(float64(rd.Sys) / 1e6),
-			FormatValue(float64(rd.Blocked)), FormatValue(float64(rd.Slow))})
+			FormatValue(float64(rd.Blocked)), FormatValue(float64(rd.Slow)), FormatValue(float64(rd.Preempted))})
 	}
 	r.Tables = append(r.Tables, t)
 }

@@ -88,8 +88,8 @@ func TestFloor(t *testing.T) {
 	if fr.WritesPerSec <= 0 || math.IsInf(fr.WritesPerSec, 0) || math.IsNaN(fr.WritesPerSec) {
 		t.Errorf("writes/s %v", fr.WritesPerSec)
 	}
-	if fr.Calls < fr.Writes || fr.Blocked < 0 || fr.Slow < 0 || fr.Slow > fr.Writes {
-		t.Errorf("calls %d, blocked %d, slow %d for %d writes", fr.Calls, fr.Blocked, fr.Slow, fr.Writes)
+	if fr.Calls < fr.Writes || fr.Blocked < 0 || fr.Slow < 0 || fr.Slow > fr.Writes || fr.Preempted < 0 {
+		t.Errorf("calls %d, blocked %d, slow %d, preempted %d for %d writes", fr.Calls, fr.Blocked, fr.Slow, fr.Preempted, fr.Writes)
 	}
 	// The warm-up writes the frame once to every socket, then the rounds.
 	if want := (fr.Writes + conns) * int64(fr.FrameBytes); fr.Written != want || fr.Drained != want {
@@ -164,7 +164,7 @@ func BenchmarkFloorWrite(b *testing.B) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	b.ReportAllocs()
-	u0, s0, _ := threadCPU()
+	u0, s0, _, _ := threadCPU()
 	b.ResetTimer()
 	for i := range b.N {
 		if err := g.writeOne(i % len(g.conns)); err != nil {
@@ -172,6 +172,6 @@ func BenchmarkFloorWrite(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	u1, s1, _ := threadCPU()
+	u1, s1, _, _ := threadCPU()
 	b.ReportMetric(float64(u1-u0+s1-s0)/float64(b.N), "cpu-ns/write")
 }
