@@ -154,6 +154,11 @@ bench-cluster: build ## fan-out on 1 daemon, then on a 3-node cluster, same size
 bench-large: build ## 1 GiB of the largest events into one org, 10 readers: the daemon's RSS growth (LARGE_TOTAL bytes, default 1 GiB; about 1 min)
 	./bin/orgstream-bench large-events --total $(or $(LARGE_TOTAL),1073741824)
 
+.PHONY: bench-floor
+bench-floor: build ## the loopback write floor (no daemon): a delivery's frame written to 1,000, then 6,000 sockets in turn, writer CPU per write (about 30 s)
+	./bin/orgstream-bench floor --conns 1000
+	./bin/orgstream-bench floor --conns 6000
+
 .PHONY: bench-full
 bench-full: build ## the harness at the issue's sizes: 19k idle, 10k fanout, 10k resume storm (long)
 	./bin/orgstream-bench suite

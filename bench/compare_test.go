@@ -131,6 +131,7 @@ func TestTargetText(t *testing.T) {
 			Nodes: []TargetNode{{Name: "b1", URL: "http://x:1", PID: 7}, {Name: "b2", URL: "http://x:2"}}},
 			"a 2-node cluster started by the harness: b1 http://x:1 (pid 7), b2 http://x:2"},
 		{"comparison", TargetInfo{NodeCounts: []int{1, 3}}, "daemons started by the harness for each run: 1 node, then 3 nodes"},
+		{"no daemon", TargetInfo{SourceAddrs: 4}, "no daemon (loopback sockets only)"},
 	}
 	for _, tc := range cases {
 		if got := targetText(tc.in); got != tc.want {

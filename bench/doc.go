@@ -29,6 +29,12 @@
 // runs them one after the other, each on a fresh daemon when the harness
 // starts them.
 //
+// Floor (and RunFloor, `orgstream-bench floor`) needs no daemon: it writes
+// a fanout delivery's frame to many loopback sockets in turn and reads the
+// writing thread's CPU per write, the least a delivery can cost on the
+// machine, so that a daemon's CPU per delivery can be quoted as a ratio to
+// it. The suite does not run it.
+//
 // Clusters: TargetConfig.URL takes the base URLs of a running cluster's
 // nodes, comma-separated, and TargetConfig.Nodes (≥ 2) has Open start a
 // cluster on loopback (StartCluster: nodes b1 … bN, routes, the log

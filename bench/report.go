@@ -133,6 +133,9 @@ func targetText(ti TargetInfo) string {
 		}
 		return "daemons started by the harness for each run: " + strings.Join(labels, ", then ")
 	}
+	if ti.NodeCount == 0 && ti.URL == "" {
+		return "no daemon (loopback sockets only)"
+	}
 	if ti.NodeCount <= 1 {
 		target := ti.URL
 		if ti.Started {

@@ -5,6 +5,7 @@
 //	orgstream-bench <scenario> [flags]
 //	orgstream-bench suite [--short] [flags]
 //	orgstream-bench cluster-compare [--nodes 3] [flags]
+//	orgstream-bench floor [--conns 1000] [--size 256] [--duration 5s]
 //	orgstream-bench soak [--duration 10m] [--seed N] (the nemesis campaign, package bench/soak)
 //
 // Without --url it starts a daemon itself (--daemon, default
@@ -16,7 +17,10 @@
 // of --nodes, with the same sizes, and reports them side by side. Each run
 // writes a folder under --out with results.json, results.md and SVG
 // charts; the exit status is 1 when a run fails (a gap, a duplicate, a
-// client that could not connect…).
+// client that could not connect…). floor needs no daemon: it writes a
+// delivery's frame to --conns loopback sockets in turn and reports the
+// writing thread's CPU per write, the denominator of a daemon's CPU per
+// delivery.
 //
 // This package only binds flags; the harness is package bench.
 package main
@@ -67,11 +71,11 @@ func newFlags(o *options, name string, stderr io.Writer) *flag.FlagSet {
 	fs.Var(&o.daemonArgs, "daemon-arg", "extra flag for the started daemon's serve (repeatable), e.g. --daemon-arg=--max-queue-bytes=262144")
 	fs.IntVar(&o.sourceAddrs, "source-addrs", bench.DefaultSourceAddrs, "spread client connections over N loopback source addresses 127.0.0.2…; 0 = kernel's choice")
 	fs.StringVar(&o.out, "out", bench.DefaultOutDir, "parent folder of the result folders")
-	fs.IntVar(&o.conns, "conns", 0, "connections (idle, fanout), clients (resume-storm), readers (slow-consumer); 0 = scenario default")
+	fs.IntVar(&o.conns, "conns", 0, "connections (idle, fanout, floor), clients (resume-storm), readers (slow-consumer); 0 = scenario default")
 	fs.IntVar(&o.orgs, "orgs", 0, "orgs (idle, fanout, resume-storm), parallel orgs (publish)")
 	fs.Float64Var(&o.rate, "rate", 0, "events/s published in total (fanout, slow-consumer)")
 	fs.IntVar(&o.size, "size", 0, "event data size in bytes")
-	fs.DurationVar(&o.duration, "duration", 0, "publishing time (fanout), hold (idle), per run (publish), baseline (slow-consumer)")
+	fs.DurationVar(&o.duration, "duration", 0, "writing time (floor), publishing time (fanout), hold (idle), per run (publish), baseline (slow-consumer)")
 	fs.IntVar(&o.events, "events", 0, "missed events per org (resume-storm)")
 	fs.Int64Var(&o.total, "total", 0, "bytes of event data published (large-events); 0 = 1 GiB")
 	fs.Var(&o.batch, "batch", "batch sizes, comma-separated (publish); the first is the max batch of fanout and resume-storm")
@@ -82,8 +86,8 @@ func newFlags(o *options, name string, stderr io.Writer) *flag.FlagSet {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintf(w, "usage: orgstream-bench <scenario> [flags]\n\nscenarios: %s, suite, %s, soak\nflags: orgstream-bench <scenario> -h\n",
-		strings.Join(bench.Scenarios, ", "), bench.ScenarioClusterCompare)
+	fmt.Fprintf(w, "usage: orgstream-bench <scenario> [flags]\n\nscenarios: %s, suite, %s, %s, soak\nflags: orgstream-bench <scenario> -h\n",
+		strings.Join(bench.Scenarios, ", "), bench.ScenarioClusterCompare, bench.ScenarioFloor)
 }
 
 // run executes one command line: 0 pass, 1 failed run or error, 2 usage.
@@ -96,7 +100,7 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 	if name == "soak" {
 		return runSoak(args[1:], stdout, stderr)
 	}
-	if name != "suite" && name != bench.ScenarioClusterCompare && !isScenario(name) {
+	if name != "suite" && name != bench.ScenarioClusterCompare && name != bench.ScenarioFloor && !isScenario(name) {
 		fmt.Fprintf(stderr, "orgstream-bench: unknown scenario %q\n", name)
 		usage(stderr)
 		return 2
@@ -126,6 +130,9 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if name == bench.ScenarioFloor {
+		return o.floor(ctx, stdout, stderr)
+	}
 	tc := o.target(stderr)
 	if name == bench.ScenarioClusterCompare {
 		return o.clusterCompare(ctx, tc, stdout, stderr)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +38,9 @@ func TestUsageErrors(t *testing.T) {
 		{"compare with one node", []string{"cluster-compare", "--nodes", "1"}, 2, "no --nodes 1"},
 		{"compare help", []string{"cluster-compare", "-h"}, 0, "-nodes"},
 		{"usage lists compare", nil, 2, "cluster-compare"},
+		{"usage lists floor", nil, 2, ", floor, soak"},
+		{"floor help", []string{"floor", "-h"}, 0, "writing time (floor)"},
+		{"floor bad size", []string{"floor", "--size", "-1", "--quiet"}, 1, "negative setting"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -120,5 +125,27 @@ func TestTargetFromFlags(t *testing.T) {
 	tc := o.target(&bytes.Buffer{})
 	if tc.SourceAddrs != -1 || tc.Progress != nil || string(tc.Secret) != "s" || len(tc.Daemon.Args) != 2 {
 		t.Errorf("target config = %+v", tc)
+	}
+}
+
+// TestFloorCommand runs `floor` small: no daemon, a passing result folder.
+func TestFloorCommand(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"floor", "--conns", "10", "--duration", "100ms", "--out", out, "--quiet"}, &stdout, &stderr, noEnv)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{"# orgstream-bench floor: PASS", "| connections | 10 |", "writer CPU per write"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	dirs, err := filepath.Glob(filepath.Join(out, "*-floor", bench.ResultsJSON))
+	if err != nil || len(dirs) != 1 {
+		t.Fatalf("result folders %v, %v", dirs, err)
+	}
+	if _, err := os.Stat(dirs[0]); err != nil {
+		t.Error(err)
 	}
 }
