@@ -31,17 +31,12 @@ func freePorts(t *testing.T, k int) []int {
 	return ports
 }
 
-// PROTOCOL.md cluster flags and "event": three embedded nodes joined by
-// routes with the log replicated three times. Publishers on every node at
-// once; every org's seqs are 1..N without holes or duplicates on every
-// node, and a client resumes on another node than the one it left.
-func TestEmbeddedCluster(t *testing.T) {
-	t.Parallel()
-	const k = 3
-	ports := freePorts(t, k)
-	secret := []byte("one secret for the whole cluster")
-	nodes := testkit.StartNodes(t, k, func(i int, c *node.Config) {
-		c.JWTSecret = secret
+// embeddedCluster configures node i of an embedded cluster on ports (one
+// route port each, the others as routes, R3, the shared secrets), then
+// applies mutate (may be nil).
+func embeddedCluster(ports []int, mutate func(i int, c *node.Config)) func(int, *node.Config) {
+	return func(i int, c *node.Config) {
+		c.JWTSecret = []byte("one secret for the whole cluster")
 		c.NodeName = fmt.Sprintf("n%d", i)
 		c.NATSListen = "127.0.0.1:0"
 		c.ClusterListen = fmt.Sprintf("127.0.0.1:%d", ports[i])
@@ -52,8 +47,21 @@ func TestEmbeddedCluster(t *testing.T) {
 				c.Routes = append(c.Routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
 			}
 		}
-		c.Replicas = 3
-	})
+		c.Replicas = len(ports)
+		if mutate != nil {
+			mutate(i, c)
+		}
+	}
+}
+
+// PROTOCOL.md cluster flags and "event": three embedded nodes joined by
+// routes with the log replicated three times. Publishers on every node at
+// once; every org's seqs are 1..N without holes or duplicates on every
+// node, and a client resumes on another node than the one it left.
+func TestEmbeddedCluster(t *testing.T) {
+	t.Parallel()
+	const k = 3
+	nodes := testkit.StartNodes(t, k, embeddedCluster(freePorts(t, k), nil))
 	ctx := ctxFor(t, 2*phase)
 	for _, n := range nodes[1:] {
 		if n.Epoch() != nodes[0].Epoch() {

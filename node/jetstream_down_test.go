@@ -3,7 +3,6 @@ package node_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -32,25 +31,11 @@ func TestReadyzWhenJetStreamShutDownByFullDisk(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
 	const k = 3
-	ports := freePorts(t, k)
-	secret := []byte("one secret for the whole cluster")
-	nodes := testkit.StartNodes(t, k, func(i int, c *node.Config) {
-		c.JWTSecret = secret
-		c.NodeName = fmt.Sprintf("d%d", i)
-		c.NATSListen = "127.0.0.1:0"
-		c.NATSPublisherPassword = "one publisher password"
-		c.ClusterListen = fmt.Sprintf("127.0.0.1:%d", ports[i])
-		c.ClusterSecret = "one route secret for the whole cluster"
-		for j, p := range ports {
-			if j != i {
-				c.Routes = append(c.Routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
-			}
-		}
-		c.Replicas = 3
+	nodes := testkit.StartNodes(t, k, embeddedCluster(freePorts(t, k), func(i int, c *node.Config) {
 		if i == 2 {
 			c.DataDir = dir
 		}
-	})
+	}))
 	n, full := nodes[0], nodes[2]
 	if err := full.Node.Ready(); err != nil {
 		t.Fatalf("before the disk is full: %v", err)

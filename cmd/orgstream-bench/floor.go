@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/orgstream/orgstream/bench"
 )
@@ -21,19 +19,5 @@ func (o *options) floor(ctx context.Context, stdout, stderr io.Writer) int {
 		cfg.Progress = stderr
 	}
 	r, err := bench.RunFloor(ctx, cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "orgstream-bench: %v\n", err)
-		return 1
-	}
-	dir := bench.RunDir(o.out, bench.ScenarioFloor, r.Started)
-	if err := r.Write(dir); err != nil {
-		fmt.Fprintf(stderr, "orgstream-bench: %v\n", err)
-		return 1
-	}
-	_ = r.WriteMarkdown(stdout)
-	fmt.Fprintf(stdout, "results in %s\n", filepath.Clean(dir))
-	if !r.OK() {
-		return 1
-	}
-	return 0
+	return o.report(stdout, stderr, bench.ScenarioFloor, r, err)
 }

@@ -170,6 +170,12 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 	if cerr := t.Close(); cerr != nil {
 		fmt.Fprintf(stderr, "orgstream-bench: %v\n", cerr)
 	}
+	return o.report(stdout, stderr, name, r, err)
+}
+
+// report writes a scenario's result under --out and its Markdown to
+// stdout; the exit code is 1 when the run failed (err) or missed a target.
+func (o *options) report(stdout, stderr io.Writer, name string, r *bench.Result, err error) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "orgstream-bench: %v\n", err)
 		return 1
