@@ -1,6 +1,7 @@
 package persistence
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -387,11 +388,13 @@ func testBatchWithDuplicate(t *testing.T, im impl) {
 	}
 }
 
-// Batches holding a duplicate, from writers that contend for the same org
-// on two logs of one store: every Append is all or nothing, its new drafts
-// at consecutive seqs, whoever else writes in between.
-func testConcurrentBatchesWithDuplicates(t *testing.T, im impl) {
-	const writers, rounds = 4, 10
+// contend seeds acme with the event of id "seed", then runs writers
+// goroutines that each append rounds batches through one of two logs of one
+// store: round(l, w, r, seed) builds, appends and checks writer w's round r.
+// It fails on the first error and returns the org's events, checked to be
+// at seqs 1..n without holes.
+func contend(t *testing.T, im impl, writers, rounds int, round func(ctx context.Context, l Log, w, r int, seed uint64) error) []messages.Event {
+	t.Helper()
 	h := im.open(t, contractCfg{})
 	logs := []Log{h.log, h.peer()}
 	ctx := ctxT(t)
@@ -400,24 +403,9 @@ func testConcurrentBatchesWithDuplicates(t *testing.T, im impl) {
 	errs := make(chan error, writers)
 	for w := range writers {
 		wg.Go(func() {
-			l := logs[w%len(logs)]
 			for r := range rounds {
-				ds := []messages.Draft{
-					draft("t", "", fmt.Sprintf(`"%d.%d.a"`, w, r)),
-					draft("t", "seed", `"again"`),
-					draft("t", fmt.Sprintf("id-%d-%d", w, r), fmt.Sprintf(`"%d.%d.b"`, w, r)),
-					draft("t", "", fmt.Sprintf(`"%d.%d.c"`, w, r)),
-				}
-				res, err := appendRetrying(ctx, l, "acme", ds)
-				if err != nil {
+				if err := round(ctx, logs[w%len(logs)], w, r, seed); err != nil {
 					errs <- err
-					return
-				}
-				k := res.Seqs[0]
-				if !slices.Equal(res.Seqs, []uint64{k, seed, k + 1, k + 2}) ||
-					!slices.Equal(res.Duplicate, []bool{false, true, false, false}) ||
-					!slices.Equal(seqsOf(res.Events), []uint64{k, k + 1, k + 2}) || res.Head.Seq != k+2 {
-					errs <- fmt.Errorf("writer %d round %d: %+v, want new drafts at consecutive seqs", w, r, res)
 					return
 				}
 			}
@@ -432,7 +420,37 @@ func testConcurrentBatchesWithDuplicates(t *testing.T, im impl) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := 1 + writers*rounds*3; len(evs) != want || !slices.Equal(seqsOf(evs), seqRange(1, uint64(want))) {
+	if !slices.Equal(seqsOf(evs), seqRange(1, uint64(len(evs)))) {
+		t.Fatalf("stored seqs %v, want 1..%d", seqsOf(evs), len(evs))
+	}
+	return evs
+}
+
+// Batches holding a duplicate, from writers that contend for the same org
+// on two logs of one store: every Append is all or nothing, its new drafts
+// at consecutive seqs, whoever else writes in between.
+func testConcurrentBatchesWithDuplicates(t *testing.T, im impl) {
+	const writers, rounds = 4, 10
+	evs := contend(t, im, writers, rounds, func(ctx context.Context, l Log, w, r int, seed uint64) error {
+		ds := []messages.Draft{
+			draft("t", "", fmt.Sprintf(`"%d.%d.a"`, w, r)),
+			draft("t", "seed", `"again"`),
+			draft("t", fmt.Sprintf("id-%d-%d", w, r), fmt.Sprintf(`"%d.%d.b"`, w, r)),
+			draft("t", "", fmt.Sprintf(`"%d.%d.c"`, w, r)),
+		}
+		res, err := appendRetrying(ctx, l, "acme", ds)
+		if err != nil {
+			return err
+		}
+		k := res.Seqs[0]
+		if !slices.Equal(res.Seqs, []uint64{k, seed, k + 1, k + 2}) ||
+			!slices.Equal(res.Duplicate, []bool{false, true, false, false}) ||
+			!slices.Equal(seqsOf(res.Events), []uint64{k, k + 1, k + 2}) || res.Head.Seq != k+2 {
+			return fmt.Errorf("writer %d round %d: %+v, want new drafts at consecutive seqs", w, r, res)
+		}
+		return nil
+	})
+	if want := 1 + writers*rounds*3; len(evs) != want {
 		t.Fatalf("stored seqs %v, want 1..%d", seqsOf(evs), want)
 	}
 	seen := map[string]bool{}
@@ -450,57 +468,36 @@ func testConcurrentBatchesWithDuplicates(t *testing.T, im impl) {
 // batch is still all or nothing at consecutive seqs.
 func testConcurrentSameNewID(t *testing.T, im impl) {
 	const writers, rounds = 4, 8
-	h := im.open(t, contractCfg{})
-	logs := []Log{h.log, h.peer()}
-	ctx := ctxT(t)
-	seed := mustAppend(t, h.log, "acme", draft("t", "seed", `"seed"`)).Seqs[0]
 	var mu sync.Mutex
 	shared := map[int]map[uint64]bool{} // round -> seqs answered for its shared id
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for w := range writers {
-		wg.Go(func() {
-			l := logs[w%len(logs)]
-			for r := range rounds {
-				ds := []messages.Draft{
-					draft("t", "seed", `"again"`),
-					draft("t", fmt.Sprintf("shared-%d", r), fmt.Sprintf(`"shared %d by %d"`, r, w)),
-					draft("t", "", fmt.Sprintf(`"%d.%d"`, w, r)),
-				}
-				res, err := appendRetrying(ctx, l, "acme", ds)
-				if err != nil {
-					errs <- err
-					return
-				}
-				if res.Seqs[0] != seed || !res.Duplicate[0] || res.Duplicate[2] ||
-					(!res.Duplicate[1] && res.Seqs[2] != res.Seqs[1]+1) || len(res.Events) != 3-btoi(res.Duplicate[1])-1 {
-					errs <- fmt.Errorf("writer %d round %d: %+v", w, r, res)
-					return
-				}
-				mu.Lock()
-				if shared[r] == nil {
-					shared[r] = map[uint64]bool{}
-				}
-				shared[r][res.Seqs[1]] = true
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	evs := contend(t, im, writers, rounds, func(ctx context.Context, l Log, w, r int, seed uint64) error {
+		ds := []messages.Draft{
+			draft("t", "seed", `"again"`),
+			draft("t", fmt.Sprintf("shared-%d", r), fmt.Sprintf(`"shared %d by %d"`, r, w)),
+			draft("t", "", fmt.Sprintf(`"%d.%d"`, w, r)),
+		}
+		res, err := appendRetrying(ctx, l, "acme", ds)
+		if err != nil {
+			return err
+		}
+		if res.Seqs[0] != seed || !res.Duplicate[0] || res.Duplicate[2] ||
+			(!res.Duplicate[1] && res.Seqs[2] != res.Seqs[1]+1) || len(res.Events) != 3-btoi(res.Duplicate[1])-1 {
+			return fmt.Errorf("writer %d round %d: %+v", w, r, res)
+		}
+		mu.Lock()
+		if shared[r] == nil {
+			shared[r] = map[uint64]bool{}
+		}
+		shared[r][res.Seqs[1]] = true
+		mu.Unlock()
+		return nil
+	})
 	for r, seqs := range shared {
 		if len(seqs) != 1 {
 			t.Fatalf("round %d: the shared id got seqs %v", r, seqs)
 		}
 	}
-	evs, err := h.log.Read(ctx, "acme", 1, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := 1 + rounds + writers*rounds; len(evs) != want || !slices.Equal(seqsOf(evs), seqRange(1, uint64(want))) {
+	if want := 1 + rounds + writers*rounds; len(evs) != want {
 		t.Fatalf("stored seqs %v, want 1..%d", seqsOf(evs), want)
 	}
 }
