@@ -142,7 +142,6 @@ func (n *Node) start(ctx context.Context) error {
 		Log:             jlog,
 		Metrics:         n.metrics,
 		Logger:          n.log.Named("actors"),
-		Retention:       cfg.Retention,
 		MaxQueueBytes:   cfg.MaxQueueBytes,
 		WindowBytes:     cfg.WindowBytes,
 		PingInterval:    cfg.PingInterval,
