@@ -294,18 +294,3 @@ func planFrames(sub *subscriber, pl plan) []*messages.Frame {
 	}
 	return out
 }
-
-// CrashOrg makes org's actor panic, as a bug would: its supervisor restarts
-// it and it recovers from the log. It exists for fault-injection tests (a
-// panic cannot be provoked from outside otherwise); it does nothing for an
-// org without an actor on this node.
-func (h *Hub) CrashOrg(org string) bool {
-	h.mu.Lock()
-	e := h.entries[org]
-	h.mu.Unlock()
-	if e == nil {
-		return false
-	}
-	h.sys.Root.Send(e.pid, &crash{})
-	return true
-}

@@ -97,8 +97,4 @@ type closeConn struct {
 // peerGone tells a connection actor that its socket's reader ended.
 type peerGone struct{ err error }
 
-// crash makes an org actor panic: the fault the supervision tests inject,
-// which cannot be provoked from outside otherwise.
-type crash struct{}
-
 var flushMsg = &flush{}

@@ -136,6 +136,11 @@ type Config struct {
 
 	// Logger receives structured logs. Nil means zap.NewNop().
 	Logger *zap.Logger
+
+	// wrapHubLog, when set, wraps the log the actors use: the seam through
+	// which fault-injection tests make an org actor panic (export_test.go,
+	// WrapHubLog). Unexported: no caller outside the package can set it.
+	wrapHubLog func(persistence.Log) persistence.Log
 }
 
 // Defaults of Config (the CLI's flags show them). Those of the parts that
