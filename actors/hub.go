@@ -178,7 +178,7 @@ func (h *Hub) Publish(ctx context.Context, org string, drafts []messages.Draft) 
 	// stored, unless the append had started.
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	req := &publishRequest{ctx: ctx, org: org, drafts: drafts}
+	req := &publishRequest{ctx: ctx, drafts: drafts}
 	w := e.writer.Load()
 	var res interface{}
 	if w != nil {

@@ -42,7 +42,6 @@ type publishRequest struct {
 	// ctx is the publisher's: once it ended (the publisher was answered,
 	// or gave up) the writer no longer starts the append.
 	ctx    context.Context
-	org    string
 	drafts []messages.Draft
 	// state is reqQueued until either the writer starts the append
 	// (reqStarted) or the publisher stops waiting for it (reqAbandoned):
