@@ -10,16 +10,24 @@ import (
 	"github.com/orgstream/orgstream/persistence"
 )
 
-// Config configures a Hub. Zero values mean the documented defaults.
-// Defaults of Config in bytes; their one home (node and the CLI use them).
+// Defaults of Config that the node and the CLI share; this is their one
+// home.
 const (
 	// DefaultMaxQueueBytes admits the frames of a few largest publishes
 	// behind a write in flight.
 	DefaultMaxQueueBytes = 4 << 20
 	// DefaultWindowBytes bounds an org's window in memory.
 	DefaultWindowBytes = 64 << 20
+	// DefaultWindowSize is how many recent events an org keeps encoded.
+	DefaultWindowSize = 1024
+	// DefaultOrgIdleGrace is how long an org actor outlives its last
+	// client.
+	DefaultOrgIdleGrace = 30 * time.Second
+	// DefaultPingInterval is the WebSocket heartbeat period.
+	DefaultPingInterval = 25 * time.Second
 )
 
+// Config configures a Hub. Zero values mean the documented defaults.
 type Config struct {
 	// Log is the org log. Required.
 	Log persistence.Log
@@ -28,15 +36,16 @@ type Config struct {
 	// Logger receives logs. Nil means zap.NewNop().
 	Logger *zap.Logger
 
-	// Retention mirrors the log's: window entries older than it are dropped
-	// so the window never serves what the log no longer replays. Zero means
-	// 5m.
+	// Retention is the log's (Log.Retention()): NewHub sets it, replacing
+	// any value given, so that the two cannot disagree. Window entries
+	// older than it are dropped so the window never serves what the log no
+	// longer replays.
 	Retention time.Duration
 	// WindowSize is how many recent events an org actor keeps encoded in
-	// memory. Zero means 1024.
+	// memory. Zero means DefaultWindowSize.
 	WindowSize int
 	// OrgIdleGrace is how long an org actor (and its live feed) lives after
-	// its last client left. Zero means 30s.
+	// its last client left. Zero means DefaultOrgIdleGrace.
 	OrgIdleGrace time.Duration
 	// WindowBytes bounds the encoded frames (plain and deflated) of an
 	// org's window; the oldest leave first, the newest always stays. Zero
@@ -53,7 +62,8 @@ type Config struct {
 	// CloseLinger is how long a closing connection waits for the client's
 	// close frame. Zero means 2s.
 	CloseLinger time.Duration
-	// PingInterval is the heartbeat period. Zero means 25s.
+	// PingInterval is the heartbeat period. Zero means
+	// DefaultPingInterval.
 	PingInterval time.Duration
 	// PublishTimeout bounds a publish without a context deadline. Zero means
 	// 10s.
@@ -88,16 +98,16 @@ func (c *Config) validate() error {
 			*d = v
 		}
 	}
-	def(&c.Retention, 5*time.Minute)
-	def(&c.OrgIdleGrace, 30*time.Second)
+	c.Retention = c.Log.Retention()
+	def(&c.OrgIdleGrace, DefaultOrgIdleGrace)
 	def(&c.WriteTimeout, 10*time.Second)
 	def(&c.CloseLinger, 2*time.Second)
-	def(&c.PingInterval, 25*time.Second)
+	def(&c.PingInterval, DefaultPingInterval)
 	def(&c.PublishTimeout, 10*time.Second)
 	def(&c.RecoverTimeout, 10*time.Second)
 	def(&c.RestartBackoff, 100*time.Millisecond)
 	if c.WindowSize <= 0 {
-		c.WindowSize = 1024
+		c.WindowSize = DefaultWindowSize
 	}
 	if c.WindowBytes <= 0 {
 		c.WindowBytes = DefaultWindowBytes

@@ -178,7 +178,7 @@ func (h *Hub) Publish(ctx context.Context, org string, drafts []messages.Draft) 
 	// stored, unless the append had started.
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	req := &publishRequest{ctx: ctx, org: org, drafts: drafts}
+	req := &publishRequest{ctx: ctx, drafts: drafts}
 	w := e.writer.Load()
 	var res interface{}
 	if w != nil {
@@ -293,19 +293,4 @@ func planFrames(sub *subscriber, pl plan) []*messages.Frame {
 		out = append(out, &r)
 	}
 	return out
-}
-
-// CrashOrg makes org's actor panic, as a bug would: its supervisor restarts
-// it and it recovers from the log. It exists for fault-injection tests (a
-// panic cannot be provoked from outside otherwise); it does nothing for an
-// org without an actor on this node.
-func (h *Hub) CrashOrg(org string) bool {
-	h.mu.Lock()
-	e := h.entries[org]
-	h.mu.Unlock()
-	if e == nil {
-		return false
-	}
-	h.sys.Root.Send(e.pid, &crash{})
-	return true
 }

@@ -62,8 +62,6 @@ func (a *orgActor) Receive(ctx actor.Context) {
 		a.acked = max(a.acked, m.seq)
 	case *flushKicks:
 		a.sendKicks(ctx)
-	case *crash:
-		panic("actors: injected crash of org actor " + a.org)
 	}
 }
 

@@ -42,7 +42,6 @@ type publishRequest struct {
 	// ctx is the publisher's: once it ended (the publisher was answered,
 	// or gave up) the writer no longer starts the append.
 	ctx    context.Context
-	org    string
 	drafts []messages.Draft
 	// state is reqQueued until either the writer starts the append
 	// (reqStarted) or the publisher stops waiting for it (reqAbandoned):
@@ -96,9 +95,5 @@ type closeConn struct {
 
 // peerGone tells a connection actor that its socket's reader ended.
 type peerGone struct{ err error }
-
-// crash makes an org actor panic: the fault the supervision tests inject,
-// which cannot be provoked from outside otherwise.
-type crash struct{}
 
 var flushMsg = &flush{}

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
-	"unicode/utf8"
+
+	"github.com/orgstream/orgstream/internal/jsonscan"
 )
 
-// The server's frames are decoded by a small hand-written scanner rather
+// The server's frames are decoded by a small hand-written scanner (the
+// module's internal/jsonscan, shared with messages.ParsePublish) rather
 // than encoding/json: it finds the members of the frame object in one pass
 // and keeps byte ranges into the message, so an event costs no allocation
 // beyond its ID string (topics are interned per connection, ts is parsed
@@ -66,7 +68,7 @@ type rawFrame struct {
 // twice the last one wins (as with encoding/json).
 func decodeFrame(b []byte, f *rawFrame) error {
 	*f = rawFrame{}
-	i := skipWS(b, 0)
+	i := jsonscan.SkipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return errFrame
 	}
@@ -146,134 +148,20 @@ func keyName(k jstr) ([]byte, bool) {
 // scanObject calls fn for each member of the object whose '{' is at b[i],
 // with the key and the value's bytes.
 func scanObject(b []byte, i int, fn func(key jstr, val []byte) error) error {
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return nil
-	}
+	it := jsonscan.Members(b, i)
 	for {
-		if i >= len(b) || b[i] != '"' {
-			return errFrame
+		k, v, ok := it.Next()
+		if !ok {
+			if it.Err() != nil {
+				return errFrame
+			}
+			return nil
 		}
-		end, esc := scanString(b, i)
-		if end < 0 {
-			return errFrame
-		}
-		key := jstr{raw: b[i+1 : end-1], esc: esc, set: true}
-		i = skipWS(b, end)
-		if i >= len(b) || b[i] != ':' {
-			return errFrame
-		}
-		i = skipWS(b, i+1)
-		vend := valueEnd(b, i)
-		if vend < 0 {
-			return errFrame
-		}
-		if err := fn(key, b[i:vend]); err != nil {
+		key := jstr{raw: b[k.Start+1 : k.End-1], esc: k.Esc, set: true}
+		if err := fn(key, b[v.Start:v.End]); err != nil {
 			return err
 		}
-		i = skipWS(b, vend)
-		if i >= len(b) {
-			return errFrame
-		}
-		switch b[i] {
-		case '}':
-			return nil
-		case ',':
-			i = skipWS(b, i+1)
-		default:
-			return errFrame
-		}
 	}
-}
-
-// valueEnd returns the index after the JSON value that starts at b[i], or
-// -1.
-func valueEnd(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		end, _ := scanString(b, i)
-		return end
-	case '{', '[':
-		return skipNested(b, i)
-	}
-	j := i
-	for j < len(b) && !isDelim(b[j]) {
-		j++
-	}
-	if j == i {
-		return -1
-	}
-	return j
-}
-
-// scanString returns the index after the closing quote of the string whose
-// opening quote is at b[i] (-1 if it does not end), and whether it needs
-// unescaping: a backslash, or bytes that are not valid UTF-8 (which
-// encoding/json replaces with U+FFFD).
-func scanString(b []byte, i int) (end int, esc bool) {
-	ascii := true
-	for j := i + 1; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '\\':
-			esc = true
-			j++
-		case c == '"':
-			if !ascii && !esc && !utf8.Valid(b[i+1:j]) {
-				esc = true
-			}
-			return j + 1, esc
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
-	}
-	return -1, esc
-}
-
-// skipNested returns the index after the object or array opened at b[i],
-// or -1 if it does not close.
-func skipNested(b []byte, i int) int {
-	depth := 0
-	for j := i; j < len(b); j++ {
-		switch b[j] {
-		case '"':
-			end, _ := scanString(b, j)
-			if end < 0 {
-				return -1
-			}
-			j = end - 1
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-			if depth == 0 {
-				return j + 1
-			}
-		}
-	}
-	return -1
-}
-
-func isDelim(c byte) bool {
-	switch c {
-	case ',', '}', ']', ' ', '\t', '\n', '\r', '"', '{', '[', ':':
-		return true
-	}
-	return false
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
 }
 
 func isNull(v []byte) bool { return string(v) == "null" }
@@ -286,7 +174,7 @@ func stringValue(v []byte) (jstr, error) {
 	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
 		return jstr{}, errFrame
 	}
-	_, esc := scanString(v, 0)
+	_, esc := jsonscan.String(v, 0)
 	return jstr{raw: v[1 : len(v)-1], esc: esc, set: true}, nil
 }
 

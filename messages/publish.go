@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/orgstream/orgstream/internal/jsonscan"
 )
 
 // MaxBatch is the most events one publish may carry.
@@ -52,7 +54,7 @@ func parsePublish(body []byte) (Publish, *Error) {
 	if !utf8.Valid(body) {
 		return Publish{}, errorf(CodeInvalidJSON, "body is not valid UTF-8")
 	}
-	i := skipWS(body, 0)
+	i := jsonscan.SkipWS(body, 0)
 	if body[i] != '{' {
 		return Publish{}, errorf(CodeInvalidBody,
 			`body must be a JSON object: one event {"topic":…,"data":…} or a batch {"events":[…]}`)
@@ -79,15 +81,15 @@ func parsePublish(body []byte) (Publish, *Error) {
 	return parseBatch(body, top.events)
 }
 
-func parseBatch(body []byte, events span) (Publish, *Error) {
-	if body[events.start] != '[' {
+func parseBatch(body []byte, events jsonscan.Span) (Publish, *Error) {
+	if body[events.Start] != '[' {
 		return Publish{}, errorf(CodeInvalidJSON, `"events" must be an array`)
 	}
 	// Count first: the size limit holds whatever the elements hold, and the
 	// drafts are allocated once.
 	n := 0
-	for it := (arrayIter{b: body, i: events.start + 1}); ; n++ {
-		if _, ok := it.next(); !ok {
+	for it := jsonscan.Elements(body, events.Start); ; n++ {
+		if _, ok := it.Next(); !ok {
 			break
 		}
 		if n == MaxBatch {
@@ -99,13 +101,13 @@ func parseBatch(body []byte, events span) (Publish, *Error) {
 		return Publish{}, errorf(CodeEmptyBatch, `"events" is empty`)
 	}
 	b := builder{spans: make([]draftSpan, 0, n)}
-	it := arrayIter{b: body, i: events.start + 1}
+	it := jsonscan.Elements(body, events.Start)
 	for k := 0; k < n; k++ {
-		v, _ := it.next()
-		if body[v.start] != '{' {
+		v, _ := it.Next()
+		if body[v.Start] != '{' {
 			return Publish{}, errorf(CodeInvalidJSON, "events[%d]: must be an object", k)
 		}
-		f, err := readFields(body, v.start, false)
+		f, err := readFields(body, v.Start, false)
 		if err == nil {
 			err = b.add(body, &f)
 		}
@@ -142,20 +144,22 @@ const (
 // fields are the spans of the known members of one object.
 type fields struct {
 	has                     int
-	topic, data, id, events span
+	topic, data, id, events jsonscan.Span
 }
 
 // readFields collects the known members of the object at body[start].
+// body is valid JSON (parsePublish checks json.Valid first), so the walk
+// ends only at the closing brace and the member values are whole.
 // "events" is known only at the top level.
 func readFields(body []byte, start int, top bool) (fields, *Error) {
 	var f fields
-	it := objectIter{b: body, i: start + 1}
+	it := jsonscan.Members(body, start)
 	for {
-		k, v, ok := it.next()
+		k, v, ok := it.Next()
 		if !ok {
 			return f, nil
 		}
-		bit, dst := 0, (*span)(nil)
+		bit, dst := 0, (*jsonscan.Span)(nil)
 		switch string(memberName(body, k)) {
 		case "topic":
 			bit, dst = hasTopic, &f.topic
@@ -172,7 +176,7 @@ func readFields(body []byte, start int, top bool) (fields, *Error) {
 			continue
 		}
 		if f.has&bit != 0 {
-			return f, errorf(CodeInvalidJSON, "duplicate member %s", body[k.start:k.end])
+			return f, errorf(CodeInvalidJSON, "duplicate member %s", body[k.Start:k.End])
 		}
 		f.has |= bit
 		*dst = v
@@ -181,12 +185,12 @@ func readFields(body []byte, start int, top bool) (fields, *Error) {
 
 // memberName returns the unescaped key. It returns bytes so that the
 // caller's switch on string(...) does not allocate.
-func memberName(body []byte, k span) []byte {
-	if !k.esc {
-		return body[k.start+1 : k.end-1]
+func memberName(body []byte, k jsonscan.Span) []byte {
+	if !k.Esc {
+		return body[k.Start+1 : k.End-1]
 	}
 	var s string
-	if json.Unmarshal(body[k.start:k.end], &s) != nil {
+	if json.Unmarshal(body[k.Start:k.End], &s) != nil {
 		return nil
 	}
 	return []byte(s)
@@ -195,7 +199,7 @@ func memberName(body []byte, k span) []byte {
 // draftSpan is a draft whose Data still points into the body.
 type draftSpan struct {
 	topic, id string
-	data      span
+	data      jsonscan.Span
 }
 
 // builder accumulates validated drafts, then copies all their data into one
@@ -212,7 +216,7 @@ func (b *builder) add(body []byte, f *fields) *Error {
 	if f.has&hasTopic == 0 {
 		return errorf(CodeInvalidTopic, `"topic" is required`)
 	}
-	if body[f.topic.start] != '"' {
+	if body[f.topic.Start] != '"' {
 		return errorf(CodeInvalidJSON, `"topic" must be a string`)
 	}
 	d.topic = b.topicString(body, f.topic)
@@ -222,8 +226,8 @@ func (b *builder) add(body []byte, f *fields) *Error {
 	if f.has&hasData == 0 {
 		return errorf(CodeMissingData, `"data" is required`)
 	}
-	if f.has&hasID != 0 && body[f.id.start] != 'n' { // null means absent
-		if body[f.id.start] != '"' {
+	if f.has&hasID != 0 && body[f.id.Start] != 'n' { // null means absent
+		if body[f.id.Start] != '"' {
 			return errorf(CodeInvalidJSON, `"id" must be a string`)
 		}
 		d.id = stringValue(body, f.id)
@@ -234,15 +238,15 @@ func (b *builder) add(body []byte, f *fields) *Error {
 		}
 	}
 	b.spans = append(b.spans, d)
-	b.size += d.data.end - d.data.start
+	b.size += d.data.End - d.data.Start
 	return nil
 }
 
 // topicString returns the topic, sharing one string between the drafts of
 // a batch that use the same topic (batches usually repeat a few).
-func (b *builder) topicString(body []byte, v span) string {
-	if !v.esc {
-		raw := body[v.start+1 : v.end-1]
+func (b *builder) topicString(body []byte, v jsonscan.Span) string {
+	if !v.Esc {
+		raw := body[v.Start+1 : v.End-1]
 		for _, t := range b.topics[:b.nTopics] {
 			if string(raw) == t {
 				return t
@@ -265,19 +269,19 @@ func (b *builder) finish(body []byte) []Draft {
 	drafts := make([]Draft, len(b.spans))
 	for i, s := range b.spans {
 		off := len(arena)
-		arena = append(arena, body[s.data.start:s.data.end]...)
+		arena = append(arena, body[s.data.Start:s.data.End]...)
 		drafts[i] = Draft{Topic: s.topic, ID: s.id, Data: arena[off:len(arena):len(arena)]}
 	}
 	return drafts
 }
 
 // stringValue decodes the JSON string at v.
-func stringValue(body []byte, v span) string {
-	if !v.esc {
-		return string(body[v.start+1 : v.end-1])
+func stringValue(body []byte, v jsonscan.Span) string {
+	if !v.Esc {
+		return string(body[v.Start+1 : v.End-1])
 	}
 	var s string
-	if json.Unmarshal(body[v.start:v.end], &s) != nil {
+	if json.Unmarshal(body[v.Start:v.End], &s) != nil {
 		return "" // unreachable on valid JSON
 	}
 	return s

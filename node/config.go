@@ -10,19 +10,22 @@ import (
 
 	"github.com/orgstream/orgstream/actors"
 	"github.com/orgstream/orgstream/messages"
+	"github.com/orgstream/orgstream/persistence"
+	"github.com/orgstream/orgstream/transport"
 )
 
 // Config is one orgstream daemon's configuration; the fields mirror the flags
 // of PROTOCOL.md. Zero values mean the documented default unless stated.
 type Config struct {
-	// Listen is the HTTP + WebSocket address. Zero value means "127.0.0.1:8080".
+	// Listen is the HTTP + WebSocket address. Zero value means
+	// DefaultListen.
 	Listen string
 	// MetricsListen, when set, serves GET /metrics and GET
 	// /v2/realtime/metrics on this address only (Listen answers them 404).
 	// Empty (the zero value) serves them on Listen.
 	MetricsListen string
 	// DataDir holds the embedded NATS/JetStream store and local state
-	// (jwt-secret). Zero value means "./data".
+	// (jwt-secret). Zero value means DefaultDataDir.
 	DataDir string
 	// JWTSecret is the HS256 key, at least 32 bytes. Empty means read
 	// <DataDir>/jwt-secret, generating it (mode 0600) on first start; HS256
@@ -38,16 +41,18 @@ type Config struct {
 	// aud, HS256 tokens included. Empty means not checked.
 	JWTIssuer   string
 	JWTAudience string
-	// Retention is how long an org's events stay replayable. Zero means 5m.
+	// Retention is how long an org's events stay replayable. Zero means
+	// DefaultRetention.
 	Retention time.Duration
-	// RetentionMaxEvents bounds the retained events per org. Zero means 100000.
+	// RetentionMaxEvents bounds the retained events per org. Zero means
+	// DefaultRetentionMaxEvents.
 	RetentionMaxEvents int64
 	// NATSURL, when set, uses an existing NATS server/cluster instead of the
 	// embedded one.
 	NATSURL string
 	// NATSListen is the client address of the embedded NATS server: host:port,
 	// port 0 picks a free one, "off" opens none. Zero value means
-	// "127.0.0.1:4222".
+	// DefaultNATSListen.
 	NATSListen string
 	// NATSListenFallback listens on a free port when NATSListen's port is
 	// taken, with a warning (the CLI sets it when --nats-listen was not
@@ -71,7 +76,7 @@ type Config struct {
 	// value's meaning) allows all. Requests without Origin are allowed.
 	AllowedOrigins []string
 	// MaxConnsPerUser bounds open streams per (org, sub); 0 = no limit.
-	// Negative means the default, 100.
+	// Negative means DefaultMaxConnsPerUser.
 	MaxConnsPerUser int
 	// MaxConnsPerOrg bounds open streams per org; 0 = no limit.
 	MaxConnsPerOrg int
@@ -90,12 +95,15 @@ type Config struct {
 	ClusterSecret string
 	// Routes are the other nodes' route URLs.
 	Routes []string
-	// Replicas is the log's replication factor. Zero means 1.
+	// Replicas is the log's replication factor. Zero means
+	// DefaultReplicas.
 	Replicas int
 
-	// PingInterval is the WebSocket heartbeat period. Zero means 25s.
+	// PingInterval is the WebSocket heartbeat period. Zero means
+	// DefaultPingInterval.
 	PingInterval time.Duration
-	// DrainPeriod spreads the 1001 closes on shutdown. Zero means 5s.
+	// DrainPeriod spreads the 1001 closes on shutdown. Zero means
+	// DefaultDrainPeriod.
 	DrainPeriod time.Duration
 	// MaxQueueBytes bounds the frames waiting in one connection's outbound
 	// queue (the batch being written aside); past it the connection is
@@ -105,18 +113,18 @@ type Config struct {
 	MaxQueueBytes int
 	// WindowSize is how many recent events each org keeps encoded in memory
 	// for instant replay; older retained events are replayed from the log.
-	// Zero means 1024.
+	// Zero means DefaultWindowSize.
 	WindowSize int
 	// WindowBytes bounds the encoded frames (plain and deflated) each org
 	// keeps in its window; the oldest leave first, the newest always stays.
 	// Zero means DefaultWindowBytes.
 	WindowBytes int
 	// OrgIdleGrace is how long an org's actor and live feed outlive its last
-	// client. Zero means 30s.
+	// client. Zero means DefaultOrgIdleGrace.
 	OrgIdleGrace time.Duration
 	// LogProbeInterval is how often the node asks whether its log can take
 	// writes (a stream leader exists); /readyz answers 503 while it cannot.
-	// Zero means 1s.
+	// Zero means DefaultLogProbeInterval.
 	LogProbeInterval time.Duration
 	// SyncAlways makes JetStream fsync every write (survives power loss, not
 	// only process crashes) at a throughput cost.
@@ -128,12 +136,32 @@ type Config struct {
 
 	// Logger receives structured logs. Nil means zap.NewNop().
 	Logger *zap.Logger
+
+	// wrapHubLog, when set, wraps the log the actors use: the seam through
+	// which fault-injection tests make an org actor panic (export_test.go,
+	// WrapHubLog). Unexported: no caller outside the package can set it.
+	wrapHubLog func(persistence.Log) persistence.Log
 }
 
-// Defaults of Config in bytes, defined by the actors that apply them.
+// Defaults of Config (the CLI's flags show them). Those of the parts that
+// apply them are defined there and only named here, so each has one home.
 const (
-	DefaultMaxQueueBytes = actors.DefaultMaxQueueBytes
+	DefaultListen           = transport.DefaultListen
+	DefaultDataDir          = "./data"
+	DefaultNATSListen       = persistence.DefaultNATSListen
+	DefaultMaxConnsPerUser  = 100
+	DefaultDrainPeriod      = 5 * time.Second
+	DefaultLogProbeInterval = time.Second
+
+	DefaultRetention          = persistence.DefaultRetention
+	DefaultRetentionMaxEvents = persistence.DefaultMaxEventsPerOrg
+	DefaultReplicas           = persistence.DefaultReplicas
+
+	DefaultPingInterval  = actors.DefaultPingInterval
+	DefaultWindowSize    = actors.DefaultWindowSize
 	DefaultWindowBytes   = actors.DefaultWindowBytes
+	DefaultMaxQueueBytes = actors.DefaultMaxQueueBytes
+	DefaultOrgIdleGrace  = actors.DefaultOrgIdleGrace
 )
 
 // ErrInvalidConfig wraps the Config errors of Start.
@@ -150,40 +178,40 @@ func (c *Config) check() error {
 
 func (c *Config) setDefaults() {
 	if c.Listen == "" {
-		c.Listen = "127.0.0.1:8080"
+		c.Listen = DefaultListen
 	}
 	if c.DataDir == "" {
-		c.DataDir = "./data"
+		c.DataDir = DefaultDataDir
 	}
 	if c.Retention <= 0 {
-		c.Retention = 5 * time.Minute
+		c.Retention = DefaultRetention
 	}
 	if c.RetentionMaxEvents <= 0 {
-		c.RetentionMaxEvents = 100000
+		c.RetentionMaxEvents = DefaultRetentionMaxEvents
 	}
 	if c.NATSListen == "" {
-		c.NATSListen = "127.0.0.1:4222"
+		c.NATSListen = DefaultNATSListen
 	}
 	if c.MaxConnsPerUser < 0 {
-		c.MaxConnsPerUser = 100
+		c.MaxConnsPerUser = DefaultMaxConnsPerUser
 	}
 	if c.NodeName == "" {
 		c.NodeName, _ = os.Hostname()
 	}
 	if c.Replicas <= 0 {
-		c.Replicas = 1
+		c.Replicas = DefaultReplicas
 	}
 	if c.PingInterval <= 0 {
-		c.PingInterval = 25 * time.Second
+		c.PingInterval = DefaultPingInterval
 	}
 	if c.DrainPeriod <= 0 {
-		c.DrainPeriod = 5 * time.Second
+		c.DrainPeriod = DefaultDrainPeriod
 	}
 	if c.LogProbeInterval <= 0 {
-		c.LogProbeInterval = time.Second
+		c.LogProbeInterval = DefaultLogProbeInterval
 	}
 	if c.WindowSize <= 0 {
-		c.WindowSize = 1024
+		c.WindowSize = DefaultWindowSize
 	}
 	// The window must not serve what the log no longer retains by count: a
 	// resume past the retained events is a window_exceeded reset.

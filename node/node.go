@@ -138,11 +138,14 @@ func (n *Node) start(ctx context.Context) error {
 	n.jlog = jlog
 	n.probe = startLogProbe(jlog.Status, cfg.LogProbeInterval, n.metrics, n.log.Named("log"))
 	n.probe.waitFirst(ctx)
+	var hubLog persistence.Log = jlog
+	if cfg.wrapHubLog != nil {
+		hubLog = cfg.wrapHubLog(jlog)
+	}
 	hub, err := actors.NewHub(actors.Config{
-		Log:             jlog,
+		Log:             hubLog,
 		Metrics:         n.metrics,
 		Logger:          n.log.Named("actors"),
-		Retention:       cfg.Retention,
 		MaxQueueBytes:   cfg.MaxQueueBytes,
 		WindowBytes:     cfg.WindowBytes,
 		PingInterval:    cfg.PingInterval,
@@ -290,9 +293,6 @@ func (n *Node) Epoch() string { return n.jlog.Epoch() }
 
 // Metrics exposes the node's counters (for tests and the harness).
 func (n *Node) Metrics() *metrics.Metrics { return n.metrics }
-
-// Hub exposes the node's actors (for tests that inject faults).
-func (n *Node) Hub() *actors.Hub { return n.hub.Load() }
 
 // Publish implements transport.Publisher with the hub (the transport asks
 // Ready first, which is ErrStarting until the hub exists).

@@ -33,7 +33,7 @@ type EmbeddedConfig struct {
 	DataDir string
 	// Listen is the client address "host:port"; port 0 picks a free port,
 	// ListenOff ("off") opens none (in-process connections only). Zero value
-	// means "127.0.0.1:4222".
+	// means DefaultNATSListen.
 	Listen string
 	// ListenFallback makes the server listen on a free port when Listen's
 	// port is taken, with a warning, instead of failing: for the default
@@ -186,7 +186,7 @@ func (cfg EmbeddedConfig) serverOptions(daemonPass string) (*server.Options, err
 	}
 	listen := cfg.Listen
 	if listen == "" {
-		listen = "127.0.0.1:4222"
+		listen = DefaultNATSListen
 	}
 	if listen == ListenOff {
 		if cfg.ClusterListen != "" {

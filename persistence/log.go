@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/orgstream/orgstream/messages"
 )
@@ -81,6 +82,12 @@ type Log interface {
 	// Epoch names the generation of the log; it changes only when the log is
 	// recreated (store wiped), and then old seqs mean nothing.
 	Epoch() string
+
+	// Retention is how long the log keeps an event readable (its config's,
+	// defaults applied); it never changes. Whoever keeps events beside the
+	// log (the org actors' windows) drops them at the same age, so it never
+	// serves what the log no longer replays.
+	Retention() time.Duration
 
 	// Head reads the org's newest position from the store.
 	Head(ctx context.Context, org string) (Head, error)

@@ -25,14 +25,16 @@ type JetStreamConfig struct {
 	// The log does not close it.
 	Conn *nats.Conn
 	// Retention is how long events stay readable (the stream's MaxAge). Zero
-	// means 5m; JetStream's minimum is 100ms.
+	// means DefaultRetention; JetStream's minimum is 100ms.
 	Retention time.Duration
-	// MaxEventsPerOrg bounds the retained events per org. Zero means 100000.
+	// MaxEventsPerOrg bounds the retained events per org. Zero means
+	// DefaultMaxEventsPerOrg.
 	MaxEventsPerOrg int64
-	// Replicas is the stream's replication factor. Zero means 1.
+	// Replicas is the stream's replication factor. Zero means
+	// DefaultReplicas.
 	Replicas int
-	// DedupWindow is how long a draft ID is remembered. Zero means 2m. It is
-	// clamped to Retention (JetStream requires it) and at least 100ms.
+	// DedupWindow is how long a draft ID is remembered. Zero means
+	// DefaultDedupWindow. It is clamped to Retention (JetStream requires it) and at least 100ms.
 	DedupWindow time.Duration
 	// RequestTimeout bounds each store request whose context has no
 	// deadline. Zero means 5s.
@@ -61,25 +63,25 @@ func (c *JetStreamConfig) validate() error {
 		return errors.New("persistence: JetStreamConfig.Conn is required")
 	}
 	if c.Retention == 0 {
-		c.Retention = 5 * time.Minute
+		c.Retention = DefaultRetention
 	}
 	if c.Retention < 100*time.Millisecond {
 		return fmt.Errorf("persistence: retention %v is below JetStream's 100ms minimum", c.Retention)
 	}
 	if c.MaxEventsPerOrg == 0 {
-		c.MaxEventsPerOrg = 100000
+		c.MaxEventsPerOrg = DefaultMaxEventsPerOrg
 	}
 	if c.MaxEventsPerOrg < 0 {
 		return fmt.Errorf("persistence: MaxEventsPerOrg %d is negative", c.MaxEventsPerOrg)
 	}
 	if c.Replicas == 0 {
-		c.Replicas = 1
+		c.Replicas = DefaultReplicas
 	}
 	if c.Replicas < 0 || c.Replicas > 5 {
 		return fmt.Errorf("persistence: replicas %d not in 1..5", c.Replicas)
 	}
 	if c.DedupWindow == 0 {
-		c.DedupWindow = 2 * time.Minute
+		c.DedupWindow = DefaultDedupWindow
 	}
 	c.DedupWindow = max(min(c.DedupWindow, c.Retention), 100*time.Millisecond)
 	if c.RequestTimeout <= 0 {
@@ -320,6 +322,9 @@ func epochOf(events, heads time.Time) string {
 
 // Epoch implements Log.
 func (l *JetStreamLog) Epoch() string { return l.epoch }
+
+// Retention implements Log.
+func (l *JetStreamLog) Retention() time.Duration { return l.cfg.Retention }
 
 // Close stops every follower and the head-marker writer (after it wrote the
 // pending markers, for at most 2s or RequestTimeout), and flushes what the

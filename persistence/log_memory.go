@@ -15,12 +15,14 @@ var _ Log = (*MemoryLog)(nil)
 
 // MemoryConfig configures the in-memory log.
 type MemoryConfig struct {
-	// Retention is how long events stay readable. Zero means 5m.
+	// Retention is how long events stay readable. Zero means
+	// DefaultRetention.
 	Retention time.Duration
-	// MaxEventsPerOrg bounds the retained events per org. Zero means 100000.
+	// MaxEventsPerOrg bounds the retained events per org. Zero means
+	// DefaultMaxEventsPerOrg.
 	MaxEventsPerOrg int64
-	// DedupWindow is how long a draft ID is remembered. Zero means 2m; it is
-	// clamped to Retention, as on JetStream.
+	// DedupWindow is how long a draft ID is remembered. Zero means
+	// DefaultDedupWindow; it is clamped to Retention, as on JetStream.
 	DedupWindow time.Duration
 	// Now is the clock (event times, retention, dedup). Nil means time.Now.
 	Now func() time.Time
@@ -28,13 +30,13 @@ type MemoryConfig struct {
 
 func (c *MemoryConfig) validate() {
 	if c.Retention <= 0 {
-		c.Retention = 5 * time.Minute
+		c.Retention = DefaultRetention
 	}
 	if c.MaxEventsPerOrg <= 0 {
-		c.MaxEventsPerOrg = 100000
+		c.MaxEventsPerOrg = DefaultMaxEventsPerOrg
 	}
 	if c.DedupWindow <= 0 {
-		c.DedupWindow = 2 * time.Minute
+		c.DedupWindow = DefaultDedupWindow
 	}
 	c.DedupWindow = min(c.DedupWindow, c.Retention)
 	if c.Now == nil {
@@ -87,6 +89,9 @@ func NewMemory(cfg MemoryConfig) *MemoryLog {
 
 // Epoch implements Log.
 func (l *MemoryLog) Epoch() string { return l.epoch }
+
+// Retention implements Log.
+func (l *MemoryLog) Retention() time.Duration { return l.cfg.Retention }
 
 // Close stops every follower; later calls return ErrClosed. Safe to call
 // twice.

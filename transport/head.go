@@ -152,7 +152,6 @@ type requestHead struct {
 	// headers is the header section: zero or more lines, each ending in LF.
 	headers []byte
 
-	host          []byte
 	hostCount     int
 	origin        []byte
 	originCount   int
@@ -167,10 +166,8 @@ type requestHead struct {
 	connectionCount   int
 	connectionUpgrade bool // every Connection header has the upgrade token
 
-	wsKey          []byte
 	wsKeyCount     int
 	wsKeyBad       bool // some Sec-WebSocket-Key is not 24 bytes
-	wsVersion      []byte
 	wsVersionCount int
 	wsVersionBad   bool // some Sec-WebSocket-Version is not 13
 }
@@ -302,9 +299,6 @@ func (h *requestHead) parseHeaderLine(line []byte) bool {
 func (h *requestHead) record(name, value []byte) {
 	switch {
 	case bytes.EqualFold(name, hdrHost):
-		if h.hostCount == 0 {
-			h.host = value
-		}
 		h.hostCount++
 	case bytes.EqualFold(name, hdrOrigin):
 		if h.originCount == 0 {
@@ -334,17 +328,11 @@ func (h *requestHead) record(name, value []byte) {
 			h.connectionUpgrade = false
 		}
 	case bytes.EqualFold(name, hdrSecWebSocketKey):
-		if h.wsKeyCount == 0 {
-			h.wsKey = value
-		}
 		h.wsKeyCount++
 		if len(value) != 24 {
 			h.wsKeyBad = true
 		}
 	case bytes.EqualFold(name, hdrSecWebSocketVersion):
-		if h.wsVersionCount == 0 {
-			h.wsVersion = value
-		}
 		h.wsVersionCount++
 		if string(value) != "13" {
 			h.wsVersionBad = true

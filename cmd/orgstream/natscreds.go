@@ -69,7 +69,7 @@ type natsCredsOptions struct {
 
 func newNATSCredsFlags(o *natsCredsOptions) *flagSet {
 	f := newFlagSet("nats-creds", "Print the NATS publisher credentials as USER:PASSWORD.")
-	f.String(&o.dataDir, "data-dir", "./data", "DIR", "the daemon's data dir (the nats-publisher-password file)", nil)
+	f.String(&o.dataDir, "data-dir", node.DefaultDataDir, "DIR", "the daemon's data dir (the nats-publisher-password file)", nil)
 	o.nats.definePublisher(f)
 	return f
 }

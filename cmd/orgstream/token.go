@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orgstream/orgstream/messages"
+	"github.com/orgstream/orgstream/node"
 	"github.com/orgstream/orgstream/transport/auth"
 )
 
@@ -34,7 +35,7 @@ type secretFlags struct {
 const secretFileName = "jwt-secret"
 
 func (s *secretFlags) define(f *flagSet) {
-	f.String(&s.dataDir, "data-dir", "./data", "DIR", "embedded NATS/JetStream store and local state (the jwt-secret file)", nil)
+	f.String(&s.dataDir, "data-dir", node.DefaultDataDir, "DIR", "embedded NATS/JetStream store and local state (the jwt-secret file)", nil)
 	f.String(&s.jwtSecret, "jwt-secret", "", "SECRET", "HS256 key for tokens, at least 32 bytes (prefer the env var: flags show in ps)", nil)
 	f.setDefaultText("jwt-secret", "<data-dir>/jwt-secret, generated on first start, mode 0600")
 	f.String(&s.issuer, "jwt-issuer", "", "ISS", "iss of tokens: serve refuses tokens with another (HS256 ones included); token and publish write it", nil)
