@@ -140,8 +140,11 @@ func RunFanout(ctx context.Context, t *Target, cfg FanoutConfig) (*Result, error
 	r.metric("latency max", float64(lat.Quantile(1))/1e6, "ms", "")
 	r.metric("reconnects (resumed)", float64(f.reconnects.Load()), "", "0")
 	usage.record(r, "while publishing")
+	usage.recordPerDelivery(r, delivered)
 	recordNodes(r, t, atConnect, atEnd)
-	seqChecks(r, f.seqTotals(), f.resets.Load())
+	seqs := f.seqTotals()
+	seqChecks(r, seqs, f.resets.Load())
+	r.metric(MetricLost, float64(seqs.Missing), "", "0")
 	if derr != nil {
 		r.failf("%d streams had not received every event %s after the last publish", f.behind(), cfg.Drain)
 	}

@@ -6,6 +6,8 @@
 //	orgstream-bench suite [--short] [flags]
 //	orgstream-bench cluster-compare [--nodes 3] [flags]
 //	orgstream-bench floor [--conns 1000] [--size 256] [--duration 5s]
+//	orgstream-bench fanout --target centrifugo [fanout flags]
+//	orgstream-bench knee --rates 25000,50000 [--daemon old=PATH,new=PATH] [--centrifugo PATH|none] [fanout flags]
 //	orgstream-bench soak [--duration 10m] [--seed N] (the nemesis campaign, package bench/soak)
 //
 // Without --url it starts a daemon itself (--daemon, default
@@ -49,6 +51,7 @@ func main() {
 // options are the command-line flags.
 type options struct {
 	url, jwtSecret, dataDir, daemon, out string
+	target, centrifugo, rates            string
 	sourceAddrs, conns, orgs, nodes      int
 	size, events, dialConcurrency        int
 	total                                int64
@@ -80,14 +83,17 @@ func newFlags(o *options, name string, stderr io.Writer) *flag.FlagSet {
 	fs.Int64Var(&o.total, "total", 0, "bytes of event data published (large-events); 0 = 1 GiB")
 	fs.Var(&o.batch, "batch", "batch sizes, comma-separated (publish); the first is the max batch of fanout and resume-storm")
 	fs.IntVar(&o.dialConcurrency, "dial-concurrency", 0, "connects in flight (idle, fanout, resume-storm)")
+	fs.StringVar(&o.target, "target", "orgstream", "fanout: orgstream, or centrifugo (started by the harness from --centrifugo, measured the same way)")
+	fs.StringVar(&o.centrifugo, "centrifugo", bench.DefaultCentrifugo, "Centrifugo binary (fanout --target centrifugo, knee); default: on PATH, else ~/go/bin/centrifugo; knee: \"none\" to leave it out")
+	fs.StringVar(&o.rates, "rates", "", "knee: deliveries/s to try, comma-separated, e.g. 25000,50000,75000")
 	fs.BoolVar(&o.short, "short", false, "suite: small sizes (the whole suite in under 3 minutes)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line on stderr")
 	return fs
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintf(w, "usage: orgstream-bench <scenario> [flags]\n\nscenarios: %s, suite, %s, %s, soak\nflags: orgstream-bench <scenario> -h\n",
-		strings.Join(bench.Scenarios, ", "), bench.ScenarioClusterCompare, bench.ScenarioFloor)
+	fmt.Fprintf(w, "usage: orgstream-bench <scenario> [flags]\n\nscenarios: %s, suite, %s, %s, %s, soak\nflags: orgstream-bench <scenario> -h\n",
+		strings.Join(bench.Scenarios, ", "), bench.ScenarioClusterCompare, bench.ScenarioFloor, bench.ScenarioKnee)
 }
 
 // run executes one command line: 0 pass, 1 failed run or error, 2 usage.
@@ -100,7 +106,7 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 	if name == "soak" {
 		return runSoak(args[1:], stdout, stderr)
 	}
-	if name != "suite" && name != bench.ScenarioClusterCompare && name != bench.ScenarioFloor && !isScenario(name) {
+	if name != "suite" && name != bench.ScenarioClusterCompare && name != bench.ScenarioFloor && name != bench.ScenarioKnee && !isScenario(name) {
 		fmt.Fprintf(stderr, "orgstream-bench: unknown scenario %q\n", name)
 		usage(stderr)
 		return 2
@@ -133,7 +139,17 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 	if name == bench.ScenarioFloor {
 		return o.floor(ctx, stdout, stderr)
 	}
-	tc := o.target(stderr)
+	if name == bench.ScenarioFanout && o.target == "centrifugo" {
+		return o.centrifugoFanout(ctx, stdout, stderr)
+	}
+	if o.target != "orgstream" {
+		fmt.Fprintf(stderr, "orgstream-bench: --target %q: orgstream, or centrifugo for fanout\n", o.target)
+		return 2
+	}
+	if name == bench.ScenarioKnee {
+		return o.knee(ctx, stdout, stderr)
+	}
+	tc := o.targetConfig(stderr)
 	if name == bench.ScenarioClusterCompare {
 		return o.clusterCompare(ctx, tc, stdout, stderr)
 	}
@@ -227,7 +243,7 @@ func isScenario(name string) bool {
 	return false
 }
 
-func (o *options) target(stderr io.Writer) bench.TargetConfig {
+func (o *options) targetConfig(stderr io.Writer) bench.TargetConfig {
 	tc := bench.TargetConfig{
 		URL:         o.url,
 		DataDir:     o.dataDir,
