@@ -29,6 +29,9 @@ type FanoutConfig struct {
 	Drain time.Duration
 	// DialConcurrency bounds connects in flight. Zero means 256.
 	DialConcurrency int
+	// NoPoll reads every stream on its own goroutine, as before the
+	// pollers (to compare the harness's own cost).
+	NoPoll bool
 }
 
 func (c *FanoutConfig) validate() error {
@@ -72,7 +75,8 @@ func RunFanout(ctx context.Context, t *Target, cfg FanoutConfig) (*Result, error
 	nodeParams(r, t, cfg.Conns, cfg.Orgs)
 
 	orgs := orgNames(t, "fan", cfg.Orgs)
-	f, err := newFleet(t, fleetConfig{orgs: orgs, n: cfg.Conns, reconnect: true, dialConcurrency: cfg.DialConcurrency})
+	f, err := newFleet(t, fleetConfig{orgs: orgs, n: cfg.Conns, reconnect: true, dialConcurrency: cfg.DialConcurrency,
+		poll: !cfg.NoPoll})
 	if err != nil {
 		return nil, err
 	}

@@ -159,7 +159,7 @@ func RunKnee(ctx context.Context, cfg KneeConfig) (*Result, error) {
 		return nil, err
 	}
 	r := newResult(ScenarioKnee, nil)
-	r.Target = TargetInfo{Started: true, SourceAddrs: max(cfg.Target.SourceAddrs, 1), NodeCount: 1}
+	r.Target = TargetInfo{Started: true, SourceAddrs: max(cfg.Target.SourceAddrs, 1), NodeCounts: []int{1}}
 	fc := cfg.Fanout
 	perOrg := float64(fc.Conns) / float64(fc.Orgs)
 	r.param("connections", fc.Conns)

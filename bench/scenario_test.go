@@ -71,8 +71,17 @@ func TestRunIdle(t *testing.T) {
 
 func TestRunFanout(t *testing.T) {
 	t.Parallel()
+	for _, noPoll := range []bool{false, true} {
+		t.Run(map[bool]string{false: "pollers", true: "goroutine per stream"}[noPoll], func(t *testing.T) {
+			t.Parallel()
+			testRunFanout(t, noPoll)
+		})
+	}
+}
+
+func testRunFanout(t *testing.T, noPoll bool) {
 	tg := openNode(t, nil)
-	r, err := RunFanout(testCtx(t), tg, FanoutConfig{Conns: 30, Orgs: 3, Rate: 300, Size: 100, Duration: time.Second})
+	r, err := RunFanout(testCtx(t), tg, FanoutConfig{Conns: 30, Orgs: 3, Rate: 300, Size: 100, Duration: time.Second, NoPoll: noPoll})
 	requireOK(t, r, err)
 	published := metricValue(t, r, "events published")
 	if published < 200 {

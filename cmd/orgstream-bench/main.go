@@ -59,7 +59,8 @@ type options struct {
 	duration                             time.Duration
 	batch, pids                          intList
 	daemonArgs                           stringList
-	short, quiet                         bool
+	short, quiet, noPoll                 bool
+	cpuProfile                           string
 }
 
 func newFlags(o *options, name string, stderr io.Writer) *flag.FlagSet {
@@ -86,6 +87,8 @@ func newFlags(o *options, name string, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.target, "target", "orgstream", "fanout: orgstream, or centrifugo (started by the harness from --centrifugo, measured the same way)")
 	fs.StringVar(&o.centrifugo, "centrifugo", bench.DefaultCentrifugo, "Centrifugo binary (fanout --target centrifugo, knee); default: on PATH, else ~/go/bin/centrifugo; knee: \"none\" to leave it out")
 	fs.StringVar(&o.rates, "rates", "", "knee: deliveries/s to try, comma-separated, e.g. 25000,50000,75000")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the harness's own CPU profile (pprof) to this file: what the load generator costs")
+	fs.BoolVar(&o.noPoll, "no-poll", false, "fanout: read every stream on its own goroutine instead of the epoll pollers (the harness's old, costlier readers)")
 	fs.BoolVar(&o.short, "short", false, "suite: small sizes (the whole suite in under 3 minutes)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line on stderr")
 	return fs
@@ -135,6 +138,14 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "orgstream-bench: %v\n", err)
+			return 1
+		}
+		defer stopProfile()
+	}
 
 	if name == bench.ScenarioFloor {
 		return o.floor(ctx, stdout, stderr)
@@ -291,6 +302,7 @@ func (o *options) apply(s *bench.Sizes) {
 	set(&s.Resume.Events, o.events)
 	set(&s.Idle.DialConcurrency, o.dialConcurrency)
 	set(&s.Fanout.DialConcurrency, o.dialConcurrency)
+	s.Fanout.NoPoll = o.noPoll
 	set(&s.Resume.DialConcurrency, o.dialConcurrency)
 	if o.rate != 0 {
 		s.Fanout.Rate, s.Slow.Rate = o.rate, o.rate
