@@ -67,6 +67,10 @@ func TestRunIdle(t *testing.T) {
 	}
 	metricValue(t, r, "goroutines per connection")
 	metricValue(t, r, "RSS per connection")
+	metricValue(t, r, "heap in use per connection")
+	if v := metricValue(t, r, "heap in use ÷ RSS (after)"); v <= 0 {
+		t.Errorf("heap in use ÷ RSS = %v", v)
+	}
 }
 
 func TestRunFanout(t *testing.T) {
