@@ -13,7 +13,8 @@ const ScenarioFanoutCentrifugo = "fanout-centrifugo"
 // RunCentrifugoFanout is the fanout scenario against a Centrifugo started
 // by the harness, measured the way RunFanout measures orgstream: cfg.Conns
 // clients over cfg.Orgs channels (one per org, client i on channel i mod
-// Orgs, spread over sourceAddrs loopback source addresses), the same
+// Orgs, spread over sourceAddrs loopback source addresses as
+// TargetConfig.SourceAddrs spreads them), the same
 // events (data {"t":sent,"pad":…} of cfg.Size bytes) at the same rate,
 // batched the same way (one POST /api/batch per org and tick), and
 // publish-to-receive latency from the send time in the data. Centrifugo
@@ -25,6 +26,7 @@ func RunCentrifugoFanout(ctx context.Context, cc CentrifugoConfig, sourceAddrs i
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	sourceAddrs = cmp0(sourceAddrs, DefaultSourceAddrs)
 	c, err := StartCentrifugo(ctx, cc)
 	if err != nil {
 		return nil, err

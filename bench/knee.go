@@ -103,6 +103,7 @@ func (c *KneeConfig) validate() error {
 		c.Daemons = []KneeDaemon{{Label: "orgstream", Path: c.Target.Daemon.Path}}
 	}
 	c.P99 = cmp0(c.P99, DefaultKneeP99)
+	c.Target.SourceAddrs = cmp0(c.Target.SourceAddrs, DefaultSourceAddrs)
 	if c.Dir == "" {
 		c.Dir = RunDir(DefaultOutDir, ScenarioKnee, time.Now())
 	}
