@@ -53,7 +53,7 @@ func runCentrifugoFanout(ctx context.Context, c *Centrifugo, sourceAddrs int, cf
 	f := newCentFleet(c, channels, cfg.Conns, sourceAddrs, DefaultDialTimeout)
 	pc := newPacerTo(centrifugoSink{c: c, channels: channels}, channels, cfg.Rate, cfg.Size, cfg.MaxBatch)
 	rss0, rssErr := ReadRSS(c.PID)
-	f.start(ctx, cfg.DialConcurrency)
+	f.start(ctx, cfg.DialConcurrency, !cfg.NoPoll)
 	defer f.stop()
 	n := int64(cfg.Conns)
 	if err := pollUntil(ctx, connectTimeout(cfg.Conns), func() bool { return f.welcomes.Load()+f.failed.Load() >= n }); err != nil {

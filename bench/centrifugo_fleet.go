@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +28,7 @@ type centFleet struct {
 	dialers  []*net.Dialer
 	timeout  time.Duration
 	conns    []*centConn
+	pollers  []*poller // nil: every client read by its goroutine
 	hist     atomic.Pointer[ShardedHistogram]
 	connect  Histogram
 
@@ -48,6 +50,8 @@ type centConn struct {
 	channel int
 	mu      sync.Mutex
 	nc      net.Conn
+	polled  bool
+	poll    pollState
 	payload []byte
 	events  atomic.Uint64
 	down    atomic.Bool // its connection ended (or never opened)
@@ -63,9 +67,15 @@ func newCentFleet(c *Centrifugo, channels []string, n, sourceAddrs int, timeout 
 	return f
 }
 
-// start launches every client, at most conc connecting at once.
-func (f *centFleet) start(ctx context.Context, conc int) {
+// start launches every client, at most conc connecting at once; with poll
+// the connected clients are read by pollers (as the orgstream fleet's).
+func (f *centFleet) start(ctx context.Context, conc int, poll bool) {
 	ctx, f.cancel = context.WithCancel(ctx)
+	if poll && pollSupported {
+		ps, err := startPollers(pollSet{state: func(i int) *pollState { return &f.conns[i].poll }, text: f.pollText})
+		f.noteErr(err)
+		f.pollers = ps
+	}
 	sem := make(chan struct{}, max(conc, 1))
 	for _, c := range f.conns {
 		f.wg.Add(1)
@@ -85,12 +95,19 @@ func (f *centFleet) stop() {
 	f.cancel()
 	for _, c := range f.conns {
 		c.mu.Lock()
-		if c.nc != nil {
-			_ = c.nc.Close()
-		}
+		nc, polled := c.nc, c.polled
+		c.nc, c.polled = nil, false
 		c.mu.Unlock()
+		if nc != nil {
+			_ = nc.Close()
+		}
+		if polled {
+			c.poll.close()
+		}
 	}
 	f.wg.Wait()
+	stopPollers(f.pollers)
+	f.pollers = nil
 	f.cancel = nil
 }
 
@@ -127,7 +144,7 @@ func (f *centFleet) session(ctx context.Context, c *centConn, release func()) er
 		return err
 	}
 	d := ws.Dialer{NetDial: f.dialers[c.idx%len(f.dialers)].DialContext, Timeout: f.timeout}
-	nc, br, _, err := d.Dial(ctx, f.wsURL)
+	nc, hs, _, err := d.Dial(ctx, f.wsURL)
 	if err != nil {
 		f.failed.Add(1)
 		return err
@@ -140,8 +157,8 @@ func (f *centFleet) session(ctx context.Context, c *centConn, release func()) er
 		return nil
 	}
 	var src io.Reader = nc
-	if br != nil && br.Buffered() > 0 {
-		src = io.MultiReader(br, nc)
+	if hs != nil && hs.Buffered() > 0 {
+		src = io.MultiReader(hs, nc)
 	}
 	r := bufio.NewReaderSize(src, defaultReadBuf)
 	_ = nc.SetWriteDeadline(time.Now().Add(f.timeout))
@@ -151,22 +168,7 @@ func (f *centFleet) session(ctx context.Context, c *centConn, release func()) er
 	}
 	welcomed := false
 	onMsg := func(m CentMsg) error {
-		switch m.Kind {
-		case CentPub:
-			if !welcomed {
-				return fmt.Errorf("%w: publication before the connect reply", ErrCentrifugoFrame)
-			}
-			c.events.Add(1)
-			if h := f.hist.Load(); h != nil && m.Sent != 0 {
-				h.Shard(c.idx).Record(time.Now().UnixNano() - m.Sent)
-			}
-		case CentPing:
-			_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			return writeText(nc, []byte("{}"))
-		case CentReply:
-			if m.ID != 1 || welcomed {
-				return nil
-			}
+		if m.Kind == CentReply && m.ID == 1 && !welcomed {
 			if m.Code != 0 {
 				return fmt.Errorf("%w: connect refused: %d %s", ErrCentrifugo, m.Code, m.Reason)
 			}
@@ -176,10 +178,17 @@ func (f *centFleet) session(ctx context.Context, c *centConn, release func()) er
 			f.welcomes.Add(1)
 			f.connected.Add(1)
 			release()
-		case CentDisconnect:
-			return fmt.Errorf("%w: disconnect push %d %s", ErrCentrifugo, m.Code, m.Reason)
+			return nil
 		}
-		return nil
+		if m.Kind == CentPub && !welcomed {
+			return fmt.Errorf("%w: publication before the connect reply", ErrCentrifugoFrame)
+		}
+		pong, err := f.onMsg(c, m)
+		if pong {
+			_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			return writeText(nc, []byte("{}"))
+		}
+		return err
 	}
 	defer func() {
 		if welcomed {
@@ -207,6 +216,28 @@ func (f *centFleet) session(ctx context.Context, c *centConn, release func()) er
 			if err := EachCentMsg(c.payload, onMsg); err != nil {
 				return err
 			}
+			if welcomed && len(f.pollers) > 0 && (hs == nil || hs.Buffered() == 0) {
+				leftover, _ := r.Peek(r.Buffered())
+				done, ok := f.pollers[c.idx%len(f.pollers)].handOff(c.idx, &c.poll, nc, leftover, func() bool {
+					c.mu.Lock()
+					defer c.mu.Unlock()
+					if c.nc != nc {
+						return false
+					}
+					c.nc, c.polled = nil, true
+					return true
+				})
+				if ok {
+					end := <-done
+					c.mu.Lock()
+					c.polled = false
+					c.mu.Unlock()
+					if end.err == nil && end.code != 0 {
+						end.err = fmt.Errorf("%w: closed by the server: %d", ErrCentrifugo, end.code)
+					}
+					return end.err
+				}
+			}
 		case opPing:
 			_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
 			_ = ws.WriteFrame(nc, ws.MaskFrameInPlace(ws.NewPongFrame(c.payload)))
@@ -217,6 +248,53 @@ func (f *centFleet) session(ctx context.Context, c *centConn, release func()) er
 			return fmt.Errorf("%w: opcode %#x", ErrProtocol, h.op)
 		}
 	}
+}
+
+// onMsg handles a message of a connected client: a publication is
+// counted (and its latency recorded), a ping asks for a pong, a disconnect
+// ends the session.
+func (f *centFleet) onMsg(c *centConn, m CentMsg) (pong bool, err error) {
+	switch m.Kind {
+	case CentPub:
+		c.events.Add(1)
+		if h := f.hist.Load(); h != nil && m.Sent != 0 {
+			h.Shard(c.idx).Record(time.Now().UnixNano() - m.Sent)
+		}
+	case CentPing:
+		return true, nil
+	case CentDisconnect:
+		return false, fmt.Errorf("%w: disconnect push %d %s", ErrCentrifugo, m.Code, m.Reason)
+	}
+	return false, nil
+}
+
+// pollText handles a text frame of a polled client: its messages, one a
+// line, without allocating.
+func (f *centFleet) pollText(p *poller, i int, payload []byte) error {
+	c := f.conns[i]
+	for len(payload) > 0 {
+		line := payload
+		if j := bytes.IndexByte(payload, '\n'); j >= 0 {
+			line, payload = payload[:j], payload[j+1:]
+		} else {
+			payload = nil
+		}
+		if len(line) == 0 {
+			continue
+		}
+		m, err := ParseCentMsg(line)
+		if err != nil {
+			return err
+		}
+		pong, err := f.onMsg(c, m)
+		if err != nil {
+			return err
+		}
+		if pong {
+			p.writeText(i, []byte("{}"))
+		}
+	}
+	return nil
 }
 
 // writeText writes one masked text frame.

@@ -96,10 +96,18 @@ func TestCentrifugoFanout(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts centrifugo")
 	}
+	for _, noPoll := range []bool{false, true} {
+		t.Run(map[bool]string{false: "pollers", true: "goroutine per client"}[noPoll], func(t *testing.T) {
+			testCentrifugoFanout(t, noPoll)
+		})
+	}
+}
+
+func testCentrifugoFanout(t *testing.T, noPoll bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	r, err := RunCentrifugoFanout(ctx, CentrifugoConfig{}, 2,
-		FanoutConfig{Conns: 20, Orgs: 2, Rate: 40, Duration: time.Second, Drain: 10 * time.Second})
+		FanoutConfig{Conns: 20, Orgs: 2, Rate: 40, Duration: time.Second, Drain: 10 * time.Second, NoPoll: noPoll})
 	if err != nil {
 		t.Fatal(err)
 	}

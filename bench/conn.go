@@ -63,7 +63,7 @@ func (c *streamConn) closeConn() {
 		_ = nc.Close()
 	}
 	if polled {
-		c.closePolled()
+		c.poll.close()
 	}
 }
 
@@ -240,6 +240,9 @@ func (f *fleet) session(ctx context.Context, c *streamConn, resume bool, release
 				c.mu.Lock()
 				c.polled = false
 				c.mu.Unlock()
+				if end.code != 0 {
+					c.lastCode.Store(int64(end.code))
+				}
 				return true, end.code, end.err
 			}
 		case FrameReset:
@@ -290,5 +293,39 @@ func (f *fleet) handOff(c *streamConn, nc net.Conn, r *bufio.Reader, hs *bufio.R
 		return nil, false
 	}
 	leftover, _ := r.Peek(r.Buffered())
-	return f.pollers[c.idx%len(f.pollers)].handOff(c, nc, leftover)
+	return f.pollers[c.idx%len(f.pollers)].handOff(c.idx, &c.poll, nc, leftover, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.nc != nc { // closed meanwhile: the fleet is stopping
+			return false
+		}
+		c.nc, c.polled = nil, true
+		return true
+	})
+}
+
+// pollSet is how the fleet's pollers reach its streams.
+func (f *fleet) pollSet() pollSet {
+	return pollSet{state: func(i int) *pollState { return &f.conns[i].poll }, text: f.pollText}
+}
+
+// pollText handles a text frame of a polled stream as session does.
+func (f *fleet) pollText(_ *poller, i int, payload []byte) error {
+	c := f.conns[i]
+	fr, err := ParseFrame(payload)
+	if err != nil {
+		return err
+	}
+	switch fr.Type {
+	case FrameEvent:
+		f.onEvent(c, fr)
+	case FrameWelcome:
+		return fmt.Errorf("%w: second welcome", errSession)
+	case FrameReset:
+		c.resets++
+		f.resets.Add(1)
+		c.track.Rebase(fr.Head)
+		c.last.Store(c.track.Last)
+	}
+	return nil
 }

@@ -124,7 +124,7 @@ func (f *fleet) start(ctx context.Context, resume bool) {
 		c.doneAt.Store(0)
 	}
 	if f.cfg.poll && pollSupported {
-		ps, err := startPollers(f)
+		ps, err := startPollers(f.pollSet())
 		if err != nil {
 			f.noteErr(err) // the streams are read by their goroutines
 		}

@@ -18,13 +18,16 @@ import (
 
 // Why a poller: a goroutine per connection blocked in Read costs, per
 // received frame, two read(2) calls (the one that returns the frame and the
-// one that finds the socket empty), a park and a wake-up; at 100k frames/s
-// that is most of the harness's CPU, taken from the daemon it measures.
-// Once a stream is welcomed, its socket is handed to one of a few pollers:
-// a level-triggered epoll set read by one goroutine, one read(2) of up to
-// pollBuf bytes per ready socket, every whole frame in it handled in
-// place, a partial frame kept for the next read. The connection's own
-// goroutine waits for the end of the session and then reconnects as before.
+// one that finds the socket empty), a park and a wake-up, and it is woken
+// only when the Go scheduler polls the network: on a busy box the readers
+// fall behind and the latency measured is the harness's. Once a stream is
+// welcomed, its socket is handed to one of a few pollers: a
+// level-triggered epoll set read by one goroutine, one read(2) of up to
+// pollBuf bytes per ready socket, every whole frame in it handled in place,
+// a partial frame kept for the next read. The connection's own goroutine
+// waits for the end of the session and then goes on as before. The same
+// pollers read orgstream streams and Centrifugo clients; only the handling
+// of a text frame differs (pollSet.text).
 
 // pollBuf is a poller's read buffer: many frames per read when a socket
 // has fallen behind.
@@ -33,7 +36,7 @@ const pollBuf = 64 << 10
 // pollWaitMs bounds an epoll_wait, so that a stopped poller notices.
 const pollWaitMs = 50
 
-// pollSupported tells whether the fleet can hand streams to pollers.
+// pollSupported tells whether fleets can hand streams to pollers.
 const pollSupported = true
 
 // pollEnd is how a polled session ended: the server's close code (0 when
@@ -43,7 +46,7 @@ type pollEnd struct {
 	err  error
 }
 
-// pollState is a streamConn's share of the poller, guarded by mu (held by
+// pollState is a connection's share of the poller, guarded by mu (held by
 // the poller while it handles the socket).
 type pollState struct {
 	mu   sync.Mutex
@@ -54,17 +57,26 @@ type pollState struct {
 	done chan pollEnd // the session's end, sent once
 }
 
+// pollSet is what the pollers of a fleet know of its connections.
+type pollSet struct {
+	// state returns connection i's pollState.
+	state func(i int) *pollState
+	// text handles a text frame of connection i; an error ends the
+	// session with it.
+	text func(p *poller, i int, payload []byte) error
+}
+
 // poller is one epoll set and the goroutine reading it.
 type poller struct {
-	f    *fleet
+	set  pollSet
 	epfd int
 	buf  []byte
 	stop atomic.Bool
 	wg   sync.WaitGroup
 }
 
-// startPollers starts one poller per CPU for f.
-func startPollers(f *fleet) ([]*poller, error) {
+// startPollers starts one poller per CPU over set.
+func startPollers(set pollSet) ([]*poller, error) {
 	ps := make([]*poller, runtime.GOMAXPROCS(0))
 	for i := range ps {
 		epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
@@ -72,7 +84,7 @@ func startPollers(f *fleet) ([]*poller, error) {
 			stopPollers(ps[:i])
 			return nil, fmt.Errorf("bench: epoll: %w", err)
 		}
-		p := &poller{f: f, epfd: epfd, buf: make([]byte, pollBuf)}
+		p := &poller{set: set, epfd: epfd, buf: make([]byte, pollBuf)}
 		ps[i] = p
 		p.wg.Add(1)
 		go p.loop()
@@ -103,22 +115,25 @@ func (p *poller) loop() {
 			return
 		}
 		for _, ev := range events[:n] {
-			c := p.f.conns[ev.Fd]
-			c.poll.mu.Lock()
-			if c.poll.on && c.poll.p == p {
-				p.handle(c)
+			i := int(ev.Fd)
+			st := p.set.state(i)
+			st.mu.Lock()
+			if st.on && st.p == p {
+				p.handle(i, st)
 			}
-			c.poll.mu.Unlock()
+			st.mu.Unlock()
 		}
 	}
 }
 
-// handOff moves c's welcomed stream from its goroutine to poller p:
-// leftover is what the goroutine had read past the welcome. It returns
-// false (and leaves nc to the caller) when the stream could not be handed
-// off; otherwise nc is closed (the poller owns a duplicate of its socket)
-// and the end of the session arrives on the returned channel.
-func (p *poller) handOff(c *streamConn, nc net.Conn, leftover []byte) (<-chan pollEnd, bool) {
+// handOff moves connection i's welcomed stream from its goroutine to
+// poller p: leftover is what the goroutine had read past the welcome;
+// claim, called once the poller is ready, takes nc from the connection
+// (false: it was closed meanwhile). handOff returns false (and leaves nc to
+// the caller) when the stream could not be handed off; otherwise nc is
+// closed (the poller owns a duplicate of its socket) and the end of the
+// session arrives on the returned channel.
+func (p *poller) handOff(i int, st *pollState, nc net.Conn, leftover []byte, claim func() bool) (<-chan pollEnd, bool) {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return nil, false
@@ -134,159 +149,145 @@ func (p *poller) handOff(c *streamConn, nc net.Conn, leftover []byte) (<-chan po
 	}
 	syscall.CloseOnExec(fd)
 	done := make(chan pollEnd, 1)
-	c.poll.mu.Lock()
-	defer c.poll.mu.Unlock()
-	c.poll.on, c.poll.fd, c.poll.p, c.poll.done = true, fd, p, done
-	c.poll.pend = c.poll.pend[:0]
-	c.mu.Lock()
-	if c.nc != nc { // closed meanwhile (the fleet is stopping)
-		c.mu.Unlock()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.on, st.fd, st.p, st.done = true, fd, p, done
+	st.pend = st.pend[:0]
+	if !claim() {
 		_ = syscall.Close(fd)
-		c.poll.on = false
+		st.on = false
 		return nil, false
 	}
-	c.nc, c.polled = nil, true
-	c.mu.Unlock()
 	_ = nc.Close() // our duplicate keeps the socket open
-	rest, ended := p.frames(c, leftover)
+	rest, ended := p.frames(i, st, leftover)
 	if ended {
 		return done, true
 	}
-	c.poll.pend = append(c.poll.pend, rest...)
+	st.pend = append(st.pend, rest...)
 	// Level-triggered: data that came meanwhile is reported at once.
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(c.idx)}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(i)}
 	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		p.detach(c, 0, fmt.Errorf("bench: epoll add: %w", err))
+		p.detach(st, 0, fmt.Errorf("bench: epoll add: %w", err))
 	}
 	return done, true
 }
 
-// detach ends c's polled session (c.poll.mu held): the socket leaves the
-// set and is closed, and the end is sent to the session's goroutine.
-func (p *poller) detach(c *streamConn, code int, err error) {
-	if !c.poll.on {
+// detach ends a polled session (st.mu held): the socket leaves the set and
+// is closed, and the end is sent to the session's goroutine.
+func (p *poller) detach(st *pollState, code int, err error) {
+	if !st.on {
 		return
 	}
-	_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, c.poll.fd, nil)
-	_ = syscall.Close(c.poll.fd)
-	c.poll.on = false
-	c.poll.pend = c.poll.pend[:0]
-	c.poll.done <- pollEnd{code: code, err: err}
+	_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, st.fd, nil)
+	_ = syscall.Close(st.fd)
+	st.on = false
+	st.pend = st.pend[:0]
+	st.done <- pollEnd{code: code, err: err}
 }
 
-// closePolled ends c's polled session from any goroutine (a local close).
-func (c *streamConn) closePolled() {
-	c.poll.mu.Lock()
-	if c.poll.on {
-		c.poll.p.detach(c, 0, nil)
+// close ends a polled session from any goroutine (a local close).
+func (st *pollState) close() {
+	st.mu.Lock()
+	if st.on {
+		st.p.detach(st, 0, nil)
 	}
-	c.poll.mu.Unlock()
+	st.mu.Unlock()
 }
 
-// handle reads c's socket once and handles every whole frame read (c.poll.mu
-// held).
-func (p *poller) handle(c *streamConn) {
-	if need := 2*len(c.poll.pend) + 4096; need > len(p.buf) {
+// handle reads connection i's socket once and handles every whole frame
+// read (st.mu held).
+func (p *poller) handle(i int, st *pollState) {
+	if need := 2*len(st.pend) + 4096; need > len(p.buf) {
 		p.buf = make([]byte, need) // a frame larger than the buffer
 	}
-	k := copy(p.buf, c.poll.pend)
-	n, err := syscall.Read(c.poll.fd, p.buf[k:])
+	k := copy(p.buf, st.pend)
+	n, err := syscall.Read(st.fd, p.buf[k:])
 	eof := false
 	switch {
 	case errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EINTR):
 		n = 0
 	case err != nil:
-		p.detach(c, 0, fmt.Errorf("bench: read: %w", err))
+		p.detach(st, 0, fmt.Errorf("bench: read: %w", err))
 		return
 	case n == 0:
 		eof = true
 	}
-	data, ended := p.frames(c, p.buf[:k+n])
+	data, ended := p.frames(i, st, p.buf[:k+n])
 	if ended {
 		return
 	}
 	if eof {
-		p.detach(c, 0, io.EOF)
+		p.detach(st, 0, io.EOF)
 		return
 	}
-	c.poll.pend = append(c.poll.pend[:0], data...)
+	st.pend = append(st.pend[:0], data...)
 }
 
 // frames handles every whole frame at the start of data and returns the
 // rest (a partial frame); ended is true when the session ended.
-func (p *poller) frames(c *streamConn, data []byte) (rest []byte, ended bool) {
+func (p *poller) frames(i int, st *pollState, data []byte) (rest []byte, ended bool) {
 	for {
 		h, hl, err := parseFrameHeader(data)
 		if err != nil {
-			p.detach(c, 0, err)
+			p.detach(st, 0, err)
 			return nil, true
 		}
 		if hl == 0 || int64(len(data)-hl) < h.length {
 			return data, false
 		}
 		end := hl + int(h.length)
-		if p.frame(c, h, data[hl:end]) {
+		if p.frame(i, st, h, data[hl:end]) {
 			return nil, true
 		}
 		data = data[end:]
 	}
 }
 
-// frame handles one frame of a welcomed stream as session does; true when
-// the session ended.
-func (p *poller) frame(c *streamConn, h frameHeader, payload []byte) bool {
-	f := p.f
+// frame handles one frame of a welcomed stream: control frames here, text
+// frames by the set; true when the session ended.
+func (p *poller) frame(i int, st *pollState, h frameHeader, payload []byte) bool {
 	switch {
 	case !h.fin || h.rsv != 0:
-		p.detach(c, 0, fmt.Errorf("%w: fragmented or compressed frame", ErrProtocol))
+		p.detach(st, 0, fmt.Errorf("%w: fragmented or compressed frame", ErrProtocol))
 		return true
 	case h.masked:
-		p.detach(c, 0, fmt.Errorf("%w: masked frame from the server", ErrProtocol))
+		p.detach(st, 0, fmt.Errorf("%w: masked frame from the server", ErrProtocol))
 		return true
 	}
 	switch h.op {
 	case opText:
+		if err := p.set.text(p, i, payload); err != nil {
+			p.detach(st, 0, err)
+			return true
+		}
+		return false
 	case opPing:
-		p.write(c, ws.NewPongFrame(payload))
+		p.write(st, ws.NewPongFrame(payload))
 		return false
 	case opPong:
 		return false
 	case opClose:
 		code := closeCode(payload)
-		c.lastCode.Store(int64(code))
-		p.write(c, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), "")))
-		p.detach(c, code, nil)
+		p.write(st, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), "")))
+		p.detach(st, code, nil)
 		return true
 	default:
-		p.detach(c, 0, fmt.Errorf("%w: opcode %#x", ErrProtocol, h.op))
+		p.detach(st, 0, fmt.Errorf("%w: opcode %#x", ErrProtocol, h.op))
 		return true
 	}
-	fr, err := ParseFrame(payload)
-	if err != nil {
-		p.detach(c, 0, err)
-		return true
-	}
-	switch fr.Type {
-	case FrameEvent:
-		f.onEvent(c, fr)
-	case FrameWelcome:
-		p.detach(c, 0, fmt.Errorf("%w: second welcome", errSession))
-		return true
-	case FrameReset:
-		c.resets++
-		f.resets.Add(1)
-		c.track.Rebase(fr.Head)
-		c.last.Store(c.track.Last)
-	}
-	return false
 }
 
-// write sends a control frame, masked, without blocking: a full socket
-// drops it (a pong or close reply the server can do without).
-func (p *poller) write(c *streamConn, fr ws.Frame) {
+// writeText sends a text frame on connection i (from a text handler).
+func (p *poller) writeText(i int, b []byte) {
+	p.write(p.set.state(i), ws.NewTextFrame(b))
+}
+
+// write sends a frame, masked, without blocking: a full socket drops it (a
+// pong or close reply the server can do without).
+func (p *poller) write(st *pollState, fr ws.Frame) {
 	var b bytes.Buffer
 	if err := ws.WriteFrame(&b, ws.MaskFrameInPlace(fr)); err != nil {
 		return
 	}
-	_, _ = syscall.Write(c.poll.fd, b.Bytes())
+	_, _ = syscall.Write(st.fd, b.Bytes())
 }

@@ -4,6 +4,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"net"
 	"sync/atomic"
@@ -21,6 +22,17 @@ func serverFrame(t *testing.T, f ws.Frame) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// buffered is a reader holding b in its buffer, as the session's reader
+// holds what came past the welcome.
+func buffered(t *testing.T, b []byte) *bufio.Reader {
+	t.Helper()
+	r := bufio.NewReader(bytes.NewReader(b))
+	if _, err := r.Peek(len(b)); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 func eventFrame(t *testing.T, seq uint64) []byte {
@@ -54,13 +66,14 @@ func TestPollerHandOff(t *testing.T) {
 
 	c := &streamConn{nc: nc}
 	f := &fleet{conns: []*streamConn{c}, goals: make([]atomic.Uint64, 1)}
-	ps, err := startPollers(f)
+	ps, err := startPollers(f.pollSet())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stopPollers(ps)
+	f.pollers = ps
 
-	done, ok := ps[0].handOff(c, nc, append(eventFrame(t, 1), eventFrame(t, 2)[:5]...))
+	done, ok := f.handOff(c, nc, buffered(t, append(eventFrame(t, 1), eventFrame(t, 2)[:5]...)), nil)
 	if !ok {
 		t.Fatal("not handed off")
 	}
@@ -132,12 +145,13 @@ func TestPollerLocalClose(t *testing.T) {
 	}
 	c := &streamConn{nc: nc}
 	f := &fleet{conns: []*streamConn{c}, goals: make([]atomic.Uint64, 1)}
-	ps, err := startPollers(f)
+	ps, err := startPollers(f.pollSet())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stopPollers(ps)
-	done, ok := ps[0].handOff(c, nc, nil)
+	f.pollers = ps
+	done, ok := f.handOff(c, nc, buffered(t, nil), nil)
 	if !ok {
 		t.Fatal("not handed off")
 	}

@@ -4,7 +4,7 @@ package bench
 
 import "net"
 
-// pollSupported tells whether the fleet can hand streams to pollers: not
+// pollSupported tells whether fleets can hand streams to pollers: not
 // here, every stream keeps its goroutine reading.
 const pollSupported = false
 
@@ -15,12 +15,21 @@ type pollEnd struct {
 
 type pollState struct{}
 
+type pollSet struct {
+	state func(i int) *pollState
+	text  func(p *poller, i int, payload []byte) error
+}
+
 type poller struct{}
 
-func startPollers(*fleet) ([]*poller, error) { return nil, nil }
+func startPollers(pollSet) ([]*poller, error) { return nil, nil }
 
 func stopPollers([]*poller) {}
 
-func (p *poller) handOff(*streamConn, net.Conn, []byte) (<-chan pollEnd, bool) { return nil, false }
+func (p *poller) handOff(int, *pollState, net.Conn, []byte, func() bool) (<-chan pollEnd, bool) {
+	return nil, false
+}
 
-func (c *streamConn) closePolled() {}
+func (p *poller) writeText(int, []byte) {}
+
+func (st *pollState) close() {}
