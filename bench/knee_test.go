@@ -83,3 +83,37 @@ func TestKneeConfigValidate(t *testing.T) {
 		t.Errorf("defaults: %+v", c)
 	}
 }
+
+func TestKneeReport(t *testing.T) {
+	cfg := KneeConfig{Rates: []float64{100, 200, 300}, Centrifugo: &CentrifugoConfig{}, P99: 25 * time.Millisecond}
+	ok := func(rate, p99, cpu float64) KneeRun {
+		return KneeRun{Rate: rate, Achieved: rate, P50: 1, P99: p99, CPU: cpu, OK: true}
+	}
+	runs := map[string][]KneeRun{
+		"new":        {ok(100, 5, 10), ok(200, 10, 10), ok(300, 20, 10)},
+		"old":        {ok(100, 5, 20), ok(200, 40, 20), ok(300, 50, 20)},
+		"centrifugo": {ok(100, 8, 16), {Rate: 200, Err: "no start"}, ok(300, 9, 16)},
+	}
+	r := newResult(ScenarioKnee, nil)
+	kneeReport(r, cfg, []string{"new", "old", "centrifugo"}, runs, 5)
+	want := map[string]float64{"knee new": 300, "knee old": 100, "knee centrifugo": 100,
+		"knee new ÷ centrifugo": 3, "knee old ÷ centrifugo": 1}
+	for name, v := range want {
+		if got := metricValue(t, r, name); got != v {
+			t.Errorf("%s = %v, want %v", name, got, v)
+		}
+	}
+	if len(r.Tables) != 2 || len(r.Tables[0].Rows) != 9 {
+		t.Fatalf("tables %+v", r.Tables)
+	}
+	// Rate 100, system new: CPU 10 µs over a 5 µs floor.
+	if row := r.Tables[0].Rows[0]; row[1] != "new" || row[6] != "2" || row[9] != "yes" {
+		t.Errorf("first row %v", row)
+	}
+	if row := r.Tables[0].Rows[5]; row[1] != "centrifugo" || row[2] != "error: no start" {
+		t.Errorf("error row %v", row)
+	}
+	if row := r.Tables[1].Rows[0]; row[1] != "≥ 300 (the highest rate tried)" || row[2] != "3" {
+		t.Errorf("knee row %v", row)
+	}
+}
