@@ -151,6 +151,10 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 		return o.floor(ctx, stdout, stderr)
 	}
 	if name == bench.ScenarioFanout && o.target == "centrifugo" {
+		if o.url != "" || o.nodes > 1 {
+			fmt.Fprintf(stderr, "orgstream-bench: --target centrifugo starts Centrifugo itself: no --url, no --nodes\n")
+			return 2
+		}
 		return o.centrifugoFanout(ctx, stdout, stderr)
 	}
 	if o.target != "orgstream" {

@@ -42,6 +42,7 @@ func TestUsageErrors(t *testing.T) {
 		{"usage lists knee", nil, 2, "knee"},
 		{"knee without rates", []string{"knee", "--quiet"}, 2, "--rates: empty"},
 		{"knee bad daemon", []string{"knee", "--rates", "1", "--daemon", "a=/x,a=/y", "--quiet"}, 2, "used twice"},
+		{"centrifugo with url", []string{"fanout", "--target", "centrifugo", "--url", "http://127.0.0.1:1", "--quiet"}, 2, "no --url"},
 		{"bad target", []string{"idle", "--target", "nats", "--quiet"}, 2, `--target "nats"`},
 		{"usage lists floor", nil, 2, ", floor, knee, soak"},
 		{"floor help", []string{"floor", "-h"}, 0, "writing time (floor)"},
