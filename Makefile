@@ -159,6 +159,14 @@ bench-floor: build ## the loopback write floor (no daemon): a delivery's frame w
 	./bin/orgstream-bench floor --conns 1000
 	./bin/orgstream-bench floor --conns 6000
 
+.PHONY: bench-knee
+bench-knee: build ## the knee, orgstream and Centrifugo alternately at each rate, 10k conns x 10 orgs x 256 B, after the floor (needs centrifugo: go install github.com/centrifugal/centrifugo/v6@v6.9.1; KNEE_DAEMON=old=PATH,new=PATH compares two binaries; long: about 10 min)
+	./bin/orgstream-bench knee --conns 10000 --orgs 10 --size 256 --duration 10s --rates $(or $(KNEE_RATES),25000,50000,75000,100000,150000,200000) --daemon $(or $(KNEE_DAEMON),./bin/orgstream)
+
+.PHONY: bench-idle-orgs
+bench-idle-orgs: build ## 6,000 idle connections, each alone in its org: RSS and heap in use per connection (about 1 min)
+	./bin/orgstream-bench idle --conns 6000 --orgs 6000
+
 .PHONY: bench-full
 bench-full: build ## the harness at the issue's sizes: 19k idle, 10k fanout, 10k resume storm (long)
 	./bin/orgstream-bench suite

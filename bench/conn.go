@@ -30,7 +30,9 @@ type streamConn struct {
 
 	mu      sync.Mutex
 	nc      net.Conn      // current socket, nil between sessions
+	polled  bool          // the current session is a poller's
 	unpause chan struct{} // closed to let a paused reader go on
+	poll    pollState
 
 	// owned
 	track   SeqTracker
@@ -54,11 +56,14 @@ func (c *streamConn) setConn(nc net.Conn) {
 // closeConn closes the current socket, if any, from any goroutine.
 func (c *streamConn) closeConn() {
 	c.mu.Lock()
-	nc := c.nc
-	c.nc = nil
+	nc, polled := c.nc, c.polled
+	c.nc, c.polled = nil, false
 	c.mu.Unlock()
 	if nc != nil {
 		_ = nc.Close()
+	}
+	if polled {
+		c.poll.close()
 	}
 }
 
@@ -97,8 +102,9 @@ func (c *streamConn) waitUnpaused(ctx context.Context) {
 }
 
 // dial opens a stream for c to its node: live from the head, or resuming
-// after c.track.Last in c.epoch.
-func (f *fleet) dial(ctx context.Context, c *streamConn, resume bool) (net.Conn, *bufio.Reader, error) {
+// after c.track.Last in c.epoch. hs, when not nil, holds bytes read past
+// the handshake that r reads first.
+func (f *fleet) dial(ctx context.Context, c *streamConn, resume bool) (nc net.Conn, r *bufio.Reader, hs *bufio.Reader, err error) {
 	end := f.t.ends[c.node]
 	u := end.streamWS
 	if resume {
@@ -124,13 +130,13 @@ func (f *fleet) dial(ctx context.Context, c *streamConn, resume bool) (net.Conn,
 	}
 	nc, br, _, err := d.Dial(ctx, u)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var src io.Reader = nc
 	if br != nil && br.Buffered() > 0 {
-		src = io.MultiReader(br, nc)
+		src, hs = io.MultiReader(br, nc), br
 	}
-	return nc, bufio.NewReaderSize(src, f.cfg.readBuf), nil
+	return nc, bufio.NewReaderSize(src, f.cfg.readBuf), hs, nil
 }
 
 // errSession is a stream that broke the contract at its start.
@@ -141,7 +147,7 @@ var errSession = errors.New("bench: stream")
 // server's close code (0 when the stream ended without a close frame).
 func (f *fleet) session(ctx context.Context, c *streamConn, resume bool, release func()) (welcomed bool, code int, err error) {
 	t0 := time.Now()
-	nc, r, err := f.dial(ctx, c, resume)
+	nc, r, hs, err := f.dial(ctx, c, resume)
 	if err != nil {
 		release()
 		return false, 0, err
@@ -229,6 +235,16 @@ func (f *fleet) session(ctx context.Context, c *streamConn, resume bool, release
 			f.connect.RecordDuration(time.Since(t0))
 			f.onWelcome(c)
 			release()
+			if done, ok := f.handOff(c, nc, r, hs); ok {
+				end := <-done
+				c.mu.Lock()
+				c.polled = false
+				c.mu.Unlock()
+				if end.code != 0 {
+					c.lastCode.Store(int64(end.code))
+				}
+				return true, end.code, end.err
+			}
 		case FrameReset:
 			c.resets++
 			f.resets.Add(1)
@@ -268,4 +284,48 @@ func (f *fleet) onWelcome(c *streamConn) {
 	if g := f.goals[c.org].Load(); g != 0 && c.track.Last >= g && c.doneAt.Load() == 0 {
 		c.doneAt.Store(time.Now().UnixNano())
 	}
+}
+
+// handOff gives c's welcomed stream to a poller when the fleet has them and
+// nothing is left unread but what r buffers (see poller_linux.go).
+func (f *fleet) handOff(c *streamConn, nc net.Conn, r *bufio.Reader, hs *bufio.Reader) (<-chan pollEnd, bool) {
+	if len(f.pollers) == 0 || (hs != nil && hs.Buffered() > 0) || c.paused.Load() {
+		return nil, false
+	}
+	leftover, _ := r.Peek(r.Buffered())
+	return f.pollers[c.idx%len(f.pollers)].handOff(c.idx, &c.poll, nc, leftover, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.nc != nc { // closed meanwhile: the fleet is stopping
+			return false
+		}
+		c.nc, c.polled = nil, true
+		return true
+	})
+}
+
+// pollSet is how the fleet's pollers reach its streams.
+func (f *fleet) pollSet() pollSet {
+	return pollSet{state: func(i int) *pollState { return &f.conns[i].poll }, text: f.pollText}
+}
+
+// pollText handles a text frame of a polled stream as session does.
+func (f *fleet) pollText(_ *poller, i int, payload []byte) error {
+	c := f.conns[i]
+	fr, err := ParseFrame(payload)
+	if err != nil {
+		return err
+	}
+	switch fr.Type {
+	case FrameEvent:
+		f.onEvent(c, fr)
+	case FrameWelcome:
+		return fmt.Errorf("%w: second welcome", errSession)
+	case FrameReset:
+		c.resets++
+		f.resets.Add(1)
+		c.track.Rebase(fr.Head)
+		c.last.Store(c.track.Last)
+	}
+	return nil
 }

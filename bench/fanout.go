@@ -29,6 +29,9 @@ type FanoutConfig struct {
 	Drain time.Duration
 	// DialConcurrency bounds connects in flight. Zero means 256.
 	DialConcurrency int
+	// NoPoll reads every stream on its own goroutine, as before the
+	// pollers (to compare the harness's own cost).
+	NoPoll bool
 }
 
 func (c *FanoutConfig) validate() error {
@@ -72,7 +75,8 @@ func RunFanout(ctx context.Context, t *Target, cfg FanoutConfig) (*Result, error
 	nodeParams(r, t, cfg.Conns, cfg.Orgs)
 
 	orgs := orgNames(t, "fan", cfg.Orgs)
-	f, err := newFleet(t, fleetConfig{orgs: orgs, n: cfg.Conns, reconnect: true, dialConcurrency: cfg.DialConcurrency})
+	f, err := newFleet(t, fleetConfig{orgs: orgs, n: cfg.Conns, reconnect: true, dialConcurrency: cfg.DialConcurrency,
+		poll: !cfg.NoPoll})
 	if err != nil {
 		return nil, err
 	}
@@ -140,8 +144,11 @@ func RunFanout(ctx context.Context, t *Target, cfg FanoutConfig) (*Result, error
 	r.metric("latency max", float64(lat.Quantile(1))/1e6, "ms", "")
 	r.metric("reconnects (resumed)", float64(f.reconnects.Load()), "", "0")
 	usage.record(r, "while publishing")
+	usage.recordPerDelivery(r, delivered)
 	recordNodes(r, t, atConnect, atEnd)
-	seqChecks(r, f.seqTotals(), f.resets.Load())
+	seqs := f.seqTotals()
+	seqChecks(r, seqs, f.resets.Load())
+	r.metric(MetricLost, float64(seqs.Missing), "", "0")
 	if derr != nil {
 		r.failf("%d streams had not received every event %s after the last publish", f.behind(), cfg.Drain)
 	}

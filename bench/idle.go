@@ -45,7 +45,9 @@ func cmp0[T comparable](v, def T) T {
 }
 
 // RunIdle opens cfg.Conns streams and measures what they cost the daemon:
-// RSS and goroutines per connection (before vs after) and the connect rate.
+// RSS, heap in use and goroutines per connection (before vs after), the
+// heap in use against the RSS, and the connect rate. With Orgs equal to
+// Conns every stream is alone in its org: the cost of many small orgs.
 // It fails when a client cannot connect or a stream drops while held.
 func RunIdle(ctx context.Context, t *Target, cfg IdleConfig) (*Result, error) {
 	if err := cfg.validate(); err != nil {
@@ -125,7 +127,13 @@ func RunIdle(ctx context.Context, t *Target, cfg IdleConfig) (*Result, error) {
 		r.metric("daemon goroutines after", after.rt.Goroutines, "", "")
 		r.metric("goroutines per connection", (after.rt.Goroutines-before.rt.Goroutines)/n, "", "≈ 0")
 		if before.rt.HeapInuse > 0 {
+			r.metric("daemon heap in use after", after.rt.HeapInuse/mib, "MiB", "")
 			r.metric("heap in use per connection", (after.rt.HeapInuse-before.rt.HeapInuse)/n/1024, "KiB", "")
+			if after.rssOK && after.rss > 0 {
+				r.metric("heap in use ÷ RSS (after)", after.rt.HeapInuse/float64(after.rss), "", "≤ 2")
+			}
+		} else {
+			r.notef("heap in use not measured: the daemon's /metrics has no go_memstats_heap_inuse_bytes")
 		}
 	}
 	usage.record(r, "while connecting")

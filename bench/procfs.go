@@ -163,13 +163,14 @@ func daemonsCPU(pids []int) (time.Duration, bool) {
 	return sum, len(pids) > 0
 }
 
-// cpuUsage is the cores used over a span (daemon: -1 when unknown).
-type cpuUsage struct{ daemon, harness float64 }
+// cpuUsage is the cores used over a span of secs seconds (daemon: -1 when
+// unknown).
+type cpuUsage struct{ daemon, harness, secs float64 }
 
 // stop ends the span.
 func (m cpuMeter) stop() cpuUsage {
-	u := cpuUsage{daemon: -1}
 	secs := time.Since(m.wall).Seconds()
+	u := cpuUsage{daemon: -1, secs: secs}
 	if secs <= 0 {
 		return u
 	}
@@ -190,3 +191,28 @@ func (u cpuUsage) record(r *Result, span string) {
 	}
 	r.metric("harness CPU "+span, u.harness, "cores", "")
 }
+
+// recordPerDelivery adds "daemon CPU per delivery" and "harness CPU per
+// delivery" (µs: CPU seconds over the span ÷ deliveries) to r. The daemon's
+// figure divided by the floor's CPU per write is the issue's ratio.
+func (u cpuUsage) recordPerDelivery(r *Result, deliveries uint64) {
+	if deliveries == 0 {
+		return
+	}
+	per := func(cores float64) float64 { return cores * u.secs / float64(deliveries) * 1e6 }
+	if u.daemon >= 0 {
+		r.metric(MetricDaemonCPUPerDelivery, per(u.daemon), "µs", "")
+	}
+	r.metric(MetricHarnessCPUPerDelivery, per(u.harness), "µs", "")
+}
+
+// Metric names the knee scenario reads from a fanout result.
+const (
+	MetricDaemonCPUPerDelivery  = "daemon CPU per delivery"
+	MetricHarnessCPUPerDelivery = "harness CPU per delivery"
+	MetricP50                   = "latency p50"
+	MetricP99                   = "latency p99"
+	MetricDeliveries            = "deliveries"
+	MetricDeliveriesPerSec      = "deliveries/s"
+	MetricLost                  = "lost deliveries"
+)

@@ -76,7 +76,7 @@ func postEvents(ctx context.Context, client *http.Client, baseURL, token, org st
 // Org i's events go through node i mod the node count, so that in a
 // cluster most deliveries cross nodes.
 type pacer struct {
-	t        *Target
+	sink     publishSink
 	orgs     []string
 	rate     float64 // events/s, all orgs together
 	size     int
@@ -84,6 +84,7 @@ type pacer struct {
 	tick     time.Duration
 
 	heads     []atomic.Uint64 // last seq acknowledged per org
+	counts    []atomic.Int64  // events acknowledged per org
 	published atomic.Int64
 	errors    atomic.Int64
 	ack       Histogram // ack latency per request, ns
@@ -98,7 +99,37 @@ type pacer struct {
 // halt makes run return after the requests in flight; safe to call twice.
 func (p *pacer) halt() { p.haltOnce.Do(func() { close(p.haltc) }) }
 
+// publishSink is where a pacer's batches go: how a batch body is built and
+// how it is posted. An orgstream target and Centrifugo differ only here.
+type publishSink interface {
+	// appendBatch appends to b a body of n events for org i, each with
+	// data EventData(sent, size) (pad is padFor(size)).
+	appendBatch(b []byte, i, n int, sent int64, pad string) []byte
+	// post sends body for org i and returns the last seq assigned (0
+	// when the server has none).
+	post(ctx context.Context, i int, body []byte) (uint64, error)
+}
+
+// orgstreamSink posts to an orgstream Target's publish endpoint.
+type orgstreamSink struct {
+	t    *Target
+	orgs []string
+}
+
+func (s orgstreamSink) appendBatch(b []byte, _, n int, sent int64, pad string) []byte {
+	return batchBuilder{pad: pad}.append(b, n, sent)
+}
+
+func (s orgstreamSink) post(ctx context.Context, i int, body []byte) (uint64, error) {
+	return s.t.publish(ctx, i, s.orgs[i], body)
+}
+
 func newPacer(t *Target, orgs []string, rate float64, size, maxBatch int) *pacer {
+	return newPacerTo(orgstreamSink{t: t, orgs: orgs}, orgs, rate, size, maxBatch)
+}
+
+// newPacerTo is a pacer that publishes through sink.
+func newPacerTo(sink publishSink, orgs []string, rate float64, size, maxBatch int) *pacer {
 	if maxBatch <= 0 || maxBatch > MaxBatch {
 		maxBatch = MaxBatch
 	}
@@ -110,8 +141,8 @@ func newPacer(t *Target, orgs []string, rate float64, size, maxBatch int) *pacer
 		// Few events per org: one per tick, no batching delay to speak of.
 		tick = min(time.Duration(float64(time.Second)/per), 100*time.Millisecond)
 	}
-	return &pacer{t: t, orgs: orgs, rate: rate, size: size, maxBatch: maxBatch, tick: tick,
-		heads: make([]atomic.Uint64, len(orgs)), haltc: make(chan struct{})}
+	return &pacer{sink: sink, orgs: orgs, rate: rate, size: size, maxBatch: maxBatch, tick: tick,
+		heads: make([]atomic.Uint64, len(orgs)), counts: make([]atomic.Int64, len(orgs)), haltc: make(chan struct{})}
 }
 
 // run publishes for d (or until ctx ends) and returns when every org's
@@ -127,7 +158,7 @@ func (p *pacer) run(ctx context.Context, d time.Duration) {
 }
 
 func (p *pacer) runOrg(ctx context.Context, i int, rate float64, start time.Time, d time.Duration) {
-	bb := batchBuilder{pad: padFor(p.size)}
+	pad := padFor(p.size)
 	var body []byte
 	var sent int64
 	tick := time.NewTicker(p.tick)
@@ -144,9 +175,9 @@ func (p *pacer) runOrg(ctx context.Context, i int, rate float64, start time.Time
 			elapsed = d
 		}
 		if n := EventsDue(rate, int64(elapsed), sent, p.maxBatch); n > 0 {
-			body = bb.append(body[:0], n, time.Now().UnixNano())
+			body = p.sink.appendBatch(body[:0], i, n, time.Now().UnixNano(), pad)
 			t0 := time.Now()
-			head, err := p.t.publish(ctx, i, p.orgs[i], body)
+			head, err := p.sink.post(ctx, i, body)
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -158,6 +189,7 @@ func (p *pacer) runOrg(ctx context.Context, i int, rate float64, start time.Time
 			} else {
 				p.ack.RecordDuration(time.Since(t0))
 				p.heads[i].Store(head)
+				p.counts[i].Add(int64(n))
 				p.published.Add(int64(n))
 			}
 			sent += int64(n) // a refused batch is not retried: pacing goes on

@@ -67,12 +67,25 @@ func TestRunIdle(t *testing.T) {
 	}
 	metricValue(t, r, "goroutines per connection")
 	metricValue(t, r, "RSS per connection")
+	metricValue(t, r, "heap in use per connection")
+	if v := metricValue(t, r, "heap in use ÷ RSS (after)"); v <= 0 {
+		t.Errorf("heap in use ÷ RSS = %v", v)
+	}
 }
 
 func TestRunFanout(t *testing.T) {
 	t.Parallel()
+	for _, noPoll := range []bool{false, true} {
+		t.Run(map[bool]string{false: "pollers", true: "goroutine per stream"}[noPoll], func(t *testing.T) {
+			t.Parallel()
+			testRunFanout(t, noPoll)
+		})
+	}
+}
+
+func testRunFanout(t *testing.T, noPoll bool) {
 	tg := openNode(t, nil)
-	r, err := RunFanout(testCtx(t), tg, FanoutConfig{Conns: 30, Orgs: 3, Rate: 300, Size: 100, Duration: time.Second})
+	r, err := RunFanout(testCtx(t), tg, FanoutConfig{Conns: 30, Orgs: 3, Rate: 300, Size: 100, Duration: time.Second, NoPoll: noPoll})
 	requireOK(t, r, err)
 	published := metricValue(t, r, "events published")
 	if published < 200 {

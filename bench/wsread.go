@@ -107,3 +107,43 @@ func closeCode(payload []byte) int {
 	}
 	return int(binary.BigEndian.Uint16(payload))
 }
+
+// parseFrameHeader decodes the frame header at the start of b. n is the
+// header's length, 0 when b does not hold the whole header yet.
+func parseFrameHeader(b []byte) (h frameHeader, n int, err error) {
+	if len(b) < 2 {
+		return frameHeader{}, 0, nil
+	}
+	h = frameHeader{
+		fin:    b[0]&0x80 != 0,
+		rsv:    (b[0] >> 4) & 0x7,
+		op:     b[0] & 0x0f,
+		masked: b[1]&0x80 != 0,
+	}
+	n = 2
+	l := int64(b[1] & 0x7f)
+	switch l {
+	case 126:
+		n += 2
+	case 127:
+		n += 8
+	}
+	if h.masked {
+		n += 4
+	}
+	if len(b) < n {
+		return frameHeader{}, 0, nil
+	}
+	switch l {
+	case 126:
+		l = int64(binary.BigEndian.Uint16(b[2:4]))
+	case 127:
+		u := binary.BigEndian.Uint64(b[2:10])
+		if u > 1<<62 {
+			return frameHeader{}, 0, fmt.Errorf("%w: frame length %d", ErrProtocol, u)
+		}
+		l = int64(u)
+	}
+	h.length = l
+	return h, n, nil
+}

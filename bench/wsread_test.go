@@ -154,3 +154,54 @@ func BenchmarkReadFrame(b *testing.B) {
 		}
 	}
 }
+
+func TestParseFrameHeader(t *testing.T) {
+	for _, h := range headerCases {
+		var buf bytes.Buffer
+		if err := ws.WriteHeader(&buf, h); err != nil {
+			t.Fatal(err)
+		}
+		b := buf.Bytes()
+		got, n, err := parseFrameHeader(append(b, "rest"...))
+		if err != nil || n != len(b) {
+			t.Fatalf("%+v: n %d (want %d), err %v", h, n, len(b), err)
+		}
+		want := frameHeader{op: byte(h.OpCode), fin: h.Fin, rsv: h.Rsv, masked: h.Masked, length: h.Length}
+		if got != want {
+			t.Errorf("parsed %+v, want %+v", got, want)
+		}
+		for i := range len(b) {
+			if _, n, err := parseFrameHeader(b[:i]); n != 0 || err != nil {
+				t.Errorf("%+v cut at %d: n %d err %v, want incomplete", h, i, n, err)
+			}
+		}
+	}
+}
+
+// FuzzParseFrameHeader checks that the slice decoder agrees with the
+// buffered reader on any input.
+func FuzzParseFrameHeader(f *testing.F) {
+	for _, h := range headerCases {
+		var buf bytes.Buffer
+		_ = ws.WriteHeader(&buf, h)
+		f.Add(buf.Bytes())
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, n, err := parseFrameHeader(b)
+		rh, rerr := readFrameHeader(bufio.NewReaderSize(bytes.NewReader(b), 16))
+		switch {
+		case err != nil:
+			if rerr == nil {
+				t.Fatalf("%x: slice error %v, reader none", b, err)
+			}
+		case n == 0:
+			if rerr == nil {
+				t.Fatalf("%x: slice incomplete, reader read %+v", b, rh)
+			}
+		default:
+			if rerr != nil || rh != h {
+				t.Fatalf("%x: slice %+v, reader %+v (%v)", b, h, rh, rerr)
+			}
+		}
+	})
+}

@@ -6,6 +6,8 @@
 //	orgstream-bench suite [--short] [flags]
 //	orgstream-bench cluster-compare [--nodes 3] [flags]
 //	orgstream-bench floor [--conns 1000] [--size 256] [--duration 5s]
+//	orgstream-bench fanout --target centrifugo [fanout flags]
+//	orgstream-bench knee --rates 25000,50000 [--daemon old=PATH,new=PATH] [--centrifugo PATH|none] [fanout flags]
 //	orgstream-bench soak [--duration 10m] [--seed N] (the nemesis campaign, package bench/soak)
 //
 // Without --url it starts a daemon itself (--daemon, default
@@ -49,6 +51,7 @@ func main() {
 // options are the command-line flags.
 type options struct {
 	url, jwtSecret, dataDir, daemon, out string
+	target, centrifugo, rates            string
 	sourceAddrs, conns, orgs, nodes      int
 	size, events, dialConcurrency        int
 	total                                int64
@@ -56,7 +59,8 @@ type options struct {
 	duration                             time.Duration
 	batch, pids                          intList
 	daemonArgs                           stringList
-	short, quiet                         bool
+	short, quiet, noPoll                 bool
+	cpuProfile                           string
 }
 
 func newFlags(o *options, name string, stderr io.Writer) *flag.FlagSet {
@@ -80,14 +84,19 @@ func newFlags(o *options, name string, stderr io.Writer) *flag.FlagSet {
 	fs.Int64Var(&o.total, "total", 0, "bytes of event data published (large-events); 0 = 1 GiB")
 	fs.Var(&o.batch, "batch", "batch sizes, comma-separated (publish); the first is the max batch of fanout and resume-storm")
 	fs.IntVar(&o.dialConcurrency, "dial-concurrency", 0, "connects in flight (idle, fanout, resume-storm)")
+	fs.StringVar(&o.target, "target", "orgstream", "fanout: orgstream, or centrifugo (started by the harness from --centrifugo, measured the same way)")
+	fs.StringVar(&o.centrifugo, "centrifugo", bench.DefaultCentrifugo, "Centrifugo binary (fanout --target centrifugo, knee); default: on PATH, else ~/go/bin/centrifugo; knee: \"none\" to leave it out")
+	fs.StringVar(&o.rates, "rates", "", "knee: deliveries/s to try, comma-separated, e.g. 25000,50000,75000")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the harness's own CPU profile (pprof) to this file: what the load generator costs")
+	fs.BoolVar(&o.noPoll, "no-poll", false, "fanout: read every stream on its own goroutine instead of the epoll pollers (the harness's old, costlier readers)")
 	fs.BoolVar(&o.short, "short", false, "suite: small sizes (the whole suite in under 3 minutes)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line on stderr")
 	return fs
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintf(w, "usage: orgstream-bench <scenario> [flags]\n\nscenarios: %s, suite, %s, %s, soak\nflags: orgstream-bench <scenario> -h\n",
-		strings.Join(bench.Scenarios, ", "), bench.ScenarioClusterCompare, bench.ScenarioFloor)
+	fmt.Fprintf(w, "usage: orgstream-bench <scenario> [flags]\n\nscenarios: %s, suite, %s, %s, %s, soak\nflags: orgstream-bench <scenario> -h\n",
+		strings.Join(bench.Scenarios, ", "), bench.ScenarioClusterCompare, bench.ScenarioFloor, bench.ScenarioKnee)
 }
 
 // run executes one command line: 0 pass, 1 failed run or error, 2 usage.
@@ -100,7 +109,7 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 	if name == "soak" {
 		return runSoak(args[1:], stdout, stderr)
 	}
-	if name != "suite" && name != bench.ScenarioClusterCompare && name != bench.ScenarioFloor && !isScenario(name) {
+	if name != "suite" && name != bench.ScenarioClusterCompare && name != bench.ScenarioFloor && name != bench.ScenarioKnee && !isScenario(name) {
 		fmt.Fprintf(stderr, "orgstream-bench: unknown scenario %q\n", name)
 		usage(stderr)
 		return 2
@@ -129,11 +138,33 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "orgstream-bench: %v\n", err)
+			return 1
+		}
+		defer stopProfile()
+	}
 
 	if name == bench.ScenarioFloor {
 		return o.floor(ctx, stdout, stderr)
 	}
-	tc := o.target(stderr)
+	if name == bench.ScenarioFanout && o.target == "centrifugo" {
+		if o.url != "" || o.nodes > 1 {
+			fmt.Fprintf(stderr, "orgstream-bench: --target centrifugo starts Centrifugo itself: no --url, no --nodes\n")
+			return 2
+		}
+		return o.centrifugoFanout(ctx, stdout, stderr)
+	}
+	if o.target != "orgstream" {
+		fmt.Fprintf(stderr, "orgstream-bench: --target %q: orgstream, or centrifugo for fanout\n", o.target)
+		return 2
+	}
+	if name == bench.ScenarioKnee {
+		return o.knee(ctx, stdout, stderr)
+	}
+	tc := o.targetConfig(stderr)
 	if name == bench.ScenarioClusterCompare {
 		return o.clusterCompare(ctx, tc, stdout, stderr)
 	}
@@ -227,7 +258,7 @@ func isScenario(name string) bool {
 	return false
 }
 
-func (o *options) target(stderr io.Writer) bench.TargetConfig {
+func (o *options) targetConfig(stderr io.Writer) bench.TargetConfig {
 	tc := bench.TargetConfig{
 		URL:         o.url,
 		DataDir:     o.dataDir,
@@ -275,6 +306,7 @@ func (o *options) apply(s *bench.Sizes) {
 	set(&s.Resume.Events, o.events)
 	set(&s.Idle.DialConcurrency, o.dialConcurrency)
 	set(&s.Fanout.DialConcurrency, o.dialConcurrency)
+	s.Fanout.NoPoll = o.noPoll
 	set(&s.Resume.DialConcurrency, o.dialConcurrency)
 	if o.rate != 0 {
 		s.Fanout.Rate, s.Slow.Rate = o.rate, o.rate

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +39,12 @@ func TestUsageErrors(t *testing.T) {
 		{"compare with one node", []string{"cluster-compare", "--nodes", "1"}, 2, "no --nodes 1"},
 		{"compare help", []string{"cluster-compare", "-h"}, 0, "-nodes"},
 		{"usage lists compare", nil, 2, "cluster-compare"},
-		{"usage lists floor", nil, 2, ", floor, soak"},
+		{"usage lists knee", nil, 2, "knee"},
+		{"knee without rates", []string{"knee", "--quiet"}, 2, "--rates: empty"},
+		{"knee bad daemon", []string{"knee", "--rates", "1", "--daemon", "a=/x,a=/y", "--quiet"}, 2, "used twice"},
+		{"centrifugo with url", []string{"fanout", "--target", "centrifugo", "--url", "http://127.0.0.1:1", "--quiet"}, 2, "no --url"},
+		{"bad target", []string{"idle", "--target", "nats", "--quiet"}, 2, `--target "nats"`},
+		{"usage lists floor", nil, 2, ", floor, knee, soak"},
 		{"floor help", []string{"floor", "-h"}, 0, "writing time (floor)"},
 		{"floor bad size", []string{"floor", "--size", "-1", "--quiet"}, 1, "negative setting"},
 	}
@@ -104,7 +110,7 @@ func TestClusterFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc := o.target(&bytes.Buffer{})
+	tc := o.targetConfig(&bytes.Buffer{})
 	if tc.URL != "http://a:1,http://b:2" || len(tc.PIDs) != 2 || tc.PIDs[1] != 12 || tc.Nodes != 3 {
 		t.Errorf("target config = %+v", tc)
 	}
@@ -122,7 +128,7 @@ func TestTargetFromFlags(t *testing.T) {
 	var o options
 	_ = newFlags(&o, "idle", &bytes.Buffer{}).Parse([]string{"--source-addrs", "0", "--quiet", "--daemon-arg", "--a=1", "--daemon-arg", "--b=2"})
 	o.jwtSecret = "s"
-	tc := o.target(&bytes.Buffer{})
+	tc := o.targetConfig(&bytes.Buffer{})
 	if tc.SourceAddrs != -1 || tc.Progress != nil || string(tc.Secret) != "s" || len(tc.Daemon.Args) != 2 {
 		t.Errorf("target config = %+v", tc)
 	}
@@ -147,5 +153,27 @@ func TestFloorCommand(t *testing.T) {
 	}
 	if _, err := os.Stat(dirs[0]); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestParseRates(t *testing.T) {
+	cases := []struct {
+		in   string
+		want []float64
+		ok   bool
+	}{
+		{"25000,50000", []float64{25000, 50000}, true},
+		{" 1.5 , 2 ", []float64{1.5, 2}, true},
+		{"", nil, false},
+		{"1,,2", nil, false},
+		{"0", nil, false},
+		{"-5", nil, false},
+		{"50k", nil, false},
+	}
+	for _, c := range cases {
+		got, err := parseRates(c.in)
+		if (err == nil) != c.ok || (c.ok && !slices.Equal(got, c.want)) {
+			t.Errorf("%q: %v, %v; want %v ok=%v", c.in, got, err, c.want, c.ok)
+		}
 	}
 }
