@@ -205,9 +205,13 @@ func (a *orgActor) run(ctx actor.Context, ops []orgcore.Op[*subscriber]) {
 }
 
 // fanoutMin is the fewest pushes of one input that are split across the
-// hub's fan-out pool; below it one goroutine pushes them all. See
-// BenchmarkDeliver.
-const fanoutMin = 256
+// hub's fan-out pool; below it the org actor pushes them all. A push is
+// about 25 ns (a lock and an append): on the 2-core machine splitting did
+// not pay even at 10,000 subscribers (BenchmarkFanoutPush: 1000 pushes in
+// 21 µs serial, 29 µs split in two; 10,000 in 0.31 ms and 0.32-0.58 ms),
+// since the connections' writes want the same cores. So it is kept for
+// larger orgs and machines, behind this threshold; measure before lowering.
+const fanoutMin = 16384
 
 // pushAll executes pushes, in parallel shards when there are many (each
 // subscriber is in one shard: one input pushes a subscriber's frames in

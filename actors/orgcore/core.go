@@ -1,14 +1,3 @@
-// Package orgcore is an org's delivery logic as a pure state machine: the
-// replay window, the subscribers and where each one's stream stands, and the
-// decisions that keep every stream exact (DESIGN.md: the seq seam, resets,
-// cuts). It does no I/O, reads no clock and starts no goroutine: time comes
-// with the inputs, and every outcome is an effect (Effects) that the shell,
-// the org actor in package actors, executes: frames to push to outboxes,
-// connections to cut, the log's bounds to read, replays to stream.
-//
-// This is the shape of etcd's raft, whose RawNode is pure under node.go; the
-// scenario tests in testdata/ drive a Core with a text script and print its
-// effects.
 package orgcore
 
 import (
@@ -56,10 +45,6 @@ func New[C any](cfg Config, subs *Subs[C], win *Window) *Core[C] {
 // Head is the org's newest seq as this node knows it: what the log's feed
 // brought, or what its writer acknowledged if that is newer.
 func (c *Core[C]) Head() uint64 { return max(c.win.head, c.acked) }
-
-// Window is the core's replay window, for the shell's logs and the feed's
-// start: Head() is where the live feed goes on from.
-func (c *Core[C]) Window() *Window { return c.win }
 
 func (c *Core[C]) begin() *Effects[C] {
 	c.eff.reset()

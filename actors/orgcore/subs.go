@@ -25,9 +25,6 @@ type Sub[C any] struct {
 	head uint64
 }
 
-// Next is the seq the subscriber needs next.
-func (s *Sub[C]) Next() uint64 { return s.next }
-
 // Subs is an org's set of subscribers. The shell keeps it where it survives
 // a restart of the org (the hub's entry) and hands it to each new Core, whose
 // Restarted input catches every subscriber up from its own position instead
@@ -39,9 +36,6 @@ type Subs[C any] struct {
 
 // NewSubs returns an empty set.
 func NewSubs[C any]() *Subs[C] { return &Subs[C]{idx: map[string]int{}} }
-
-// Len is the number of subscribers.
-func (s *Subs[C]) Len() int { return len(s.list) }
 
 func (s *Subs[C]) add(sub *Sub[C]) {
 	if i, ok := s.idx[sub.ID]; ok {
