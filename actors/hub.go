@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,8 @@ type Hub struct {
 	poller *poller
 	// connDispatcher runs the connection actors' mailboxes.
 	connDispatcher *poolDispatcher
+	// fanout splits the delivery of one event to a large org across cores.
+	fanout *fanout
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -98,6 +101,7 @@ func NewHub(cfg Config) (*Hub, error) {
 	}
 	h.poller = p
 	h.connDispatcher = newPoolDispatcher(connWorkers, 1<<16, 64)
+	h.fanout = newFanout(runtime.GOMAXPROCS(0))
 	h.orgs = h.sys.Root.Spawn(newSupervisorProps(h))
 	h.wg.Add(1)
 	go h.heartbeat()
@@ -282,15 +286,3 @@ func (h *Hub) connClosed(c *conn) {
 	}
 }
 
-// planFrames encodes the opening frames of a stream for sub.
-func planFrames(sub *subscriber, pl plan) []*messages.Frame {
-	w := pl.welcome
-	w.ConnID, w.Org, w.User = sub.connID, sub.org, sub.user
-	f := messages.EncodeWelcome(w)
-	out := []*messages.Frame{&f}
-	if pl.reset != nil {
-		r := messages.EncodeReset(*pl.reset)
-		out = append(out, &r)
-	}
-	return out
-}

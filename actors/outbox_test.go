@@ -3,8 +3,6 @@ package actors
 import (
 	"testing"
 	"time"
-
-	"github.com/orgstream/orgstream/messages"
 )
 
 func TestOutboxBoundsAndKicks(t *testing.T) {
@@ -110,39 +108,5 @@ func TestOutboxOverflowedOnlyPastTheLimit(t *testing.T) {
 	left.close()
 	if _, ok := left.push(make([]byte, 1)); ok || left.hasOverflowed() {
 		t.Fatalf("push after the connection closed: ok=%v overflowed=%v, want refused, not overflowed", ok, left.hasOverflowed())
-	}
-}
-
-// The org actor cuts (4008, counted) a subscriber whose outbox overflowed,
-// not one whose connection already closed its outbox.
-func TestQueueCutsOnlySlowConsumers(t *testing.T) {
-	f := messages.EncodeEvent(messages.Event{Seq: 1, Topic: "t", Time: time.Now(), Data: []byte(`"0123456789"`)})
-	tests := []struct {
-		name    string
-		limit   int
-		closed  bool
-		wantCut bool
-	}{
-		{name: "room", limit: 1 << 10},
-		{name: "overflow", limit: 8, wantCut: true},
-		{name: "client left", limit: 1 << 10, closed: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			a := &orgActor{subs: newSubscribers()}
-			sub := &subscriber{connID: "c1", out: newOutbox(tt.limit)}
-			sub.out.kicked = true // no flush to schedule: no actor context needed
-			a.subs.add(sub)
-			if tt.closed {
-				sub.out.close()
-			}
-			ok := a.queue(nil, sub, &f)
-			if ok == (tt.closed || tt.wantCut) {
-				t.Fatalf("queue ok = %v", ok)
-			}
-			if cut := len(a.cuts) == 1; cut != tt.wantCut {
-				t.Fatalf("cut = %v, want %v", cut, tt.wantCut)
-			}
-		})
 	}
 }

@@ -7,27 +7,36 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
+	"github.com/orgstream/orgstream/actors/orgcore"
 	"github.com/orgstream/orgstream/messages"
 )
 
 // replayChunk is how many events a replay reads from the log at a time.
 const replayChunk = 256
 
-// goResolve decides a subscriber's start with the log's bounds (a reset must
-// name the oldest retained seq; a position past this node's head may be
-// another node's newer write), queues its welcome and reports back. It runs
-// off the org actor so that a resume storm never stalls delivery.
-func (h *Hub) goResolve(org *actor.PID, orgID string, sub *subscriber, pos position, head uint64) {
+// bounded answers an OpResolve: the log's oldest retained seq and its
+// newest, or failed when the log could not tell.
+type bounded struct {
+	connID         string
+	first, logHead uint64
+	failed         bool
+}
+
+// goResolve reads the log's bounds for a subscriber whose start the window
+// cannot decide (a reset must name the oldest retained seq; a position past
+// this node's head may be another node's newer write) and reports them to
+// the org actor, whose core decides the welcome. It runs off the org actor
+// so that a resume storm never stalls delivery.
+func (h *Hub) goResolve(org *actor.PID, orgID string, sub *coreSub, pos orgcore.Position, head uint64) {
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		res := &resolved{connID: sub.connID}
+		res := &bounded{connID: sub.ID}
 		defer func() { h.sys.Root.Send(org, res) }()
 		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.RecoverTimeout)
 		defer cancel()
-		epoch := h.cfg.Log.Epoch()
 		first, logHead, err := h.cfg.Log.Bounds(ctx, orgID)
-		if err == nil && aheadOf(pos, epoch, max(head, logHead)) {
+		if err == nil && orgcore.AheadOf(pos, h.cfg.Log.Epoch(), max(head, logHead)) {
 			// This node's replica may lag the acks: only the leader can
 			// tell a position another node served from an invalid one.
 			logHead, err = h.cfg.Log.LeaderHead(ctx, orgID)
@@ -37,27 +46,20 @@ func (h *Hub) goResolve(org *actor.PID, orgID string, sub *subscriber, pos posit
 			res.failed = true
 			return
 		}
-		pl := planWithBounds(head, epoch, pos, first, logHead)
-		for _, f := range planFrames(sub, pl) {
-			if !h.pushPaced(sub, f) {
-				res.failed = true
-				return
-			}
-		}
-		res.next = pl.next
+		res.first, res.logHead = first, logHead
 	}()
 }
 
 // goReplay sends sub the events from..to: those older than snap from the log,
 // then the window's frames in snap, paced by the client's reading. It
 // reports the next seq back to the org actor, which catches up from there.
-func (h *Hub) goReplay(org *actor.PID, orgID string, sub *subscriber, from, to uint64, snap []*messages.Frame) {
+func (h *Hub) goReplay(org *actor.PID, orgID string, sub *coreSub, from, to uint64, snap []*messages.Frame) {
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		res := &resolved{connID: sub.connID}
+		res := &resolved{connID: sub.ID}
 		defer func() { h.sys.Root.Send(org, res) }()
-		next, ok := h.replay(orgID, sub, from, to, snap)
+		next, ok := h.replay(orgID, sub.Conn, from, to, snap)
 		res.next, res.failed = next, !ok
 	}()
 }

@@ -1,4 +1,4 @@
-package actors
+package orgcore
 
 import (
 	"time"
@@ -128,3 +128,23 @@ func (w *window) since(from uint64) (ents []entry, ok bool) {
 	}
 	return w.ents[from-w.first():], true
 }
+
+// Window is the replay window as the shell fills it from the log when the
+// org starts (New takes it over); only these methods are for the shell.
+type Window = window
+
+// NewWindow returns an empty window at head, bounded as cfg says.
+func NewWindow(head uint64, cfg Config) *Window {
+	return newWindow(head, cfg.WindowSize, cfg.WindowBytes, cfg.Retention)
+}
+
+// Add appends the event seq, stored at at, with its encoded frame; see add.
+func (w *window) Add(seq uint64, at time.Time, f *messages.Frame) (added, jumped bool) {
+	return w.add(entry{seq: seq, at: at, frame: f})
+}
+
+// Head is the newest seq the window has seen.
+func (w *window) Head() uint64 { return w.head }
+
+// First is the oldest seq the window can serve, Head()+1 when it is empty.
+func (w *window) First() uint64 { return w.first() }
