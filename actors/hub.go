@@ -285,4 +285,3 @@ func (h *Hub) connClosed(c *conn) {
 		close(h.closed)
 	}
 }
-
