@@ -1,0 +1,167 @@
+package persistence
+
+import (
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/orgstream/orgstream/messages"
+)
+
+// An idle follower holds no goroutine: 500 orgs followed on one log, each
+// past one event read from the log and one received live, cost no more
+// goroutines than none, and each gets its events in order. (Not parallel:
+// it counts the process's goroutines.)
+func TestFollowIdleHoldsNoGoroutine(t *testing.T) {
+	const orgs = 500
+	for _, im := range impls()[:2] { // memory, jetstream-embedded
+		t.Run(im.name, func(t *testing.T) {
+			l := im.open(t, contractCfg{}).log
+			org := func(i int) string { return "org" + strconv.Itoa(i) }
+			for i := range orgs {
+				mustAppend(t, l, org(i), drafts(1, "old")...)
+			}
+			before := runtime.NumGoroutine()
+			cs := make([]collector, orgs)
+			fs := make([]Follower, orgs)
+			for i := range orgs {
+				f, err := l.Follow(org(i), 0, cs[i].add)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fs[i] = f
+			}
+			defer func() {
+				for _, f := range fs {
+					f.Stop()
+				}
+			}()
+			delivered := func(n int) func() bool {
+				return func() bool {
+					for i := range cs {
+						if len(cs[i].seqs()) < n {
+							return false
+						}
+					}
+					return true
+				}
+			}
+			eventually(t, 30*time.Second, "every org's stored event", delivered(1))
+			for i := range orgs {
+				mustAppend(t, l, org(i), drafts(1, "new")...)
+			}
+			eventually(t, 30*time.Second, "every org's live event", delivered(2))
+			for i := range cs {
+				if got := cs[i].seqs(); !slices.Equal(got, []uint64{1, 2}) {
+					t.Fatalf("%s followed %v, want [1 2]", org(i), got)
+				}
+			}
+			// Workers end once their follower has nothing left to do; a
+			// few goroutines of the runtime or the connection may come
+			// and go meanwhile, a goroutine per follower may not.
+			const slack = 10
+			eventually(t, 10*time.Second, "the workers to end", func() bool {
+				return runtime.NumGoroutine() <= before+slack
+			})
+		})
+	}
+}
+
+// While a worker holds the turn (here: fn blocks on the first event, read
+// from the log), later live messages queue behind it; past the queue's bound
+// they are let go and the worker catches up from the log instead: every
+// event once, in order.
+func TestJetStreamFollowQueueOverflow(t *testing.T) {
+	e := startEmbedded(t, t.TempDir())
+	l := openJetStream(t, JetStreamConfig{Conn: connect(t, e), liveQueue: 4})
+	mustAppend(t, l, "acme", drafts(1, "a")...)
+	release := make(chan struct{})
+	var c collector
+	fl, err := l.Follow("acme", 0, func(ev messages.Event) {
+		c.add(ev)
+		if ev.Seq == 1 {
+			<-release
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fl.Stop()
+	open := sync.OnceFunc(func() { close(release) })
+	defer open() // before Stop, should the test fail while fn blocks
+	f := fl.(*jsFollower)
+	eventually(t, 5*time.Second, "event 1", func() bool { return len(c.seqs()) == 1 })
+	for range 30 {
+		mustAppend(t, l, "acme", drafts(1, "b")...)
+	}
+	eventually(t, 5*time.Second, "the queue to overflow", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.catchUpDue && len(f.queue) < 4
+	})
+	open()
+	eventually(t, 5*time.Second, "31 events", func() bool { return len(c.seqs()) >= 31 })
+	if got := c.seqs(); !slices.Equal(got, seqRange(1, 31)) {
+		t.Fatalf("followed %v", got)
+	}
+}
+
+// Stop of a follower whose worker backs off (the stream is gone) returns,
+// and fn is not called after it, not even once the store is back.
+func TestJetStreamFollowStopDuringBackoff(t *testing.T) {
+	e := startEmbedded(t, t.TempDir())
+	nc := connect(t, e)
+	core, logs := observer.New(zapcore.DebugLevel)
+	l := openJetStream(t, JetStreamConfig{Conn: nc, Logger: zap.New(core)})
+	ctx := ctxT(t)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(ctx, StreamName); err != nil {
+		t.Fatal(err)
+	}
+	var c collector
+	f, err := l.Follow("acme", 0, c.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the worker to back off", func() bool {
+		return logs.FilterMessageSnippet("follower read failed, retrying").Len() >= 2
+	})
+	stopped := make(chan struct{})
+	go func() {
+		f.Stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop did not return during the backoff")
+	}
+	if _, err := js.CreateStream(ctx, l.cfg.streamConfig()); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, "acme", drafts(3, "a")...)
+	// Longer than the longest backoff and than an idle check.
+	time.Sleep(followBackoffMax + followIdle/2)
+	if n := len(c.seqs()); n != 0 {
+		t.Fatalf("fn called %d times after Stop", n)
+	}
+	// The store is back: a new follower gets the events.
+	var c2 collector
+	f2, err := l.Follow("acme", 0, c2.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f2.Stop()
+	eventually(t, 10*time.Second, "the events", func() bool { return len(c2.seqs()) == 3 })
+}
