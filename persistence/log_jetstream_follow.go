@@ -91,7 +91,7 @@ type jsFollower struct {
 	reconnects uint64
 	leaders    uint64
 	dropped    int
-	due        bool // recheck was seen: catch up at the next check
+	due        bool // catch up at the next check (see idleCheck)
 }
 
 // Stop implements Follower.
@@ -198,10 +198,11 @@ func (f *jsFollower) scheduleCatchUp() {
 }
 
 // idleCheck replaces a wait for the next live message with a timeout: each
-// followIdle it catches up when live messages may have been lost, or a
-// refused message was seen at the check before (it may have been genuine
-// but not applied yet: log_jetstream_live.go), and ends a feed whose
-// subscription is gone for good.
+// followIdle it catches up when live messages may have been lost (and once
+// more at the next check), or a refused message was seen at the check
+// before (it may have been genuine but not applied yet:
+// log_jetstream_live.go), and ends a feed whose subscription is gone for
+// good.
 func (f *jsFollower) idleCheck(reconnects, leaders uint64) {
 	if !f.sub.IsValid() {
 		if !f.stopped.Load() {
@@ -210,12 +211,15 @@ func (f *jsFollower) idleCheck(reconnects, leaders uint64) {
 		}
 		return
 	}
-	if f.missedLive(reconnects, leaders) || f.due {
-		f.due = false
+	missed := f.missedLive(reconnects, leaders)
+	now := missed || f.due
+	if now {
 		f.scheduleCatchUp()
-		return
 	}
-	f.due = f.recheck.Load()
+	// Lost messages may be stored but not readable yet (a replica that
+	// lags, a new leader that has not applied them): look once more at the
+	// next check. A refused message waits one check for its catch-up.
+	f.due = missed || !now && f.recheck.Load()
 }
 
 // missedLive reports whether live messages may have been lost since the last
