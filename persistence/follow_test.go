@@ -165,3 +165,58 @@ func TestJetStreamFollowStopDuringBackoff(t *testing.T) {
 	defer f2.Stop()
 	eventually(t, 10*time.Second, "the events", func() bool { return len(c2.seqs()) == 3 })
 }
+
+// Stop while fn runs on the log's dispatcher (a trusted live message) waits
+// for fn to return; the org's later events are not delivered, and the other
+// orgs' feeds go on.
+func TestJetStreamFollowStopWhileDispatching(t *testing.T) {
+	e := startEmbedded(t, t.TempDir())
+	l := openJetStream(t, JetStreamConfig{Conn: connect(t, e)})
+	mustAppend(t, l, "acme", drafts(1, "a")...)
+	entered, release := make(chan struct{}), make(chan struct{})
+	open := sync.OnceFunc(func() { close(release) })
+	defer open()
+	var c, other collector
+	fl, err := l.Follow("acme", 0, func(ev messages.Event) {
+		c.add(ev)
+		if ev.Seq == 2 {
+			close(entered)
+			<-release
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := fl.(*jsFollower)
+	fo, err := l.Follow("other", 0, other.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fo.Stop()
+	eventually(t, 5*time.Second, "event 1 from the log, and the worker done", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(c.seqs()) == 1 && !f.busy
+	})
+	mustAppend(t, l, "acme", drafts(1, "a")...)
+	<-entered
+	stopped := make(chan struct{})
+	go func() {
+		fl.Stop()
+		close(stopped)
+	}()
+	eventually(t, 5*time.Second, "Stop to mark the feed", f.stopped.Load)
+	select {
+	case <-stopped:
+		t.Fatal("Stop returned while fn ran")
+	default:
+	}
+	mustAppend(t, l, "acme", drafts(2, "b")...)
+	open()
+	<-stopped
+	mustAppend(t, l, "other", drafts(2, "o")...)
+	eventually(t, 5*time.Second, "the other org's events", func() bool { return len(other.seqs()) == 2 })
+	if got := c.seqs(); !slices.Equal(got, []uint64{1, 2}) {
+		t.Fatalf("followed %v after Stop, want [1 2]", got)
+	}
+}
