@@ -1,6 +1,7 @@
 package persistence
 
 import (
+	"net"
 	"runtime"
 	"slices"
 	"strconv"
@@ -8,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -218,5 +221,59 @@ func TestJetStreamFollowStopWhileDispatching(t *testing.T) {
 	eventually(t, 5*time.Second, "the other org's events", func() bool { return len(other.seqs()) == 2 })
 	if got := c.seqs(); !slices.Equal(got, []uint64{1, 2}) {
 		t.Fatalf("followed %v after Stop, want [1 2]", got)
+	}
+}
+
+// Events stored while the follower's connection was away (the server
+// restarted) reach it after the reconnect with no later live message: the
+// idle check sees the reconnect and catches up from the log.
+func TestJetStreamFollowCatchesUpAfterReconnect(t *testing.T) {
+	opts := &server.Options{
+		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
+		StoreDir: t.TempDir(), NoSigs: true, NoLog: true, ServerName: "restarts",
+	}
+	start := func() *server.Server {
+		s, err := server.NewServer(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+		if !s.ReadyForConnections(10 * time.Second) {
+			t.Fatal("nats-server not ready")
+		}
+		return s
+	}
+	s := start()
+	opts.Port = s.Addr().(*net.TCPAddr).Port
+	url := s.ClientURL()
+	// The follower's connection comes back 2s after it lost the server,
+	// while the writer stores events on a connection of its own.
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	l := openJetStream(t, JetStreamConfig{Conn: nc})
+	var c collector
+	f, err := l.Follow("acme", 0, c.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Stop()
+	mustAppend(t, l, "acme", drafts(2, "a")...)
+	eventually(t, 5*time.Second, "events 1..2", func() bool { return len(c.seqs()) == 2 })
+
+	s.Shutdown()
+	s.WaitForShutdown()
+	start()
+	writer := openJetStream(t, JetStreamConfig{Conn: dial(t, url)})
+	mustAppend(t, writer, "acme", drafts(3, "b")...)
+	if nc.Stats().Reconnects != 0 {
+		t.Skip("the follower's connection came back before the events were stored")
+	}
+	eventually(t, 10*time.Second, "events 3..5 after the reconnect", func() bool { return len(c.seqs()) >= 5 })
+	if got := c.seqs(); !slices.Equal(got, seqRange(1, 5)) {
+		t.Fatalf("followed %v", got)
 	}
 }
