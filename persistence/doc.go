@@ -43,11 +43,15 @@
 // # Goroutines
 //
 // Every Log method, Embedded method and Follower.Stop is safe for concurrent
-// use. A Follower owns one goroutine that calls its fn serially; Stop (or the
-// log's Close) ends it and waits for it, except when called from inside fn.
-// JetStreamLog also owns one goroutine (head-marker writes and repair) and
-// two NATS subscriptions (head-marker acks, stream leader advisories), all
-// ended by Close, which first writes the pending head markers (for at most
+// use. A Follower's fn is called serially, by one goroutine at a time; an
+// idle Follower holds no goroutine (the memory log starts one per Append
+// that wakes it, the JetStream log routes live messages through its
+// dispatcher and starts a worker only for reads of the log: see
+// log_jetstream_feed.go). Stop (or the log's Close) ends the feed and waits
+// until fn has returned, except when called from inside fn. JetStreamLog
+// also owns one goroutine (head-marker writes and repair), the live feed's
+// dispatcher and ticker, and two NATS subscriptions (head-marker acks,
+// stream leader advisories), all ended by Close, which first writes the pending head markers (for at most
 // 2s or RequestTimeout). Neither log closes the NATS connection.
 //
 // # Example

@@ -137,8 +137,9 @@ type Log interface {
 
 	// Follow calls fn for every event of org stored with seq > after, in seq
 	// order, each exactly once and without holes (missing events are read
-	// back from the log), until the returned Follower is stopped. fn runs on
-	// one goroutine per Follower and must not block for long.
+	// back from the log), until the returned Follower is stopped. fn is
+	// called by one goroutine at a time, which may be shared with other
+	// Followers (the log's dispatcher): it must not block.
 	//
 	// The only jumps are events that left the log before the feed delivered
 	// them: aged out (retention) or deleted (a hole, see Bounds). The feed

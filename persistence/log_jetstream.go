@@ -44,10 +44,18 @@ type JetStreamConfig struct {
 	// zap.NewNop().
 	Logger *zap.Logger
 	// OnForged is called for each live message a follower refused as
-	// forged (log_jetstream_live.go), with the org of the feed, on that
-	// follower's goroutine: it must not block. Nil means none. The node
-	// counts them in its metrics.
+	// forged (log_jetstream_live.go), with the org of the feed, on the
+	// log's live dispatcher or the follower's worker: it must not block.
+	// Nil means none. The node counts them in its metrics.
 	OnForged func(org string)
+
+	// liveBuffer is the capacity of the live channel of the log's
+	// followers (liveFeed); zero means liveBufferDefault. Tests make it
+	// tiny to make NATS drop live messages.
+	liveBuffer int
+	// liveQueue bounds the live messages queued behind a follower's worker;
+	// zero means followQueueMax.
+	liveQueue int
 }
 
 // forgedLogEvery and forgedLogFirst sample the warnings about forged live
@@ -89,6 +97,12 @@ func (c *JetStreamConfig) validate() error {
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
+	}
+	if c.liveBuffer <= 0 {
+		c.liveBuffer = liveBufferDefault
+	}
+	if c.liveQueue <= 0 {
+		c.liveQueue = followQueueMax
 	}
 	return nil
 }
@@ -174,9 +188,11 @@ type JetStreamLog struct {
 	ctx    context.Context // ends on Close
 	cancel context.CancelFunc
 
-	mu        sync.Mutex
-	closed    bool
-	followers map[*jsFollower]struct{}
+	// feed carries the followers' live messages (log_jetstream_feed.go).
+	feed *liveFeed
+
+	mu     sync.Mutex
+	closed bool
 }
 
 // leaderElectedSubject carries JetStream's advisory for a new stream leader.
@@ -216,12 +232,12 @@ func OpenJetStream(ctx context.Context, cfg JetStreamConfig) (*JetStreamLog, err
 		forgedLog: cfg.Logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
 			return zapcore.NewSamplerWithOptions(c, forgedLogEvery, forgedLogFirst, 0)
 		})),
-		epoch:     epochOf(events.Created, heads.Created),
-		batches:   make(chan struct{}, maxConcurrentBatches),
-		ctx:       lctx,
-		cancel:    lcancel,
-		followers: make(map[*jsFollower]struct{}),
+		epoch:   epochOf(events.Created, heads.Created),
+		batches: make(chan struct{}, maxConcurrentBatches),
+		ctx:     lctx,
+		cancel:  lcancel,
 	}
+	l.feed = newLiveFeed(l, cfg.liveBuffer, cfg.liveQueue)
 	l.advisories, err = cfg.Conn.Subscribe(leaderElectedSubject, func(*nats.Msg) { l.leaderChanges.Add(1) })
 	if err != nil {
 		lcancel()
@@ -233,6 +249,7 @@ func OpenJetStream(ctx context.Context, cfg JetStreamConfig) (*JetStreamLog, err
 		return nil, err
 	}
 	l.markers.start()
+	l.feed.start()
 	return l, nil
 }
 
@@ -326,9 +343,9 @@ func (l *JetStreamLog) Epoch() string { return l.epoch }
 // Retention implements Log.
 func (l *JetStreamLog) Retention() time.Duration { return l.cfg.Retention }
 
-// Close stops every follower and the head-marker writer (after it wrote the
-// pending markers, for at most 2s or RequestTimeout), and flushes what the
-// connection still buffers. Later calls return ErrClosed from every method.
+// Close stops every follower (and the goroutines of the live feed) and the
+// head-marker writer (after it wrote the pending markers, for at most 2s or
+// RequestTimeout), and flushes what the connection still buffers. Later calls return ErrClosed from every method.
 // Safe to call twice.
 func (l *JetStreamLog) Close() error {
 	l.mu.Lock()
@@ -337,14 +354,11 @@ func (l *JetStreamLog) Close() error {
 		return nil
 	}
 	l.closed = true
-	fs := make([]*jsFollower, 0, len(l.followers))
-	for f := range l.followers {
-		fs = append(fs, f)
-	}
 	l.mu.Unlock()
-	for _, f := range fs {
+	for _, f := range l.feed.close() {
 		f.Stop()
 	}
+	l.feed.wait()
 	l.cancel() // ends the repairer's reads
 	l.markers.stop()
 	_ = l.advisories.Unsubscribe()

@@ -3,6 +3,8 @@ package persistence
 import (
 	"context"
 	"errors"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -11,10 +13,10 @@ import (
 	"github.com/orgstream/orgstream/messages"
 )
 
-// followIdle is how long a follower waits for a live message before it
-// checks whether live messages may have been lost (reconnect, drops, a new
-// stream leader); then it catches up from the log, since a lost message is
-// otherwise noticed only when the next one arrives.
+// followIdle is how often each follower is checked for live messages that
+// may have been lost (reconnect, drops, a new stream leader); then it
+// catches up from the log, since a lost message is otherwise noticed only
+// when the next one arrives.
 const followIdle = time.Second
 
 // Follow implements Log. The feed is a core NATS subscription on
@@ -27,48 +29,46 @@ const followIdle = time.Second
 // checked against the log and, when the log holds it, delivered from there
 // with what it lacks before it (retrying with backoff while the store is
 // unavailable; events that aged out or were deleted meanwhile are skipped,
-// see Log.Follow).
+// see Log.Follow). An idle follower holds no goroutine and no buffer: the
+// log's dispatcher, ticker and on-demand workers do its work
+// (log_jetstream_feed.go).
 func (l *JetStreamLog) Follow(org string, after uint64, fn func(messages.Event)) (Follower, error) {
 	if err := l.check(org); err != nil {
 		return nil, err
 	}
-	sub, err := l.nc.SubscribeSync(LivePrefix + org)
-	if err != nil {
-		return nil, transportErr("follow", err)
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &jsFollower{
+		l:      l,
+		org:    org,
+		events: EventsPrefix + org,
+		fn:     fn,
+		ctx:    ctx,
+		cancel: cancel,
+		last:   after,
+		// The baseline of missedLive, taken before subscribing.
+		reconnects: l.nc.Stats().Reconnects,
+		leaders:    l.leaderChanges.Load(),
+		// The initial catch-up holds the turn: live messages that arrive
+		// meanwhile queue behind it.
+		catchUpDue: true,
+	}
+	f.busy = true
+	if err := l.feed.add(f); err != nil {
+		cancel()
+		return nil, err
 	}
 	// The server must know the subscription before the catch-up read, or
 	// an event stored in between would be neither read nor received.
 	if err := l.nc.FlushTimeout(l.cfg.RequestTimeout); err != nil {
-		_ = sub.Unsubscribe()
+		f.end(f.detach)
 		return nil, transportErr("follow", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	f := &jsFollower{
-		feedRunner: newFeedRunner(),
-		l:          l,
-		org:        org,
-		events:     EventsPrefix + org,
-		fn:         fn,
-		sub:        sub,
-		ctx:        ctx,
-		cancel:     cancel,
-		last:       after,
-	}
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		cancel()
-		_ = sub.Unsubscribe()
-		return nil, ErrClosed
-	}
-	l.followers[f] = struct{}{}
-	l.mu.Unlock()
-	go f.run()
+	l.feed.goWork(f)
 	return f, nil
 }
 
 type jsFollower struct {
-	feedRunner
+	feedTurn
 	l      *JetStreamLog
 	org    string
 	events string // the org's events subject
@@ -77,77 +77,165 @@ type jsFollower struct {
 	ctx    context.Context // ends on Stop
 	cancel context.CancelFunc
 
-	// Owned by the feed goroutine.
-	last       uint64 // seq of the last event delivered (or `after`)
-	lastRev    uint64 // its stream sequence, 0 when not known
-	recheck    bool   // a live message was refused: catch up when idle
+	// Under feedTurn.mu: the work waiting for the holder of the turn.
+	queue      []*nats.Msg // live messages, in arrival order
+	catchUpDue bool        // read the log from last+1 to its end, first
+
+	recheck atomic.Bool // a live message was refused: catch up when idle
+
+	// Owned by the holder of the turn.
+	last    uint64 // seq of the last event delivered (or `after`)
+	lastRev uint64 // its stream sequence, 0 when not known
+
+	// Owned by the idle check (liveFeed.check).
 	reconnects uint64
 	leaders    uint64
 	dropped    int
+	due        bool // catch up at the next check (see idleCheck)
 }
 
 // Stop implements Follower.
-func (f *jsFollower) Stop() {
-	f.stop(func() {
-		f.cancel()
-		_ = f.sub.Unsubscribe() // wakes NextMsg
-	})
+func (f *jsFollower) Stop() { f.stop(f.detach) }
+
+// detach cancels the feed's reads and removes its subscription.
+func (f *jsFollower) detach() {
+	f.cancel()
+	f.l.feed.remove(f)
+	_ = f.sub.Unsubscribe()
 }
 
-func (f *jsFollower) run() {
-	defer close(f.done)
-	defer func() {
-		f.l.mu.Lock()
-		delete(f.l.followers, f)
-		f.l.mu.Unlock()
-		_ = f.sub.Unsubscribe()
-	}()
-	f.missedLive() // baseline
-	if !f.catchUp() {
+// onDispatch takes a live message from the dispatcher: while the feed's
+// turn is held it queues behind the holder; otherwise it is handled here
+// unless it needs the log, which is a worker's job.
+func (f *jsFollower) onDispatch(m *nats.Msg) {
+	f.mu.Lock()
+	if !f.takeLocked() {
+		if !f.stopped.Load() {
+			f.enqueueLocked(m)
+		}
+		f.mu.Unlock()
 		return
 	}
+	f.mu.Unlock()
+	if _, settled := f.triage(m); settled {
+		m = nil
+	}
+	f.handOff(m)
+}
+
+// enqueueLocked queues m for the holder of the turn; past followQueueMax
+// the queue is let go for a catch-up from the log. f.mu is held.
+func (f *jsFollower) enqueueLocked(m *nats.Msg) {
+	if len(f.queue) >= f.l.feed.queueMax {
+		clear(f.queue)
+		f.queue = f.queue[:0]
+		f.catchUpDue = true
+		return
+	}
+	f.queue = append(f.queue, m)
+}
+
+// handOff ends the dispatcher's hold of the turn: m (when not nil) and
+// whatever came meanwhile go to a worker, else the turn is given back.
+func (f *jsFollower) handOff(m *nats.Msg) {
+	f.mu.Lock()
+	if m != nil {
+		f.queue = slices.Insert(f.queue, 0, m)
+	}
+	if !f.stopped.Load() && (len(f.queue) > 0 || f.catchUpDue) {
+		f.mu.Unlock()
+		f.l.feed.goWork(f)
+		return
+	}
+	f.queue = nil
+	f.releaseLocked()
+	f.mu.Unlock()
+}
+
+// work runs the queued work, a due catch-up first, until none is left; it
+// holds the turn.
+func (f *jsFollower) work() {
 	for {
-		m, err := f.sub.NextMsg(followIdle)
-		if f.stopped.Load() {
+		f.mu.Lock()
+		if f.stopped.Load() || (!f.catchUpDue && len(f.queue) == 0) {
+			f.queue = nil
+			f.releaseLocked()
+			f.mu.Unlock()
 			return
 		}
-		switch {
-		case err == nil:
-			if !f.onLive(m) {
-				return
-			}
-		case errors.Is(err, nats.ErrTimeout):
-			if (f.missedLive() || f.recheck) && !f.catchUp() {
-				return
-			}
-		case errors.Is(err, nats.ErrSlowConsumer):
-			if !f.catchUp() {
-				return
-			}
-		default:
-			// The subscription or the connection is gone for good.
-			f.l.lg.Warn("follower ended: live feed lost", zap.String("org", f.org), zap.Error(err))
+		var m *nats.Msg
+		catchUp := f.catchUpDue
+		if catchUp {
+			f.catchUpDue = false
+		} else {
+			m = f.queue[0]
+			f.queue[0] = nil
+			f.queue = f.queue[1:]
+		}
+		f.mu.Unlock()
+		if catchUp && !f.catchUp() || !catchUp && !f.onLive(m) {
+			f.end(f.detach)
 			return
 		}
 	}
+}
+
+// scheduleCatchUp makes a catch-up due, run by the holder of the turn or
+// by a worker started here.
+func (f *jsFollower) scheduleCatchUp() {
+	f.mu.Lock()
+	if f.stopped.Load() {
+		f.mu.Unlock()
+		return
+	}
+	f.catchUpDue = true
+	if !f.takeLocked() {
+		f.mu.Unlock()
+		return
+	}
+	f.mu.Unlock()
+	f.l.feed.goWork(f)
+}
+
+// idleCheck replaces a wait for the next live message with a timeout: each
+// followIdle it catches up when live messages may have been lost (and once
+// more at the next check), or a refused message was seen at the check
+// before (it may have been genuine but not applied yet:
+// log_jetstream_live.go), and ends a feed whose subscription is gone for
+// good.
+func (f *jsFollower) idleCheck(reconnects, leaders uint64) {
+	if !f.sub.IsValid() {
+		if !f.stopped.Load() {
+			f.l.lg.Warn("follower ended: live feed lost", zap.String("org", f.org), zap.Error(nats.ErrBadSubscription))
+			f.halt(f.detach)
+		}
+		return
+	}
+	missed := f.missedLive(reconnects, leaders)
+	now := missed || f.due
+	if now {
+		f.scheduleCatchUp()
+	}
+	// Lost messages may be stored but not readable yet (a replica that
+	// lags, a new leader that has not applied them): look once more at the
+	// next check. A refused message waits one check for its catch-up.
+	f.due = missed || !now && f.recheck.Load()
 }
 
 // missedLive reports whether live messages may have been lost since the last
 // check: the connection reconnected, the subscription dropped messages, or
 // the stream got a new leader (only the leader republishes).
-func (f *jsFollower) missedLive() bool {
-	rc := f.l.nc.Stats().Reconnects
-	ld := f.l.leaderChanges.Load()
+func (f *jsFollower) missedLive(reconnects, leaders uint64) bool {
 	dr, _ := f.sub.Dropped()
-	missed := rc != f.reconnects || ld != f.leaders || dr != f.dropped
-	f.reconnects, f.leaders, f.dropped = rc, ld, dr
+	missed := reconnects != f.reconnects || leaders != f.leaders || dr != f.dropped
+	f.reconnects, f.leaders, f.dropped = reconnects, leaders, dr
 	return missed
 }
 
 // catchUp delivers what the log holds after f.last, to its end, jumping
 // over holes.
 func (f *jsFollower) catchUp() bool {
-	f.recheck = false
+	f.recheck.Store(false)
 	for {
 		evs, revs, more, ok := f.read(f.last + 1)
 		if !ok {

@@ -43,7 +43,8 @@ import (
 //
 // A refused message that was genuine after all (the leader had not applied
 // it, or it was deleted right after its republish) is not lost: the feed
-// catches up from the log at its next idle second, and the next live
+// catches up from the log at the idle check after next (1 to 2 followIdle
+// later, so that a leader that lags has applied it), and the next live
 // message, whose Nats-Last-Sequence then differs, is checked and fills in
 // what came before it.
 //
@@ -80,23 +81,36 @@ func (f *jsFollower) claimOf(m *nats.Msg) (c liveClaim, ok bool) {
 
 // onLive handles one live message; false when the feed must end.
 func (f *jsFollower) onLive(m *nats.Msg) bool {
+	c, settled := f.triage(m)
+	if settled {
+		return !f.stopped.Load()
+	}
+	return f.verify(m, c)
+}
+
+// triage settles a live message with its headers alone when it can:
+// refused, delivered already, or trusted and delivered. Otherwise it is in
+// doubt (settled false): verify checks it against the log. triage never
+// blocks (but for fn), so the dispatcher runs it inline.
+func (f *jsFollower) triage(m *nats.Msg) (c liveClaim, settled bool) {
 	c, ok := f.claimOf(m)
 	switch {
 	case !ok:
 		f.refuse(m, "not a republish of the events stream")
-		return true
+		return c, true
 	case c.seq <= f.last:
-		return true // delivered already (from the log, or this is a copy)
+		return c, true // delivered already (from the log, or this is a copy)
 	case c.seq == f.last+1 && f.lastRev != 0 && c.prev == f.lastRev:
 		if ev, _, err := eventOf(m); err == nil {
-			return f.deliver(ev, c.rev)
+			f.deliver(ev, c.rev)
+			return c, true
 		}
 	case f.lastRev != 0 && c.rev <= f.lastRev:
 		// A later event has a later stream sequence.
 		f.refuse(m, "stream sequence not after the last event's")
-		return true
+		return c, true
 	}
-	return f.verify(m, c)
+	return c, false
 }
 
 // verify checks a live message in doubt against the log and delivers the
@@ -109,7 +123,7 @@ func (f *jsFollower) verify(m *nats.Msg, c liveClaim) bool {
 	}
 	if !held {
 		f.refuse(m, "not in the log")
-		f.recheck = true
+		f.recheck.Store(true)
 		return true
 	}
 	if c.seq > f.last+1 && !f.fill(c.seq-1) {

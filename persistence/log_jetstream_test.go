@@ -204,39 +204,49 @@ func TestJetStreamMarkerMonotonic(t *testing.T) {
 	}
 }
 
-// The live feed drops messages (a slow fn and a tiny pending limit); the
-// follower reads the holes back from the log, delivering each event once.
+// The live feed drops messages: fn blocks the dispatcher while the log's
+// live channel holds 2 messages, so NATS drops the rest on the org's
+// subscription; the follower reads the holes back from the log, delivering
+// each event once, in order.
 func TestJetStreamFollowRepairsDrops(t *testing.T) {
 	e := startEmbedded(t, t.TempDir())
-	l := openJetStream(t, JetStreamConfig{Conn: connect(t, e)})
+	l := openJetStream(t, JetStreamConfig{Conn: connect(t, e), liveBuffer: 2})
 	release := make(chan struct{})
 	var c collector
 	fl, err := l.Follow("acme", 0, func(ev messages.Event) {
-		if ev.Seq == 1 {
+		c.add(ev)
+		if ev.Seq == 2 {
 			<-release
 		}
-		c.add(ev)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fl.Stop()
+	open := sync.OnceFunc(func() { close(release) })
+	defer open() // before Stop, should the test fail while fn blocks
 	f := fl.(*jsFollower)
-	if err := f.sub.SetPendingLimits(2, 1<<20); err != nil {
-		t.Fatal(err)
-	}
+	// Seq 1 is checked against the log by a worker; once the worker is
+	// done, seq 2 passes the header check and fn runs on the dispatcher.
 	mustAppend(t, l, "acme", drafts(1, "a")...)
+	eventually(t, 5*time.Second, "event 1, and the worker done", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(c.seqs()) == 1 && !f.busy
+	})
+	mustAppend(t, l, "acme", drafts(1, "a")...)
+	eventually(t, 5*time.Second, "event 2", func() bool { return len(c.seqs()) == 2 })
 	for range 40 {
 		mustAppend(t, l, "acme", drafts(1, "b")...)
 	}
-	close(release)
+	open()
 	// The tail may have been dropped too: the idle check catches up.
-	eventually(t, 5*time.Second, "41 events", func() bool { return len(c.seqs()) >= 41 })
-	if got := c.seqs(); !slices.Equal(got, seqRange(1, 41)) {
+	eventually(t, 5*time.Second, "42 events", func() bool { return len(c.seqs()) >= 42 })
+	if got := c.seqs(); !slices.Equal(got, seqRange(1, 42)) {
 		t.Fatalf("followed %v", got)
 	}
 	if n, _ := f.sub.Dropped(); n == 0 {
-		t.Log("no live message was dropped; the hole path was not exercised")
+		t.Fatal("no live message was dropped; the hole path was not exercised")
 	}
 }
 

@@ -8,7 +8,9 @@ import (
 
 // Follow implements Log. Each follower reads the log from its last seq
 // whenever an Append of its org wakes it, so delivery is in order, exactly
-// once, and skips (jumps) only what retention dropped first.
+// once, and skips (jumps) only what retention dropped first. An idle
+// follower holds no goroutine: the wake starts one that reads until the end
+// of the log and ends (feedTurn).
 func (l *MemoryLog) Follow(org string, after uint64, fn func(messages.Event)) (Follower, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -16,58 +18,60 @@ func (l *MemoryLog) Follow(org string, after uint64, fn func(messages.Event)) (F
 	if err != nil {
 		return nil, err
 	}
-	f := &memFollower{
-		feedRunner: newFeedRunner(),
-		l:          l,
-		org:        org,
-		fn:         fn,
-		wakeCh:     make(chan struct{}, 1),
-		quit:       make(chan struct{}),
-		last:       after,
-	}
+	f := &memFollower{l: l, o: o, org: org, fn: fn, last: after}
 	o.followers[f] = struct{}{}
-	go f.run(o)
+	f.wake()
 	return f, nil
 }
 
 type memFollower struct {
-	feedRunner
-	l      *MemoryLog
-	org    string
-	fn     func(messages.Event)
-	wakeCh chan struct{}
-	quit   chan struct{}
-	last   uint64 // owned by the feed goroutine
+	feedTurn
+	l   *MemoryLog
+	o   *memOrg
+	org string
+	fn  func(messages.Event)
+
+	more bool   // an Append woke the feed while its turn was held; under mu
+	last uint64 // owned by the holder of the turn
 }
 
 // Stop implements Follower.
-func (f *memFollower) Stop() { f.stop(func() { close(f.quit) }) }
+func (f *memFollower) Stop() { f.stop(f.detach) }
 
-// wake tells the feed there is something new; l.mu is held.
+// detach removes the follower from its org.
+func (f *memFollower) detach() {
+	f.l.mu.Lock()
+	delete(f.o.followers, f)
+	f.l.mu.Unlock()
+}
+
+// wake tells the feed there is something new, starting its goroutine when
+// none runs; l.mu is held.
 func (f *memFollower) wake() {
-	select {
-	case f.wakeCh <- struct{}{}:
-	default:
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.takeLocked() {
+		go f.run()
+	} else if !f.stopped.Load() {
+		f.more = true
 	}
 }
 
-func (f *memFollower) run(o *memOrg) {
-	defer close(f.done)
-	defer func() {
-		f.l.mu.Lock()
-		delete(o.followers, f)
-		f.l.mu.Unlock()
-	}()
+// run reads and delivers until the end of the log, then gives the turn
+// back, unless an Append came meanwhile.
+func (f *memFollower) run() {
 	for {
 		evs, err := f.l.Read(context.Background(), f.org, f.last+1, followReadMax)
 		if err != nil {
-			return // closed
+			f.end(f.detach) // closed
+			return
 		}
 		for _, ev := range evs {
 			if ev.Seq <= f.last {
 				continue
 			}
 			if f.stopped.Load() {
+				f.end(f.detach)
 				return
 			}
 			f.fn(ev)
@@ -76,10 +80,13 @@ func (f *memFollower) run(o *memOrg) {
 		if len(evs) == followReadMax || ReachedReadBytes(evs) {
 			continue
 		}
-		select {
-		case <-f.quit:
+		f.mu.Lock()
+		if !f.more || f.stopped.Load() {
+			f.releaseLocked()
+			f.mu.Unlock()
 			return
-		case <-f.wakeCh:
 		}
+		f.more = false
+		f.mu.Unlock()
 	}
 }
