@@ -217,9 +217,9 @@ func (a *orgActor) push(ctx actor.Context, sub *subscriber, f *messages.Frame) b
 // client left, a write failed) is not a slow consumer: its unsubscribe is on
 // the way, and it is neither cut nor counted.
 func (a *orgActor) queue(ctx actor.Context, sub *subscriber, f *messages.Frame) bool {
-	kick, ok := sub.out.push(f.For(sub.deflate))
+	kick, ok := sub.out.Push(f.For(sub.deflate))
 	if !ok {
-		if sub.out.hasOverflowed() {
+		if sub.out.Overflowed() {
 			a.cuts = append(a.cuts, sub)
 		}
 		return false
@@ -261,7 +261,7 @@ func (a *orgActor) applyCuts(ctx actor.Context) {
 		if a.subs.remove(sub.connID) == nil {
 			continue
 		}
-		sub.out.close()
+		sub.out.Close()
 		ctx.Send(sub.pid, &closeConn{code: CloseSlowConsumer, reason: "slow consumer"}) // counted there
 	}
 	clear(a.cuts)
@@ -338,7 +338,7 @@ func (a *orgActor) onResolved(ctx actor.Context, m *resolved) {
 	sub.resolving = false
 	if m.failed {
 		a.subs.remove(sub.connID)
-		sub.out.close()
+		sub.out.Close()
 		ctx.Send(sub.pid, &closeConn{code: CloseTryAgain, reason: "log unavailable"})
 		return
 	}

@@ -5,116 +5,12 @@ import (
 	"time"
 
 	"github.com/orgstream/orgstream/messages"
+	"github.com/orgstream/orgstream/transport/socket"
 )
 
-func TestOutboxBoundsAndKicks(t *testing.T) {
-	o := newOutbox(10)
-	if kick, ok := o.push(make([]byte, 4)); !kick || !ok {
-		t.Fatalf("first push: kick=%v ok=%v", kick, ok)
-	}
-	if kick, ok := o.push(make([]byte, 4)); kick || !ok {
-		t.Fatalf("second push: kick=%v ok=%v, want no kick", kick, ok)
-	}
-	got := o.take(nil)
-	if len(got) != 2 {
-		t.Fatalf("took %d frames, want 2", len(got))
-	}
-	// The batch being written does not count: the writer is draining it.
-	if kick, ok := o.push(make([]byte, 10)); !kick || !ok {
-		t.Fatalf("push of the limit behind a write in flight: kick=%v ok=%v, want both", kick, ok)
-	}
-	o.setBlocked(true) // the write waits on a full socket
-	if _, ok := o.push(make([]byte, 1)); ok {
-		t.Fatal("push past the limit (10 waiting + 1 > 10) behind a blocked write succeeded")
-	}
-	if _, ok := o.push([]byte{1}); ok {
-		t.Fatal("push after overflow succeeded: the outbox must stay closed")
-	}
-	o.written(8)
-	if !o.isClosed() || !o.hasOverflowed() {
-		t.Fatal("outbox not closed as overflowed")
-	}
-}
-
-// A reader that keeps up is never cut, whatever the sizes of the frames:
-// the writer takes a burst as one batch, and the next burst waits behind
-// it. Frames past the limit cut only behind a write blocked on a full
-// socket, or past burstLimits × limit.
-func TestOutboxBurstsBehindAWrite(t *testing.T) {
-	const limit = 100
-	tests := []struct {
-		name    string
-		blocked bool
-		bursts  [][]int // frame sizes pushed between two takes
-		wantOK  bool
-	}{
-		{"one frame of the limit, idle", false, [][]int{{limit}}, true},
-		{"frames of the limit, each taken", true, [][]int{{limit}, {limit}, {limit}, {limit}}, true},
-		{"a burst of the limit, then another", true, [][]int{{40, 40, 20}, {50, 50}}, true},
-		{"a burst past the limit, socket taking writes", false, [][]int{{60, 41}, {limit, limit, limit, limit}}, true},
-		{"a burst past the limit, socket blocked", true, [][]int{{60, 41}}, false},
-		{"two frames of the limit, socket blocked", true, [][]int{{limit, 1}}, false},
-		{"past burstLimits × limit, socket taking writes", false, [][]int{{limit, limit, limit, limit, 1}}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			o := newOutbox(limit)
-			o.setBlocked(tt.blocked)
-			ok := true
-			for _, burst := range tt.bursts {
-				for _, n := range burst {
-					if _, pushed := o.push(make([]byte, n)); !pushed {
-						ok = false
-					}
-				}
-				o.take(nil) // not written yet: the socket is taking it
-			}
-			if ok != tt.wantOK || o.hasOverflowed() == tt.wantOK {
-				t.Fatalf("pushes ok = %v, overflowed = %v; want ok = %v", ok, o.hasOverflowed(), tt.wantOK)
-			}
-		})
-	}
-}
-
-func TestOutboxPushWaitPaces(t *testing.T) {
-	o := newOutbox(10)
-	o.pushWait(make([]byte, 6))
-	done := make(chan bool)
-	go func() { _, ok := o.pushWait(make([]byte, 2)); done <- ok }()
-	select {
-	case <-done:
-		t.Fatal("pushWait did not wait while the outbox was over half full")
-	case <-time.After(50 * time.Millisecond):
-	}
-	o.written(len(o.take(nil)[0]))
-	if ok := <-done; !ok {
-		t.Fatal("pushWait failed after room was made")
-	}
-	go func() { o.pushWait(make([]byte, 6)); _, ok := o.pushWait(make([]byte, 6)); done <- ok }()
-	time.Sleep(20 * time.Millisecond)
-	o.close()
-	if ok := <-done; ok {
-		t.Fatal("pushWait succeeded on a closed outbox")
-	}
-}
-
-// Only a push past the limit makes a slow consumer; an outbox its
-// connection closed (the client left) refuses pushes without being one.
-func TestOutboxOverflowedOnlyPastTheLimit(t *testing.T) {
-	full := newOutbox(4)
-	full.setBlocked(true)
-	if _, ok := full.push(make([]byte, 5)); ok || !full.hasOverflowed() {
-		t.Fatalf("push past the limit: ok=%v overflowed=%v, want refused and overflowed", ok, full.hasOverflowed())
-	}
-	left := newOutbox(4)
-	left.close()
-	if _, ok := left.push(make([]byte, 1)); ok || left.hasOverflowed() {
-		t.Fatalf("push after the connection closed: ok=%v overflowed=%v, want refused, not overflowed", ok, left.hasOverflowed())
-	}
-}
-
 // The org actor cuts (4008, counted) a subscriber whose outbox overflowed,
-// not one whose connection already closed its outbox.
+// not one whose connection already closed its outbox. The outbox's own
+// rules are tested in transport/socket.
 func TestQueueCutsOnlySlowConsumers(t *testing.T) {
 	f := messages.EncodeEvent(messages.Event{Seq: 1, Topic: "t", Time: time.Now(), Data: []byte(`"0123456789"`)})
 	tests := []struct {
@@ -130,11 +26,14 @@ func TestQueueCutsOnlySlowConsumers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := &orgActor{subs: newSubscribers()}
-			sub := &subscriber{connID: "c1", out: newOutbox(tt.limit)}
-			sub.out.kicked = true // no flush to schedule: no actor context needed
+			sub := &subscriber{connID: "c1", out: socket.NewOutbox(tt.limit, nil)}
+			// A flush is already pending: no actor context needed.
+			if kick, ok := sub.out.Push([]byte{0}); !kick || !ok {
+				t.Fatal("first push not queued")
+			}
 			a.subs.add(sub)
 			if tt.closed {
-				sub.out.close()
+				sub.out.Close()
 			}
 			ok := a.queue(nil, sub, &f)
 			if ok == (tt.closed || tt.wantCut) {

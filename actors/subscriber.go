@@ -2,6 +2,8 @@ package actors
 
 import (
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/orgstream/orgstream/transport/socket"
 )
 
 // subscriber is a connection as its org actor sees it. The org actor alone
@@ -12,7 +14,7 @@ type subscriber struct {
 	org     string
 	user    string
 	pid     *actor.PID // the connection actor
-	out     *outbox
+	out     *socket.Outbox
 	deflate bool
 
 	// next is the seq this connection needs next; frames below it are
