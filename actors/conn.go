@@ -201,6 +201,9 @@ func (c *conn) send(ctx actor.Context, w *writeDone) (done bool, err error) {
 	_ = c.sock.SetWriteDeadline(time.Now().Add(fastWrite))
 	_, err = bufs.WriteTo(c.sock)
 	if !errors.Is(err, os.ErrDeadlineExceeded) || len(bufs) == 0 {
+		// The runtime checks deadlines on raw writes too: a stale one
+		// would fail the next direct write.
+		_ = c.sock.SetWriteDeadline(time.Time{})
 		return true, err
 	}
 	c.cs.writeStarted()
@@ -211,6 +214,7 @@ func (c *conn) send(ctx actor.Context, w *writeDone) (done bool, err error) {
 		defer c.env.wg.Done()
 		_ = c.sock.SetWriteDeadline(time.Now().Add(c.env.writeTimeout))
 		_, w.err = bufs.WriteTo(c.sock)
+		_ = c.sock.SetWriteDeadline(time.Time{})
 		root.Send(self, w)
 	}()
 	return false, nil

@@ -217,7 +217,7 @@ func (a *orgActor) push(ctx actor.Context, sub *subscriber, f *messages.Frame) b
 // client left, a write failed) is not a slow consumer: its unsubscribe is on
 // the way, and it is neither cut nor counted.
 func (a *orgActor) queue(ctx actor.Context, sub *subscriber, f *messages.Frame) bool {
-	kick, ok := sub.out.Push(f.For(sub.deflate))
+	kick, ok := sub.out.Queue(f.For(sub.deflate))
 	if !ok {
 		if sub.out.Overflowed() {
 			a.cuts = append(a.cuts, sub)
@@ -242,7 +242,10 @@ func (a *orgActor) kick(ctx actor.Context, sub *subscriber) {
 
 func (a *orgActor) sendKicks(ctx actor.Context) {
 	for _, sub := range a.kicks {
-		ctx.Send(sub.pid, flushMsg)
+		// Written here when the socket takes it: no hop to the connection.
+		if sub.out.Flush() {
+			ctx.Send(sub.pid, flushMsg)
+		}
 	}
 	clear(a.kicks)
 	if cap(a.kicks) > 1024 {

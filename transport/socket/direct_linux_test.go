@@ -215,3 +215,65 @@ func TestDirectWriteAfterCloseFails(t *testing.T) {
 		t.Fatalf("push on a closed socket: kick=%v ok=%v err=%v, want the close reported", kick, ok, o.Err())
 	}
 }
+
+// A write deadline left on the conn by the writer's slow path is past by
+// the next push: the runtime refuses raw writes then, and the push must
+// leave the frame to the writer instead of failing the connection.
+func TestDirectWriteAfterStaleDeadline(t *testing.T) {
+	s, _ := tcpPair(t)
+	o := NewOutbox(1<<20, s)
+	_ = s.SetWriteDeadline(time.Now().Add(-time.Second))
+	if kick, ok := o.Push(frame(0, 10)); !kick || !ok || o.Err() != nil {
+		t.Fatalf("push past a stale deadline: kick=%v ok=%v err=%v, want queued for the writer", kick, ok, o.Err())
+	}
+	if !o.Flush() {
+		t.Fatal("Flush past a stale deadline: want a kick for the writer")
+	}
+	if o.Err() != nil {
+		t.Fatalf("Flush past a stale deadline failed the outbox: %v", o.Err())
+	}
+}
+
+// Flush writes a queued burst in one go when the socket takes it, and
+// leaves the rest (tail first) to the writer when it does not, or when the
+// writer holds a batch.
+func TestFlush(t *testing.T) {
+	s, c := tcpPair(t)
+	o := NewOutbox(64<<20, s)
+	var sent bytes.Buffer
+	for i := range 3 {
+		f := frame(i, 100)
+		sent.Write(f)
+		if kick, ok := o.Queue(f); kick != (i == 0) || !ok {
+			t.Fatalf("queue %d: kick=%v ok=%v", i, kick, ok)
+		}
+	}
+	if o.Flush() {
+		t.Fatal("Flush of a small burst to a reading socket left frames for the writer")
+	}
+	got := make([]byte, sent.Len())
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, sent.Bytes()) {
+		t.Fatalf("client read %q (%v)", got, err)
+	}
+	if kick, _ := o.Queue(frame(3, 10)); !kick {
+		t.Fatal("queue after a complete Flush did not kick")
+	}
+	batch := o.Take(nil) // the writer holds a batch
+	o.Queue(frame(4, 10))
+	if !o.Flush() {
+		t.Fatal("Flush behind the writer's batch wrote, or dropped the kick")
+	}
+	o.Written(len(batch[0]))
+
+	_ = s.SetWriteBuffer(4 << 10)
+	_ = c.SetReadBuffer(4 << 10)
+	o.Queue(make([]byte, 8<<20))
+	if !o.Flush() {
+		t.Fatal("Flush to a full socket did not leave the rest to the writer")
+	}
+	rest := o.Take(nil)
+	if len(rest) != 1 || len(rest[0]) == 0 || len(rest[0]) >= 8<<20+10 {
+		t.Fatalf("left %d frames (%d bytes first), want the tail of the big frame", len(rest), len(rest[0]))
+	}
+}

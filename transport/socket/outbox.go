@@ -75,7 +75,21 @@ const BurstLimits = 4
 // would take it past its limit; the outbox is then closed and its pending
 // frames dropped, and the caller cuts the connection (4008) if it
 // overflowed.
+//
+// A caller that pushes bursts (the org actor, with the rest of its mailbox
+// behind) uses Queue and Flush instead: a write per frame would cost a
+// syscall per frame where one writev takes the burst.
 func (o *Outbox) Push(b []byte) (kick, ok bool) {
+	return o.push(b, true)
+}
+
+// Queue is Push without the direct write: b waits for a Flush or the
+// writer. Same limits, same results.
+func (o *Outbox) Queue(b []byte) (kick, ok bool) {
+	return o.push(b, false)
+}
+
+func (o *Outbox) push(b []byte, direct bool) (kick, ok bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
@@ -86,13 +100,13 @@ func (o *Outbox) Push(b []byte) (kick, ok bool) {
 		o.closeLocked()
 		return false, false
 	}
-	return o.enqueueLocked(b), true
+	return o.enqueueLocked(b, direct), true
 }
 
-// enqueueLocked writes b directly when the outbox is idle, and queues what
-// the socket did not take.
-func (o *Outbox) enqueueLocked(b []byte) (kick bool) {
-	if o.w != nil && o.queued == 0 && o.inflight == 0 && !o.kicked {
+// enqueueLocked writes b directly when asked and the outbox is idle, and
+// queues what the socket did not take.
+func (o *Outbox) enqueueLocked(b []byte, direct bool) (kick bool) {
+	if direct && o.w != nil && o.queued == 0 && o.inflight == 0 && !o.kicked {
 		n, err := o.w.write(b)
 		if err != nil {
 			o.err = err
@@ -113,6 +127,48 @@ func (o *Outbox) enqueueLocked(b []byte) (kick bool) {
 	return false
 }
 
+// Flush writes the queue from the caller with one non-blocking writev,
+// when no writer holds a batch; it is how the pusher of a burst carries out
+// its kick without a hop to the writer. kick reports that frames remain
+// for the writer (the socket would block, a batch is in flight, or the
+// socket has no direct writes) or that the write failed (Err): the caller
+// then tells the writer to flush, as it would have without Flush.
+func (o *Outbox) Flush() (kick bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return o.err != nil
+	}
+	if o.w == nil || o.inflight > 0 || len(o.q) == 0 {
+		return o.kicked
+	}
+	bufs := net.Buffers(o.q)
+	if err := o.w.writev(&bufs); err != nil {
+		o.err = err
+		o.closeLocked()
+		return true
+	}
+	rest := 0
+	for _, b := range bufs {
+		rest += len(b)
+	}
+	if rest < o.queued {
+		o.space.Broadcast()
+	}
+	o.queued = rest
+	k := copy(o.q, bufs) // the unwritten tail first, frames in order
+	clear(o.q[k:])
+	o.q = o.q[:k]
+	if k > 0 {
+		return o.kicked
+	}
+	if cap(o.q) > 64 {
+		o.q = nil // hold no large queue while idle
+	}
+	o.kicked = false
+	return false
+}
+
 // SetBlocked records whether a write waits on a full socket.
 func (o *Outbox) SetBlocked(b bool) {
 	o.mu.Lock()
@@ -129,7 +185,8 @@ const MaxReplayPace = 1 << 20
 // queued and in flight are over half the limit (at most MaxReplayPace):
 // replays stream more history than the limit and must be paced by the
 // reader, not cut. A frame always enters an idle outbox. It returns false
-// once closed.
+// once closed. A replay is a burst: its frames are queued, never written
+// directly.
 func (o *Outbox) PushWait(b []byte) (kick, ok bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -140,7 +197,7 @@ func (o *Outbox) PushWait(b []byte) (kick, ok bool) {
 	if o.closed {
 		return false, false
 	}
-	return o.enqueueLocked(b), true
+	return o.enqueueLocked(b, false), true
 }
 
 // Take moves the queued frames into dst (reusing its storage) and re-arms

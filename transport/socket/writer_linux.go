@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -96,12 +97,14 @@ func (w *rawWriter) writev(bufs *net.Buffers) error {
 }
 
 // settle maps a would-block (or interrupted) write to no bytes and no
-// error, and wraps a real failure.
+// error, and wraps a real failure. The runtime refuses a raw write once a
+// write deadline set on the conn has passed: that too is left to the
+// writer, which bounds a blocked socket with deadlines of its own.
 func settle(n int, err error) (int, error) {
 	if err == nil {
 		return n, nil
 	}
-	if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+	if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) || errors.Is(err, os.ErrDeadlineExceeded) {
 		return 0, nil
 	}
 	return 0, fmt.Errorf("socket: write: %w", err)
