@@ -182,7 +182,7 @@ func (c *conn) flush(ctx actor.Context) {
 		c.batch = nil // the goroutine holds frames
 		return
 	}
-	c.release(n, frames)
+	c.release(n, frames, err)
 	if err != nil {
 		c.do(ctx, c.cs.writeDone(err, errors.Is(err, os.ErrDeadlineExceeded)))
 	}
@@ -226,13 +226,18 @@ func (c *conn) onWriteDone(ctx actor.Context, w *writeDone) {
 		c.do(ctx, c.cs.closeWritten(w.err))
 		return
 	}
-	c.release(w.n, w.frames)
+	c.release(w.n, w.frames, w.err)
 	c.do(ctx, c.cs.writeDone(w.err, errors.Is(w.err, os.ErrDeadlineExceeded)))
 }
 
 // release hands a written batch's bytes back to the outbox and keeps its
-// storage for the next.
-func (c *conn) release(n int, frames [][]byte) {
+// storage for the next. After a failed write the outbox closes first: the
+// batch may have stopped mid-frame, and once Written makes the outbox idle
+// a pusher would write behind it.
+func (c *conn) release(n int, frames [][]byte, err error) {
+	if err != nil {
+		c.out.Close()
+	}
 	c.out.Written(n)
 	clear(frames)
 	if cap(frames) > 64 {
@@ -246,7 +251,11 @@ func (c *conn) release(n int, frames [][]byte) {
 // reset).
 func (c *conn) sendClose(ctx actor.Context) {
 	f := ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(c.cs.code), c.cs.reason)))
-	if done, err := c.send(ctx, &writeDone{frames: [][]byte{f}, closeFrame: true}); done {
+	frames := [][]byte{f}
+	if t := c.out.Tail(); t != nil {
+		frames = [][]byte{t, f} // the frame a direct write started comes first
+	}
+	if done, err := c.send(ctx, &writeDone{frames: frames, closeFrame: true}); done {
 		c.do(ctx, c.cs.closeWritten(err))
 	}
 }

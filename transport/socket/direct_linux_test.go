@@ -277,3 +277,75 @@ func TestFlush(t *testing.T) {
 		t.Fatalf("left %d frames (%d bytes first), want the tail of the big frame", len(rest), len(rest[0]))
 	}
 }
+
+// A frame a direct write or Flush started is completed before anything the
+// closer writes: Close keeps its tail, and Tail hands it over once.
+func TestCloseKeepsAStartedFrame(t *testing.T) {
+	for _, viaFlush := range []bool{false, true} {
+		s, c := tcpPair(t)
+		_ = s.SetWriteBuffer(4 << 10)
+		_ = c.SetReadBuffer(4 << 10)
+		o := NewOutbox(64<<20, s)
+		big := frame(0, 8<<20)
+		if viaFlush {
+			o.Queue(frame(1, 10))
+			o.Queue(big)
+			if !o.Flush() {
+				t.Fatal("an 8 MiB frame went out at once")
+			}
+		} else if kick, _ := o.Push(big); !kick {
+			t.Fatal("an 8 MiB frame went out at once")
+		}
+		o.Queue(frame(2, 10)) // whole: dropped by the close
+		o.Close()
+		tail := o.Tail()
+		if len(tail) == 0 || len(tail) >= len(big) {
+			t.Fatalf("flush %v: tail of %d bytes, want the unwritten end of the started frame", viaFlush, len(tail))
+		}
+		if o.Tail() != nil {
+			t.Fatal("Tail handed over twice")
+		}
+		full := NewOutbox(64<<20, s)
+		full.Queue(frame(3, 10))
+		full.Close()
+		if full.Tail() != nil {
+			t.Fatal("a queue of whole frames left a tail")
+		}
+	}
+}
+
+// What a partial Flush leaves still counts against the limit, to the byte.
+func TestFlushKeepsTheAccount(t *testing.T) {
+	s, c := tcpPair(t)
+	_ = s.SetWriteBuffer(4 << 10)
+	_ = c.SetReadBuffer(4 << 10)
+	const limit = 16 << 20
+	o := NewOutbox(limit, s)
+	o.Queue(frame(0, 100))
+	o.Queue(make([]byte, 8<<20))
+	if !o.Flush() {
+		t.Fatal("an 8 MiB frame went out at once")
+	}
+	rest := 0
+	for _, b := range o.Take(nil) {
+		rest += len(b)
+	}
+	o.Written(rest)
+	o.Queue(make([]byte, rest))
+	o.Flush()
+	left := 0
+	for _, b := range o.Take(nil) {
+		left += len(b)
+	}
+	o.Written(left)
+	if rest == 0 || rest >= 8<<20+100 {
+		t.Fatalf("%d bytes left after the first Flush", rest)
+	}
+	// Requeue what is left unflushed and check the limit sees it.
+	o.Queue(make([]byte, 4<<20))
+	o.Flush() // the socket is full: nothing or little goes
+	o.SetBlocked(true)
+	if _, ok := o.Queue(make([]byte, limit-(4<<20)+1)); ok {
+		t.Fatal("a queue past the limit behind a partial Flush was accepted: its rest went uncounted")
+	}
+}

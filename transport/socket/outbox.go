@@ -53,6 +53,11 @@ type Outbox struct {
 	w *rawWriter
 	// err is the failure of a direct write; the outbox closed with it.
 	err error
+	// partial: q[0] is the unwritten tail of a frame whose head is on the
+	// wire. Closing keeps it as tail: the close frame can only follow it.
+	partial bool
+	tail    []byte
+	iov     [][]byte // Flush's scratch, so q keeps the frames' lengths
 }
 
 // NewOutbox returns an outbox of limit bytes for sock. Direct writes are on
@@ -116,6 +121,7 @@ func (o *Outbox) enqueueLocked(b []byte, direct bool) (kick bool) {
 		if n == len(b) {
 			return false
 		}
+		o.partial = n > 0
 		b = b[n:]
 	}
 	o.q = append(o.q, b)
@@ -142,21 +148,34 @@ func (o *Outbox) Flush() (kick bool) {
 	if o.w == nil || o.inflight > 0 || len(o.q) == 0 {
 		return o.kicked
 	}
-	bufs := net.Buffers(o.q)
-	if err := o.w.writev(&bufs); err != nil {
-		o.err = err
-		o.closeLocked()
-		return true
-	}
+	o.iov = append(o.iov[:0], o.q...)
+	bufs := net.Buffers(o.iov)
+	err := o.w.writev(&bufs)
 	rest := 0
 	for _, b := range bufs {
 		rest += len(b)
+	}
+	if len(bufs) > 0 {
+		head := len(o.q) - len(bufs)
+		o.partial = len(bufs[0]) != len(o.q[head]) || head == 0 && o.partial
+		o.q[head] = bufs[0]
+	} else {
+		o.partial = false
+	}
+	clear(o.iov) // bufs shares it: read it before
+	if cap(o.iov) > 64 {
+		o.iov = nil
+	}
+	if err != nil {
+		o.err = err
+		o.closeLocked()
+		return true
 	}
 	if rest < o.queued {
 		o.space.Broadcast()
 	}
 	o.queued = rest
-	k := copy(o.q, bufs) // the unwritten tail first, frames in order
+	k := copy(o.q, o.q[len(o.q)-len(bufs):]) // the unwritten tail first, frames in order
 	clear(o.q[k:])
 	o.q = o.q[:k]
 	if k > 0 {
@@ -207,6 +226,7 @@ func (o *Outbox) Take(dst [][]byte) [][]byte {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	dst = append(dst[:0], o.q...)
+	o.partial = false // the taker completes it
 	o.inflight += o.queued
 	o.queued = 0
 	clear(o.q)
@@ -241,9 +261,23 @@ func (o *Outbox) closeLocked() {
 		return
 	}
 	o.closed = true
+	if o.partial && len(o.q) > 0 {
+		o.tail = o.q[0]
+	}
 	clear(o.q)
 	o.q = nil
 	o.space.Broadcast()
+}
+
+// Tail returns, once closed, the unwritten end of a frame whose start a
+// direct write or Flush put on the wire, or nil: whoever writes the close
+// frame writes it first, so the client never sees a frame cut short.
+func (o *Outbox) Tail() []byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	t := o.tail
+	o.tail = nil
+	return t
 }
 
 // Closed reports whether the outbox refuses pushes.
