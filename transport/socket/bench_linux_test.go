@@ -66,3 +66,33 @@ func BenchmarkWriteFloor(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFlush is a burst's fan-out step: ten frames queued, then written
+// by one non-blocking writev at the kick.
+func BenchmarkFlush(b *testing.B) {
+	s, c := tcpPair(b)
+	go drain(c)
+	o := NewOutbox(64<<20, s)
+	f := frame(0, 270)
+	var batch [][]byte
+	b.ReportAllocs()
+	b.SetBytes(10 * int64(len(f)))
+	b.ResetTimer()
+	for range b.N {
+		for range 10 {
+			o.Queue(f)
+		}
+		if o.Flush() {
+			batch = o.Take(batch)
+			n := 0
+			for _, x := range batch {
+				n += len(x)
+			}
+			bufs := net.Buffers(batch)
+			if _, err := bufs.WriteTo(s); err != nil {
+				b.Fatal(err)
+			}
+			o.Written(n)
+		}
+	}
+}

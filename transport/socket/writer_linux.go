@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -30,7 +32,7 @@ type rawWriter struct {
 	err     error
 	writeFn func(uintptr) bool
 
-	iov      [][]byte
+	iov      []unix.Iovec // from iovPool during a writev
 	vn       int
 	verr     error
 	writevFn func(uintptr) bool
@@ -38,6 +40,11 @@ type rawWriter struct {
 
 // maxIov is the most buffers one writev takes (Linux's IOV_MAX).
 const maxIov = 1024
+
+// iovPool holds the iovec arrays of writevs in progress: one per writing
+// goroutine rather than one per connection, whose memory is the budget of
+// an idle connection.
+var iovPool = sync.Pool{New: func() any { return new([maxIov]unix.Iovec) }}
 
 func newRawWriter(sock net.Conn) *rawWriter {
 	tc, ok := sock.(*net.TCPConn)
@@ -60,7 +67,11 @@ func (w *rawWriter) doWrite(fd uintptr) bool {
 }
 
 func (w *rawWriter) doWritev(fd uintptr) bool {
-	w.vn, w.verr = unix.Writev(int(fd), w.iov)
+	n, _, e := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&w.iov[0])), uintptr(len(w.iov)))
+	w.vn, w.verr = int(n), nil
+	if e != 0 {
+		w.vn, w.verr = 0, e
+	}
 	return true
 }
 
@@ -79,10 +90,24 @@ func (w *rawWriter) write(b []byte) (n int, err error) {
 
 // writev writes what of bufs the socket takes now and consumes it.
 func (w *rawWriter) writev(bufs *net.Buffers) error {
+	arr := iovPool.Get().(*[maxIov]unix.Iovec)
+	defer iovPool.Put(arr)
 	for len(*bufs) > 0 {
-		w.iov = (*bufs)[:min(len(*bufs), maxIov)]
+		w.iov = arr[:0]
+		for _, b := range (*bufs)[:min(len(*bufs), maxIov)] {
+			if len(b) > 0 {
+				v := unix.Iovec{Base: &b[0]}
+				v.SetLen(len(b))
+				w.iov = append(w.iov, v)
+			}
+		}
+		if len(w.iov) == 0 {
+			consume(bufs, 0)
+			continue
+		}
 		err := w.rc.Write(w.writevFn)
 		n, werr := w.vn, w.verr
+		clear(w.iov) // the pool holds no frame
 		w.iov, w.verr = nil, nil
 		if err == nil {
 			err = werr
