@@ -3,21 +3,27 @@
 // puts them on the wire without blocking where it can, and the epoll poller
 // that watches idle sockets' reads with one goroutine for all of them.
 //
-// The fast path of a delivery is Outbox.Push on an idle outbox: it writes
-// the frame at once with one non-blocking write(2), no deadline and no hop
-// to another goroutine. Only a socket that would block (EAGAIN, or a
-// partial write) queues the rest and asks its owner to flush:
+// A frame reaches the wire from the goroutine that produced it, with no
+// deadline and no hop to another goroutine, whenever the socket takes it at
+// once. A lone frame (a pong, a ping) goes by Push, which writes it with
+// one write(2) when the outbox is idle. A fan-out queues each frame and
+// flushes each outbox once its burst is queued, so a backlog leaves in one
+// writev per connection, not a syscall per frame:
 //
-//	kick, ok := out.Push(frame)
-//	switch {
-//	case !ok && out.Overflowed():
+//	kick, ok := out.Queue(frame)
+//	if !ok && out.Overflowed() {
 //		// a slow consumer: cut it (4008)
-//	case kick:
-//		// tell the connection's writer to Take and write the queue
+//	}
+//	// ... the rest of the burst, then, for each outbox that kicked:
+//	if out.Flush() {
+//		// the socket would block: the connection's writer takes the rest
+//		// (Take, write with a deadline, Written)
 //	}
 //
 // Outbox and Poller are safe for concurrent use. One goroutine at a time
-// writes a socket: a direct write runs under the outbox's lock and only
-// while nothing is queued or taken, and the connection's writer holds the
-// batch it took until it calls Written.
+// writes a socket: Push and Flush write under the outbox's lock and only
+// while no batch is taken, and the writer holds the batch it took until it
+// calls Written. A frame whose start went out is always completed before
+// anything else: the rest of it is the first thing queued, and Close keeps
+// it (Tail) for the close frame to follow.
 package socket
