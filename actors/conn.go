@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/orgstream/orgstream/messages"
+	"github.com/orgstream/orgstream/transport/socket"
 )
 
 // Close codes the server sends (PROTOCOL.md).
@@ -31,16 +32,18 @@ const (
 // MaxClientFrame is the largest frame payload a client may send.
 const MaxClientFrame = 64 << 10
 
-// conn is the connection actor of one WebSocket. It is the only writer of
-// its socket: it drains its outbox into one writev per flush. A reader
-// goroutine (owned by the conn: it ends when the socket closes) handles the
-// client's control frames.
+// conn is the connection actor of one WebSocket. Frames reach its socket
+// straight from the pusher when the socket is idle (socket.Outbox); the
+// actor writes what queued behind a socket that would block, in one writev
+// per flush, and runs the closing handshake (closeState). A reader (the
+// poller's, or a goroutine of the conn's own for sockets the poller cannot
+// watch) handles the client's control frames.
 type conn struct {
-	hub    *Hub
+	env    *connEnv
 	id     string
 	stream messages.Stream
 	sock   net.Conn
-	out    *outbox
+	out    *socket.Outbox
 	entry  *orgEntry
 	sub    *subscriber
 	pid    *actor.PID // set in start; the actor's and its reader's
@@ -60,29 +63,27 @@ type conn struct {
 	// Hub.heartbeat): consecutive connections get consecutive sweeps.
 	slot uint64
 
-	started   bool
-	closing   bool
-	closeCode uint16
-	// closeReason goes with closeCode; closeDeferred means the close frame
-	// waits for the write in flight (inflight).
-	closeReason   string
-	closeDeferred bool
-	// closeSent: our close frame is on the wire; peerClosed: the client's
-	// came in. With both, the closing handshake is complete and the socket
-	// closes at once (a browser fires onclose only once the server closes
-	// TCP, so waiting the linger out would delay every browser's reconnect).
-	closeSent  bool
-	peerClosed bool
-	linger     *time.Timer // ends the linger of a polled connection
-	inflight   bool
-	closedBy   string
-	batch      [][]byte
+	started bool
+	cs      closeState
+	linger  *time.Timer // ends the linger of a polled connection
+	batch   [][]byte
+	// reg is the poller's watch of the socket; nil when a reader goroutine
+	// reads it instead.
+	reg *socket.Registration
+}
 
-	// Poller registration (poller_linux.go); guarded by pollMu so a re-arm
-	// never touches an fd that was closed (and maybe reused).
-	pollMu sync.Mutex
-	pollID uint64 // 0 when not registered
-	fd     int
+// connEnv is what a connection sees of its hub: settings, a counter, the
+// poller, the hub's goroutine group and its bookkeeping when the
+// connection ends. One is shared by all connections of a hub.
+type connEnv struct {
+	log          *zap.Logger
+	writeTimeout time.Duration
+	closeLinger  time.Duration
+	slowCuts     *atomic.Uint64
+	poller       *socket.Poller
+	wg           *sync.WaitGroup
+	// closed forgets the connection and unsubscribes it from its org.
+	closed func(*conn)
 }
 
 func (c *conn) Receive(ctx actor.Context) {
@@ -93,24 +94,36 @@ func (c *conn) Receive(ctx actor.Context) {
 		c.flush(ctx)
 	case *closeConn:
 		if m.fromPeer {
-			c.peerClosed = true
-			if !c.closing {
-				c.closedBy = "client"
-			}
-		}
-		c.close(ctx, m.code, m.reason)
-		if c.peerClosed && c.closeSent {
-			ctx.Stop(ctx.Self())
+			c.do(ctx, c.cs.peerClose(m.code))
+		} else {
+			c.do(ctx, c.cs.serverClose(m.code, m.reason))
 		}
 	case *writeDone:
 		c.onWriteDone(ctx, m)
 	case *peerGone:
-		if c.closedBy == "" {
-			c.closedBy = "client"
-		}
-		ctx.Stop(ctx.Self())
+		c.do(ctx, c.cs.peerGone())
 	case *actor.Stopped:
 		c.finish()
+	}
+}
+
+// do carries out what the closing handshake decided.
+func (c *conn) do(ctx actor.Context, step closeStep) {
+	if step.counted {
+		c.env.slowCuts.Add(1)
+	}
+	if c.cs.phase != phaseOpen {
+		c.out.Close() // after a direct write in progress; none follows
+	}
+	switch step.act {
+	case actFlush:
+		c.flush(ctx)
+	case actSendClose:
+		c.sendClose(ctx)
+	case actLinger:
+		c.startLinger(ctx)
+	case actStop:
+		ctx.Stop(ctx.Self())
 	}
 }
 
@@ -121,18 +134,21 @@ func (c *conn) start(ctx actor.Context) {
 	c.started = true
 	c.pid = ctx.Self()
 	c.sub.pid = c.pid
-	if !c.hub.poller.add(c) {
-		c.hub.wg.Add(1)
-		go c.readLoop(ctx.ActorSystem().Root)
+	root := ctx.ActorSystem().Root
+	c.reg = c.env.poller.Add(c.sock, func(r *socket.Registration) { c.onReadable(root, r) })
+	if c.reg == nil {
+		c.env.wg.Add(1)
+		go c.readLoop(root)
 	}
 	ctx.Send(c.entry.pid, &subscribe{sub: c.sub, pos: position{
 		resume: c.stream.Resume, last: c.stream.LastSeq, epoch: c.stream.Epoch,
 	}, stream: c.stream})
 }
 
-// fastWrite is how long a write may block the connection worker. A socket
-// that takes longer (its client reads slowly) is finished on a goroutine of
-// its own, so that a slow client never holds up the others' writes.
+// fastWrite is how long a write that would block may hold the connection
+// worker. A socket that takes longer (its client reads slowly) is finished
+// on a goroutine of its own, so that a slow client never holds up the
+// others' writes.
 const fastWrite = 20 * time.Millisecond
 
 // writeDone reports the end of a write finished off the worker pool.
@@ -143,12 +159,17 @@ type writeDone struct {
 	err        error
 }
 
-// flush writes everything queued in one writev.
+// flush writes everything queued in one writev: the frames a socket that
+// would block left behind, or a socket without direct writes.
 func (c *conn) flush(ctx actor.Context) {
-	if c.closing || c.inflight {
+	if !c.cs.canWrite() {
 		return // a write in flight flushes again when it is done
 	}
-	frames := c.out.take(c.batch)
+	if err := c.out.Err(); err != nil {
+		c.do(ctx, c.cs.writeDone(err, false)) // a direct write failed
+		return
+	}
+	frames := c.out.Take(c.batch)
 	if len(frames) == 0 {
 		return
 	}
@@ -156,155 +177,117 @@ func (c *conn) flush(ctx actor.Context) {
 	for _, f := range frames {
 		n += len(f)
 	}
-	if done, err := c.send(ctx, &writeDone{n: n, frames: frames}); done {
-		c.afterWrite(ctx, n, frames, err)
-	} else {
+	done, err := c.send(ctx, &writeDone{n: n, frames: frames})
+	if !done {
 		c.batch = nil // the goroutine holds frames
+		return
 	}
+	c.release(n, frames, err)
+	if err != nil {
+		c.do(ctx, c.cs.writeDone(err, errors.Is(err, os.ErrDeadlineExceeded)))
+	}
+	// Frames pushed meanwhile kicked a flush of their own.
 }
 
 // send writes w's frames; done is false when the socket was too slow and a
 // goroutine finishes the write with the full write timeout, reporting w
-// back to the actor.
+// back to the actor. What the socket takes at once is written without a
+// deadline; only a socket that would block gets one.
 func (c *conn) send(ctx actor.Context, w *writeDone) (done bool, err error) {
 	bufs := net.Buffers(w.frames)
+	if err := c.out.TryWrite(&bufs); err != nil || len(bufs) == 0 {
+		return true, err
+	}
 	_ = c.sock.SetWriteDeadline(time.Now().Add(fastWrite))
 	_, err = bufs.WriteTo(c.sock)
 	if !errors.Is(err, os.ErrDeadlineExceeded) || len(bufs) == 0 {
+		// The runtime checks deadlines on raw writes too: a stale one
+		// would fail the next direct write.
+		_ = c.sock.SetWriteDeadline(time.Time{})
 		return true, err
 	}
-	c.inflight = true
-	c.out.setBlocked(true) // from now on frames piling up past the limit cut
+	c.cs.writeStarted()
+	c.out.SetBlocked(true) // from now on frames piling up past the limit cut
 	self, root := ctx.Self(), ctx.ActorSystem().Root
-	c.hub.wg.Add(1)
+	c.env.wg.Add(1)
 	go func() {
-		defer c.hub.wg.Done()
-		_ = c.sock.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout))
+		defer c.env.wg.Done()
+		_ = c.sock.SetWriteDeadline(time.Now().Add(c.env.writeTimeout))
 		_, w.err = bufs.WriteTo(c.sock)
+		_ = c.sock.SetWriteDeadline(time.Time{})
 		root.Send(self, w)
 	}()
 	return false, nil
 }
 
 func (c *conn) onWriteDone(ctx actor.Context, w *writeDone) {
-	c.inflight = false
-	c.out.setBlocked(false)
+	c.out.SetBlocked(false)
 	if w.closeFrame {
-		c.afterClose(ctx, w.err)
+		c.do(ctx, c.cs.closeWritten(w.err))
 		return
 	}
-	if !c.afterWrite(ctx, w.n, w.frames, w.err) {
-		return
-	}
-	if c.closeDeferred {
-		c.closeDeferred = false
-		c.sendClose(ctx)
-		return
-	}
-	c.flush(ctx) // what was queued meanwhile
+	c.release(w.n, w.frames, w.err)
+	c.do(ctx, c.cs.writeDone(w.err, errors.Is(w.err, os.ErrDeadlineExceeded)))
 }
 
-// afterWrite releases a written batch; false means the write failed and the
-// connection is stopping.
-func (c *conn) afterWrite(ctx actor.Context, n int, frames [][]byte, err error) bool {
-	c.out.written(n)
+// release hands a written batch's bytes back to the outbox and keeps its
+// storage for the next. After a failed write the outbox closes first: the
+// batch may have stopped mid-frame, and once Written makes the outbox idle
+// a pusher would write behind it.
+func (c *conn) release(n int, frames [][]byte, err error) {
+	if err != nil {
+		c.out.Close()
+	}
+	c.out.Written(n)
 	clear(frames)
 	if cap(frames) > 64 {
 		frames = nil // keep no large buffer while idle
 	}
 	c.batch = frames[:0]
-	if err == nil {
-		return true
-	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		// The client stopped reading for a whole write timeout: a slow
-		// consumer whose close frame could not get through either.
-		c.setCloseCode(CloseSlowConsumer)
-	}
-	c.closedBy = "write error"
-	c.out.close()
-	ctx.Stop(ctx.Self())
-	return false
 }
 
-// close sends a close frame and lets the reader wait briefly for the
+// sendClose writes our close frame; the reader then waits briefly for the
 // client's answer before the socket closes (so the frame is not lost to a
-// reset). Behind a write in flight, the close frame waits for it.
-func (c *conn) close(ctx actor.Context, code uint16, reason string) {
-	if c.closing {
-		return
-	}
-	c.closing = true
-	c.setCloseCode(code)
-	c.closeReason = reason
-	if c.closedBy == "" {
-		c.closedBy = "server"
-	}
-	c.out.close()
-	if c.inflight {
-		c.closeDeferred = true
-		return
-	}
-	c.sendClose(ctx)
-}
-
-// setCloseCode records the code the connection ends with. Every
-// connection that ends with 4008 is counted here, once: the org actor's cut
-// (its outbox overflowed) and a write that timed out may both find the
-// same slow client.
-func (c *conn) setCloseCode(code uint16) {
-	if code == CloseSlowConsumer && c.closeCode != CloseSlowConsumer {
-		c.hub.cfg.Metrics.SlowConsumerCuts.Add(1)
-	}
-	c.closeCode = code
-}
-
+// reset).
 func (c *conn) sendClose(ctx actor.Context) {
-	f := ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(c.closeCode), c.closeReason)))
-	if done, err := c.send(ctx, &writeDone{frames: [][]byte{f}, closeFrame: true}); done {
-		c.afterClose(ctx, err)
+	f := ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(c.cs.code), c.cs.reason)))
+	frames := [][]byte{f}
+	if t := c.out.Tail(); t != nil {
+		frames = [][]byte{t, f} // the frame a direct write started comes first
+	}
+	if done, err := c.send(ctx, &writeDone{frames: frames, closeFrame: true}); done {
+		c.do(ctx, c.cs.closeWritten(err))
 	}
 }
 
-func (c *conn) afterClose(ctx actor.Context, err error) {
-	if err != nil || c.peerClosed {
-		ctx.Stop(ctx.Self())
-		return
-	}
-	c.closeSent = true
-	_ = c.sock.SetReadDeadline(time.Now().Add(c.hub.cfg.CloseLinger))
-	if c.polled() {
+// startLinger bounds the wait for the client's close frame.
+func (c *conn) startLinger(ctx actor.Context) {
+	_ = c.sock.SetReadDeadline(time.Now().Add(c.env.closeLinger))
+	if c.reg.Active() {
 		// No reader waits on the deadline: end the linger with a timer.
 		self, root := ctx.Self(), ctx.ActorSystem().Root
-		c.linger = time.AfterFunc(c.hub.cfg.CloseLinger, func() { root.Send(self, &peerGone{}) })
+		c.linger = time.AfterFunc(c.env.closeLinger, func() { root.Send(self, &peerGone{}) })
 	}
-}
-
-// polled reports whether the poller watches c (no reader goroutine).
-func (c *conn) polled() bool {
-	c.pollMu.Lock()
-	defer c.pollMu.Unlock()
-	return c.pollID != 0
 }
 
 func (c *conn) finish() {
 	if c.linger != nil {
 		c.linger.Stop()
 	}
-	c.out.close()
-	c.hub.poller.remove(c) // before the close: the fd may be reused after it
+	c.out.Close()
+	c.reg.Remove() // before the close: the fd may be reused after it
 	_ = c.sock.Close()
-	c.hub.connClosed(c)
-	c.hub.log.Info("stream closed",
+	c.env.closed(c)
+	c.env.log.Info("stream closed",
 		zap.String("conn_id", c.id), zap.String("org", c.stream.Org), zap.String("user", c.stream.User),
-		zap.String("remote", c.stream.RemoteAddr), zap.Uint16("code", c.closeCode),
-		zap.String("by", c.closedBy), zap.Duration("duration", time.Since(c.opened)))
+		zap.String("remote", c.stream.RemoteAddr), zap.Uint16("code", c.cs.code),
+		zap.String("by", c.cs.by), zap.Duration("duration", time.Since(c.opened)))
 }
 
 // readLoop is the reader goroutine of a connection the poller cannot watch
 // (not a plain TCP socket): it reads frames until the socket ends.
 func (c *conn) readLoop(root *actor.RootContext) {
-	defer c.hub.wg.Done()
+	defer c.env.wg.Done()
 	for {
 		if done, err := c.readFrame(root); done {
 			root.Send(c.pid, &peerGone{err: err})
@@ -316,17 +299,16 @@ func (c *conn) readLoop(root *actor.RootContext) {
 // onReadable runs, on a short-lived goroutine, when the poller saw the
 // socket readable: it reads one frame and re-arms the poller, so an idle
 // connection holds no goroutine (DESIGN.md invariant 6).
-func (c *conn) onReadable(root *actor.RootContext) {
-	defer c.hub.wg.Done()
+func (c *conn) onReadable(root *actor.RootContext, r *socket.Registration) {
 	// A frame that started arriving must complete within the write timeout.
-	_ = c.sock.SetReadDeadline(time.Now().Add(c.hub.cfg.WriteTimeout))
+	_ = c.sock.SetReadDeadline(time.Now().Add(c.env.writeTimeout))
 	done, err := c.readFrame(root)
 	if done {
-		c.hub.poller.remove(c)
+		r.Remove()
 		root.Send(c.pid, &peerGone{err: err})
 		return
 	}
-	c.hub.poller.rearm(c)
+	r.Rearm()
 }
 
 // readFrame reads and handles one client frame: pings are answered, pongs
@@ -378,7 +360,7 @@ func (c *conn) readFrame(root *actor.RootContext) (done bool, err error) {
 // the actor and schedules the flush when the outbox was idle. A full or
 // closed outbox drops it: the connection is being cut anyway.
 func (c *conn) queueControl(root *actor.RootContext, f []byte) {
-	if kick, ok := c.out.push(f); ok && kick {
+	if kick, ok := c.out.Push(f); ok && kick {
 		if pid := c.ref.Load(); pid != nil {
 			root.Send(pid, flushMsg)
 		}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/orgstream/orgstream/messages"
+	"github.com/orgstream/orgstream/transport/socket"
 )
 
 // A push refused because the outbox is full is an overflow (the org cuts
@@ -24,9 +25,9 @@ func TestDeliverOverflowsOnlySlowConsumers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sub := &subscriber{connID: "c1", out: newOutbox(tt.limit)}
+			sub := &subscriber{connID: "c1", out: socket.NewOutbox(tt.limit, nil)}
 			if tt.closed {
-				sub.out.close()
+				sub.out.Close()
 			}
 			kick, ok, overflowed := deliver(sub, f.Plain)
 			if ok != tt.wantOK || overflowed != tt.wantOv || kick != tt.wantOK {

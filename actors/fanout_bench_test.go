@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/orgstream/orgstream/actors/orgcore"
+	"github.com/orgstream/orgstream/transport/socket"
 )
 
 // BenchmarkFanoutPush is the org actor's part of one event for n
@@ -32,15 +33,15 @@ func benchFanoutPush(b *testing.B, n int, parallel bool) {
 	frame := make([]byte, 270)
 	pushes := make([]orgcore.Push[*subscriber], n)
 	for i := range pushes {
-		sub := &subscriber{connID: "c" + strconv.Itoa(i), out: newOutbox(1 << 30)}
+		sub := &subscriber{connID: "c" + strconv.Itoa(i), out: socket.NewOutbox(1<<30, nil)}
 		pushes[i] = orgcore.Push[*subscriber]{Sub: &coreSub{ID: sub.connID, Conn: sub}, Frame: frame}
 	}
 	var batch [][]byte
 	drain := func() {
 		for j := range pushes {
 			out := pushes[j].Sub.Conn.out
-			batch = out.take(batch)
-			out.written(len(batch) * len(frame))
+			batch = out.Take(batch)
+			out.Written(len(batch) * len(frame))
 		}
 	}
 	for range 32 { // the outboxes' queues grow once

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/orgstream/orgstream/actors/orgcore"
+	"github.com/orgstream/orgstream/transport/socket"
 )
 
 // A fan-out split across the pool delivers exactly what the org actor alone
@@ -16,15 +17,15 @@ func TestPushParallelMatchesSerial(t *testing.T) {
 		frame := make([]byte, 100)
 		pushes := make([]orgcore.Push[*subscriber], 1001)
 		for i := range pushes {
-			sub := &subscriber{connID: "c" + strconv.Itoa(i), out: newOutbox(1 << 20)}
+			sub := &subscriber{connID: "c" + strconv.Itoa(i), out: socket.NewOutbox(1<<20, nil)}
 			switch i % 10 {
 			case 3: // a slow consumer: full, and its socket blocked
-				sub.out = newOutbox(10)
-				sub.out.setBlocked(true)
+				sub.out = socket.NewOutbox(10, nil)
+				sub.out.SetBlocked(true)
 			case 7: // the client left
-				sub.out.close()
+				sub.out.Close()
 			case 8: // kicked already: no flush to ask for
-				sub.out.push(frame)
+				sub.out.Queue(frame)
 			}
 			pushes[i] = orgcore.Push[*subscriber]{Sub: &coreSub{ID: sub.connID, Conn: sub}, Frame: frame, Kind: orgcore.PushLive}
 		}
@@ -41,7 +42,7 @@ func TestPushParallelMatchesSerial(t *testing.T) {
 			r.kicks = append(r.kicks, s.connID)
 		}
 		for i := range pushes {
-			r.queued = append(r.queued, len(pushes[i].Sub.Conn.out.take(nil)))
+			r.queued = append(r.queued, len(pushes[i].Sub.Conn.out.Take(nil)))
 		}
 		slices.Sort(r.kicks)
 		slices.Sort(r.over)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/orgstream/orgstream/messages"
 	"github.com/orgstream/orgstream/persistence"
+	"github.com/orgstream/orgstream/transport/socket"
 )
 
 // connWorkers is how many goroutines run connection actors: enough that a
@@ -38,7 +39,9 @@ type Hub struct {
 	sys  *actor.ActorSystem
 	orgs *actor.PID // the supervisor of the org actors
 	// poller watches idle sockets (nil where epoll is unavailable).
-	poller *poller
+	poller *socket.Poller
+	// connEnv is what every connection sees of the hub.
+	connEnv *connEnv
 	// connDispatcher runs the connection actors' mailboxes.
 	connDispatcher *poolDispatcher
 	// fanout splits the delivery of one event to a large org across cores.
@@ -94,12 +97,16 @@ func NewHub(cfg Config) (*Hub, error) {
 		pingFrame:  ws.MustCompileFrame(ws.NewPingFrame(nil)),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
-	p, err := newPoller(h.sys.Root, &h.wg)
+	p, err := socket.NewPoller(&h.wg)
 	if err != nil {
 		h.sys.Shutdown()
-		return nil, err
+		return nil, fmt.Errorf("actors: %w", err)
 	}
 	h.poller = p
+	h.connEnv = &connEnv{
+		log: h.log, writeTimeout: cfg.WriteTimeout, closeLinger: cfg.CloseLinger,
+		slowCuts: &cfg.Metrics.SlowConsumerCuts, poller: p, wg: &h.wg, closed: h.connClosed,
+	}
 	h.connDispatcher = newPoolDispatcher(connWorkers, 1<<16, 64)
 	h.fanout = newFanout(runtime.GOMAXPROCS(0))
 	h.orgs = h.sys.Root.Spawn(newSupervisorProps(h))
@@ -233,8 +240,8 @@ func (h *Hub) Open(sock net.Conn, s messages.Stream) {
 	seq := h.connSeq.Add(1)
 	id := h.connPrefix + "-" + strconv.FormatUint(seq, 36)
 	c := &conn{
-		hub: h, id: id, stream: s, sock: sock, entry: e, opened: time.Now(),
-		out: newOutbox(h.cfg.MaxQueueBytes), slot: seq,
+		env: h.connEnv, id: id, stream: s, sock: sock, entry: e, opened: time.Now(),
+		out: socket.NewOutbox(h.cfg.MaxQueueBytes, sock), slot: seq,
 	}
 	c.lastRead.Store(c.opened.UnixNano())
 	c.sub = &subscriber{connID: id, org: s.Org, user: s.User, out: c.out, deflate: s.Deflate}

@@ -310,7 +310,11 @@ func (a *orgActor) pushParallel(pushes []orgcore.Push[*subscriber], n int) (live
 
 func (a *orgActor) sendKicks(ctx actor.Context) {
 	for _, sub := range a.kicks {
-		ctx.Send(sub.pid, flushMsg)
+		// Written here, one non-blocking writev, when the socket takes it:
+		// only a socket that would block goes to its connection actor.
+		if sub.out.Flush() {
+			ctx.Send(sub.pid, flushMsg)
+		}
 	}
 	clear(a.kicks)
 	if cap(a.kicks) > 1024 {

@@ -123,7 +123,7 @@ func (h *Hub) readLog(org string, from uint64, n int) ([]messages.Event, error) 
 
 // pushPaced queues f for sub, waiting while its outbox is half full.
 func (h *Hub) pushPaced(sub *subscriber, f *messages.Frame) bool {
-	kick, ok := sub.out.pushWait(f.For(sub.deflate))
+	kick, ok := sub.out.PushWait(f.For(sub.deflate))
 	if kick {
 		h.sys.Root.Send(sub.pid, flushMsg)
 	}

@@ -75,7 +75,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 			_ = c.sock.Close()
 		}
 		h.cancel()
-		h.poller.stop()
+		h.poller.Stop()
 		_ = h.sys.Root.StopFuture(h.orgs).Wait()
 		done := make(chan struct{})
 		go func() { h.wg.Wait(); close(done) }()

@@ -4,6 +4,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/orgstream/orgstream/actors/orgcore"
+	"github.com/orgstream/orgstream/transport/socket"
 )
 
 // subscriber is a connection as the org shell reaches it: its actor and its
@@ -14,7 +15,7 @@ type subscriber struct {
 	org     string
 	user    string
 	pid     *actor.PID // the connection actor
-	out     *outbox
+	out     *socket.Outbox
 	deflate bool
 }
 

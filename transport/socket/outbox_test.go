@@ -1,4 +1,4 @@
-package actors
+package socket
 
 import (
 	"testing"
@@ -6,30 +6,30 @@ import (
 )
 
 func TestOutboxBoundsAndKicks(t *testing.T) {
-	o := newOutbox(10)
-	if kick, ok := o.push(make([]byte, 4)); !kick || !ok {
+	o := NewOutbox(10, nil)
+	if kick, ok := o.Push(make([]byte, 4)); !kick || !ok {
 		t.Fatalf("first push: kick=%v ok=%v", kick, ok)
 	}
-	if kick, ok := o.push(make([]byte, 4)); kick || !ok {
+	if kick, ok := o.Push(make([]byte, 4)); kick || !ok {
 		t.Fatalf("second push: kick=%v ok=%v, want no kick", kick, ok)
 	}
-	got := o.take(nil)
+	got := o.Take(nil)
 	if len(got) != 2 {
 		t.Fatalf("took %d frames, want 2", len(got))
 	}
 	// The batch being written does not count: the writer is draining it.
-	if kick, ok := o.push(make([]byte, 10)); !kick || !ok {
+	if kick, ok := o.Push(make([]byte, 10)); !kick || !ok {
 		t.Fatalf("push of the limit behind a write in flight: kick=%v ok=%v, want both", kick, ok)
 	}
-	o.setBlocked(true) // the write waits on a full socket
-	if _, ok := o.push(make([]byte, 1)); ok {
+	o.SetBlocked(true) // the write waits on a full socket
+	if _, ok := o.Push(make([]byte, 1)); ok {
 		t.Fatal("push past the limit (10 waiting + 1 > 10) behind a blocked write succeeded")
 	}
-	if _, ok := o.push([]byte{1}); ok {
+	if _, ok := o.Push([]byte{1}); ok {
 		t.Fatal("push after overflow succeeded: the outbox must stay closed")
 	}
-	o.written(8)
-	if !o.isClosed() || !o.hasOverflowed() {
+	o.Written(8)
+	if !o.Closed() || !o.Overflowed() {
 		t.Fatal("outbox not closed as overflowed")
 	}
 }
@@ -37,7 +37,7 @@ func TestOutboxBoundsAndKicks(t *testing.T) {
 // A reader that keeps up is never cut, whatever the sizes of the frames:
 // the writer takes a burst as one batch, and the next burst waits behind
 // it. Frames past the limit cut only behind a write blocked on a full
-// socket, or past burstLimits × limit.
+// socket, or past BurstLimits × limit.
 func TestOutboxBurstsBehindAWrite(t *testing.T) {
 	const limit = 100
 	tests := []struct {
@@ -52,61 +52,61 @@ func TestOutboxBurstsBehindAWrite(t *testing.T) {
 		{"a burst past the limit, socket taking writes", false, [][]int{{60, 41}, {limit, limit, limit, limit}}, true},
 		{"a burst past the limit, socket blocked", true, [][]int{{60, 41}}, false},
 		{"two frames of the limit, socket blocked", true, [][]int{{limit, 1}}, false},
-		{"past burstLimits × limit, socket taking writes", false, [][]int{{limit, limit, limit, limit, 1}}, false},
+		{"past BurstLimits × limit, socket taking writes", false, [][]int{{limit, limit, limit, limit, 1}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := newOutbox(limit)
-			o.setBlocked(tt.blocked)
+			o := NewOutbox(limit, nil)
+			o.SetBlocked(tt.blocked)
 			ok := true
 			for _, burst := range tt.bursts {
 				for _, n := range burst {
-					if _, pushed := o.push(make([]byte, n)); !pushed {
+					if _, pushed := o.Push(make([]byte, n)); !pushed {
 						ok = false
 					}
 				}
-				o.take(nil) // not written yet: the socket is taking it
+				o.Take(nil) // not written yet: the socket is taking it
 			}
-			if ok != tt.wantOK || o.hasOverflowed() == tt.wantOK {
-				t.Fatalf("pushes ok = %v, overflowed = %v; want ok = %v", ok, o.hasOverflowed(), tt.wantOK)
+			if ok != tt.wantOK || o.Overflowed() == tt.wantOK {
+				t.Fatalf("pushes ok = %v, overflowed = %v; want ok = %v", ok, o.Overflowed(), tt.wantOK)
 			}
 		})
 	}
 }
 
 func TestOutboxPushWaitPaces(t *testing.T) {
-	o := newOutbox(10)
-	o.pushWait(make([]byte, 6))
+	o := NewOutbox(10, nil)
+	o.PushWait(make([]byte, 6))
 	done := make(chan bool)
-	go func() { _, ok := o.pushWait(make([]byte, 2)); done <- ok }()
+	go func() { _, ok := o.PushWait(make([]byte, 2)); done <- ok }()
 	select {
 	case <-done:
-		t.Fatal("pushWait did not wait while the outbox was over half full")
+		t.Fatal("PushWait did not wait while the outbox was over half full")
 	case <-time.After(50 * time.Millisecond):
 	}
-	o.written(len(o.take(nil)[0]))
+	o.Written(len(o.Take(nil)[0]))
 	if ok := <-done; !ok {
-		t.Fatal("pushWait failed after room was made")
+		t.Fatal("PushWait failed after room was made")
 	}
-	go func() { o.pushWait(make([]byte, 6)); _, ok := o.pushWait(make([]byte, 6)); done <- ok }()
+	go func() { o.PushWait(make([]byte, 6)); _, ok := o.PushWait(make([]byte, 6)); done <- ok }()
 	time.Sleep(20 * time.Millisecond)
-	o.close()
+	o.Close()
 	if ok := <-done; ok {
-		t.Fatal("pushWait succeeded on a closed outbox")
+		t.Fatal("PushWait succeeded on a closed outbox")
 	}
 }
 
 // Only a push past the limit makes a slow consumer; an outbox its
 // connection closed (the client left) refuses pushes without being one.
 func TestOutboxOverflowedOnlyPastTheLimit(t *testing.T) {
-	full := newOutbox(4)
-	full.setBlocked(true)
-	if _, ok := full.push(make([]byte, 5)); ok || !full.hasOverflowed() {
-		t.Fatalf("push past the limit: ok=%v overflowed=%v, want refused and overflowed", ok, full.hasOverflowed())
+	full := NewOutbox(4, nil)
+	full.SetBlocked(true)
+	if _, ok := full.Push(make([]byte, 5)); ok || !full.Overflowed() {
+		t.Fatalf("push past the limit: ok=%v overflowed=%v, want refused and overflowed", ok, full.Overflowed())
 	}
-	left := newOutbox(4)
-	left.close()
-	if _, ok := left.push(make([]byte, 1)); ok || left.hasOverflowed() {
-		t.Fatalf("push after the connection closed: ok=%v overflowed=%v, want refused, not overflowed", ok, left.hasOverflowed())
+	left := NewOutbox(4, nil)
+	left.Close()
+	if _, ok := left.Push(make([]byte, 1)); ok || left.Overflowed() {
+		t.Fatalf("push after the connection closed: ok=%v overflowed=%v, want refused, not overflowed", ok, left.Overflowed())
 	}
 }
