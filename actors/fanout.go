@@ -2,9 +2,9 @@ package actors
 
 import "sync"
 
-// fanout runs the shards of one large delivery on a fixed set of worker
+// fanout runs the shards of one large flush on a fixed set of worker
 // goroutines, owned by the hub: an event for an org of thousands of
-// connections is pushed to their outboxes on several cores at once. The org
+// connections is written to their sockets on several cores at once. The org
 // actor waits for every shard before its next message, so each org's order
 // holds; each subscriber is in exactly one shard.
 type fanout struct {

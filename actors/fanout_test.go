@@ -1,72 +1,103 @@
 package actors
 
 import (
-	"slices"
+	"bytes"
+	"io"
+	"net"
 	"strconv"
 	"testing"
+	"time"
 
-	"github.com/orgstream/orgstream/actors/orgcore"
 	"github.com/orgstream/orgstream/transport/socket"
 )
 
-// A fan-out split across the pool delivers exactly what the org actor alone
-// would: the same frames in every outbox, the same kicks, the same
-// overflows, the same counts.
-func TestPushParallelMatchesSerial(t *testing.T) {
-	build := func() []orgcore.Push[*subscriber] {
-		frame := make([]byte, 100)
-		pushes := make([]orgcore.Push[*subscriber], 1001)
-		for i := range pushes {
-			sub := &subscriber{connID: "c" + strconv.Itoa(i), out: socket.NewOutbox(1<<20, nil)}
-			switch i % 10 {
-			case 3: // a slow consumer: full, and its socket blocked
-				sub.out = socket.NewOutbox(10, nil)
-				sub.out.SetBlocked(true)
-			case 7: // the client left
-				sub.out.Close()
-			case 8: // kicked already: no flush to ask for
-				sub.out.Queue(frame)
+// loopbackPairs returns n connected TCP pairs over loopback: the server
+// ends (for outboxes) and the client ends (to read what was written).
+func loopbackPairs(t *testing.T, n int) (servers, clients []net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for range n {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close(); _ = s.Close() })
+		servers, clients = append(servers, s), append(clients, c)
+	}
+	return servers, clients
+}
+
+// A flush split across the pool writes what the org actor alone would:
+// every kicked outbox's frames reach its socket, in order, and the outboxes
+// a writer holds (a batch in flight) or that have no direct writes are left
+// to their connections, whatever the split.
+func TestSendKicksSplitMatchesSerial(t *testing.T) {
+	const n = 3*flushSplitMin + 5
+	for _, workers := range []int{1, 3} {
+		t.Run("workers="+strconv.Itoa(workers), func(t *testing.T) {
+			p := newFanout(workers)
+			defer p.stop()
+			a := &orgActor{env: &orgEnv{fanout: p}}
+			a.runShard = a.flushShard
+			servers, clients := loopbackPairs(t, n)
+			want := map[string]bool{}
+			for i := range n {
+				sock := servers[i]
+				switch i % 10 {
+				case 3: // not a socket the outbox can write itself
+					sock = nil
+				}
+				sub := &subscriber{connID: "c" + strconv.Itoa(i), out: socket.NewOutbox(1<<20, sock)}
+				if i%10 == 7 { // a batch in flight: its writer flushes
+					sub.out.Queue([]byte("x"))
+					sub.out.Take(nil)
+				}
+				for k := range 3 {
+					if kick, ok := sub.out.Queue([]byte("frame" + strconv.Itoa(k) + ";")); !ok {
+						t.Fatal("queue refused")
+					} else if kick {
+						a.kicks = append(a.kicks, sub)
+					}
+				}
+				if i%10 == 3 || i%10 == 7 {
+					want[sub.connID] = true
+				}
 			}
-			pushes[i] = orgcore.Push[*subscriber]{Sub: &coreSub{ID: sub.connID, Conn: sub}, Frame: frame, Kind: orgcore.PushLive}
-		}
-		return pushes
-	}
-	type result struct {
-		kicks, over []string
-		live        int
-		queued      []int
-	}
-	collect := func(a *orgActor, pushes []orgcore.Push[*subscriber], live int) result {
-		r := result{live: live, over: slices.Clone(a.over)}
-		for _, s := range a.kicks {
-			r.kicks = append(r.kicks, s.connID)
-		}
-		for i := range pushes {
-			r.queued = append(r.queued, len(pushes[i].Sub.Conn.out.Take(nil)))
-		}
-		slices.Sort(r.kicks)
-		slices.Sort(r.over)
-		return r
-	}
-
-	serial := &orgActor{}
-	sp := build()
-	live, _ := pushRange(sp, &serial.kicks, &serial.over)
-	want := collect(serial, sp, live)
-
-	p := newFanout(3)
-	defer p.stop()
-	par := &orgActor{env: &orgEnv{fanout: p}}
-	par.runShard = par.pushShard
-	pp := build()
-	live, _ = par.pushParallel(pp, p.workers)
-	got := collect(par, pp, live)
-
-	if want.live != 801 || len(want.over) != 100 || len(want.kicks) != 701 {
-		t.Fatalf("serial: live %d over %d kicks %d, want 801 100 701", want.live, len(want.over), len(want.kicks))
-	}
-	if got.live != want.live || !slices.Equal(got.kicks, want.kicks) || !slices.Equal(got.over, want.over) || !slices.Equal(got.queued, want.queued) {
-		t.Fatalf("parallel: live %d kicks %d over %d, serial: live %d kicks %d over %d (or the outboxes differ)",
-			got.live, len(got.kicks), len(got.over), want.live, len(want.kicks), len(want.over))
+			if len(a.kicks) != n {
+				t.Fatalf("%d kicked outboxes, want %d", len(a.kicks), n)
+			}
+			if workers > 1 {
+				a.flushParallel(workers)
+			} else {
+				a.slow = flushRange(a.kicks, a.slow)
+			}
+			for _, sub := range a.slow {
+				if !want[sub.connID] {
+					t.Errorf("%s left to its connection, its socket takes writes", sub.connID)
+				}
+				delete(want, sub.connID)
+			}
+			for id := range want {
+				t.Errorf("%s flushed by the org actor, its connection's writer holds it", id)
+			}
+			for i, c := range clients {
+				if i%10 == 3 || i%10 == 7 {
+					continue
+				}
+				_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				got := make([]byte, len("frame0;frame1;frame2;"))
+				if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, []byte("frame0;frame1;frame2;")) {
+					t.Fatalf("client %d read %q (%v)", i, got, err)
+				}
+			}
+		})
 	}
 }

@@ -35,9 +35,11 @@ type orgActor struct {
 	// over collects the subscribers whose outbox overflowed while the
 	// effects of one input were executed; the core hears of them after.
 	over []string
-	// shards and the fields after it run a large fan-out on the hub's
-	// pool; runShard is bound once, so a fan-out does not allocate.
-	shards   []shard
+	// slow collects the kicked outboxes a flush left to their connection.
+	slow []*subscriber
+	// shards and the fields after it split many flushes over the hub's
+	// pool; runShard is bound once, so a flush does not allocate.
+	shards   []flushShard
 	runShard func(int)
 	shardsWG sync.WaitGroup
 }
@@ -102,7 +104,7 @@ func (a *orgActor) start(ctx actor.Context) {
 		win = orgcore.NewWindow(head.Seq, cfg)
 	}
 	a.core = orgcore.New(cfg, a.entry.subs, win)
-	a.runShard = a.pushShard
+	a.runShard = a.flushShard
 
 	self := ctx.Self()
 	root := ctx.ActorSystem().Root
@@ -205,29 +207,14 @@ func (a *orgActor) run(ctx actor.Context, ops []orgcore.Op[*subscriber]) {
 	}
 }
 
-// fanoutMin is the fewest pushes of one input that are split across the
-// hub's fan-out pool; below it the org actor pushes them all. A push is
-// about 25 ns (a lock and an append): on the 2-core machine splitting did
-// not pay even at 10,000 subscribers (BenchmarkFanoutPush: 1000 pushes in
-// 21 µs serial, 29 µs split in two; 10,000 in 0.31 ms and 0.32-0.58 ms),
-// since the connections' writes want the same cores. So it is kept for
-// larger orgs and machines, behind this threshold; measure before lowering.
-const fanoutMin = 16384
-
-// pushAll executes pushes, in parallel shards when there are many (each
-// subscriber is in one shard: one input pushes a subscriber's frames in
-// order, and all of them are in one shard only if there are few), and
-// defers the flushes.
+// pushAll executes pushes in order and defers the flushes: the outboxes
+// they kicked are written once the events already in the mailbox are
+// queued too (sendKicks), so a burst leaves in one writev per connection.
 func (a *orgActor) pushAll(ctx actor.Context, pushes []orgcore.Push[*subscriber]) {
 	if len(pushes) == 0 {
 		return
 	}
-	var live, caughtUp int
-	if n := a.env.fanout.workers; n > 1 && len(pushes) >= fanoutMin && oneEach(pushes) {
-		live, caughtUp = a.pushParallel(pushes, n)
-	} else {
-		live, caughtUp = pushRange(pushes, &a.kicks, &a.over)
-	}
+	live, caughtUp := pushRange(pushes, &a.kicks, &a.over)
 	if live > 0 {
 		a.env.metrics.EventsDelivered.Add(uint64(live))
 	}
@@ -240,12 +227,6 @@ func (a *orgActor) pushAll(ctx actor.Context, pushes []orgcore.Push[*subscriber]
 		a.kickQueued = true
 		ctx.Send(ctx.Self(), flushKicksMsg)
 	}
-}
-
-// oneEach reports pushes of a stored event to live subscribers: one per
-// subscriber, so any split keeps each subscriber in one shard.
-func oneEach(pushes []orgcore.Push[*subscriber]) bool {
-	return pushes[0].Kind == orgcore.PushLive && pushes[len(pushes)-1].Kind == orgcore.PushLive
 }
 
 // pushRange delivers pushes in order, collecting the connections to kick
@@ -271,51 +252,77 @@ func pushRange(pushes []orgcore.Push[*subscriber], kicks *[]*subscriber, over *[
 	return live, caughtUp
 }
 
-// shard is one part of a parallel fan-out, with what it collected.
-type shard struct {
-	pushes         []orgcore.Push[*subscriber]
-	kicks          []*subscriber
-	over           []string
-	live, caughtUp int
+// flushSplitMin is the fewest kicked outboxes whose flushes are split
+// across the hub's pool, and splitMinCores the fewest cores it takes. A
+// flush is one writev (about the loopback write floor, several µs) and a
+// push a lock and an append (about 25 ns), so the writes are what a split
+// spreads. On the 2-core box it did not pay (BenchmarkDeliverPaced, 1000
+// connections: 10.4 ms per event split, 9.1 ms serial; the clients'
+// reads take the other core), so it is off below four cores.
+const (
+	flushSplitMin = 64
+	splitMinCores = 4
+)
+
+// flushShard is one part of a split flush, with the outboxes it left to
+// their connections (the socket would block, or a write is in flight).
+type flushShard struct {
+	kicks []*subscriber
+	slow  []*subscriber
 }
 
-func (a *orgActor) pushShard(i int) {
-	s := &a.shards[i]
-	s.live, s.caughtUp = pushRange(s.pushes, &s.kicks, &s.over)
-}
-
-// pushParallel splits pushes into n shards run on the hub's pool, waits for
-// all, and gathers what they collected.
-func (a *orgActor) pushParallel(pushes []orgcore.Push[*subscriber], n int) (live, caughtUp int) {
-	if len(a.shards) != n {
-		a.shards = make([]shard, n)
+// flushRange flushes each kicked outbox from the calling goroutine and
+// appends those that still need their connection's writer to slow.
+func flushRange(kicks, slow []*subscriber) []*subscriber {
+	for _, sub := range kicks {
+		if sub.out.Flush() {
+			slow = append(slow, sub)
+		}
 	}
-	per := (len(pushes) + n - 1) / n
+	return slow
+}
+
+func (a *orgActor) flushShard(i int) {
+	s := &a.shards[i]
+	s.slow = flushRange(s.kicks, s.slow)
+}
+
+// flushParallel splits the kicked outboxes into n shards run on the hub's
+// pool, waits for all, and gathers the slow ones. Each outbox is in one
+// shard; its own lock orders a flush against its connection's writer.
+func (a *orgActor) flushParallel(n int) {
+	if len(a.shards) != n {
+		a.shards = make([]flushShard, n)
+	}
+	per := (len(a.kicks) + n - 1) / n
 	for i := range a.shards {
-		lo, hi := min(i*per, len(pushes)), min((i+1)*per, len(pushes))
-		a.shards[i].pushes = pushes[lo:hi]
+		lo, hi := min(i*per, len(a.kicks)), min((i+1)*per, len(a.kicks))
+		a.shards[i].kicks = a.kicks[lo:hi]
 	}
 	a.env.fanout.run(n, a.runShard, &a.shardsWG)
 	for i := range a.shards {
 		s := &a.shards[i]
-		a.kicks = append(a.kicks, s.kicks...)
-		a.over = append(a.over, s.over...)
-		live += s.live
-		caughtUp += s.caughtUp
-		clear(s.kicks)
-		s.kicks, s.over, s.pushes = s.kicks[:0], s.over[:0], nil
+		a.slow = append(a.slow, s.slow...)
+		clear(s.slow)
+		s.slow, s.kicks = s.slow[:0], nil
 	}
-	return live, caughtUp
 }
 
+// sendKicks carries out the deferred flushes: each kicked outbox is written
+// here, one non-blocking writev, when its socket takes it (split across the
+// hub's pool when there are many); only a socket that would block goes to
+// its connection actor.
 func (a *orgActor) sendKicks(ctx actor.Context) {
-	for _, sub := range a.kicks {
-		// Written here, one non-blocking writev, when the socket takes it:
-		// only a socket that would block goes to its connection actor.
-		if sub.out.Flush() {
-			ctx.Send(sub.pid, flushMsg)
-		}
+	if n := a.env.fanout.workers; n >= splitMinCores && len(a.kicks) >= flushSplitMin {
+		a.flushParallel(n)
+	} else {
+		a.slow = flushRange(a.kicks, a.slow)
 	}
+	for _, sub := range a.slow {
+		ctx.Send(sub.pid, flushMsg)
+	}
+	clear(a.slow)
+	a.slow = a.slow[:0]
 	clear(a.kicks)
 	if cap(a.kicks) > 1024 {
 		a.kicks = nil
