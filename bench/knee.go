@@ -189,6 +189,12 @@ func RunKnee(ctx context.Context, cfg KneeConfig) (*Result, error) {
 	if !cfg.NoFloor {
 		flc := cfg.Floor
 		flc.Conns, flc.Size, flc.SourceAddrs = fc.Conns, fc.Size, cfg.Target.SourceAddrs
+		// The floor holds both ends of each socket in one process: past
+		// half the file limit it runs at as many as fit (9,968 of 10,000
+		// here), which writes at the same cost per socket.
+		if lim, err := RaiseFileLimit(); err == nil && lim > 64 {
+			flc.Conns = min(flc.Conns, int(lim-64)/2)
+		}
 		fres, err := RunFloor(ctx, flc)
 		if err != nil {
 			return nil, err
@@ -200,7 +206,7 @@ func RunKnee(ctx context.Context, cfg KneeConfig) (*Result, error) {
 			floor = m.Value
 		}
 		r.metric("floor: CPU per write", floor, "µs", "")
-		logf("knee: floor %s µs per write (%d conns)", FormatValue(floor), fc.Conns)
+		logf("knee: floor %s µs per write (%d conns)", FormatValue(floor), flc.Conns)
 	}
 
 	labels := make([]string, 0, len(cfg.Daemons)+1)
