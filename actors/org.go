@@ -254,14 +254,17 @@ func pushRange(pushes []orgcore.Push[*subscriber], kicks *[]*subscriber, over *[
 
 // flushSplitMin is the fewest kicked outboxes whose flushes are split
 // across the hub's pool, and splitMinCores the fewest cores it takes. A
-// flush is one writev (about the loopback write floor, several µs) and a
-// push a lock and an append (about 25 ns), so the writes are what a split
-// spreads. On the 2-core box it did not pay (BenchmarkDeliverPaced, 1000
-// connections: 10.4 ms per event split, 9.1 ms serial; the clients'
-// reads take the other core), so it is off below four cores.
+// flush is one write(2) or writev (about the loopback write floor, several
+// µs) and a push a lock and an append (about 25 ns), so the writes are what
+// a split spreads. Measured on the 2-core box with the harness in another
+// process (fanout, 10k conns × 10 orgs at 50k deliveries/s, two runs each):
+// p50 9.3/8.2 ms split against 10.4/9.8 ms serial, p99 23/21 ms against
+// 26/34 ms, daemon CPU per delivery 15.5/14.0 µs against 16.5/15.7 µs.
+// (BenchmarkDeliverPaced, whose clients read in the same process and take
+// the other core, shows no gain: 10.4 ms per event split, 9.1 serial.)
 const (
 	flushSplitMin = 64
-	splitMinCores = 4
+	splitMinCores = 2
 )
 
 // flushShard is one part of a split flush, with the outboxes it left to
