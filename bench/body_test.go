@@ -113,3 +113,25 @@ func TestEventsPerBody(t *testing.T) {
 		}
 	}
 }
+
+// The orgs' pacing phases spread one period evenly: org i starts i/orgs of
+// the way through it, so the orgs' events interleave instead of bursting.
+func TestPhaseSpreadsOrgs(t *testing.T) {
+	tests := []struct {
+		i, orgs int
+		per     float64
+		want    time.Duration
+	}{
+		{0, 10, 2.5, 0},
+		{1, 10, 2.5, 40 * time.Millisecond},
+		{9, 10, 2.5, 360 * time.Millisecond},
+		{3, 4, 100, 7500 * time.Microsecond},
+		{5, 1, 100, 0},
+		{2, 10, 0, 0},
+	}
+	for _, tt := range tests {
+		if got := phase(tt.i, tt.orgs, tt.per); got != tt.want {
+			t.Errorf("phase(%d, %d, %g) = %v, want %v", tt.i, tt.orgs, tt.per, got, tt.want)
+		}
+	}
+}

@@ -152,12 +152,35 @@ func (p *pacer) run(ctx context.Context, d time.Duration) {
 	per := p.rate / float64(len(p.orgs))
 	start := time.Now()
 	for i := range p.orgs {
-		wg.Go(func() { p.runOrg(ctx, i, per, start, d) })
+		wg.Go(func() { p.runOrg(ctx, i, per, start.Add(phase(i, len(p.orgs), per)), d) })
 	}
 	wg.Wait()
 }
 
+// phase is org i's offset in the pacing period 1/per: the orgs' events
+// interleave evenly, so the total rate arrives as a steady stream, not as a
+// burst of one event per org at each period (which measured how long a
+// burst of orgs × conns deliveries takes, not the latency at the rate).
+func phase(i, orgs int, per float64) time.Duration {
+	if per <= 0 || orgs <= 1 {
+		return 0
+	}
+	return time.Duration(float64(i) / float64(orgs) / per * float64(time.Second))
+}
+
 func (p *pacer) runOrg(ctx context.Context, i int, rate float64, start time.Time, d time.Duration) {
+	if wait := time.Until(start); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-p.haltc:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 	pad := padFor(p.size)
 	var body []byte
 	var sent int64
