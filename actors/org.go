@@ -71,7 +71,7 @@ func (a *orgActor) Receive(ctx actor.Context) {
 	case *resolved:
 		a.exec(ctx, a.core.Resolved(m.connID, m.next, m.failed))
 	case *publishRequest:
-		ctx.Forward(a.writer)
+		ctx.Forward(a.spawnWriter(ctx))
 	case *appended:
 		a.core.Appended(m.seq)
 	case *flushKicks:
@@ -117,17 +117,29 @@ func (a *orgActor) start(ctx actor.Context) {
 	}
 	a.feed = feed
 	env.metrics.NATSSubscriptions.Add(1)
-	a.writer = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
-		return &writer{log: env.log, org: a.org, ctx: env.ctx, retries: env.appendRetries}
-	}))
-	// Publishers go to the writer directly: an ack never waits behind the
-	// fan-out of earlier events in this actor's mailbox.
-	a.entry.writer.Store(a.writer)
+	// The writer is spawned with the first publish (spawnWriter): an org
+	// that only has subscribers on this node holds no writer actor.
+	// Publishers found the previous incarnation's, which is gone with it.
+	a.entry.writer.Store(nil)
 
 	// After a restart: every subscriber continues from its own position.
 	a.exec(ctx, a.core.Restarted(time.Now()))
 	env.logger.Debug("org actor started", zap.String("org", a.org), zap.Uint64("head", win.Head()),
 		zap.Uint64("window_first", win.First()))
+}
+
+// spawnWriter returns the org's writer, spawning it on first use. Later
+// publishers go to it directly: an ack never waits behind the fan-out of
+// earlier events in this actor's mailbox.
+func (a *orgActor) spawnWriter(ctx actor.Context) *actor.PID {
+	if a.writer == nil {
+		env := a.env
+		a.writer = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+			return &writer{log: env.log, org: a.org, ctx: env.ctx, retries: env.appendRetries}
+		}))
+		a.entry.writer.Store(a.writer)
+	}
+	return a.writer
 }
 
 // recoverWindow reads the newest events up to head into a new window. A
@@ -188,6 +200,7 @@ func (a *orgActor) exec(ctx actor.Context, eff *orgcore.Effects[*subscriber]) {
 	}
 	clear(a.over)
 	a.over = a.over[:0]
+	eff.Clear()
 }
 
 // run executes operations other than pushes.

@@ -75,6 +75,11 @@ type Effects[C any] struct {
 	Ops    []Op[C]
 }
 
+// Clear drops executed effects: the shell calls it once it carried them
+// out, so that while the org is idle its buffer keeps no frame (a welcome,
+// an event) or subscriber alive.
+func (e *Effects[C]) Clear() { e.reset() }
+
 func (e *Effects[C]) reset() {
 	// Pointers are cleared so that a removed subscriber or an old frame
 	// is not kept alive by the buffer; a big burst's buffer is let go.
