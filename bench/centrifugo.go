@@ -171,29 +171,7 @@ func StartCentrifugo(ctx context.Context, cfg CentrifugoConfig) (*Centrifugo, er
 }
 
 func (c *Centrifugo) waitHealthy(ctx context.Context, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-c.done:
-			return fmt.Errorf("exited: %v", c.cmd.ProcessState)
-		case <-tick.C:
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.URL+"/health", nil)
-		resp, err := c.http.Do(req)
-		if err != nil {
-			continue
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		_ = resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			return nil
-		}
-	}
+	return pollChild(ctx, timeout, c.done, c.cmd, func() string { return c.URL + "/health" }, c.http)
 }
 
 // Stop sends SIGTERM, waits (SIGKILL after 20 s) and removes the config.

@@ -161,27 +161,45 @@ func (d *Daemon) start(path string, args, env []string, output io.Writer) error 
 }
 
 func (d *Daemon) waitReady(ctx context.Context, timeout time.Duration) error {
+	client := &http.Client{Timeout: time.Second}
+	return pollChild(ctx, timeout, d.done, d.cmd, func() string {
+		if d.URL == "" {
+			m := httpLine.FindStringSubmatch(d.out.String())
+			if m == nil {
+				return ""
+			}
+			d.URL = m[1]
+		}
+		return d.URL + "/readyz"
+	}, client)
+}
+
+// pollChild polls a child process's health URL (url returns "" while it is
+// not known yet) every 20 ms until it answers 200, the process exits
+// (done closes), or timeout.
+func pollChild(ctx context.Context, timeout time.Duration, done <-chan struct{}, cmd *exec.Cmd,
+	url func() string, client *http.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	client := &http.Client{Timeout: time.Second}
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-d.done:
-			return fmt.Errorf("exited: %v", d.cmd.ProcessState)
+		case <-done:
+			return fmt.Errorf("exited: %v", cmd.ProcessState)
 		case <-tick.C:
 		}
-		if d.URL == "" {
-			m := httpLine.FindStringSubmatch(d.out.String())
-			if m == nil {
-				continue
-			}
-			d.URL = m[1]
+		u := url()
+		if u == "" {
+			continue
 		}
-		resp, err := client.Get(d.URL + "/readyz")
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
 		if err != nil {
 			continue
 		}

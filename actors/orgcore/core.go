@@ -119,19 +119,28 @@ func (c *Core[C]) Subscribe(sub *Sub[C], pos Position, now time.Time) *Effects[C
 // means the log could not tell, and the subscriber is cut (1011).
 func (c *Core[C]) Bounds(id string, first, logHead uint64, failed bool) *Effects[C] {
 	eff := c.begin()
+	if sub := c.answered(id, failed); sub != nil {
+		c.welcome(sub, planWithBounds(sub.head, c.cfg.Epoch, sub.pos, first, logHead))
+		c.catchUp(sub)
+	}
+	return eff
+}
+
+// answered takes the shell's answer for the subscriber id was resolving
+// for: nil when there is nothing more to do (it left, or it was not
+// resolving), or when the shell failed and the subscriber is cut (1011).
+func (c *Core[C]) answered(id string, failed bool) *Sub[C] {
 	sub := c.subs.get(id)
 	if sub == nil || !sub.resolving {
-		return eff
+		return nil
 	}
 	sub.resolving = false
 	if failed {
 		c.subs.remove(id)
 		c.cut(sub, CodeTryAgain, "log unavailable")
-		return eff
+		return nil
 	}
-	c.welcome(sub, planWithBounds(sub.head, c.cfg.Epoch, sub.pos, first, logHead))
-	c.catchUp(sub)
-	return eff
+	return sub
 }
 
 // Resolved answers an OpReplay: next is the seq the subscriber needs now;
@@ -140,18 +149,10 @@ func (c *Core[C]) Bounds(id string, first, logHead uint64, failed bool) *Effects
 // connection that went is not told: its Unsubscribe is on the way.
 func (c *Core[C]) Resolved(id string, next uint64, failed bool) *Effects[C] {
 	eff := c.begin()
-	sub := c.subs.get(id)
-	if sub == nil || !sub.resolving {
-		return eff
+	if sub := c.answered(id, failed); sub != nil {
+		sub.next = next
+		c.catchUp(sub)
 	}
-	sub.resolving = false
-	if failed {
-		c.subs.remove(id)
-		c.cut(sub, CodeTryAgain, "log unavailable")
-		return eff
-	}
-	sub.next = next
-	c.catchUp(sub)
 	return eff
 }
 
