@@ -96,12 +96,7 @@ func RunFanout(ctx context.Context, t *Target, cfg FanoutConfig) (*Result, error
 	atConnect := t.nodeSnapshots(ctx)
 	hist := NewShardedHistogram(64)
 	f.hist.Store(hist)
-	smp := startSampler(time.Second,
-		probe{chart: "throughput over time", name: "deliveries/s", ylabel: "events/s",
-			rate: true, read: func() float64 { return float64(f.events()) }},
-		probe{chart: "publish rate over time", name: "published/s", ylabel: "events/s",
-			rate: true, read: func() float64 { return float64(pc.published.Load()) }},
-	)
+	smp := startFanoutSampler(f.events, pc)
 	events0 := f.events()
 	cpu := startCPU(t.pids()...)
 	pubStart := time.Now()

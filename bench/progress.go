@@ -190,3 +190,15 @@ func (m *rateMeter) rate(v float64) float64 {
 	m.prev, m.prevT = v, now
 	return r
 }
+
+// startFanoutSampler samples a fan-out run each second: the deliveries
+// received (events) and the events published by pc, for the throughput and
+// publish-rate charts.
+func startFanoutSampler(events func() uint64, pc *pacer) *sampler {
+	return startSampler(time.Second,
+		probe{chart: "throughput over time", name: "deliveries/s", ylabel: "events/s",
+			rate: true, read: func() float64 { return float64(events()) }},
+		probe{chart: "publish rate over time", name: "published/s", ylabel: "events/s",
+			rate: true, read: func() float64 { return float64(pc.published.Load()) }},
+	)
+}
