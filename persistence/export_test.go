@@ -15,6 +15,9 @@ const hdrExpectSubjSeqSubject = "Nats-Expected-Last-Subject-Sequence-Subject"
 // replicated stream), so that it runs on a one-server test log too.
 func checkPlaces(l *JetStreamLog) { l.checkPlace = true }
 
+// skipPlaces turns the place check off (to measure what it costs).
+func skipPlaces(l *JetStreamLog) { l.checkPlace = false }
+
 // acceptStaleOnce makes the next append of l pass a stale expectation,
 // exactly what a leader change can make the server do (log_jetstream_collide.go):
 // its expectation is checked against the last message of subj (whose
