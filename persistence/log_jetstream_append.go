@@ -149,45 +149,9 @@ func (l *JetStreamLog) appendBatch(ctx context.Context, org string, after Head, 
 // place is checked, and a collision re-appended.
 func (l *JetStreamLog) storeEvents(ctx context.Context, org string, after Head, evs []messages.Event, copyN int) (Appended, error) {
 	n := len(evs)
-	if n > 1 {
-		select {
-		case l.batches <- struct{}{}:
-			defer func() { <-l.batches }()
-		case <-ctx.Done():
-			return Appended{}, fmt.Errorf("%w: append: %w", ErrUnavailable, ctx.Err())
-		}
-	}
-	batch := ""
-	if n > 1 {
-		batch = nuid.Next()
-	}
-	var ack pubAck
-	for i := range evs {
-		m := eventMsg(org, &evs[i])
-		if copyN > 0 {
-			m.Header[hdrMsgID] = []string{copyMsgID(org, evs[i].ID, copyN)}
-		}
-		if i == 0 {
-			m.Header[hdrExpectSubjSeq] = []string{strconv.FormatUint(after.Rev, 10)}
-			if l.expectSeam != nil {
-				l.expectSeam(m)
-			}
-		}
-		if batch != "" {
-			m.Header[hdrBatchID] = []string{batch}
-			m.Header[hdrBatchSeq] = []string{strconv.Itoa(i + 1)}
-			if i < n-1 {
-				if err := l.nc.PublishMsg(m); err != nil {
-					return Appended{}, transportErr("append batch", err)
-				}
-				continue
-			}
-			m.Header[hdrBatchCommit] = []string{"1"}
-		}
-		var err error
-		if ack, err = l.publish(ctx, m); err != nil {
-			return Appended{}, err
-		}
+	ack, err := l.publishEvents(ctx, org, after, evs, copyN)
+	if err != nil {
+		return Appended{}, err
 	}
 	if n == 1 && ack.Duplicate {
 		seq, err := l.dupSeq(ctx, org, ack.Seq, evs[0].ID)
@@ -219,6 +183,52 @@ func (l *JetStreamLog) storeEvents(ctx context.Context, org string, after Head, 
 		res.Seqs[i] = evs[i].Seq
 	}
 	return res, nil
+}
+
+// publishEvents publishes evs after `after` (see storeEvents) and returns
+// the PubAck of the one event or of the batch's commit. A batch holds one
+// of the node's atomic batch slots only while it is sent.
+func (l *JetStreamLog) publishEvents(ctx context.Context, org string, after Head, evs []messages.Event, copyN int) (pubAck, error) {
+	n := len(evs)
+	batch := ""
+	if n > 1 {
+		select {
+		case l.batches <- struct{}{}:
+			defer func() { <-l.batches }()
+		case <-ctx.Done():
+			return pubAck{}, fmt.Errorf("%w: append: %w", ErrUnavailable, ctx.Err())
+		}
+		batch = nuid.Next()
+	}
+	var ack pubAck
+	for i := range evs {
+		m := eventMsg(org, &evs[i])
+		if copyN > 0 {
+			m.Header[hdrMsgID] = []string{copyMsgID(org, evs[i].ID, copyN)}
+		}
+		if i == 0 {
+			m.Header[hdrExpectSubjSeq] = []string{strconv.FormatUint(after.Rev, 10)}
+			if l.expectSeam != nil {
+				l.expectSeam(m)
+			}
+		}
+		if batch != "" {
+			m.Header[hdrBatchID] = []string{batch}
+			m.Header[hdrBatchSeq] = []string{strconv.Itoa(i + 1)}
+			if i < n-1 {
+				if err := l.nc.PublishMsg(m); err != nil {
+					return pubAck{}, transportErr("append batch", err)
+				}
+				continue
+			}
+			m.Header[hdrBatchCommit] = []string{"1"}
+		}
+		var err error
+		if ack, err = l.publish(ctx, m); err != nil {
+			return pubAck{}, err
+		}
+	}
+	return ack, nil
 }
 
 // publish sends m, an append, and decodes the PubAck; a refusal is an

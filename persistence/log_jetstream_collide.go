@@ -154,7 +154,12 @@ func (l *JetStreamLog) collisionTop(ctx context.Context, org string, afterRev, f
 	if err != nil {
 		return 0, err
 	}
-	return max(top, 1), nil // a collision even if the replica showed nothing
+	if top == 0 {
+		// A lagging replica showed nothing in between: take every event
+		// of the append as collided (copied, none lost).
+		top = ^uint64(0)
+	}
+	return top, nil
 }
 
 // collidedCount is how many of evs (consecutive seqs) collided with events

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -244,4 +245,47 @@ func idsOf(evs []messages.Event) []string {
 		out[i] = strconv.FormatUint(ev.Seq, 10) + ":" + ev.ID
 	}
 	return out
+}
+
+// collidedCount: the events of an append whose seqs the messages in between
+// took, all of them when the messages in between could not be read.
+func TestCollidedCount(t *testing.T) {
+	evs := []messages.Event{{Seq: 5}, {Seq: 6}, {Seq: 7}}
+	tests := []struct {
+		top  uint64
+		want int
+	}{
+		{0, 0}, {4, 0}, {5, 1}, {6, 2}, {7, 3}, {9, 3}, {^uint64(0), 3},
+	}
+	for _, tt := range tests {
+		if got := collidedCount(tt.top, evs); got != tt.want {
+			t.Errorf("collidedCount(%d) = %d, want %d", tt.top, got, tt.want)
+		}
+	}
+}
+
+// A copy's derived message ID tells which copy it is, and is never the ID
+// of a publisher's event (org names hold no '#').
+func TestCopyMsgID(t *testing.T) {
+	tests := []struct {
+		msgID string
+		want  int
+	}{
+		{"acme:a", 1},
+		{"acme:a#2", 1},
+		{"acme:#3:x", 1},
+		{copyMsgID("acme", "a", 2), 2},
+		{copyMsgID("acme", "a#9:b", 4), 4},
+		{copyMsgID("acme", "", 3), 3},
+		{"acme#x:a", 1},
+	}
+	for _, tt := range tests {
+		m := &nats.Msg{Header: nats.Header{hdrMsgID: []string{tt.msgID}}}
+		if got := copyOf(m); got != tt.want {
+			t.Errorf("copyOf(%q) = %d, want %d", tt.msgID, got, tt.want)
+		}
+	}
+	if id := copyMsgID("acme", "", 2); id == copyMsgID("acme", "", 2) || !strings.HasPrefix(id, "acme#2:") {
+		t.Errorf("copy ids of events without an id: %q", id)
+	}
 }
