@@ -98,14 +98,6 @@ func copyOf(m *nats.Msg) int {
 	return k
 }
 
-// collided reports whether the message stored at stream sequence rev, which
-// expected org's subject to end at afterRev, is not the first message of
-// the subject after afterRev.
-func (l *JetStreamLog) collided(ctx context.Context, org string, afterRev, rev uint64) (bool, error) {
-	first, err := l.firstRevAfter(ctx, org, afterRev, rev)
-	return first != 0 && first < rev, err
-}
-
 // firstRevAfter is the stream sequence of the first message of org's
 // subject after afterRev, 0 when there is none, asked of a replica and, when
 // that replica has not stored rev yet (a message the leader acknowledged),

@@ -73,7 +73,8 @@ func collisionLog(t *testing.T) (*JetStreamLog, *nats.Conn) {
 }
 
 // The detector flags a message with another message of the org between the
-// head it expected and itself, and only that.
+// head it expected and itself, and only that, with the highest seq stored
+// in between.
 func TestJetStreamCollisionDetected(t *testing.T) {
 	l, nc := collisionLog(t)
 	c := newCollision(t, l, nc)
@@ -82,18 +83,18 @@ func TestJetStreamCollisionDetected(t *testing.T) {
 		name     string
 		afterRev uint64
 		rev      uint64
-		want     bool
+		want     uint64
 	}{
-		{"the stale message", c.stale.Rev, orphan, true},
-		{"the event it collided with", c.stale.Rev, c.p1, false},
-		{"the stale message after its real predecessor", c.p1, orphan, false},
-		{"the first event of the org", 0, 1, false},
+		{"the stale message", c.stale.Rev, orphan, 2},
+		{"the event it collided with", c.stale.Rev, c.p1, 0},
+		{"the stale message after its real predecessor", c.p1, orphan, 0},
+		{"the first event of the org", 0, 1, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := l.collided(ctxT(t), "acme", tt.afterRev, tt.rev)
+			got, err := l.collisionTop(ctxT(t), "acme", tt.afterRev, tt.rev)
 			if err != nil || got != tt.want {
-				t.Fatalf("collided(%d, %d) = %v, %v; want %v", tt.afterRev, tt.rev, got, err, tt.want)
+				t.Fatalf("collisionTop(%d, %d) = %d, %v; want %d", tt.afterRev, tt.rev, got, err, tt.want)
 			}
 		})
 	}
