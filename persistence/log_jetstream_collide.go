@@ -32,7 +32,9 @@ import (
 // stream leader when that replica has not stored the message yet). It must
 // be the message just stored (the first of an atomic batch); another one
 // there means a collision. R1 streams skip the check: one server checks
-// and stores.
+// and stores. Cost (BenchmarkAppendR3, three embedded servers on one
+// loaded 2-core machine): about 410 µs per append without the check, 590 to
+// 720 µs with it.
 //
 // Repair: the events of the append whose seqs are taken by the messages
 // stored in between (all of a single event; of an atomic batch, those up to
@@ -64,8 +66,9 @@ import (
 // Residual: the messages in between and the fresh head are read from a
 // replica's batch read, so a replica lagging behind them could make the
 // copy collide again (it is checked, and copied again, up to maxCopies).
-// An orphan is found only by its own append or a retry of its ID: events
-// without an ID whose process died before the copy stay lost, and a head
+// An orphan is found only by its own append or a retry of its ID: an event
+// without an ID whose process died before the copy stays lost (it was never
+// acknowledged), and a head
 // read while an orphan is the org's last message carries its stale seq
 // until the copy is stored.
 
