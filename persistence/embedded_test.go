@@ -173,7 +173,7 @@ func TestEmbeddedClusterR3(t *testing.T) {
 
 // startCluster3 starts three clustered embedded nodes n1, n2, n3; they are
 // shut down at cleanup.
-func startCluster3(t *testing.T) []*Embedded {
+func startCluster3(t testing.TB) []*Embedded {
 	t.Helper()
 	var addrs, routes []string
 	for range 3 {
@@ -196,7 +196,7 @@ func startCluster3(t *testing.T) []*Embedded {
 }
 
 // freeAddr is a loopback address with a port free right now.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -16,17 +16,37 @@ func BenchmarkAppend(b *testing.B) {
 		b.Run("batch="+strconv.Itoa(size), func(b *testing.B) {
 			e := startEmbedded(b, b.TempDir())
 			l := openJetStream(b, JetStreamConfig{Conn: connect(b, e)})
-			benchAppend(b, l, size)
+			benchAppend(b, l, "bench", size)
 		})
 	}
 	b.Run("memory", func(b *testing.B) {
 		l := NewMemory(MemoryConfig{})
 		defer l.Close()
-		benchAppend(b, l, 1)
+		benchAppend(b, l, "bench", 1)
 	})
 }
 
-func benchAppend(b *testing.B, l Log, size int) {
+// BenchmarkAppendR3 measures sequential appends of one event on a
+// replicated stream (three embedded servers on loopback, the writer on the
+// first), with and without the check of each append's place
+// (log_jetstream_collide.go: one Direct Get).
+func BenchmarkAppendR3(b *testing.B) {
+	nodes := startCluster3(b)
+	l := openJetStream(b, JetStreamConfig{Conn: connect(b, nodes[0]), Replicas: 3})
+	runs := 0
+	for _, check := range []bool{true, false} {
+		b.Run("check="+strconv.FormatBool(check), func(b *testing.B) {
+			if !check {
+				skipPlaces(l)
+				defer checkPlaces(l)
+			}
+			runs++ // a fresh org for each run: every run starts at Head{}
+			benchAppend(b, l, "bench"+strconv.Itoa(runs), 1)
+		})
+	}
+}
+
+func benchAppend(b *testing.B, l Log, org string, size int) {
 	ctx := context.Background()
 	ds := make([]messages.Draft, size)
 	for i := range ds {
@@ -36,7 +56,7 @@ func benchAppend(b *testing.B, l Log, size int) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		res, err := l.Append(ctx, "bench", h, ds)
+		res, err := l.Append(ctx, org, h, ds)
 		if err != nil {
 			b.Fatal(err)
 		}

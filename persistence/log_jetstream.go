@@ -191,6 +191,14 @@ type JetStreamLog struct {
 	// feed carries the followers' live messages (log_jetstream_feed.go).
 	feed *liveFeed
 
+	// checkPlace makes every append check that its message is the first
+	// of the org's subject after the head it expected (a replicated stream;
+	// log_jetstream_collide.go). expectSeam is a test seam (export_test.go):
+	// it sees the first message of each append, its expectation set, before
+	// it is sent (a test makes the server accept a stale expectation).
+	checkPlace bool
+	expectSeam func(*nats.Msg)
+
 	mu     sync.Mutex
 	closed bool
 }
@@ -232,10 +240,11 @@ func OpenJetStream(ctx context.Context, cfg JetStreamConfig) (*JetStreamLog, err
 		forgedLog: cfg.Logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
 			return zapcore.NewSamplerWithOptions(c, forgedLogEvery, forgedLogFirst, 0)
 		})),
-		epoch:   epochOf(events.Created, heads.Created),
-		batches: make(chan struct{}, maxConcurrentBatches),
-		ctx:     lctx,
-		cancel:  lcancel,
+		epoch:      epochOf(events.Created, heads.Created),
+		batches:    make(chan struct{}, maxConcurrentBatches),
+		ctx:        lctx,
+		cancel:     lcancel,
+		checkPlace: cfg.Replicas > 1,
 	}
 	l.feed = newLiveFeed(l, cfg.liveBuffer, cfg.liveQueue)
 	l.advisories, err = cfg.Conn.Subscribe(leaderElectedSubject, func(*nats.Msg) { l.leaderChanges.Add(1) })

@@ -31,6 +31,11 @@ var errBatchDuplicate = errors.New("persistence: batch holds a duplicate id")
 // chained expectations. With after.Rev 0 (nothing retained) the org's head
 // marker must still hold after.Seq, otherwise ErrConflict.
 //
+// On a replicated stream each append then checks its message's place: one
+// stored after a stale head across a leader change (the server's
+// expectation check is not authoritative then) is appended again after the
+// fresh head, and the Append answers the copy's seq (log_jetstream_collide.go).
+//
 // The PubAck is awaited: a returned seq is durable (fsync per JetStream's
 // sync settings; on R3 replicated to a quorum). The head marker is written
 // after it without waiting (log_jetstream_head.go).
@@ -123,72 +128,107 @@ func newEvent(seq uint64, d *messages.Draft, now time.Time) messages.Event {
 
 // appendOne publishes one draft after `after`.
 func (l *JetStreamLog) appendOne(ctx context.Context, org string, after Head, d messages.Draft, now time.Time) (Appended, error) {
-	ev := newEvent(after.Seq+1, &d, now)
-	m := eventMsg(org, &ev)
-	m.Header[hdrExpectSubjSeq] = []string{strconv.FormatUint(after.Rev, 10)}
-	ack, err := l.publish(ctx, m)
-	if err != nil {
-		return Appended{}, err
-	}
-	if ack.Duplicate {
-		seq, err := l.dupSeq(ctx, org, ack.Seq, d.ID)
-		if err != nil {
-			return Appended{}, err
-		}
-		return Appended{Head: after, Seqs: []uint64{seq}, Duplicate: []bool{true}}, nil
-	}
-	return Appended{
-		Head:      Head{Seq: ev.Seq, Rev: ack.Seq},
-		Seqs:      []uint64{ev.Seq},
-		Duplicate: []bool{false},
-		Events:    []messages.Event{ev},
-	}, nil
+	return l.storeEvents(ctx, org, after, []messages.Event{newEvent(after.Seq+1, &d, now)}, 0)
 }
 
 // appendBatch publishes drafts as one JetStream atomic batch: staged by the
 // server, checked at the commit (expected last subject sequence on the first
 // message, dedup on every one) and stored consecutively, or not at all.
 func (l *JetStreamLog) appendBatch(ctx context.Context, org string, after Head, drafts []messages.Draft, now time.Time) (Appended, error) {
-	select {
-	case l.batches <- struct{}{}:
-		defer func() { <-l.batches }()
-	case <-ctx.Done():
-		return Appended{}, fmt.Errorf("%w: append: %w", ErrUnavailable, ctx.Err())
-	}
-	id := nuid.Next()
-	n := len(drafts)
-	res := Appended{
-		Seqs:      make([]uint64, n),
-		Duplicate: make([]bool, n),
-		Events:    make([]messages.Event, n),
-	}
-	var ack pubAck
+	evs := make([]messages.Event, len(drafts))
 	for i := range drafts {
-		ev := newEvent(after.Seq+uint64(i)+1, &drafts[i], now)
-		res.Events[i], res.Seqs[i] = ev, ev.Seq
-		m := eventMsg(org, &ev)
-		if i == 0 {
-			m.Header[hdrExpectSubjSeq] = []string{strconv.FormatUint(after.Rev, 10)}
-		}
-		m.Header[hdrBatchID] = []string{id}
-		m.Header[hdrBatchSeq] = []string{strconv.Itoa(i + 1)}
-		if i < n-1 {
-			if err := l.nc.PublishMsg(m); err != nil {
-				return Appended{}, transportErr("append batch", err)
-			}
-			continue
-		}
-		m.Header[hdrBatchCommit] = []string{"1"}
-		var err error
-		if ack, err = l.publish(ctx, m); err != nil {
+		evs[i] = newEvent(after.Seq+uint64(i)+1, &drafts[i], now)
+	}
+	return l.storeEvents(ctx, org, after, evs, 0)
+}
+
+// storeEvents publishes evs (seqs after.Seq+1…) after `after`: one event as
+// one publish, several as one atomic batch. copyN 0 is an append; copyN >= 2
+// stores the copies of collided events under derived message IDs
+// (log_jetstream_collide.go). On a replicated stream the stored message's
+// place is checked, and a collision re-appended.
+func (l *JetStreamLog) storeEvents(ctx context.Context, org string, after Head, evs []messages.Event, copyN int) (Appended, error) {
+	n := len(evs)
+	ack, err := l.publishEvents(ctx, org, after, evs, copyN)
+	if err != nil {
+		return Appended{}, err
+	}
+	if n == 1 && ack.Duplicate {
+		seq, err := l.dupSeq(ctx, org, ack.Seq, evs[0].ID)
+		if err != nil {
 			return Appended{}, err
 		}
+		return Appended{Head: after, Seqs: []uint64{seq}, Duplicate: []bool{true}}, nil
 	}
 	if ack.Count != 0 && ack.Count != uint64(n) {
 		return Appended{}, fmt.Errorf("persistence: append batch: %d of %d drafts acknowledged", ack.Count, n)
 	}
-	res.Head = Head{Seq: after.Seq + uint64(n), Rev: ack.Seq}
+	if l.checkPlace {
+		first := ack.Seq - uint64(n-1) // an atomic batch is stored consecutively
+		top, err := l.collisionTop(ctx, org, after.Rev, first)
+		if err != nil {
+			return Appended{}, fmt.Errorf("%w: %s: stored at %d, its place unchecked: %w", ErrOutcomeUnknown, org, first, err)
+		}
+		if k := collidedCount(top, evs); k > 0 {
+			return l.repair(ctx, org, after.Rev+1, ack.Seq, evs, k, max(copyN+1, 2))
+		}
+	}
+	res := Appended{
+		Head:      Head{Seq: evs[n-1].Seq, Rev: ack.Seq},
+		Seqs:      make([]uint64, n),
+		Duplicate: make([]bool, n),
+		Events:    evs,
+	}
+	for i := range evs {
+		res.Seqs[i] = evs[i].Seq
+	}
 	return res, nil
+}
+
+// publishEvents publishes evs after `after` (see storeEvents) and returns
+// the PubAck of the one event or of the batch's commit. A batch holds one
+// of the node's atomic batch slots only while it is sent.
+func (l *JetStreamLog) publishEvents(ctx context.Context, org string, after Head, evs []messages.Event, copyN int) (pubAck, error) {
+	n := len(evs)
+	batch := ""
+	if n > 1 {
+		select {
+		case l.batches <- struct{}{}:
+			defer func() { <-l.batches }()
+		case <-ctx.Done():
+			return pubAck{}, fmt.Errorf("%w: append: %w", ErrUnavailable, ctx.Err())
+		}
+		batch = nuid.Next()
+	}
+	var ack pubAck
+	for i := range evs {
+		m := eventMsg(org, &evs[i])
+		if copyN > 0 {
+			m.Header[hdrMsgID] = []string{copyMsgID(org, evs[i].ID, copyN)}
+		}
+		if i == 0 {
+			m.Header[hdrExpectSubjSeq] = []string{strconv.FormatUint(after.Rev, 10)}
+			if l.expectSeam != nil {
+				l.expectSeam(m)
+			}
+		}
+		if batch != "" {
+			m.Header[hdrBatchID] = []string{batch}
+			m.Header[hdrBatchSeq] = []string{strconv.Itoa(i + 1)}
+			if i < n-1 {
+				if err := l.nc.PublishMsg(m); err != nil {
+					return pubAck{}, transportErr("append batch", err)
+				}
+				continue
+			}
+			m.Header[hdrBatchCommit] = []string{"1"}
+		}
+		var err error
+		if ack, err = l.publish(ctx, m); err != nil {
+			return pubAck{}, err
+		}
+	}
+	return ack, nil
 }
 
 // publish sends m, an append, and decodes the PubAck; a refusal is an

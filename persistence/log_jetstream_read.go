@@ -198,6 +198,9 @@ func (l *JetStreamLog) lastEvent(ctx context.Context, org string, accurate bool)
 // event's seq, and this draft, never stored, would be lost: the nemesis saw
 // exactly that once (a seq acknowledged for two events, issue 10). Such an
 // answer is ErrOutcomeUnknown, so the publisher retries with the same id.
+// On a replicated stream the event's place is checked too: an event that
+// collided (stored with a seq another event already had, which followers
+// drop; log_jetstream_collide.go) answers the seq of its copy.
 func (l *JetStreamLog) dupSeq(ctx context.Context, org string, rev uint64, id string) (uint64, error) {
 	m, ok, err := l.msgAt(ctx, rev)
 	switch {
@@ -217,7 +220,8 @@ func (l *JetStreamLog) dupSeq(ctx context.Context, org string, rev uint64, id st
 		return 0, fmt.Errorf("%w: the duplicate answer for id %q in %s names stream sequence %d, the event of id %q (seq %d)",
 			ErrOutcomeUnknown, id, org, rev, ev.ID, ev.Seq)
 	}
-	return ev.Seq, nil
+	// A collided message (log_jetstream_collide.go) answers its copy's seq.
+	return l.placedSeq(ctx, org, m, ev, rev)
 }
 
 // eventAt is org's event stored at stream sequence rev; ok is false when the
