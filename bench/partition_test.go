@@ -39,7 +39,7 @@ func TestClusterPartition(t *testing.T) {
 		t.Skip("builds the daemon and starts a cluster")
 	}
 	bin := buildDaemon(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	c, err := StartCluster(ctx, 3, DaemonConfig{Path: bin, Partitionable: true})
 	if err != nil {
@@ -117,11 +117,14 @@ func TestClusterPartition(t *testing.T) {
 	var acked []uint64
 	var b3Failures []string
 	ready503 := false
-	deadline = time.Now().Add(partitionWait)
+	// The majority elects a new stream leader if b3 led: up to ~20 s on an
+	// idle box (docs/CLUSTER.md, "Measured failover"), and once 50 s under
+	// make test's load; the wait allows twice the usual bound.
+	deadline = time.Now().Add(2 * partitionWait)
 	for len(acked) < 5 || len(b3Failures) < 3 || !ready503 {
 		if time.Now().After(deadline) {
 			t.Fatalf("partitioned for %s: %d writes acked through b1, b3 failures %q, b3 /readyz 503: %v",
-				partitionWait, len(acked), b3Failures, ready503)
+				2*partitionWait, len(acked), b3Failures, ready503)
 		}
 		if seq, err := publish(b3); err == nil {
 			t.Fatalf("b3 is partitioned, yet acknowledged seq %d", seq)
