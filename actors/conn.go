@@ -112,7 +112,7 @@ func (c *conn) do(ctx actor.Context, step closeStep) {
 	if step.counted {
 		c.env.slowCuts.Add(1)
 	}
-	if c.cs.phase != phaseOpen {
+	if c.cs.phase != phaseOpen && step.act != actSendClose {
 		c.out.Close() // after a direct write in progress; none follows
 	}
 	switch step.act {
@@ -251,10 +251,20 @@ func (c *conn) release(n int, frames [][]byte, err error) {
 // reset).
 func (c *conn) sendClose(ctx actor.Context) {
 	f := ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(c.cs.code), c.cs.reason)))
-	frames := [][]byte{f}
-	if t := c.out.Tail(); t != nil {
-		frames = [][]byte{t, f} // the frame a direct write started comes first
+	var frames [][]byte
+	if c.cs.code == CloseSlowConsumer {
+		// The client is not reading: only the end of a frame a direct
+		// write started goes before the close frame.
+		c.out.Close()
+		if t := c.out.Tail(); t != nil {
+			frames = append(frames, t)
+		}
+	} else {
+		// What was queued before the close (a drain, an expired token)
+		// is delivered first, in order, then the close frame.
+		frames = c.out.CloseAndTake(frames)
 	}
+	frames = append(frames, f)
 	if done, err := c.send(ctx, &writeDone{frames: frames, closeFrame: true}); done {
 		c.do(ctx, c.cs.closeWritten(err))
 	}

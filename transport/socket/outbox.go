@@ -274,6 +274,32 @@ func (o *Outbox) closeLocked() {
 	o.space.Broadcast()
 }
 
+// CloseAndTake closes the outbox like Close but hands over what it still
+// holds instead of dropping it: the unwritten end of a started frame
+// first, then the queued frames, appended to dst. A connection the server
+// closes for any reason but a slow consumer (a drain, an expired token)
+// writes them before its close frame, so that what was queued before the
+// close is delivered. At most the outbox's bound is handed over.
+func (o *Outbox) CloseAndTake(dst [][]byte) [][]byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		if o.tail != nil {
+			dst = append(dst, o.tail)
+			o.tail = nil
+		}
+		return dst
+	}
+	dst = append(dst, o.q...) // q[0] is the started frame's end, if any
+	o.closed = true
+	o.partial = false
+	clear(o.q)
+	o.q = nil
+	o.queued = 0
+	o.space.Broadcast()
+	return dst
+}
+
 // Tail returns, once closed, the unwritten end of a frame whose start a
 // direct write or Flush put on the wire, or nil: whoever writes the close
 // frame writes it first, so the client never sees a frame cut short.

@@ -110,3 +110,24 @@ func TestOutboxOverflowedOnlyPastTheLimit(t *testing.T) {
 		t.Fatalf("push after the connection closed: ok=%v overflowed=%v, want refused, not overflowed", ok, left.Overflowed())
 	}
 }
+
+// CloseAndTake hands over what is queued, in order, and closes: pushes
+// are refused after it, and a second call hands over nothing.
+func TestOutboxCloseAndTake(t *testing.T) {
+	o := NewOutbox(100, nil)
+	for _, f := range []string{"a", "bb", "ccc"} {
+		if _, ok := o.Queue([]byte(f)); !ok {
+			t.Fatalf("queue %q refused", f)
+		}
+	}
+	got := o.CloseAndTake(nil)
+	if len(got) != 3 || string(got[0]) != "a" || string(got[1]) != "bb" || string(got[2]) != "ccc" {
+		t.Fatalf("took %q, want [a bb ccc]", got)
+	}
+	if _, ok := o.Queue([]byte("d")); ok || !o.Closed() || o.Overflowed() {
+		t.Fatalf("after CloseAndTake: queue ok=%v closed=%v overflowed=%v", ok, o.Closed(), o.Overflowed())
+	}
+	if again := o.CloseAndTake(nil); len(again) != 0 {
+		t.Fatalf("second CloseAndTake took %q", again)
+	}
+}
