@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -273,13 +272,8 @@ func (f *centFleet) onMsg(c *centConn, m CentMsg) (pong bool, err error) {
 func (f *centFleet) pollText(p *poller, i int, payload []byte) error {
 	c := f.conns[i]
 	for len(payload) > 0 {
-		line := payload
-		if j := bytes.IndexByte(payload, '\n'); j >= 0 {
-			line, payload = payload[:j], payload[j+1:]
-		} else {
-			payload = nil
-		}
-		if len(line) == 0 {
+		var line []byte
+		if line, payload = nextLine(payload); len(line) == 0 {
 			continue
 		}
 		m, err := ParseCentMsg(line)

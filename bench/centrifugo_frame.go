@@ -43,17 +43,21 @@ var (
 	centPubData   = []byte(`"pub":{"data":{"t":`)
 )
 
+// nextLine splits payload at its first newline: Centrifugo's JSON protocol
+// puts one message a line in a frame.
+func nextLine(payload []byte) (line, rest []byte) {
+	if i := bytes.IndexByte(payload, '\n'); i >= 0 {
+		return payload[:i], payload[i+1:]
+	}
+	return payload, nil
+}
+
 // EachCentMsg calls fn for every message of a frame's payload, in order,
 // and stops at the first error (a malformed message, or fn's).
 func EachCentMsg(payload []byte, fn func(CentMsg) error) error {
 	for len(payload) > 0 {
-		line := payload
-		if i := bytes.IndexByte(payload, '\n'); i >= 0 {
-			line, payload = payload[:i], payload[i+1:]
-		} else {
-			payload = nil
-		}
-		if len(line) == 0 {
+		var line []byte
+		if line, payload = nextLine(payload); len(line) == 0 {
 			continue
 		}
 		m, err := ParseCentMsg(line)
