@@ -27,9 +27,9 @@ type orgActor struct {
 	core   *orgcore.Core[*subscriber]
 	feed   persistence.Follower
 	writer *actor.PID
-	// kicks collects connections whose outbox went from empty to not
-	// empty; they are told to flush once the events already in the mailbox
-	// are pushed too, so a burst leaves in one write per connection.
+	// kicks collects the subscribers whose outbox went from empty to not
+	// empty; they are flushed (sendKicks) once the events already in the
+	// mailbox are queued too, so a burst leaves in one write per socket.
 	kicks      []*subscriber
 	kickQueued bool
 	// over collects the subscribers whose outbox overflowed while the
@@ -44,7 +44,7 @@ type orgActor struct {
 	shardsWG sync.WaitGroup
 }
 
-// flushKicks tells the org actor to send the flushes it deferred.
+// flushKicks tells the org actor to carry out the flushes it deferred.
 type flushKicks struct{}
 
 var flushKicksMsg = &flushKicks{}

@@ -29,8 +29,8 @@ type liveEvent struct {
 }
 
 // resolved reports that a replay goroutine finished its part for a
-// subscriber: the plan it decided (when the welcome needed the log's bounds)
-// and the next seq the subscriber needs.
+// subscriber: the next seq it needs, or that the replay failed (the log's
+// bounds come back in bounded, and the core decides the plan).
 type resolved struct {
 	connID string
 	next   uint64
