@@ -251,20 +251,12 @@ func (c *conn) release(n int, frames [][]byte, err error) {
 // reset).
 func (c *conn) sendClose(ctx actor.Context) {
 	f := ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(c.cs.code), c.cs.reason)))
-	var frames [][]byte
-	if c.cs.code == CloseSlowConsumer {
-		// The client is not reading: only the end of a frame a direct
-		// write started goes before the close frame.
-		c.out.Close()
-		if t := c.out.Tail(); t != nil {
-			frames = append(frames, t)
-		}
-	} else {
-		// What was queued before the close (a drain, an expired token)
-		// is delivered first, in order, then the close frame.
-		frames = c.out.CloseAndTake(frames)
-	}
-	frames = append(frames, f)
+	// What was queued before the close (a drain, an expired token, an
+	// org's cut after a jump) goes first, in order, then the close frame.
+	// An outbox that overflowed (a client not reading) was closed then and
+	// dropped its queue: only the end of a frame a direct write started is
+	// left to write.
+	frames := append(c.out.CloseAndTake(nil), f)
 	if done, err := c.send(ctx, &writeDone{frames: frames, closeFrame: true}); done {
 		c.do(ctx, c.cs.closeWritten(err))
 	}

@@ -15,11 +15,11 @@ func deliver(sub *subscriber, frame []byte) (kick, ok, overflowed bool) {
 }
 
 // cutConn tells sub's connection to close with code (a slow consumer is
-// counted there); the core pushes nothing more to it. The frames already
-// queued are flushed first: they are in order and the client resumes after
-// them. (A cut by a jump in seqs found the event before it queued, its flush
-// deferred behind the jump; an overflowed outbox holds nothing.)
+// counted there); the core pushes nothing more to it. The connection writes
+// the frames already queued before its close frame (conn.sendClose): they
+// are in order and the client resumes after them. (A cut by a jump in seqs
+// found the event before it queued, its flush deferred behind the jump; an
+// overflowed outbox holds nothing.)
 func cutConn(ctx actor.Context, sub *subscriber, code uint16, reason string) {
-	ctx.Send(sub.pid, flushMsg)
 	ctx.Send(sub.pid, &closeConn{code: code, reason: reason})
 }

@@ -279,7 +279,7 @@ func TestFlush(t *testing.T) {
 }
 
 // A frame a direct write or Flush started is completed before anything the
-// closer writes: Close keeps its tail, and Tail hands it over once.
+// closer writes: Close keeps its tail, and CloseAndTake hands it over once.
 func TestCloseKeepsAStartedFrame(t *testing.T) {
 	for _, viaFlush := range []bool{false, true} {
 		s, c := tcpPair(t)
@@ -298,17 +298,17 @@ func TestCloseKeepsAStartedFrame(t *testing.T) {
 		}
 		o.Queue(frame(2, 10)) // whole: dropped by the close
 		o.Close()
-		tail := o.Tail()
-		if len(tail) == 0 || len(tail) >= len(big) {
-			t.Fatalf("flush %v: tail of %d bytes, want the unwritten end of the started frame", viaFlush, len(tail))
+		left := o.CloseAndTake(nil)
+		if len(left) != 1 || len(left[0]) == 0 || len(left[0]) >= len(big) {
+			t.Fatalf("flush %v: handed over %d frames, want one: the unwritten end of the started frame", viaFlush, len(left))
 		}
-		if o.Tail() != nil {
-			t.Fatal("Tail handed over twice")
+		if again := o.CloseAndTake(nil); len(again) != 0 {
+			t.Fatal("the tail was handed over twice")
 		}
 		full := NewOutbox(64<<20, s)
 		full.Queue(frame(3, 10))
 		full.Close()
-		if full.Tail() != nil {
+		if left := full.CloseAndTake(nil); len(left) != 0 {
 			t.Fatal("a queue of whole frames left a tail")
 		}
 	}

@@ -25,5 +25,5 @@
 // while no batch is taken, and the writer holds the batch it took until it
 // calls Written. A frame whose start went out is always completed before
 // anything else: the rest of it is the first thing queued, and Close keeps
-// it (Tail) for the close frame to follow.
+// it (CloseAndTake) for the close frame to follow.
 package socket

@@ -277,9 +277,10 @@ func (o *Outbox) closeLocked() {
 // CloseAndTake closes the outbox like Close but hands over what it still
 // holds instead of dropping it: the unwritten end of a started frame
 // first, then the queued frames, appended to dst. A connection the server
-// closes for any reason but a slow consumer (a drain, an expired token)
-// writes them before its close frame, so that what was queued before the
-// close is delivered. At most the outbox's bound is handed over.
+// closes writes them before its close frame, so that what was queued
+// before the close is delivered; an outbox already closed (it overflowed:
+// the client is not reading) hands over only that end. At most the
+// outbox's bound is handed over.
 func (o *Outbox) CloseAndTake(dst [][]byte) [][]byte {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -298,17 +299,6 @@ func (o *Outbox) CloseAndTake(dst [][]byte) [][]byte {
 	o.queued = 0
 	o.space.Broadcast()
 	return dst
-}
-
-// Tail returns, once closed, the unwritten end of a frame whose start a
-// direct write or Flush put on the wire, or nil: whoever writes the close
-// frame writes it first, so the client never sees a frame cut short.
-func (o *Outbox) Tail() []byte {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	t := o.tail
-	o.tail = nil
-	return t
 }
 
 // Closed reports whether the outbox refuses pushes.
