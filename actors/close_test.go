@@ -96,21 +96,9 @@ func openStream(t *testing.T, h *Hub) net.Conn {
 // stream s and returns the client end.
 func openStreamAs(t *testing.T, h *Hub, s messages.Stream) net.Conn {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Open(srv, s)
-	return c
+	srvs, cs := loopbackPairs(t, 1)
+	h.Open(srvs[0], s)
+	return cs[0]
 }
 
 func readWelcome(t *testing.T, c net.Conn) {

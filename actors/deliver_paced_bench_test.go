@@ -3,7 +3,6 @@ package actors
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -36,29 +35,11 @@ func benchDeliverPaced(b *testing.B, conns int) {
 		b.Fatal(err)
 	}
 	defer func() { _ = h.Shutdown(context.Background()) }()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
 	var received, want atomic.Int64
 	done := make(chan struct{}, 1)
-	clients := make([]net.Conn, 0, conns)
-	defer func() {
-		for _, c := range clients {
-			_ = c.Close()
-		}
-	}()
-	for i := range conns {
-		cc, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			b.Fatal(err)
-		}
-		sc, err := ln.Accept()
-		if err != nil {
-			b.Fatal(err)
-		}
-		clients = append(clients, cc)
+	servers, clients := loopbackPairs(b, conns)
+	for i, cc := range clients {
+		sc := servers[i]
 		go func() {
 			buf := make([]byte, 32<<10)
 			for {

@@ -3,37 +3,12 @@ package actors
 import (
 	"bytes"
 	"io"
-	"net"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/orgstream/orgstream/transport/socket"
 )
-
-// loopbackPairs returns n connected TCP pairs over loopback: the server
-// ends (for outboxes) and the client ends (to read what was written).
-func loopbackPairs(t *testing.T, n int) (servers, clients []net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	for range n {
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close(); _ = s.Close() })
-		servers, clients = append(servers, s), append(clients, c)
-	}
-	return servers, clients
-}
 
 // A flush split across the pool writes what the org actor alone would:
 // every kicked outbox's frames reach its socket, in order, and the outboxes
