@@ -86,19 +86,8 @@ func TestJetStreamFollowQueueOverflow(t *testing.T) {
 	e := startEmbedded(t, t.TempDir())
 	l := openJetStream(t, JetStreamConfig{Conn: connect(t, e), liveQueue: 4})
 	mustAppend(t, l, "acme", drafts(1, "a")...)
-	release := make(chan struct{})
-	var c collector
-	fl, err := l.Follow("acme", 0, func(ev messages.Event) {
-		c.add(ev)
-		if ev.Seq == 1 {
-			<-release
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, fl, open := followBlocked(t, l, "acme", 1)
 	defer fl.Stop()
-	open := sync.OnceFunc(func() { close(release) })
 	defer open() // before Stop, should the test fail while fn blocks
 	f := fl.(*jsFollower)
 	eventually(t, 5*time.Second, "event 1", func() bool { return len(c.seqs()) == 1 })
@@ -276,4 +265,23 @@ func TestJetStreamFollowCatchesUpAfterReconnect(t *testing.T) {
 	if got := c.seqs(); !slices.Equal(got, seqRange(1, 5)) {
 		t.Fatalf("followed %v", got)
 	}
+}
+
+// followBlocked follows org from the start, collecting events in c; fn
+// blocks at seq until open is called (safe to call twice), so that the
+// feed's dispatcher is held while the test makes its messages pile up.
+func followBlocked(t *testing.T, l Log, org string, seq uint64) (c *collector, fl Follower, open func()) {
+	t.Helper()
+	release := make(chan struct{})
+	c = &collector{}
+	fl, err := l.Follow(org, 0, func(ev messages.Event) {
+		c.add(ev)
+		if ev.Seq == seq {
+			<-release
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, fl, sync.OnceFunc(func() { close(release) })
 }

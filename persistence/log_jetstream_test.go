@@ -211,19 +211,8 @@ func TestJetStreamMarkerMonotonic(t *testing.T) {
 func TestJetStreamFollowRepairsDrops(t *testing.T) {
 	e := startEmbedded(t, t.TempDir())
 	l := openJetStream(t, JetStreamConfig{Conn: connect(t, e), liveBuffer: 2})
-	release := make(chan struct{})
-	var c collector
-	fl, err := l.Follow("acme", 0, func(ev messages.Event) {
-		c.add(ev)
-		if ev.Seq == 2 {
-			<-release
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, fl, open := followBlocked(t, l, "acme", 2)
 	defer fl.Stop()
-	open := sync.OnceFunc(func() { close(release) })
 	defer open() // before Stop, should the test fail while fn blocks
 	f := fl.(*jsFollower)
 	// Seq 1 is checked against the log by a worker; once the worker is
