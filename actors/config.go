@@ -6,6 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/orgstream/orgstream/actors/orgcore"
 	"github.com/orgstream/orgstream/metrics"
 	"github.com/orgstream/orgstream/persistence"
 )
@@ -36,11 +37,6 @@ type Config struct {
 	// Logger receives logs. Nil means zap.NewNop().
 	Logger *zap.Logger
 
-	// Retention is the log's (Log.Retention()): NewHub sets it, replacing
-	// any value given, so that the two cannot disagree. Window entries
-	// older than it are dropped so the window never serves what the log no
-	// longer replays.
-	Retention time.Duration
 	// WindowSize is how many recent events an org actor keeps encoded in
 	// memory. Zero means DefaultWindowSize.
 	WindowSize int
@@ -98,7 +94,6 @@ func (c *Config) validate() error {
 			*d = v
 		}
 	}
-	c.Retention = c.Log.Retention()
 	def(&c.OrgIdleGrace, DefaultOrgIdleGrace)
 	def(&c.WriteTimeout, 10*time.Second)
 	def(&c.CloseLinger, 2*time.Second)
@@ -119,4 +114,15 @@ func (c *Config) validate() error {
 		c.AppendRetries = 20
 	}
 	return nil
+}
+
+// coreConfig is what each org's core is bounded by. Its retention is the
+// log's own (Log.Retention), never a copy a caller could set apart: window
+// entries older than it are dropped, so the window never serves what the
+// log no longer replays (and never drops what it still does).
+func (c *Config) coreConfig() orgcore.Config {
+	return orgcore.Config{
+		WindowSize: c.WindowSize, WindowBytes: c.WindowBytes,
+		Retention: c.Log.Retention(), MaxQueueBytes: c.MaxQueueBytes,
+	}
 }

@@ -37,10 +37,7 @@ type orgEnv struct {
 func (h *Hub) orgEnv() *orgEnv {
 	return &orgEnv{
 		ctx: h.ctx, log: h.cfg.Log, metrics: h.cfg.Metrics, logger: h.log,
-		core: orgcore.Config{
-			WindowSize: h.cfg.WindowSize, WindowBytes: h.cfg.WindowBytes,
-			Retention: h.cfg.Retention, MaxQueueBytes: h.cfg.MaxQueueBytes,
-		},
+		core:           h.cfg.coreConfig(),
 		recoverTimeout: h.cfg.RecoverTimeout, appendRetries: h.cfg.AppendRetries,
 		resolve: h.goResolve, replay: h.goReplay, fanout: h.fanout,
 	}
