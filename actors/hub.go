@@ -244,7 +244,9 @@ func (h *Hub) Open(sock net.Conn, s messages.Stream) {
 		out: socket.NewOutbox(h.cfg.MaxQueueBytes, sock), slot: seq,
 	}
 	c.lastRead.Store(c.opened.UnixNano())
-	c.sub = &subscriber{connID: id, org: s.Org, user: s.User, out: c.out, deflate: s.Deflate}
+	scope := s.Scope
+	scope.User = s.User // an event's "to" names the stream's own user, always
+	c.sub = &subscriber{connID: id, org: s.Org, user: s.User, out: c.out, deflate: s.Deflate, scope: scope}
 	h.conns[id] = c
 	h.cfg.Metrics.Connections.Add(1)
 	h.mu.Unlock()

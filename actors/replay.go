@@ -59,12 +59,14 @@ func (h *Hub) goReplay(org *actor.PID, orgID string, sub *coreSub, from, to uint
 		defer h.wg.Done()
 		res := &resolved{connID: sub.ID}
 		defer func() { h.sys.Root.Send(org, res) }()
-		next, ok := h.replay(orgID, sub.Conn, from, to, snap)
+		next, ok := h.replay(orgID, sub.Conn, &sub.Scope, from, to, snap)
 		res.next, res.failed = next, !ok
 	}()
 }
 
-func (h *Hub) replay(org string, sub *subscriber, from, to uint64, snap []*messages.Frame) (uint64, bool) {
+// replay pushes what sub's scope allows of from..to (the log's events are
+// filtered before they are encoded); the seqs it skips count as served.
+func (h *Hub) replay(org string, sub *subscriber, scope *messages.Scope, from, to uint64, snap []*messages.Frame) (uint64, bool) {
 	snapFirst := to + 1 - uint64(len(snap))
 	for from < snapFirst && from <= to {
 		evs, err := h.readLog(org, from, min(replayChunk, int(snapFirst-from)))
@@ -84,6 +86,10 @@ func (h *Hub) replay(org string, sub *subscriber, from, to uint64, snap []*messa
 			if evs[i].Seq != from || from >= snapFirst {
 				break
 			}
+			if !scope.Allows(evs[i].Topic, evs[i].To) {
+				from++
+				continue
+			}
 			f := messages.EncodeEvent(evs[i])
 			if !h.pushPaced(sub, &f) {
 				return from, false
@@ -93,6 +99,10 @@ func (h *Hub) replay(org string, sub *subscriber, from, to uint64, snap []*messa
 		}
 	}
 	for from <= to {
+		if f := snap[from-snapFirst]; !scope.AllowsFrame(f) {
+			from++
+			continue
+		}
 		if !h.pushPaced(sub, snap[from-snapFirst]) {
 			return from, false
 		}

@@ -4,6 +4,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/orgstream/orgstream/actors/orgcore"
+	"github.com/orgstream/orgstream/messages"
 	"github.com/orgstream/orgstream/transport/socket"
 )
 
@@ -17,6 +18,7 @@ type subscriber struct {
 	pid     *actor.PID // the connection actor
 	out     *socket.Outbox
 	deflate bool
+	scope   messages.Scope
 }
 
 // coreSub is a subscriber as the org core keeps it.
@@ -32,7 +34,7 @@ func newSubscribers() *subscribers { return orgcore.NewSubs[*subscriber]() }
 
 // coreSubOf is sub as the core will keep it.
 func coreSubOf(sub *subscriber) *coreSub {
-	return &coreSub{ID: sub.connID, Org: sub.org, User: sub.user, Deflate: sub.deflate, Conn: sub}
+	return &coreSub{ID: sub.connID, Org: sub.org, User: sub.user, Deflate: sub.deflate, Scope: sub.scope, Conn: sub}
 }
 
 // position is where a subscribing client says it is, as its connection

@@ -16,6 +16,13 @@ type Frame struct {
 	// compressed without context takeover), nil when the payload is at most
 	// DeflateThreshold bytes.
 	Deflated []byte
+	// Topic and To are an event frame's metadata for scoped delivery
+	// (Scope.AllowsFrame): each connection filters the shared frame with
+	// them, never by encoding again. To is never written into the frame:
+	// recipients must not learn of each other. Both are empty for other
+	// frames.
+	Topic string
+	To    []string
 }
 
 // For returns the bytes to write to a connection that did (deflate=true) or
@@ -38,6 +45,9 @@ type Welcome struct {
 	// Replay is set when Resumed: the seqs that follow before live events.
 	// From > To means an empty replay.
 	ReplayFrom, ReplayTo uint64
+	// Scoped is set when the stream has a topic scope (token or query
+	// topics): the welcome then carries "scoped":true, and only then.
+	Scoped bool
 }
 
 // Reset tells a resuming client that its position cannot be served.
@@ -98,12 +108,15 @@ func EncodeEvent(ev Event) Frame {
 	b = append(b, `,"data":`...)
 	b = append(b, data...)
 	b = append(b, '}')
-	return finishFrame(ev.Seq, b, hs, n)
+	f := finishFrame(ev.Seq, b, hs, n)
+	f.Topic, f.To = ev.Topic, ev.To
+	return f
 }
 
 var nullJSON = []byte("null")
 
-// EncodeWelcome builds the welcome frame ("replay" only when w.Resumed).
+// EncodeWelcome builds the welcome frame ("replay" only when w.Resumed,
+// "scoped" only when w.Scoped).
 func EncodeWelcome(w Welcome) Frame {
 	n := len(`{"type":"welcome","conn_id":`) + quotedLen(w.ConnID) +
 		len(`,"org":`) + quotedLen(w.Org) +
@@ -111,6 +124,9 @@ func EncodeWelcome(w Welcome) Frame {
 		len(`,"epoch":`) + quotedLen(w.Epoch) +
 		len(`,"head":`) + uintLen(w.Head) +
 		len(`,"resumed":`) + boolLen(w.Resumed) + len(`}`)
+	if w.Scoped {
+		n += len(`,"scoped":true`)
+	}
 	if w.Resumed {
 		n += len(`,"replay":{"from":`) + uintLen(w.ReplayFrom) +
 			len(`,"to":`) + uintLen(w.ReplayTo) + len(`}`)
@@ -129,6 +145,9 @@ func EncodeWelcome(w Welcome) Frame {
 	b = appendUint(b, w.Head)
 	b = append(b, `,"resumed":`...)
 	b = appendBool(b, w.Resumed)
+	if w.Scoped {
+		b = append(b, `,"scoped":true`...)
+	}
 	if w.Resumed {
 		b = append(b, `,"replay":{"from":`...)
 		b = appendUint(b, w.ReplayFrom)

@@ -18,4 +18,7 @@ type Stream struct {
 	// takeover on the server side).
 	Deflate    bool
 	RemoteAddr string
+	// Scope is what the stream may see: its user, and the topics of its
+	// token narrowed by its topics query (PROTOCOL.md "Scoped delivery").
+	Scope Scope
 }

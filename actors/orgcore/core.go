@@ -72,7 +72,9 @@ func (c *Core[C]) Stored(seq uint64, at time.Time, f *messages.Frame) *Effects[C
 			}
 			continue
 		}
-		eff.push(sub, f.For(sub.Deflate), PushLive)
+		if sub.Scope.AllowsFrame(f) {
+			eff.push(sub, f.For(sub.Deflate), PushLive)
+		}
 		sub.next++
 	}
 	for _, o := range eff.Ops {
@@ -202,7 +204,8 @@ func (c *Core[C]) welcome(sub *Sub[C], pl plan) {
 }
 
 // catchUp brings sub from its next seq to the window's head and makes it
-// live. What the window holds goes inline when it is at most half an outbox;
+// live, pushing only the events its scope allows (next moves past the
+// others). What the window holds goes inline when it is at most half an outbox;
 // a longer stretch, or one older than the window, is replayed by the shell
 // at the client's pace, which reports back with Resolved, and catchUp runs
 // again from there.
@@ -211,11 +214,15 @@ func (c *Core[C]) catchUp(sub *Sub[C]) {
 	if inWindow {
 		size := 0
 		for i := range ents {
-			size += len(ents[i].frame.For(sub.Deflate))
+			if sub.Scope.AllowsFrame(ents[i].frame) {
+				size += len(ents[i].frame.For(sub.Deflate))
+			}
 		}
 		if size <= c.cfg.MaxQueueBytes/2 {
 			for i := range ents {
-				c.eff.push(sub, ents[i].frame.For(sub.Deflate), PushCatchUp)
+				if sub.Scope.AllowsFrame(ents[i].frame) {
+					c.eff.push(sub, ents[i].frame.For(sub.Deflate), PushCatchUp)
+				}
 			}
 			sub.next += uint64(len(ents))
 			sub.live = true

@@ -48,7 +48,7 @@ const (
 	OpResolve
 	// OpReplay: stream From..To to Sub, paced by its reading: the log's
 	// events older than Snap, then Snap's frames (the window's, ending at
-	// To); report with Resolved.
+	// To), each only when Sub.Scope allows it; report with Resolved.
 	OpReplay
 )
 
