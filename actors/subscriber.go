@@ -17,6 +17,8 @@ type subscriber struct {
 	pid     *actor.PID // the connection actor
 	out     *socket.Outbox
 	deflate bool
+	// presence: the stream asked for presence frames (presence=true).
+	presence bool
 }
 
 // coreSub is a subscriber as the org core keeps it.
@@ -32,7 +34,7 @@ func newSubscribers() *subscribers { return orgcore.NewSubs[*subscriber]() }
 
 // coreSubOf is sub as the core will keep it.
 func coreSubOf(sub *subscriber) *coreSub {
-	return &coreSub{ID: sub.connID, Org: sub.org, User: sub.user, Deflate: sub.deflate, Conn: sub}
+	return &coreSub{ID: sub.connID, Org: sub.org, User: sub.user, Deflate: sub.deflate, Presence: sub.presence, Conn: sub}
 }
 
 // position is where a subscribing client says it is, as its connection

@@ -18,4 +18,7 @@ type Stream struct {
 	// takeover on the server side).
 	Deflate    bool
 	RemoteAddr string
+	// Presence is true when the query had presence=true: the stream also
+	// gets the org's presence frames.
+	Presence bool
 }

@@ -18,6 +18,7 @@ var (
 	errQueryEmpty     = errors.New("transport: empty query parameter")
 	errQueryLastSeq   = errors.New("transport: last_seq is not a non-negative integer")
 	errQueryEpoch     = errors.New("transport: epoch too long")
+	errQueryPresence  = errors.New("transport: presence must be true or false")
 )
 
 // streamQuery is the query of a stream request.
@@ -26,18 +27,21 @@ type streamQuery struct {
 	HasSeq  bool   // last_seq was present
 	LastSeq uint64
 	Epoch   string
+	// Presence is presence=true: the stream also gets presence frames.
+	Presence bool
 }
 
 // parseStreamQuery parses the raw query of GET /v2/realtime/stream. It knows
-// access_token, last_seq and epoch: each may appear once, with a non-empty
-// value; last_seq must be a base-10 integer that fits a uint64. Unknown
+// access_token, last_seq, epoch and presence: each may appear once, with a
+// non-empty value; last_seq must be a base-10 integer that fits a uint64,
+// presence exactly true or false. Unknown
 // parameters are ignored. Parameters are separated by '&' only.
 //
 // Errors name the parameter but never carry a value (a token must not reach a
 // log through an error message).
 func parseStreamQuery(rawQuery string) (streamQuery, error) {
 	var q streamQuery
-	var seenToken, seenSeq, seenEpoch bool
+	var seenToken, seenSeq, seenEpoch, seenPresence bool
 	for rawQuery != "" {
 		var part string
 		part, rawQuery, _ = strings.Cut(rawQuery, "&")
@@ -57,6 +61,8 @@ func parseStreamQuery(rawQuery string) (streamQuery, error) {
 			seen = &seenSeq
 		case "epoch":
 			seen = &seenEpoch
+		case "presence":
+			seen = &seenPresence
 		default:
 			continue
 		}
@@ -85,6 +91,14 @@ func parseStreamQuery(rawQuery string) (streamQuery, error) {
 				return streamQuery{}, errQueryEpoch
 			}
 			q.Epoch = val
+		case "presence":
+			switch val {
+			case "true":
+				q.Presence = true
+			case "false":
+			default:
+				return streamQuery{}, errQueryPresence
+			}
 		}
 	}
 	return q, nil

@@ -6,7 +6,10 @@ package orgcore
 type Sub[C any] struct {
 	ID, Org, User string
 	Deflate       bool
-	Conn          C
+	// Presence is set for a stream opened with presence=true: it also
+	// gets the org's presence frames (Core.Presence) once welcomed.
+	Presence bool
+	Conn     C
 
 	// next is the seq this subscriber needs next; frames below it are
 	// duplicates and never pushed, so every seam is closed by seq.
