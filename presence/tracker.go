@@ -111,7 +111,7 @@ type Tracker struct {
 	// written holds the orgs with an entry of this node in the bucket;
 	// only the writer goroutine uses it (and Stop, after it ended).
 	written map[string]bool
-	wake  chan struct{}
+	wake    chan struct{}
 
 	vmu  sync.Mutex
 	view *view
@@ -143,7 +143,7 @@ func Start(ctx context.Context, cfg Config) (*Tracker, error) {
 		cfg: cfg, log: cfg.Logger, inst: nuid.Next(),
 		local: map[string]map[string]int{}, dirty: map[string]struct{}{}, purge: map[string][]string{},
 		written: map[string]bool{},
-		wake: make(chan struct{}, 1), view: newView(), seen: map[string]time.Time{},
+		wake:    make(chan struct{}, 1), view: newView(), seen: map[string]time.Time{},
 		stop: make(chan struct{}), leave: true,
 	}
 	t.hbValue = encodeHeartbeat(cfg.Node)
