@@ -77,6 +77,20 @@ type Config struct {
 	MaxConnsPerUser int
 	// MaxConnsPerOrg bounds open streams per org; 0 = no limit.
 	MaxConnsPerOrg int
+	// Presence hears the per-(org, user) stream counts the hub keeps for
+	// MaxConnsPerUser, whenever one changes. Nil means no presence.
+	Presence PresenceCounts
+}
+
+// PresenceCounts is told how many streams each (org, user) has open on this
+// node. The hub already counts them for its limits; presence hooks on those
+// counts rather than counting again.
+type PresenceCounts interface {
+	// UserStreams reports user's open streams of org on this node after a
+	// stream opened or closed (0 when its last one closed). Calls come in
+	// the order the counts changed, with the hub's lock held: it must not
+	// block nor call back into the hub.
+	UserStreams(org, user string, n int)
 }
 
 func (c *Config) validate() error {

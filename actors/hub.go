@@ -76,6 +76,8 @@ type orgEntry struct {
 	idle   *time.Timer
 	conns  int
 	users  map[string]int
+	// presence counts the streams that asked for presence frames.
+	presence int
 }
 
 // NewHub starts the actor system, the org supervisor and the heartbeat.
@@ -237,6 +239,12 @@ func (h *Hub) Open(sock net.Conn, s messages.Stream) {
 	}
 	e.conns++
 	e.users[s.User]++
+	if s.Presence {
+		e.presence++
+	}
+	if h.cfg.Presence != nil {
+		h.cfg.Presence.UserStreams(s.Org, s.User, e.users[s.User])
+	}
 	seq := h.connSeq.Add(1)
 	id := h.connPrefix + "-" + strconv.FormatUint(seq, 36)
 	c := &conn{
@@ -246,7 +254,7 @@ func (h *Hub) Open(sock net.Conn, s messages.Stream) {
 	c.lastRead.Store(c.opened.UnixNano())
 	scope := s.Scope
 	scope.User = s.User // an event's "to" names the stream's own user, always
-	c.sub = &subscriber{connID: id, org: s.Org, user: s.User, out: c.out, deflate: s.Deflate, scope: scope}
+	c.sub = &subscriber{connID: id, org: s.Org, user: s.User, out: c.out, deflate: s.Deflate, scope: scope, presence: s.Presence}
 	h.conns[id] = c
 	h.cfg.Metrics.Connections.Add(1)
 	h.mu.Unlock()
@@ -282,8 +290,18 @@ func (h *Hub) connClosed(c *conn) {
 	delete(h.conns, c.id)
 	e := c.entry
 	e.conns--
-	if e.users[c.stream.User]--; e.users[c.stream.User] <= 0 {
+	n := e.users[c.stream.User] - 1
+	if n <= 0 {
+		n = 0
 		delete(e.users, c.stream.User)
+	} else {
+		e.users[c.stream.User] = n
+	}
+	if c.stream.Presence {
+		e.presence--
+	}
+	if h.cfg.Presence != nil {
+		h.cfg.Presence.UserStreams(e.org, c.stream.User, n)
 	}
 	last := h.draining && len(h.conns) == 0 && h.closed != nil
 	h.mu.Unlock()

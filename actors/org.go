@@ -66,6 +66,8 @@ func (a *orgActor) Receive(ctx actor.Context) {
 		}, time.Now()))
 	case *unsubscribe:
 		a.core.Unsubscribe(m.connID)
+	case *presenceChange:
+		a.exec(ctx, a.core.Presence(m.frame))
 	case *bounded:
 		a.exec(ctx, a.core.Bounds(m.connID, m.first, m.logHead, m.failed))
 	case *resolved:

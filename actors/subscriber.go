@@ -19,6 +19,8 @@ type subscriber struct {
 	out     *socket.Outbox
 	deflate bool
 	scope   messages.Scope
+	// presence: the stream asked for presence frames (presence=true).
+	presence bool
 }
 
 // coreSub is a subscriber as the org core keeps it.
@@ -34,7 +36,7 @@ func newSubscribers() *subscribers { return orgcore.NewSubs[*subscriber]() }
 
 // coreSubOf is sub as the core will keep it.
 func coreSubOf(sub *subscriber) *coreSub {
-	return &coreSub{ID: sub.connID, Org: sub.org, User: sub.user, Deflate: sub.deflate, Scope: sub.scope, Conn: sub}
+	return &coreSub{ID: sub.connID, Org: sub.org, User: sub.user, Deflate: sub.deflate, Scope: sub.scope, Presence: sub.presence, Conn: sub}
 }
 
 // position is where a subscribing client says it is, as its connection

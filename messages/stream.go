@@ -21,4 +21,7 @@ type Stream struct {
 	// Scope is what the stream may see: its user, and the topics of its
 	// token narrowed by its topics query (PROTOCOL.md "Scoped delivery").
 	Scope Scope
+	// Presence is true when the query had presence=true: the stream also
+	// gets the org's presence frames.
+	Presence bool
 }

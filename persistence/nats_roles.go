@@ -40,12 +40,19 @@ const (
 	responseExpiry = 2 * time.Minute
 	// leaderAdvisories are the stream leader advisories the log watches.
 	leaderAdvisories = "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.>"
+	// PresenceBucket is the JetStream KV bucket of cluster presence
+	// (package presence). Its subjects are the daemon's alone: a publisher
+	// may neither read nor write them.
+	PresenceBucket = "orgstream_presence"
+	// presenceSubjects are the KV subjects the daemon writes presence on.
+	presenceSubjects = "$KV." + PresenceBucket + ".>"
 )
 
 // DaemonPermissions are the least permissions of the daemon's user.
 //
 // Publish: the JetStream API (stream management, Direct and Message Get),
-// the events and heads subjects it appends to, and one reply to each
+// the events and heads subjects it appends to, the presence bucket's keys,
+// and one reply to each
 // request it receives (NATS's allow_responses: the publishers' inboxes, and
 // no other). Nothing else: above all not LivePrefix, which it only reads.
 //
@@ -54,7 +61,7 @@ const (
 func DaemonPermissions() *server.Permissions {
 	return &server.Permissions{
 		Publish: &server.SubjectPermission{
-			Allow: []string{"$JS.API.>", EventsPrefix + ">", HeadsPrefix + ">"},
+			Allow: []string{"$JS.API.>", EventsPrefix + ">", HeadsPrefix + ">", presenceSubjects},
 			Deny:  []string{LivePrefix + ">"},
 		},
 		Response: &server.ResponsePermission{MaxMsgs: 1, Expires: responseExpiry},

@@ -59,6 +59,9 @@ type Config struct {
 	// Readiness gates new streams, publishes and /readyz. Nil means always
 	// ready.
 	Readiness Readiness
+	// Presence answers GET PresencePath. Nil means presence is off: 404
+	// presence_disabled.
+	Presence Presence
 
 	// Metrics receives the transport's counters and is exported on /metrics
 	// and /v2/realtime/metrics. Nil means a private metrics.New(). A zero

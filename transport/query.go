@@ -22,6 +22,7 @@ var (
 	errQueryLastSeq   = errors.New("transport: last_seq is not a non-negative integer")
 	errQueryEpoch     = errors.New("transport: epoch too long")
 	errQueryTopics    = fmt.Errorf("transport: topics must be 1 to %d comma-separated topic patterns", messages.MaxPatterns)
+	errQueryPresence  = errors.New("transport: presence must be true or false")
 )
 
 // streamQuery is the query of a stream request.
@@ -32,20 +33,23 @@ type streamQuery struct {
 	Epoch   string
 	// Topics are the topics query's patterns; nil when absent.
 	Topics []string
+	// Presence is presence=true: the stream also gets presence frames.
+	Presence bool
 }
 
 // parseStreamQuery parses the raw query of GET /v2/realtime/stream. It knows
-// access_token, last_seq, epoch and topics: each may appear once, with a
-// non-empty value; last_seq must be a base-10 integer that fits a uint64;
-// topics is a comma-separated list of topic patterns (messages.ParsePatterns;
-// an empty item is an error). Unknown
+// access_token, last_seq, epoch, topics and presence: each may appear once,
+// with a non-empty value; last_seq must be a base-10 integer that fits a
+// uint64; topics is a comma-separated list of topic patterns
+// (messages.ParsePatterns; an empty item is an error); presence is exactly
+// true or false. Unknown
 // parameters are ignored. Parameters are separated by '&' only.
 //
 // Errors name the parameter but never carry a value (a token must not reach a
 // log through an error message).
 func parseStreamQuery(rawQuery string) (streamQuery, error) {
 	var q streamQuery
-	var seenToken, seenSeq, seenEpoch, seenTopics bool
+	var seenToken, seenSeq, seenEpoch, seenTopics, seenPresence bool
 	for rawQuery != "" {
 		var part string
 		part, rawQuery, _ = strings.Cut(rawQuery, "&")
@@ -67,6 +71,8 @@ func parseStreamQuery(rawQuery string) (streamQuery, error) {
 			seen = &seenEpoch
 		case "topics":
 			seen = &seenTopics
+		case "presence":
+			seen = &seenPresence
 		default:
 			continue
 		}
@@ -101,6 +107,14 @@ func parseStreamQuery(rawQuery string) (streamQuery, error) {
 				return streamQuery{}, err
 			}
 			q.Topics = ts
+		case "presence":
+			switch val {
+			case "true":
+				q.Presence = true
+			case "false":
+			default:
+				return streamQuery{}, errQueryPresence
+			}
 		}
 	}
 	return q, nil

@@ -164,6 +164,36 @@ func TestParseStreamQuery(t *testing.T) {
 			wantErr: errQueryDuplicate,
 		},
 		{
+			name: "presence true",
+			raw:  "presence=true&last_seq=1",
+			want: streamQuery{HasSeq: true, LastSeq: 1, Presence: true},
+		},
+		{
+			name: "presence false",
+			raw:  "presence=false",
+			want: streamQuery{},
+		},
+		{
+			name:    "presence not a boolean",
+			raw:     "presence=1",
+			wantErr: errQueryPresence,
+		},
+		{
+			name:    "presence in capitals",
+			raw:     "presence=TRUE",
+			wantErr: errQueryPresence,
+		},
+		{
+			name:    "presence empty",
+			raw:     "presence=",
+			wantErr: errQueryEmpty,
+		},
+		{
+			name:    "duplicate presence",
+			raw:     "presence=true&presence=true",
+			wantErr: errQueryDuplicate,
+		},
+		{
 			name:    "epoch too long",
 			raw:     "epoch=" + strings.Repeat("e", maxEpochLen+1),
 			wantErr: errQueryEpoch,
@@ -207,6 +237,7 @@ func FuzzParseStreamQuery(f *testing.F) {
 	f.Add("x=%zz&&last_seq=%31")
 	f.Add("epoch=a+b&access_token=%41")
 	f.Add("topics=a.*,b.%3E")
+	f.Add("presence=true&presence=%74rue")
 	f.Fuzz(func(t *testing.T, raw string) {
 		q, err := parseStreamQuery(raw)
 		if err != nil {
@@ -234,6 +265,9 @@ func FuzzParseStreamQuery(f *testing.F) {
 				t.Fatalf("invalid topics accepted: %q", q.Topics)
 			}
 			v.Set("topics", strings.Join(q.Topics, ","))
+		}
+		if q.Presence {
+			v.Set("presence", "true")
 		}
 		q2, err := parseStreamQuery(v.Encode())
 		if err != nil {

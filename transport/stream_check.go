@@ -74,6 +74,7 @@ func (s *Server) checkStream(r *streamRequest) (Stream, *apiError) {
 		LastSeq:    q.LastSeq,
 		Epoch:      q.Epoch,
 		RemoteAddr: r.remoteAddr,
+		Presence:   q.Presence,
 	}, nil
 }
 

@@ -8,7 +8,10 @@ import "github.com/orgstream/orgstream/messages"
 type Sub[C any] struct {
 	ID, Org, User string
 	Deflate       bool
-	Conn          C
+	// Presence is set for a stream opened with presence=true: it also
+	// gets the org's presence frames (Core.Presence) once welcomed.
+	Presence bool
+	Conn     C
 	// Scope is what the stream may see (PROTOCOL.md "Scoped delivery"):
 	// an event it does not allow is skipped, never pushed, and its next
 	// seq moves past it all the same, so every seam stays exact by seq.
