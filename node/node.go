@@ -111,6 +111,7 @@ func (n *Node) start(ctx context.Context) error {
 		AllowedOrigins: cfg.AllowedOrigins,
 		Publisher:      n,
 		Streams:        n,
+		History:        n,
 		Readiness:      n,
 		Metrics:        n.metrics,
 		Logger:         n.log.Named("transport"),
@@ -319,6 +320,16 @@ func (n *Node) Open(conn net.Conn, s transport.Stream) {
 		return
 	}
 	hub.Open(conn, s)
+}
+
+// History reads a page of org's events for the history endpoint (see
+// actors.Hub.History).
+func (n *Node) History(ctx context.Context, org string, after uint64, limit int, scope messages.Scope) (messages.HistoryPage, error) {
+	hub := n.hub.Load()
+	if hub == nil {
+		return messages.HistoryPage{}, fmt.Errorf("%w: %w", persistence.ErrUnavailable, ErrStarting)
+	}
+	return hub.History(ctx, org, after, limit, scope)
 }
 
 // Shutdown drains the node: readiness goes 503, new streams and publishes are
