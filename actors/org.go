@@ -78,6 +78,8 @@ func (a *orgActor) Receive(ctx actor.Context) {
 		a.core.Appended(m.seq)
 	case *flushKicks:
 		a.sendKicks(ctx)
+	case *historyRequest:
+		ctx.Respond(a.history(m))
 	}
 }
 

@@ -113,6 +113,7 @@ func (n *Node) start(ctx context.Context) error {
 		AllowedOrigins: cfg.AllowedOrigins,
 		Publisher:      n,
 		Streams:        n,
+		History:        n,
 		Readiness:      n,
 		Presence:       n,
 		Metrics:        n.metrics,
@@ -358,6 +359,16 @@ func (n *Node) presenceChanged(c presence.Change) {
 	if hub := n.hub.Load(); hub != nil {
 		hub.PresenceChanged(c.Org, c.User, c.Online)
 	}
+}
+
+// History reads a page of org's events for the history endpoint (see
+// actors.Hub.History).
+func (n *Node) History(ctx context.Context, org string, after uint64, limit int, scope messages.Scope) (messages.HistoryPage, error) {
+	hub := n.hub.Load()
+	if hub == nil {
+		return messages.HistoryPage{}, fmt.Errorf("%w: %w", persistence.ErrUnavailable, ErrStarting)
+	}
+	return hub.History(ctx, org, after, limit, scope)
 }
 
 // Shutdown drains the node: readiness goes 503, new streams and publishes are

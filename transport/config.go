@@ -56,6 +56,9 @@ type Config struct {
 	Publisher Publisher
 	// Streams takes the upgraded connections. Required.
 	Streams Streams
+	// History serves GET /v2/realtime/orgs/{org}/events. Nil leaves the
+	// route unregistered (404).
+	History History
 	// Readiness gates new streams, publishes and /readyz. Nil means always
 	// ready.
 	Readiness Readiness

@@ -21,6 +21,9 @@ func (s *Server) routes() http.Handler {
 		s.metricsRoutes(mux)
 	}
 	mux.HandleFunc("POST /v2/realtime/orgs/{org}/events", s.handlePublish)
+	if s.cfg.History != nil {
+		mux.HandleFunc("GET /v2/realtime/orgs/{org}/events", s.handleHistory)
+	}
 	mux.HandleFunc("GET "+StreamPath, s.handleStreamHTTP)
 	mux.HandleFunc("GET "+PresencePath, s.handlePresence)
 	// The console: index.html at "/" exactly, its files under /console/;

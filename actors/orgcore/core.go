@@ -238,3 +238,19 @@ func (c *Core[C]) catchUp(sub *Sub[C]) {
 	sub.resolving = true
 	c.eff.op(Op[C]{Kind: OpReplay, Sub: sub, From: sub.next, To: c.win.head, Snap: snap})
 }
+
+// WindowFrames appends to dst the window's frames of the seqs from .. from+n-1
+// (fewer when the window's head comes first), for reads that are not a
+// stream (the history endpoint). ok is false when the window does not hold
+// from: it is older than the window, or past its head. head is the
+// window's head.
+func (c *Core[C]) WindowFrames(from uint64, n int, dst []*messages.Frame) (frames []*messages.Frame, head uint64, ok bool) {
+	ents, inWindow := c.win.since(from)
+	if !inWindow || len(ents) == 0 {
+		return dst, c.win.head, false
+	}
+	for i := 0; i < len(ents) && i < n; i++ {
+		dst = append(dst, ents[i].frame)
+	}
+	return dst, c.win.head, true
+}

@@ -33,6 +33,7 @@ type Frame struct {
 	Head    uint64  `json:"head"`
 	Resumed bool    `json:"resumed"`
 	Replay  *Replay `json:"replay"`
+	Scoped  bool    `json:"scoped"`
 
 	// reset (and Head)
 	Reason string `json:"reason"`
