@@ -72,7 +72,7 @@ func (c *Core[C]) Stored(seq uint64, at time.Time, f *messages.Frame) *Effects[C
 			}
 			continue
 		}
-		eff.push(sub, f.For(sub.Deflate), PushLive)
+		eff.push(sub, f, PushLive)
 		sub.next++
 	}
 	for _, o := range eff.Ops {
@@ -196,7 +196,7 @@ func (c *Core[C]) welcome(sub *Sub[C], pl plan) {
 	sub.next = pl.next
 	c.frames = planFrames(sub, pl, c.frames[:0])
 	for _, f := range c.frames {
-		c.eff.push(sub, f.For(sub.Deflate), PushControl)
+		c.eff.push(sub, f, PushControl)
 	}
 	clear(c.frames)
 }
@@ -211,11 +211,11 @@ func (c *Core[C]) catchUp(sub *Sub[C]) {
 	if inWindow {
 		size := 0
 		for i := range ents {
-			size += len(ents[i].frame.For(sub.Deflate))
+			size += len(ents[i].frame.For(sub.Enc))
 		}
 		if size <= c.cfg.MaxQueueBytes/2 {
 			for i := range ents {
-				c.eff.push(sub, ents[i].frame.For(sub.Deflate), PushCatchUp)
+				c.eff.push(sub, ents[i].frame, PushCatchUp)
 			}
 			sub.next += uint64(len(ents))
 			sub.live = true

@@ -185,7 +185,7 @@ func (d *driver) run(line string) ([]string, error) {
 		for _, p := range pos[1:] {
 			deflate = deflate || p == "deflate"
 		}
-		sub := &Sub[string]{ID: pos[0], Org: "acme", User: "u", Deflate: deflate, Conn: pos[0]}
+		sub := &Sub[string]{ID: pos[0], Org: "acme", User: "u", Enc: messages.WSEncoding(deflate), Conn: pos[0]}
 		_, resume := args["resume"]
 		eff = d.core.Subscribe(sub, Position{Resume: resume, Last: num("resume", 0), Epoch: args["epoch"]}, d.now)
 	case "bounds":

@@ -1,11 +1,14 @@
 package orgcore
 
+import "github.com/orgstream/orgstream/messages"
+
 // Sub is one subscriber of the org as the core sees it: who it is (for its
-// welcome), how it reads (deflate), and where its stream stands. Conn is the
+// welcome), how it reads (Enc: which shared form of each frame it gets),
+// and where its stream stands. Conn is the
 // shell's handle for the connection; the core never looks inside it.
 type Sub[C any] struct {
 	ID, Org, User string
-	Deflate       bool
+	Enc           messages.Encoding
 	Conn          C
 
 	// next is the seq this subscriber needs next; frames below it are
