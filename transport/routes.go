@@ -22,6 +22,7 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.HandleFunc("POST /v2/realtime/orgs/{org}/events", s.handlePublish)
 	mux.HandleFunc("GET "+StreamPath, s.handleStreamHTTP)
+	mux.HandleFunc("GET "+SSEPath, s.handleSSE)
 	// The console: index.html at "/" exactly, its files under /console/;
 	// its 404/405 get the JSON body of every other route.
 	page := s.jsonErrors(console.Handler())

@@ -17,6 +17,9 @@ type streamRequest struct {
 	origin        string // first Origin header
 	hasOrigin     bool
 	remoteAddr    string
+	// sse: a Server-Sent Events request, which has no WebSocket handshake
+	// to check.
+	sse bool
 
 	// Handshake facts (RFC 6455 §4.2.1), checked for every occurrence of a
 	// repeated header as gobwas/ws does.
@@ -57,8 +60,10 @@ func (s *Server) checkStream(r *streamRequest) (Stream, *apiError) {
 	if r.hasOrigin && !s.cfg.originAllowed(r.origin) {
 		return Stream{}, newAPIError(http.StatusForbidden, CodeOriginNotAllowed, "origin not allowed")
 	}
-	if e := checkHandshake(r); e != nil {
-		return Stream{}, e
+	if !r.sse {
+		if e := checkHandshake(r); e != nil {
+			return Stream{}, e
+		}
 	}
 	return Stream{
 		Org:        claims.Org,
