@@ -237,6 +237,9 @@ func (h *Hub) Open(sock net.Conn, s messages.Stream) {
 		h.refuse(sock, s, CloseTooManyStreams, "too many connections")
 		return
 	}
+	// An SSE stream counts like a WebSocket from here on: the same limits,
+	// the same connection counts (metrics, presence), the same heartbeat
+	// and drain.
 	e.conns++
 	e.users[s.User]++
 	if s.Presence {
@@ -254,23 +257,31 @@ func (h *Hub) Open(sock net.Conn, s messages.Stream) {
 	c.lastRead.Store(c.opened.UnixNano())
 	scope := s.Scope
 	scope.User = s.User // an event's "to" names the stream's own user, always
-	c.sub = &subscriber{connID: id, org: s.Org, user: s.User, out: c.out, deflate: s.Deflate, scope: scope, presence: s.Presence}
+	c.sub = &subscriber{connID: id, org: s.Org, user: s.User, out: c.out, enc: s.Encoding(), scope: scope, presence: s.Presence}
+	if c.sub.enc == messages.EncSSEGzip {
+		c.sub.gz = new(gzipState)
+	}
 	h.conns[id] = c
 	h.cfg.Metrics.Connections.Add(1)
 	h.mu.Unlock()
 
 	h.log.Info("stream opened", zap.String("conn_id", id), zap.String("org", s.Org),
 		zap.String("user", s.User), zap.String("remote", s.RemoteAddr),
-		zap.Bool("resume", s.Resume), zap.Uint64("last_seq", s.LastSeq), zap.Bool("deflate", s.Deflate))
+		zap.Bool("resume", s.Resume), zap.Uint64("last_seq", s.LastSeq), zap.Stringer("encoding", c.sub.enc))
 	c.ref.Store(h.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return c },
 		actor.WithDispatcher(h.connDispatcher))))
 }
 
-// refuse closes a just-upgraded socket with code, before any actor exists.
+// refuse closes a just-upgraded socket with code, before any actor exists;
+// an SSE stream gets the HTTP refusal instead (429 for 4029, 503 for 1001).
 func (h *Hub) refuse(sock net.Conn, s messages.Stream, code uint16, reason string) {
 	h.cfg.Metrics.ConnectionsRefused.Add(1)
 	h.log.Info("stream refused", zap.String("org", s.Org), zap.String("user", s.User),
 		zap.String("remote", s.RemoteAddr), zap.Uint16("code", code), zap.String("reason", reason))
+	if s.SSE != nil {
+		h.refuseSSE(sock, s.SSE, code, reason)
+		return
+	}
 	_ = sock.SetWriteDeadline(time.Now().Add(time.Second))
 	_ = ws.WriteFrame(sock, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason)))
 	// Give the client a moment to read the close frame before the socket

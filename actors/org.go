@@ -113,7 +113,7 @@ func (a *orgActor) start(ctx actor.Context) {
 	self := ctx.Self()
 	root := ctx.ActorSystem().Root
 	feed, err := env.log.Follow(a.org, win.Head(), func(ev messages.Event) {
-		f := messages.EncodeEvent(ev)
+		f := messages.EncodeEventIn(ev, env.log.Epoch())
 		root.Send(self, &liveEvent{ev: ev, frame: &f})
 	})
 	if err != nil {
@@ -170,9 +170,9 @@ func (a *orgActor) recoverWindow(c context.Context, cfg orgcore.Config, head uin
 		first = false
 		size := 0
 		for i := range evs {
-			f := messages.EncodeEvent(evs[i])
+			f := messages.EncodeEventIn(evs[i], cfg.Epoch)
 			win.Add(evs[i].Seq, evs[i].Time, &f)
-			size += len(f.Plain) + len(f.Deflated)
+			size += f.MemBound()
 		}
 		next = evs[len(evs)-1].Seq + 1
 		if !persistence.ReachedReadBytes(evs) {
@@ -252,7 +252,7 @@ func (a *orgActor) pushAll(ctx actor.Context, pushes []orgcore.Push[*subscriber]
 func pushRange(pushes []orgcore.Push[*subscriber], kicks *[]*subscriber, over *[]string) (live, caughtUp int) {
 	for i := range pushes {
 		p := &pushes[i]
-		kick, ok, overflowed := deliver(p.Sub.Conn, p.Frame)
+		kick, ok, overflowed := deliver(p.Sub.Conn, p.Frame, p.From)
 		if kick {
 			*kicks = append(*kicks, p.Sub.Conn)
 		}

@@ -90,7 +90,7 @@ func (h *Hub) replay(org string, sub *subscriber, scope *messages.Scope, from, t
 				from++
 				continue
 			}
-			f := messages.EncodeEvent(evs[i])
+			f := messages.EncodeEventIn(evs[i], h.cfg.Log.Epoch())
 			if !h.pushPaced(sub, &f) {
 				return from, false
 			}
@@ -133,7 +133,7 @@ func (h *Hub) readLog(org string, from uint64, n int) ([]messages.Event, error) 
 
 // pushPaced queues f for sub, waiting while its outbox is half full.
 func (h *Hub) pushPaced(sub *subscriber, f *messages.Frame) bool {
-	kick, ok := sub.out.PushWait(f.For(sub.deflate))
+	kick, ok := sub.push(f.For(sub.enc), f, nil, modeWait)
 	if kick {
 		h.sys.Root.Send(sub.pid, flushMsg)
 	}

@@ -12,13 +12,16 @@ import (
 // outbox, the only part shared with the connection actor. Where its stream
 // stands is the org core's business (orgcore.Sub, whose Conn it is).
 type subscriber struct {
-	connID  string
-	org     string
-	user    string
-	pid     *actor.PID // the connection actor
-	out     *socket.Outbox
-	deflate bool
-	scope   messages.Scope
+	connID string
+	org    string
+	user   string
+	pid    *actor.PID // the connection actor
+	out    *socket.Outbox
+	enc    messages.Encoding
+	// gz is the trailer state of a compressed SSE stream (nil otherwise);
+	// see queue.
+	gz    *gzipState
+	scope messages.Scope
 	// presence: the stream asked for presence frames (presence=true).
 	presence bool
 }
@@ -36,7 +39,7 @@ func newSubscribers() *subscribers { return orgcore.NewSubs[*subscriber]() }
 
 // coreSubOf is sub as the core will keep it.
 func coreSubOf(sub *subscriber) *coreSub {
-	return &coreSub{ID: sub.connID, Org: sub.org, User: sub.user, Deflate: sub.deflate, Scope: sub.scope, Presence: sub.presence, Conn: sub}
+	return &coreSub{ID: sub.connID, Org: sub.org, User: sub.user, Enc: sub.enc, Scope: sub.scope, Presence: sub.presence, Conn: sub}
 }
 
 // position is where a subscribing client says it is, as its connection

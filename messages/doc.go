@@ -23,7 +23,7 @@
 // compressed frame serves every client that negotiated the extension:
 //
 //	f := messages.EncodeEvent(ev)
-//	conn.Write(f.For(negotiatedDeflate)) // never modify the bytes
+//	conn.Write(f.For(messages.WSEncoding(negotiatedDeflate))) // never modify the bytes
 //
 // The JSON has "type" first and exactly the fields of PROTOCOL.md; ts is
 // RFC 3339 UTC with six fractional digits; data is written byte for byte.

@@ -23,15 +23,10 @@ type Frame struct {
 	// frames.
 	Topic string
 	To    []string
-}
-
-// For returns the bytes to write to a connection that did (deflate=true) or
-// did not negotiate permessage-deflate.
-func (f *Frame) For(deflate bool) []byte {
-	if deflate && f.Deflated != nil {
-		return f.Deflated
-	}
-	return f.Plain
+	// sse holds the Server-Sent Events forms, built on first use (For);
+	// copies of the Frame share it. Nil in a Frame built by hand: its SSE
+	// forms are then built on every call.
+	sse *sseForms
 }
 
 // Welcome is the first frame of every stream.
@@ -76,8 +71,13 @@ const tsLayout = "2006-01-02T15:04:05.000000Z07:00"
 //
 // ev.Data is written verbatim and must be valid JSON (ParsePublish
 // guarantees it); empty Data is written as null. It allocates only the
-// returned frames.
-func EncodeEvent(ev Event) Frame {
+// returned frames. Its SSE message has no epoch in its id: the org's
+// frames come from EncodeEventIn.
+func EncodeEvent(ev Event) Frame { return EncodeEventIn(ev, "") }
+
+// EncodeEventIn is EncodeEvent for an event of the log of epoch: the SSE
+// message built from the frame (Frame.For) carries "id: <epoch>:<seq>".
+func EncodeEventIn(ev Event, epoch string) Frame {
 	var tsBuf [48]byte
 	ts := ev.Time.UTC().AppendFormat(tsBuf[:0], tsLayout)
 	data := []byte(ev.Data)
@@ -110,6 +110,7 @@ func EncodeEvent(ev Event) Frame {
 	b = append(b, '}')
 	f := finishFrame(ev.Seq, b, hs, n)
 	f.Topic, f.To = ev.Topic, ev.To
+	f.sse.epoch = epoch
 	return f
 }
 

@@ -178,7 +178,7 @@ func TestEncodeFrames(t *testing.T) {
 			if f.Deflated != nil {
 				t.Fatal("small frame has a deflated variant")
 			}
-			if got := f.For(true); !bytes.Equal(got, f.Plain) {
+			if got := f.For(EncWSDeflate); !bytes.Equal(got, f.Plain) {
 				t.Fatal("For(true) without Deflated must be Plain")
 			}
 		})
@@ -288,7 +288,7 @@ func TestEncodeSizes(t *testing.T) {
 					len(f.Deflated), len(f.Plain),
 				)
 			}
-			if !bytes.Equal(f.For(true), f.Deflated) || !bytes.Equal(f.For(false), f.Plain) {
+			if !bytes.Equal(f.For(EncWSDeflate), f.Deflated) || !bytes.Equal(f.For(EncWS), f.Plain) {
 				t.Fatal("For picks the wrong variant")
 			}
 		})

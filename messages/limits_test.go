@@ -30,7 +30,7 @@ func checkFramesBound(t *testing.T, body []byte, drafts []Draft) {
 			t.Fatalf("a frame of %d bytes from a body of %d: over MaxEventFrame %d", len(f.Plain), len(body), MaxEventFrame)
 		}
 		plain += len(f.Plain)
-		deflated += len(f.For(true))
+		deflated += len(f.For(EncWSDeflate))
 	}
 	if bound := len(body) + len(drafts)*MaxEventFrameOverhead; plain > bound || deflated > bound {
 		t.Fatalf("%d events of a %d-byte body: frames of %d bytes (%d deflated), over the bound %d",

@@ -26,6 +26,7 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.HandleFunc("GET "+StreamPath, s.handleStreamHTTP)
 	mux.HandleFunc("GET "+PresencePath, s.handlePresence)
+	mux.HandleFunc("GET "+SSEPath, s.handleSSE)
 	// The console: index.html at "/" exactly, its files under /console/;
 	// its 404/405 get the JSON body of every other route.
 	page := s.jsonErrors(console.Handler())

@@ -18,6 +18,9 @@ type streamRequest struct {
 	origin        string // first Origin header
 	hasOrigin     bool
 	remoteAddr    string
+	// sse: a Server-Sent Events request, which has no WebSocket handshake
+	// to check.
+	sse bool
 
 	// Handshake facts (RFC 6455 §4.2.1), checked for every occurrence of a
 	// repeated header as gobwas/ws does.
@@ -62,8 +65,10 @@ func (s *Server) checkStream(r *streamRequest) (Stream, *apiError) {
 	if e != nil {
 		return Stream{}, e
 	}
-	if e := checkHandshake(r); e != nil {
-		return Stream{}, e
+	if !r.sse {
+		if e := checkHandshake(r); e != nil {
+			return Stream{}, e
+		}
 	}
 	return Stream{
 		Scope:      scope,

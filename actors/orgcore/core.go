@@ -73,7 +73,7 @@ func (c *Core[C]) Stored(seq uint64, at time.Time, f *messages.Frame) *Effects[C
 			continue
 		}
 		if sub.Scope.AllowsFrame(f) {
-			eff.push(sub, f.For(sub.Deflate), PushLive)
+			eff.push(sub, f, PushLive)
 		}
 		sub.next++
 	}
@@ -198,7 +198,7 @@ func (c *Core[C]) welcome(sub *Sub[C], pl plan) {
 	sub.next = pl.next
 	c.frames = planFrames(sub, pl, c.frames[:0])
 	for _, f := range c.frames {
-		c.eff.push(sub, f.For(sub.Deflate), PushControl)
+		c.eff.push(sub, f, PushControl)
 	}
 	clear(c.frames)
 }
@@ -215,13 +215,13 @@ func (c *Core[C]) catchUp(sub *Sub[C]) {
 		size := 0
 		for i := range ents {
 			if sub.Scope.AllowsFrame(ents[i].frame) {
-				size += len(ents[i].frame.For(sub.Deflate))
+				size += len(ents[i].frame.For(sub.Enc))
 			}
 		}
 		if size <= c.cfg.MaxQueueBytes/2 {
 			for i := range ents {
 				if sub.Scope.AllowsFrame(ents[i].frame) {
-					c.eff.push(sub, ents[i].frame.For(sub.Deflate), PushCatchUp)
+					c.eff.push(sub, ents[i].frame, PushCatchUp)
 				}
 			}
 			sub.next += uint64(len(ents))

@@ -11,7 +11,7 @@ func (c *Core[C]) Presence(f *messages.Frame) *Effects[C] {
 	eff := c.begin()
 	for _, sub := range c.subs.list {
 		if sub.Presence && sub.welcomed {
-			eff.push(sub, f.For(sub.Deflate), PushControl)
+			eff.push(sub, f, PushControl)
 		}
 	}
 	return eff

@@ -188,7 +188,7 @@ func (d *driver) run(line string) ([]string, error) {
 			deflate = deflate || p == "deflate"
 		}
 		user := or(args["user"], "u")
-		sub := &Sub[string]{ID: pos[0], Org: "acme", User: user, Deflate: deflate, Conn: pos[0], Scope: messages.Scope{User: user}}
+		sub := &Sub[string]{ID: pos[0], Org: "acme", User: user, Enc: messages.WSEncoding(deflate), Conn: pos[0], Scope: messages.Scope{User: user}}
 		if ts, ok := args["topics"]; ok {
 			sub.Scope.Topics = strings.Split(ts, ",")
 		}

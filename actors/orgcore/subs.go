@@ -3,11 +3,12 @@ package orgcore
 import "github.com/orgstream/orgstream/messages"
 
 // Sub is one subscriber of the org as the core sees it: who it is (for its
-// welcome), how it reads (deflate), and where its stream stands. Conn is the
+// welcome), how it reads (Enc: which shared form of each frame it gets),
+// and where its stream stands. Conn is the
 // shell's handle for the connection; the core never looks inside it.
 type Sub[C any] struct {
 	ID, Org, User string
-	Deflate       bool
+	Enc           messages.Encoding
 	// Presence is set for a stream opened with presence=true: it also
 	// gets the org's presence frames (Core.Presence) once welcomed.
 	Presence bool

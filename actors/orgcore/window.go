@@ -26,7 +26,8 @@ type entry struct {
 type window struct {
 	head uint64
 	ents []entry
-	// bytes is the encoded size of ents (plain and deflated frames).
+	// bytes is the encoded size of ents: every form of each frame, the SSE
+	// forms at their bound whether built yet or not (Frame.MemBound).
 	bytes int
 	// size bounds the entries held, maxBytes their bytes (0: no bound);
 	// retention drops entries older than it.
@@ -44,7 +45,7 @@ func frameBytes(e *entry) int {
 	if e.frame == nil {
 		return 0
 	}
-	return len(e.frame.Plain) + len(e.frame.Deflated)
+	return e.frame.MemBound()
 }
 
 // dropFront removes the n oldest entries.
