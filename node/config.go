@@ -134,6 +134,13 @@ type Config struct {
 	// token" button. False means the route does not exist.
 	Dev bool
 
+	// NoPresence turns cluster presence off on this node (--presence=false):
+	// GET /v2/realtime/orgs/{org}/presence answers 404 presence_disabled,
+	// presence=true streams get no presence frames, and the node neither
+	// writes nor watches the presence bucket. False (the zero value) means
+	// presence is on.
+	NoPresence bool
+
 	// Logger receives structured logs. Nil means zap.NewNop().
 	Logger *zap.Logger
 

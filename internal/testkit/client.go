@@ -38,6 +38,9 @@ type Frame struct {
 	Reason string `json:"reason"`
 	First  uint64 `json:"first"`
 
+	// presence (and User)
+	State string `json:"state"`
+
 	// Raw is the message as received.
 	Raw []byte `json:"-"`
 }
