@@ -243,3 +243,23 @@ func TestDebouncedWrites(t *testing.T) {
 	}
 	t.Logf("%d changes, %d writes", n, writes)
 }
+
+// A node that no longer hears its own heartbeat (cut off from NATS) judges
+// nobody: the others' users stay, though their heartbeats are not heard
+// either. Absence over time cannot be waited for: the test waits three
+// Stale periods.
+func TestDeafNodeJudgesNobody(t *testing.T) {
+	e := startServer(t)
+	a, recA := startTracker(t, e, "a")
+	b, _ := startTracker(t, e, "b")
+	b.UserStreams("acme", "bob", 1)
+	waitFor(t, "a sees b", wantPresence(a, "acme", "bob:1 "))
+	a.deafen()
+	time.Sleep(3 * testTimes.Stale)
+	if err := wantPresence(a, "acme", "bob:1 ")(); err != nil {
+		t.Fatalf("a deaf node dropped another: %v", err)
+	}
+	if got := recA.all(); len(got) != 1 {
+		t.Fatalf("a deaf node told %v, want only bob online", got)
+	}
+}
