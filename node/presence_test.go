@@ -312,7 +312,7 @@ func TestPresencePublisherRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	short, cancel := context.WithTimeout(ctx, time.Second)
 	if _, err := js.KeyValue(short, persistence.PresenceBucket); err == nil {
 		t.Fatal("the publisher opened the presence bucket")
 	}
