@@ -4,7 +4,8 @@
 //
 // Each node (Tracker) writes one entry per org it has streams of, holding
 // its users' stream counts, only when those counts change, at most once per
-// Config.Debounce; and one heartbeat key every Config.Heartbeat. Every node
+// Config.Debounce; and publishes a heartbeat on core NATS every
+// Config.Heartbeat (persistence.PresencePrefix). Every node
 // watches the whole bucket and sums the entries (Presence), telling
 // Config.OnChange when a user's first stream opens or its last closes
 // anywhere. A node whose heartbeat went unseen for Config.Stale is dropped

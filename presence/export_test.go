@@ -8,3 +8,7 @@ func (t *Tracker) crash() {
 	t.leave = false
 	t.Stop(context.Background())
 }
+
+// deafen stops t hearing heartbeats, its own included, as a node cut off
+// from NATS would.
+func (t *Tracker) deafen() { _ = t.beatSub.Unsubscribe() }

@@ -7,51 +7,55 @@ import (
 	"strings"
 
 	"github.com/orgstream/orgstream/messages"
+	"github.com/orgstream/orgstream/persistence"
 )
 
-// Keys of the bucket. An instance is one run of a daemon (a random id drawn
-// at start, so that a restarted node never inherits the entries of its
-// previous run, and two daemons that share a node name never mix theirs):
+// Keys of the bucket and subjects of the heartbeats. An instance is one run
+// of a daemon (a random id drawn at start, so that a restarted node never
+// inherits the entries of its previous run, and two daemons that share a
+// node name never mix theirs):
 //
-//	o.<org>.<instance>  the instance's users of org: {"alice":2,"bob":1}
-//	n.<instance>        the instance's heartbeat: {"node":"n1"}
+//	o.<org>.<instance>                       the instance's users of org: {"alice":2,"bob":1}
+//	orgstream.presence.beat.<instance>       its heartbeat (core NATS): {"node":"n1"}
+//	orgstream.presence.leave.<instance>      its clean leave (core NATS)
 const (
-	orgKeyPrefix       = "o."
-	heartbeatKeyPrefix = "n."
+	orgKeyPrefix = "o."
+	beatPrefix   = persistence.PresencePrefix + "beat."
+	leavePrefix  = persistence.PresencePrefix + "leave."
 	// maxInstanceLen bounds an instance id (nuid ids are 22 bytes).
 	maxInstanceLen = 64
 )
 
-// keyKind says what a key of the bucket holds.
-type keyKind uint8
-
-const (
-	keyOrg keyKind = iota + 1
-	keyHeartbeat
-)
-
 func orgKey(org, inst string) string { return orgKeyPrefix + org + "." + inst }
-
-func heartbeatKey(inst string) string { return heartbeatKeyPrefix + inst }
 
 // parseKey splits a key of the bucket; ok is false for a key no daemon of
 // this version writes, which the watcher ignores.
-func parseKey(key string) (kind keyKind, org, inst string, ok bool) {
-	switch {
-	case strings.HasPrefix(key, orgKeyPrefix):
-		org, inst, ok = strings.Cut(key[len(orgKeyPrefix):], ".")
-		if !ok || !messages.ValidOrg(org) || !validInstance(inst) {
-			return 0, "", "", false
-		}
-		return keyOrg, org, inst, true
-	case strings.HasPrefix(key, heartbeatKeyPrefix):
-		inst = key[len(heartbeatKeyPrefix):]
-		if !validInstance(inst) {
-			return 0, "", "", false
-		}
-		return keyHeartbeat, "", inst, true
+func parseKey(key string) (org, inst string, ok bool) {
+	if !strings.HasPrefix(key, orgKeyPrefix) {
+		return "", "", false
 	}
-	return 0, "", "", false
+	org, inst, ok = strings.Cut(key[len(orgKeyPrefix):], ".")
+	if !ok || !messages.ValidOrg(org) || !validInstance(inst) {
+		return "", "", false
+	}
+	return org, inst, true
+}
+
+// parseBeat reads a heartbeat subject: the instance, and whether it is a
+// leave; ok is false for any other subject.
+func parseBeat(subject string) (inst string, leave, ok bool) {
+	switch {
+	case strings.HasPrefix(subject, beatPrefix):
+		inst = subject[len(beatPrefix):]
+	case strings.HasPrefix(subject, leavePrefix):
+		inst, leave = subject[len(leavePrefix):], true
+	default:
+		return "", false, false
+	}
+	if !validInstance(inst) {
+		return "", false, false
+	}
+	return inst, leave, true
 }
 
 // validInstance accepts ^[A-Za-z0-9]{1,64}$, a single key token.

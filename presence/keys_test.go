@@ -8,28 +8,25 @@ import (
 func TestParseKey(t *testing.T) {
 	tests := []struct {
 		key       string
-		kind      keyKind
+		ok        bool
 		org, inst string
 	}{
-		{key: "o.acme.AbC09", kind: keyOrg, org: "acme", inst: "AbC09"},
-		{key: "o.a-b_c.x", kind: keyOrg, org: "a-b_c", inst: "x"},
-		{key: "n.AbC09", kind: keyHeartbeat, inst: "AbC09"},
+		{key: "o.acme.AbC09", ok: true, org: "acme", inst: "AbC09"},
+		{key: "o.a-b_c.x", ok: true, org: "a-b_c", inst: "x"},
 		{key: "o.acme"},
 		{key: "o.acme."},
 		{key: "o..x"},
 		{key: "o.acme.x.y"},
 		{key: "o.ac%me.x"},
-		{key: "n."},
-		{key: "n.a.b"},
-		{key: "n.a-b"},
+		{key: "n.AbC09"},
 		{key: "x.acme.y"},
 		{key: ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
-			kind, org, inst, ok := parseKey(tt.key)
-			if ok != (tt.kind != 0) || kind != tt.kind || org != tt.org || inst != tt.inst {
-				t.Fatalf("parseKey(%q) = %v %q %q %v, want %v %q %q", tt.key, kind, org, inst, ok, tt.kind, tt.org, tt.inst)
+			org, inst, ok := parseKey(tt.key)
+			if ok != tt.ok || org != tt.org || inst != tt.inst {
+				t.Fatalf("parseKey(%q) = %q %q %v, want %q %q %v", tt.key, org, inst, ok, tt.org, tt.inst, tt.ok)
 			}
 		})
 	}
@@ -37,25 +34,54 @@ func TestParseKey(t *testing.T) {
 
 func FuzzParseKey(f *testing.F) {
 	f.Add("o.acme.AbC09")
-	f.Add("n.x")
 	f.Add("o.a.b.c")
 	f.Fuzz(func(t *testing.T, key string) {
-		kind, org, inst, ok := parseKey(key)
+		org, inst, ok := parseKey(key)
+		// What parses is what the writer builds from the parts.
+		if ok && orgKey(org, inst) != key {
+			t.Fatalf("%q parsed to %q %q, which builds %q", key, org, inst, orgKey(org, inst))
+		}
+	})
+}
+
+func TestParseBeat(t *testing.T) {
+	tests := []struct {
+		subject   string
+		inst      string
+		leave, ok bool
+	}{
+		{subject: "orgstream.presence.beat.AbC09", inst: "AbC09", ok: true},
+		{subject: "orgstream.presence.leave.AbC09", inst: "AbC09", leave: true, ok: true},
+		{subject: "orgstream.presence.beat."},
+		{subject: "orgstream.presence.beat.a.b"},
+		{subject: "orgstream.presence.beat.a-b"},
+		{subject: "orgstream.presence.other.x"},
+		{subject: "orgstream.live.acme"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.subject, func(t *testing.T) {
+			inst, leave, ok := parseBeat(tt.subject)
+			if inst != tt.inst || leave != tt.leave || ok != tt.ok {
+				t.Fatalf("parseBeat(%q) = %q %v %v, want %q %v %v", tt.subject, inst, leave, ok, tt.inst, tt.leave, tt.ok)
+			}
+		})
+	}
+}
+
+func FuzzParseBeat(f *testing.F) {
+	f.Add("orgstream.presence.beat.AbC09")
+	f.Add("orgstream.presence.leave.x")
+	f.Fuzz(func(t *testing.T, subject string) {
+		inst, leave, ok := parseBeat(subject)
 		if !ok {
 			return
 		}
-		// What parses is what the writer builds from the parts.
-		var again string
-		switch kind {
-		case keyOrg:
-			again = orgKey(org, inst)
-		case keyHeartbeat:
-			again = heartbeatKey(inst)
-		default:
-			t.Fatalf("kind %d for %q", kind, key)
+		again := beatPrefix + inst
+		if leave {
+			again = leavePrefix + inst
 		}
-		if again != key {
-			t.Fatalf("%q parsed to %v %q %q, which builds %q", key, kind, org, inst, again)
+		if again != subject || !validInstance(inst) {
+			t.Fatalf("%q parsed to %q (leave %v)", subject, inst, leave)
 		}
 	})
 }

@@ -3,7 +3,7 @@ package presence
 import (
 	"testing"
 
-	"github.com/orgstream/orgstream/internal/testkit"
+	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { testkit.RunAndCheckLeaks(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -23,7 +23,7 @@ const (
 	// node's entries: a connect storm costs at most one write per org per
 	// DefaultDebounce.
 	DefaultDebounce = 250 * time.Millisecond
-	// DefaultHeartbeat is how often a node writes its heartbeat key.
+	// DefaultHeartbeat is how often a node publishes its heartbeat.
 	DefaultHeartbeat = time.Second
 	// DefaultStale is how long a node's heartbeat may go unseen before the
 	// others drop its entries (and purge them): its TTL.
@@ -34,6 +34,13 @@ const (
 	// (where the server supports per-message TTLs), so that removed keys
 	// do not pile up over restarts.
 	markerTTL = time.Minute
+	// deadTTL is how long a node dropped as dead is remembered: an entry
+	// of it that arrives late (written before it died, delivered after) is
+	// purged again rather than shown.
+	deadTTL = time.Minute
+	// beatQueue bounds the heartbeats waiting for the watcher; past it
+	// they are dropped (the next comes a Heartbeat later).
+	beatQueue = 1024
 )
 
 // ErrStopped is returned by Presence after Stop.
@@ -89,11 +96,11 @@ func (c *Config) validate() error {
 }
 
 // Tracker is this node's part of cluster presence. It writes the node's
-// per-org user counts (UserStreams) to the bucket, debounced, and a
-// heartbeat; it watches the whole bucket to know every node's counts
-// (Presence) and tells OnChange of users going online or offline. Nodes
-// whose heartbeat went stale are dropped and their entries purged. Its
-// methods are safe for concurrent use.
+// per-org user counts (UserStreams) to the bucket, debounced, and publishes
+// a heartbeat on core NATS; it watches the whole bucket to know every
+// node's counts (Presence) and tells OnChange of users going online or
+// offline. Nodes whose heartbeat went stale are dropped and their entries
+// purged. Its methods are safe for concurrent use.
 type Tracker struct {
 	cfg  Config
 	log  *zap.Logger
@@ -116,7 +123,11 @@ type Tracker struct {
 	vmu  sync.Mutex
 	view *view
 	seen map[string]time.Time // instance → when its heartbeat was last seen
+	// dead holds the instances dropped as stale or gone, until deadTTL.
+	dead map[string]time.Time
 
+	beats    chan beat // heartbeats for the watcher
+	beatSub  *nats.Subscription
 	watcher  jetstream.KeyWatcher
 	stop     chan struct{}
 	wg       sync.WaitGroup
@@ -144,18 +155,25 @@ func Start(ctx context.Context, cfg Config) (*Tracker, error) {
 		local: map[string]map[string]int{}, dirty: map[string]struct{}{}, purge: map[string][]string{},
 		written: map[string]bool{},
 		wake:    make(chan struct{}, 1), view: newView(), seen: map[string]time.Time{},
+		dead: map[string]time.Time{}, beats: make(chan beat, beatQueue),
 		stop: make(chan struct{}), leave: true,
 	}
 	t.hbValue = encodeHeartbeat(cfg.Node)
 	if err := t.openBucket(ctx, js); err != nil {
 		return nil, err
 	}
-	if err := t.beat(ctx); err != nil {
+	t.beatSub, err = cfg.Conn.Subscribe(persistence.PresencePrefix+">", t.onBeat)
+	if err != nil {
+		return nil, fmt.Errorf("presence: subscribe to heartbeats: %w", err)
+	}
+	if err := t.beat(); err != nil {
+		_ = t.beatSub.Unsubscribe()
 		return nil, fmt.Errorf("presence: first heartbeat: %w", err)
 	}
 	// The watcher's context is not ctx, which only bounds the start.
 	t.watcher, err = t.kv.WatchAll(context.Background())
 	if err != nil {
+		_ = t.beatSub.Unsubscribe()
 		return nil, fmt.Errorf("presence: watch: %w", err)
 	}
 	synced := make(chan struct{})
@@ -178,7 +196,7 @@ func Start(ctx context.Context, cfg Config) (*Tracker, error) {
 func (t *Tracker) openBucket(ctx context.Context, js jetstream.JetStream) error {
 	kcfg := jetstream.KeyValueConfig{
 		Bucket:      persistence.PresenceBucket,
-		Description: "orgstream presence: per-node user counts per org, and node heartbeats",
+		Description: "orgstream presence: per-node user counts per org",
 		History:     1,
 		Storage:     jetstream.MemoryStorage,
 		Replicas:    t.cfg.Replicas,
@@ -249,12 +267,13 @@ func (t *Tracker) Presence(org string) (messages.Presence, error) {
 	return t.view.presence(org), nil
 }
 
-// Stop ends the tracker. With a clean leave (always, but in tests) it
-// removes this node's entries and its heartbeat, so the others drop it at
-// once. Safe to call twice; ctx bounds the leave.
+// Stop ends the tracker. With a clean leave (always, but in tests) it says
+// so on the heartbeat subject, so the others drop this node at once, and
+// removes its entries. Safe to call twice; ctx bounds the leave.
 func (t *Tracker) Stop(ctx context.Context) {
 	t.stopOnce.Do(func() {
 		close(t.stop)
+		_ = t.beatSub.Unsubscribe()
 		_ = t.watcher.Stop()
 		t.wg.Wait()
 		if t.leave {

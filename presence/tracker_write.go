@@ -18,9 +18,9 @@ func encodeHeartbeat(node string) []byte {
 	return b
 }
 
-// write is the one goroutine that writes to the bucket: the heartbeat every
-// Heartbeat, this node's dirty entries at most once per Debounce (a burst of
-// connects is one write per org), and the purges of stale nodes.
+// write is the one goroutine that writes: the heartbeat every Heartbeat,
+// this node's dirty entries at most once per Debounce (a burst of connects
+// is one write per org), and the purges of stale nodes.
 func (t *Tracker) write() {
 	defer t.wg.Done()
 	hb := time.NewTicker(t.cfg.Heartbeat)
@@ -32,9 +32,9 @@ func (t *Tracker) write() {
 		case <-t.stop:
 			return
 		case <-hb.C:
-			c, cancel := context.WithTimeout(context.Background(), t.cfg.OpTimeout)
-			t.report(t.beat(c))
-			cancel()
+			if err := t.beat(); err != nil {
+				t.log.Debug("presence: heartbeat", zap.Error(err))
+			}
 			continue
 		case <-t.wake:
 			if due != nil {
@@ -54,10 +54,11 @@ func (t *Tracker) write() {
 	}
 }
 
-// beat writes this node's heartbeat.
-func (t *Tracker) beat(ctx context.Context) error {
-	_, err := t.kv.Put(ctx, heartbeatKey(t.inst), t.hbValue)
-	return err
+// beat publishes this node's heartbeat on core NATS: no JetStream stream,
+// so no leader election, stands between a node and the others' knowing
+// that it lives. (The connection buffers it while reconnecting.)
+func (t *Tracker) beat() error {
+	return t.cfg.Conn.Publish(beatPrefix+t.inst, t.hbValue)
 }
 
 // remove removes key, leaving a marker that expires where the server
@@ -69,9 +70,13 @@ func (t *Tracker) remove(ctx context.Context, key string) error {
 	return t.kv.Purge(ctx, key)
 }
 
-// leaveBucket removes every entry this node may have written, then its
-// heartbeat: the others drop it at once (Stop, after the writer ended).
+// leaveBucket tells the others that this node leaves (they drop it at
+// once) and removes every entry it may have written (Stop, after the
+// writer ended).
 func (t *Tracker) leaveBucket(ctx context.Context) {
+	if err := t.cfg.Conn.Publish(leavePrefix+t.inst, nil); err == nil {
+		_ = t.cfg.Conn.FlushTimeout(t.cfg.OpTimeout)
+	}
 	t.lmu.Lock()
 	for org := range t.dirty {
 		t.written[org] = true // it may have been written before it changed
@@ -151,10 +156,10 @@ func (t *Tracker) flush(ctx context.Context) bool {
 	return ok
 }
 
-// purgeInstance removes a stale node's entries, then its heartbeat. Every
-// survivor does it; removals are idempotent.
+// purgeInstance removes a node's entries of orgs. Every survivor does it
+// for a stale node; removals are idempotent.
 func (t *Tracker) purgeInstance(ctx context.Context, inst string, orgs []string) error {
-	for _, key := range append(orgKeys(orgs, inst), heartbeatKey(inst)) {
+	for _, key := range orgKeys(orgs, inst) {
 		c, cancel := context.WithTimeout(ctx, t.cfg.OpTimeout)
 		err := t.remove(c, key)
 		cancel()
