@@ -160,7 +160,11 @@ test('sse: a bare EventSource resumes across a daemon restart with no gap and no
   // The restart: SIGTERM ends the stream (1001); events published while the
   // browser waits to reconnect come with the resume.
   await daemon.stop();
-  await page.waitForFunction(() => window.sse.errors >= 1);
+  // The daemon listens before it is ready and answers 503 meanwhile, which
+  // an EventSource takes as final: restart it right after a failed attempt
+  // (connection refused), so that the next one, retry ms (1-3 s) later,
+  // finds it ready.
+  await page.waitForFunction(() => window.sse.errors >= 2);
   await daemon.start();
   assert.deepEqual(await daemon.publish(pub, 3), [6, 7, 8]);
   await page.waitForFunction(() => window.sse.events.length >= 8 || window.es.readyState === 2, null, { timeout: STEP });
