@@ -43,8 +43,8 @@ type Config struct {
 	// OrgIdleGrace is how long an org actor (and its live feed) lives after
 	// its last client left. Zero means DefaultOrgIdleGrace.
 	OrgIdleGrace time.Duration
-	// WindowBytes bounds the encoded frames (plain and deflated) of an
-	// org's window; the oldest leave first, the newest always stays. Zero
+	// WindowBytes bounds the encoded frames of an org's window, each
+	// counted with all its forms (messages.Frame.MemBound); the oldest leave first, the newest always stays. Zero
 	// means DefaultWindowBytes.
 	WindowBytes int
 	// MaxQueueBytes bounds the frames waiting in a connection's outbound

@@ -145,14 +145,6 @@ func (c *conn) start(ctx actor.Context) {
 		c.env.wg.Add(1)
 		go c.readLoop(root)
 	}
-	if c.stream.SSE != nil {
-		// The response head and retry go first, before the org pushes
-		// the welcome.
-		b, g := c.sseOpening()
-		if kick, ok := c.sub.push(b, nil, g, modePush); ok && kick {
-			ctx.Send(ctx.Self(), flushMsg)
-		}
-	}
 	ctx.Send(c.entry.pid, &subscribe{sub: c.sub, pos: position{
 		resume: c.stream.Resume, last: c.stream.LastSeq, epoch: c.stream.Epoch,
 	}, stream: c.stream})

@@ -264,12 +264,24 @@ func (h *Hub) Open(sock net.Conn, s messages.Stream) {
 	h.conns[id] = c
 	h.cfg.Metrics.Connections.Add(1)
 	h.mu.Unlock()
+	kick := false
+	if s.SSE != nil {
+		// The response head and retry go first: before the heartbeat can
+		// ping (once the actor's PID is known) and the org pushes the
+		// welcome (once the actor started).
+		b, g := c.sseOpening()
+		kick, _ = c.sub.push(b, nil, g, modePush)
+	}
 
 	h.log.Info("stream opened", zap.String("conn_id", id), zap.String("org", s.Org),
 		zap.String("user", s.User), zap.String("remote", s.RemoteAddr),
 		zap.Bool("resume", s.Resume), zap.Uint64("last_seq", s.LastSeq), zap.Stringer("encoding", c.sub.enc))
-	c.ref.Store(h.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return c },
-		actor.WithDispatcher(h.connDispatcher))))
+	pid := h.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return c },
+		actor.WithDispatcher(h.connDispatcher)))
+	c.ref.Store(pid)
+	if kick {
+		h.sys.Root.Send(pid, flushMsg) // the socket did not take it all at once
+	}
 }
 
 // refuse closes a just-upgraded socket with code, before any actor exists;

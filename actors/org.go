@@ -112,8 +112,11 @@ func (a *orgActor) start(ctx actor.Context) {
 
 	self := ctx.Self()
 	root := ctx.ActorSystem().Root
+	// The follower's goroutine encodes each event, with the epoch read here
+	// for its SSE id: the log is not called from that goroutine.
+	epoch := cfg.Epoch
 	feed, err := env.log.Follow(a.org, win.Head(), func(ev messages.Event) {
-		f := messages.EncodeEventIn(ev, env.log.Epoch())
+		f := messages.EncodeEventIn(ev, epoch)
 		root.Send(self, &liveEvent{ev: ev, frame: &f})
 	})
 	if err != nil {

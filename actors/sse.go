@@ -21,7 +21,8 @@ import (
 // is written, then a comment naming the code, the gzip trailer, and the
 // socket closes.
 
-// sseStatus* are the HTTP refusals of an SSE stream that the hub decides:
+// sseCode* are the codes of the HTTP refusals of an SSE stream that the hub
+// decides:
 // where a WebSocket would get 4029 or 1001 right after its upgrade, an SSE
 // request gets 429 or 503 before anything is streamed.
 const (
@@ -160,8 +161,10 @@ func (h *Hub) refuseSSE(sock net.Conn, s *messages.SSEStream, code uint16, reaso
 	if code == CloseTooManyStreams {
 		status, errCode = http.StatusTooManyRequests, sseCodeTooMany
 	}
-	_ = sock.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = sock.Write(s.Refusal(status, errCode, reason))
+	if s.Refusal != nil {
+		_ = sock.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = sock.Write(s.Refusal(status, errCode, reason))
+	}
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()

@@ -27,6 +27,9 @@ type GzipBlock struct {
 	Block []byte
 	CRC   uint32
 	Size  int
+	// shift is crcShift(Size), computed once with the block, so that
+	// folding it into a connection's CRC is one multiplication.
+	shift uint32
 }
 
 // SSE returns the frame as one SSE message:
@@ -195,7 +198,7 @@ var syncBlock = []byte{0, 0, 0, 0xff, 0xff}
 // pay (short or random data) msg is written as stored blocks, so a block
 // never exceeds storedSize(len(msg)).
 func NewGzipBlock(msg []byte) GzipBlock {
-	g := GzipBlock{CRC: crc32.ChecksumIEEE(msg), Size: len(msg)}
+	g := GzipBlock{CRC: crc32.ChecksumIEEE(msg), Size: len(msg), shift: crcShift(uint64(len(msg)))}
 	d := deflaters.Get().(*deflater)
 	d.out.Reset()
 	d.w.Reset(&d.out)
@@ -240,7 +243,7 @@ type GzipStream struct {
 
 // Add folds a block the connection queued into the trailer's checksum.
 func (s *GzipStream) Add(g GzipBlock) {
-	s.crc = crc32Combine(s.crc, g.CRC, uint64(g.Size))
+	s.crc = multModP(g.shift, s.crc) ^ g.CRC
 	s.size += uint32(g.Size)
 }
 

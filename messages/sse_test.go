@@ -173,3 +173,34 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// The per-event cost of the SSE forms (once per event and node, by the
+// first reader) and the per-delivery cost a gzip connection adds (folding
+// the block's CRC into its trailer).
+func BenchmarkFrameSSE(b *testing.B) {
+	ev := Event{Seq: 42, Topic: "orders.updated", Time: ts0,
+		Data: json.RawMessage(`{"order":42,"status":"shipped","pad":"` + strings.Repeat("x", 200) + `"}`)}
+	b.Run("sse", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			f := EncodeEventIn(ev, "e-dnevqphdnh08")
+			_ = f.For(EncSSE)
+		}
+	})
+	b.Run("sse-gzip", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			f := EncodeEventIn(ev, "e-dnevqphdnh08")
+			_ = f.For(EncSSEGzip)
+		}
+	})
+	b.Run("gzip-fold", func(b *testing.B) {
+		f := EncodeEventIn(ev, "e-dnevqphdnh08")
+		g := f.SSEGzip()
+		var s GzipStream
+		b.ReportAllocs()
+		for b.Loop() {
+			s.Add(g)
+		}
+	})
+}

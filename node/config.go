@@ -115,8 +115,9 @@ type Config struct {
 	// for instant replay; older retained events are replayed from the log.
 	// Zero means DefaultWindowSize.
 	WindowSize int
-	// WindowBytes bounds the encoded frames (plain and deflated) each org
-	// keeps in its window; the oldest leave first, the newest always stays.
+	// WindowBytes bounds the encoded frames each org keeps in its window,
+	// each counted with all its forms (messages.Frame.MemBound: plain,
+	// deflated, and its SSE forms at their bound); the oldest leave first, the newest always stays.
 	// Zero means DefaultWindowBytes.
 	WindowBytes int
 	// OrgIdleGrace is how long an org's actor and live feed outlive its last

@@ -33,6 +33,12 @@ const (
 // themselves, with no per-connection framing, and every HTTP/1.x client
 // (net/http, curl, EventSource) reads such a body to its end.
 func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		// The GET pattern also matches HEAD, which must get no body.
+		w.Header().Set("Allow", http.MethodGet)
+		s.refuse(w, r, newAPIError(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method not allowed on this route"))
+		return
+	}
 	req := streamRequestFromHTTP(r)
 	req.sse = true
 	st, e := s.checkStream(&req)

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,4 +104,18 @@ func FuzzAcceptsGzip(f *testing.F) {
 			t.Fatalf("%q accepted gzip", in)
 		}
 	})
+}
+
+// HEAD, which the GET route also matches, is refused: a stream has no
+// head-only form.
+func TestSSEHead(t *testing.T) {
+	env := newTestEnv(t, nil)
+	resp, err := http.Head(env.url(SSEPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET" {
+		t.Fatalf("HEAD: %d, Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
+	}
 }

@@ -1,14 +1,17 @@
 package messages
 
-// crc32Combine returns the CRC-32 (IEEE) of A followed by B from the CRCs of
-// A and B and the length of B, in O(log len2): a compressed SSE stream folds
-// each shared block's precomputed CRC into its own without reading the
-// message again. It is zlib's crc32_combine (multiplication modulo the CRC
-// polynomial, with x^(2^n) precomputed), rewritten here since hash/crc32
-// has none.
-func crc32Combine(crc1, crc2 uint32, len2 uint64) uint32 {
-	return multModP(x2nModP(len2, 3), crc1) ^ crc2
-}
+// A compressed SSE stream's trailer needs the CRC-32 (IEEE) of everything
+// the connection sent, but its messages are shared blocks compressed once:
+// reading each message again per connection would cost what encode-once
+// saves. CRC arithmetic gives it from the blocks' own CRCs: the CRC of A
+// followed by B is crc(A)·x^(8·len(B)) + crc(B) modulo the polynomial
+// (zlib's crc32_combine, rewritten here since hash/crc32 has none). Each
+// block keeps its x^(8·len) (crcShift), so a connection folds it in with
+// one multiplication (GzipStream.Add).
+
+// crcShift is x^(8n) modulo the polynomial: the factor that moves a CRC
+// past n more bytes.
+func crcShift(n uint64) uint32 { return x2nModP(n, 3) }
 
 // crcPoly is the IEEE polynomial, reflected.
 const crcPoly = 0xedb88320
