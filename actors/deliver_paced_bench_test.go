@@ -27,13 +27,13 @@ func BenchmarkDeliverPaced(b *testing.B) {
 	}
 }
 
-// BenchmarkDeliverScoped is BenchmarkDeliverPaced with topic scopes
+// BenchmarkDeliverPacedScoped is BenchmarkDeliverPaced with topic scopes
 // (PROTOCOL.md "Scoped delivery"): 1,000 connections, each scoped to one of
 // 10 topics, events cycling over the 10, so each event reaches 100 of
 // them. Set against 1000conns of BenchmarkDeliverPaced (every event to
 // every connection) and its 100conns (the same deliveries per event,
 // without the 900 connections the filter passes over).
-func BenchmarkDeliverScoped(b *testing.B) {
+func BenchmarkDeliverPacedScoped(b *testing.B) {
 	b.Run("1000conns-10topics", func(b *testing.B) { benchDeliverPaced(b, 1000, 10) })
 }
 

@@ -15,7 +15,7 @@ import (
 // per event, inside the timed loop).
 func BenchmarkDeliverSSE(b *testing.B) {
 	for _, enc := range []messages.Encoding{messages.EncWS, messages.EncSSE, messages.EncSSEGzip} {
-		b.Run(enc.String(), func(b *testing.B) { benchDeliver(b, 1000, enc) })
+		b.Run(enc.String(), func(b *testing.B) { benchDeliver(b, 1000, enc, 0) })
 	}
 }
 

@@ -164,6 +164,7 @@ func TestHistory(t *testing.T) {
 
 	// Refusals.
 	other := n.Token(t, "other", "bob", time.Hour, false)
+	anySub := n.Token(t, "*", "bob", time.Hour, false)
 	for _, tc := range []struct {
 		name, org, token, query string
 		status                  int
@@ -172,6 +173,7 @@ func TestHistory(t *testing.T) {
 		{"no token", org, "", "after=0", 401, "missing_token"},
 		{"bad token", org, "x.y.z", "after=0", 401, "invalid_token"},
 		{"other org", org, other, "after=0", 403, "forbidden"},
+		{"subscribe token for every org", org, anySub, "after=0", 403, "forbidden"},
 		{"no after", org, tokens[0].token, "limit=5", 400, "invalid_query"},
 		{"negative after", org, tokens[0].token, "after=-1", 400, "invalid_query"},
 		{"limit 0", org, tokens[0].token, "after=0&limit=0", 400, "invalid_query"},

@@ -106,7 +106,8 @@ func parseHistoryQuery(raw string) (historyQuery, error) {
 }
 
 // handleHistory serves GET /v2/realtime/orgs/{org}/events: a page of the
-// org's events for any token of the org (a publisher's "*" too), filtered by
+// org's events for any token of the org (a publish token for "*" too; a
+// subscribe token for "*" names no org), filtered by
 // the token's scope (its topics, narrowed by a topics query, and its sub
 // against each event's "to") exactly as a stream would be.
 func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
@@ -133,7 +134,7 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, newAPIError(http.StatusBadRequest, CodeInvalidOrg, "invalid org id"))
 		return
 	}
-	if claims.Org != org && claims.Org != auth.AnyOrg {
+	if claims.Org != org && (claims.Org != auth.AnyOrg || claims.Scope != auth.ScopePublish) {
 		s.refuse(w, r, newAPIError(http.StatusForbidden, CodeForbidden, "the token is not for this org"))
 		return
 	}

@@ -40,12 +40,17 @@ func newWindow(head uint64, size, maxBytes int, retention time.Duration) *window
 	return &window{head: head, size: size, maxBytes: maxBytes, retention: retention}
 }
 
-// frameBytes is what an entry's frames hold in memory.
+// frameBytes is what an entry's frames hold in memory, with the user ids
+// of its "to" (up to 100 of 256 bytes: more than the frame itself can be).
 func frameBytes(e *entry) int {
 	if e.frame == nil {
 		return 0
 	}
-	return e.frame.MemBound()
+	n := e.frame.MemBound()
+	for _, u := range e.frame.To {
+		n += len(u)
+	}
+	return n
 }
 
 // dropFront removes the n oldest entries.

@@ -184,7 +184,7 @@ func topicsOf(raw json.RawMessage) ([]string, error) {
 		return nil, fmt.Errorf("%w: not an array of strings", ErrTopics)
 	}
 	if err := messages.ParsePatterns(ts); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrTopics, strings.TrimPrefix(strings.ReplaceAll(err.Error(), "messages: ", ""), "messages: "))
+		return nil, fmt.Errorf("%w: %s", ErrTopics, strings.ReplaceAll(err.Error(), "messages: ", ""))
 	}
 	return ts, nil
 }
