@@ -32,9 +32,10 @@ type cluster struct {
 // startCluster starts k nodes at once (a clustered JetStream needs a quorum
 // before any node can open its log) and waits until every node is ready and
 // a publish through each of them is acknowledged. Nodes get only the flags
-// PROTOCOL.md's cluster section names (and --listen, --data-dir): no
-// --nats-listen, so all but one find the default 4222 taken and fall back to
-// a free port.
+// PROTOCOL.md's cluster section names (and --listen, --data-dir,
+// --nats-listen). The fallback from a taken 4222 to a free port is
+// persistence's test; here it made one node's NATS take a port handed to
+// another node a moment before.
 func startCluster(t *testing.T, k int) *cluster {
 	t.Helper()
 	b := make([]byte, 32)
@@ -42,9 +43,13 @@ func startCluster(t *testing.T, k int) *cluster {
 	c := &cluster{t: t, secret: hex.EncodeToString(b), nodes: make([]*daemon, k)}
 	// Distinct ports: freeAddr alone may hand out a port it handed out a
 	// moment ago (then one node's HTTP would take another's route port).
-	ports := freeAddrs(t, 2*k)
+	// The NATS client ports too: a node whose default 4222 is taken would
+	// listen on a random port, which may be one handed out here a moment
+	// ago to another node's HTTP (seen: "bind: address already in use").
+	ports := freeAddrs(t, 3*k)
 	c.addrs = ports[:k]
-	routes := ports[k:]
+	routes := ports[k : 2*k]
+	clients := ports[2*k:]
 	for i := range k {
 		var others []string
 		for j, r := range routes {
@@ -60,6 +65,7 @@ func startCluster(t *testing.T, k int) *cluster {
 			Args: []string{
 				"--node-name", fmt.Sprintf("n%d", i+1),
 				"--cluster-listen", routes[i],
+				"--nats-listen", clients[i],
 				"--routes", strings.Join(others, ","),
 				"--replicas", fmt.Sprint(k),
 			},

@@ -39,7 +39,10 @@ func connect(t testing.TB, e *Embedded) *nats.Conn {
 // openJetStream opens a log that is closed at cleanup.
 func openJetStream(t testing.TB, cfg JetStreamConfig) *JetStreamLog {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Generous: a replicated stream's creation waits for its Raft group,
+	// which on a loaded 2-core box (the whole suite in parallel) has
+	// taken over 10 s.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	l, err := OpenJetStream(ctx, cfg)
 	if err != nil {
