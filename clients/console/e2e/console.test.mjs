@@ -11,7 +11,7 @@
 // on failure too, and the daemon's log to e2e/artifacts/daemon.log.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -130,6 +130,9 @@ async function publishFromPage(page, data) {
   return Number(m[1]);
 }
 
+/** The presence panel's GET on a daemon without the presence route (404), which the panel shows. */
+const presence404 = (m) => /status of 404/.test(m.text()) && /\/presence$/.test(m.location()?.url ?? '');
+
 const LAUNCH = {
   executablePath: CHROMIUM,
   headless: true,
@@ -185,7 +188,7 @@ test('console: mint, connect, publish, survive a daemon restart with a resume', 
   page.on('console', (m) => {
     // While the daemon restarts, reconnection attempts fail: Chromium logs
     // those on its own, they are expected.
-    if (m.type() === 'error' && !/WebSocket connection to .* failed/.test(m.text())) problems.push('console: ' + m.text());
+    if (m.type() === 'error' && !/WebSocket connection to .* failed/.test(m.text()) && !presence404(m)) problems.push('console: ' + m.text());
   });
   page.on('websocket', (ws) => {
     // An assert here would throw into Playwright's emitter, not the test:
@@ -296,7 +299,7 @@ test('console without --dev: no mint buttons; a pasted token connects; refusals 
   page.on('pageerror', (e) => problems.push('page error: ' + e.message));
   page.on('console', (m) => {
     // The refused publish below is a 403 the browser reports on its own.
-    if (m.type() === 'error' && !/status of 403/.test(m.text())) problems.push('console: ' + m.text());
+    if (m.type() === 'error' && !/status of 403/.test(m.text()) && !presence404(m)) problems.push('console: ' + m.text());
   });
   await page.goto(daemon.base + '/');
   await page.getByTestId('connect').waitFor();
@@ -321,5 +324,159 @@ test('console without --dev: no mint buttons; a pasted token connects; refusals 
 
   await page.getByTestId('disconnect').click();
   await page.locator('[data-testid="state"][data-state="closed"]').waitFor();
+  assert.deepEqual(problems, []);
+});
+
+/** The pretty-printed JSON the page shows for the event row of seq. */
+const eventJSON = async (page, seq) => {
+  const row = page.locator(`[data-testid="event-row"][data-seq="${seq}"]`);
+  if ((await row.getByTestId('event-json').count()) === 0) await row.getByTestId('event-toggle').click();
+  return row.getByTestId('event-json').textContent();
+};
+
+const clipboard = (page) => page.evaluate(() => navigator.clipboard.readText());
+
+test('console panels: full event JSON with copy, filter, page-life counters, resume markers, retry now, token copy, org warning, phone layout', { timeout: 240_000 }, async (t) => {
+  mkdirSync(artifacts, { recursive: true });
+  const tmp = mkdtempSync(join(tmpdir(), 'orgstream-console-e2e-'));
+  const log = createWriteStream(join(artifacts, 'daemon-panels.log'));
+  const daemon = new Daemon(binary(), await freePort(), join(tmp, 'data'), log);
+  let context = null;
+  let page = null;
+  const problems = [];
+  t.after(async () => {
+    if (page) await page.screenshot({ path: join(artifacts, 'console-panels.png'), fullPage: true }).catch(() => {});
+    await context?.close().catch(() => {});
+    try {
+      await daemon.stop();
+    } finally {
+      daemon.kill();
+      log.end();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  await daemon.start();
+  context = await chromium.launchPersistentContext(join(tmp, 'profile'), { ...LAUNCH, permissions: ['clipboard-read', 'clipboard-write'] });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(STEP);
+  page.on('pageerror', (e) => problems.push('page error: ' + e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/WebSocket connection to .* failed|Failed to load resource/.test(m.text())) problems.push('console: ' + m.text());
+  });
+  const sockets = [];
+  page.on('websocket', (ws) => sockets.push(new URL(ws.url()).pathname));
+
+  await page.goto(daemon.base + '/');
+  await page.getByTestId('mint-org').fill('acme');
+  await page.getByTestId('mint-sub').fill('alice');
+  await page.getByTestId('mint-token').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="token-input"]').value.startsWith('eyJ'));
+  const token = await page.getByTestId('token-input').inputValue();
+
+  // Copy buttons for tokens.
+  await page.getByTestId('copy-token').click();
+  await page.locator('[data-testid="copy-token"][data-copied="copied"]').waitFor();
+  assert.equal(await clipboard(page), token);
+
+  await page.getByTestId('connect').click();
+  await page.locator('[data-testid="state"][data-state="open"]').waitFor();
+  await page.locator('[data-testid="transport"][data-transport="websocket"]').waitFor();
+  assert.match(await page.getByTestId('welcome').textContent(), /^as of connect \(.*\): acme\/alice · .* head 0 · not resumed/);
+  await page.locator('[data-testid="connect-row"]').waitFor();
+
+  await page.getByTestId('mint-publish-token').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="publish-token"]').value.startsWith('eyJ'));
+  await page.getByTestId('copy-publish-token').click();
+  assert.equal(await clipboard(page), await page.getByTestId('publish-token').inputValue());
+
+  // A long event: the row is cut, the expanded row is the whole event, pretty-printed, and copies.
+  const long = { text: 'x'.repeat(600), nested: { list: [1, 2, 3], ok: true } };
+  await page.getByTestId('publish-topic').fill('orders.created');
+  assert.equal(await publishFromPage(page, JSON.stringify(long)), 1);
+  await page.getByTestId('publish-topic').fill('billing.paid');
+  assert.equal(await publishFromPage(page, '{"invoice":"inv-42"}'), 2);
+  await page.locator('[data-testid="event-row"][data-seq="2"]').waitFor();
+  const row1 = page.locator('[data-testid="event-row"][data-seq="1"]');
+  assert.ok((await row1.locator('code.data').textContent()).endsWith('…'));
+  const json = await eventJSON(page, 1);
+  const shown = JSON.parse(json);
+  assert.deepEqual({ seq: shown.seq, topic: shown.topic, data: shown.data }, { seq: 1, topic: 'orders.created', data: long });
+  assert.match(json, /\n {2}"data": \{\n {4}"text": "x{600}",/);
+  await row1.getByTestId('copy-event').click();
+  assert.equal(await clipboard(page), json);
+
+  // The filter box narrows the list on the page.
+  await page.getByTestId('event-filter').fill('inv-42');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="event-row"]').length === 1);
+  assert.deepEqual(await listedSeqs(page), [2]);
+  assert.equal(await page.getByTestId('filter-count').textContent(), '1 of 2 shown');
+  await page.getByTestId('event-filter').fill('orders');
+  await page.waitForFunction(() => document.querySelector('[data-testid="event-row"]')?.getAttribute('data-seq') === '1');
+  await page.getByTestId('event-filter').fill('');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="event-row"]').length === 2);
+
+  // The publish org differs from the connected one: a warning.
+  assert.equal(await page.getByTestId('publish-org-warning').count(), 0);
+  await page.getByTestId('publish-org').fill('other-org');
+  await page.getByTestId('publish-org-warning').waitFor();
+  await page.getByTestId('publish-org').fill('acme');
+  await page.getByTestId('publish-org-warning').waitFor({ state: 'detached' });
+
+  // Counters run for the page's life: Disconnect → Connect keeps them, and the resume leaves a marker row.
+  await page.waitForFunction(() => document.querySelector('[data-testid="count-events"]').textContent === '2');
+  await page.getByTestId('disconnect').click();
+  await page.locator('[data-testid="state"][data-state="closed"]').waitFor();
+  assert.equal(await counter(page, 'events'), 2);
+  await page.getByTestId('publish-topic').fill('while.away');
+  assert.equal(await publishFromPage(page, '{"n":3}'), 3);
+  await page.getByTestId('connect').click();
+  await page.locator('[data-testid="state"][data-state="open"]').waitFor();
+  await page.locator('[data-testid="event-row"][data-seq="3"]').waitFor();
+  await page.waitForFunction(() => document.querySelector('[data-testid="count-events"]').textContent === '3');
+  assert.equal(await counter(page, 'resumes'), 1);
+  assert.match(await page.locator('[data-testid="resume-row"]').first().textContent(), /connected, resumed after seq 2: replayed 3…3 \(WebSocket\)/);
+  assert.match(await page.getByTestId('welcome').textContent(), /^as of connect .* resumed after seq 2, replayed 3…3/);
+
+  // The daemon goes away: a countdown and "retry now", which starts an attempt at once.
+  await daemon.stop();
+  await page.getByTestId('retry-countdown').waitFor();
+  assert.match(await page.getByTestId('retry-countdown').textContent(), /^reconnecting in \d+\.\d s$/);
+  // Wait for a pending attempt at least 2 s away, so that one within the next second is the button's.
+  await page.waitForFunction(() => {
+    const m = /in (\d+\.\d) s/.exec(document.querySelector('[data-testid="retry-countdown"]')?.textContent ?? '');
+    return m && Number(m[1]) >= 2;
+  }, null, { timeout: 60_000 });
+  const before = sockets.length;
+  await page.getByTestId('retry-now').click();
+  for (const until = Date.now() + 1_000; sockets.length === before && Date.now() < until; ) await sleep(20);
+  assert.equal(sockets.length, before + 1, 'retry now opened no new attempt at once');
+  await daemon.start();
+  await page.getByTestId('retry-now').click({ timeout: 2_000 }).catch(() => {}); // the backoff may be long by now
+  await page.locator('[data-testid="state"][data-state="open"]').waitFor();
+  assert.equal(await page.getByTestId('retry').count(), 0);
+  await page.waitForFunction(() => document.querySelector('[data-testid="count-resumes"]').textContent === '2');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="resume-row"]').length === 2);
+
+  // The presence panel asks the daemon while connected.
+  await page.waitForFunction(() => document.querySelector('[data-testid="presence-summary"], [data-testid="presence-error"]'));
+
+  // Screenshots: desktop (1280 px) with a row open, then phone (390 px) without sideways scrolling.
+  await eventJSON(page, 2);
+  await page.screenshot({ path: join(artifacts, 'console-desktop.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForFunction(() => document.scrollingElement.scrollWidth <= 390);
+  const layout = await page.evaluate(() => ({
+    scroll: document.scrollingElement.scrollWidth,
+    data: document.querySelector('[data-testid="event-row"] code.data').getBoundingClientRect().width,
+    counters: document.querySelector('.counters').getBoundingClientRect().right,
+  }));
+  assert.ok(layout.scroll <= 390, `scrollWidth ${layout.scroll}`);
+  assert.ok(layout.counters <= 390, `counters end at ${layout.counters}`);
+  assert.ok(layout.data >= 250, `data column ${layout.data} px wide`);
+  await page.screenshot({ path: join(artifacts, 'console-phone.png'), fullPage: true });
+  for (const name of ['console-desktop.png', 'console-phone.png']) {
+    if (process.env.ORGSTREAM_SCREENSHOTS) copyFileSync(join(artifacts, name), join(resolve(process.env.ORGSTREAM_SCREENSHOTS), name));
+  }
   assert.deepEqual(problems, []);
 });
