@@ -90,6 +90,7 @@ export class RealtimeClient {
   private readonly subs = new Set<Subscription>();
   private readonly stateListeners = new Set<(s: ConnectionState) => void>();
   private readonly statsListeners = new Set<() => void>();
+  private readonly presenceListeners = new Set<(p: PresenceChange) => void>();
   private readonly counters: MutableStats = {
     connects: 0,
     reconnects: 0,
@@ -236,6 +237,12 @@ export class RealtimeClient {
   onState(listener: (s: ConnectionState) => void): () => void {
     this.stateListeners.add(listener);
     return () => this.stateListeners.delete(listener);
+  }
+
+  /** Calls listener with each presence frame (option presence); returns the unsubscribe. */
+  onPresenceChange(listener: (p: PresenceChange) => void): () => void {
+    this.presenceListeners.add(listener);
+    return () => this.presenceListeners.delete(listener);
   }
 
   /** Calls listener after each change of the counters (once per event: throttle on your side). */
@@ -526,7 +533,9 @@ export class RealtimeClient {
   private onPresenceFrame(f: Record<string, unknown>): void {
     if (typeof f.user !== 'string' || typeof f.state !== 'string') throw new ProtocolError('malformed presence');
     if (!this.welcomed) throw new ProtocolError('presence before the welcome');
-    this.call(this.opts.onPresence, { user: f.user, state: f.state } satisfies PresenceChange);
+    const p: PresenceChange = { user: f.user, state: f.state };
+    this.call(this.opts.onPresence, p);
+    for (const l of Array.from(this.presenceListeners)) this.call(l, p);
   }
 
   private onEventFrame(f: Record<string, unknown>): void {

@@ -148,6 +148,20 @@ describe('presence frames', () => {
     client.close();
   });
 
+  it('onPresenceChange listeners get each frame until they unsubscribe', () => {
+    const { client, ws } = make({ presence: true });
+    const seen: string[] = [];
+    const off = client.onPresenceChange((p) => seen.push(`${p.user} ${p.state}`));
+    client.connect();
+    ws.last().accept();
+    ws.last().send(welcome());
+    ws.last().send({ type: 'presence', user: 'bob', state: 'online' });
+    off();
+    ws.last().send({ type: 'presence', user: 'bob', state: 'offline' });
+    expect(seen).toEqual(['bob online']);
+    client.close();
+  });
+
   it('a malformed presence frame is a protocol error', () => {
     const { client, ws, rec } = make({ presence: true });
     client.connect();
