@@ -55,7 +55,7 @@ export function ConnectPanel({ dev, connected, onConnect, onDisconnect }: Props)
   };
 
   return (
-    <div className="card">
+    <div className="card connect">
       <h2>Connect</h2>
       {dev && (
         <form

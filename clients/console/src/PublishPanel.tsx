@@ -66,7 +66,7 @@ export function PublishPanel({ dev, sessionOrg }: Props): JSX.Element {
 
   return (
     <form
-      className="card"
+      className="card publish"
       onSubmit={(e) => {
         e.preventDefault();
         void send();
