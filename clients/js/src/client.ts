@@ -161,10 +161,10 @@ export class RealtimeClient {
     return fetchPresence({ url: this.opts.url, org, token, fetch: this.opts.fetch, signal });
   }
 
-  /** The org's events after seq `after` (GET …/events), filtered by the token's scope. */
+  /** The org's events after seq `after` (GET …/events), filtered by the token's scope and the `topics` option. */
   async history(after: number, limit?: number, signal?: AbortSignal): Promise<HistoryPage> {
     const { org, token } = await this.httpAuth();
-    return fetchHistory({ url: this.opts.url, org, token, after, limit, fetch: this.opts.fetch, signal });
+    return fetchHistory({ url: this.opts.url, org, token, after, limit, topics: this.opts.topics, fetch: this.opts.fetch, signal });
   }
 
   private async httpAuth(): Promise<{ org: string; token: string }> {

@@ -18,6 +18,12 @@ export interface HistoryPage {
   head: number;
   /** The oldest retained seq. */
   first: number;
+  /**
+   * The seq the daemon's scan went through, when it says (a scope that allows
+   * few events may end a page before `limit`): the next page is after=last;
+   * last == head means caught up.
+   */
+  last?: number;
   events: RealtimeEvent[];
 }
 
@@ -57,11 +63,12 @@ export async function fetchPresence(o: HttpOptions): Promise<PresenceInfo> {
  * fetchHistory reads up to `limit` (1–1000, the daemon's default 100) events
  * after seq `after`, filtered by the token's scope as a stream would be. An
  * `after` older than the retention is an HttpError 410 'window_exceeded'
- * whose body carries `first`.
+ * whose body carries `first`. `topics` narrows it as the stream's option does.
  */
-export async function fetchHistory(o: HttpOptions & { after: number; limit?: number }): Promise<HistoryPage> {
+export async function fetchHistory(o: HttpOptions & { after: number; limit?: number; topics?: readonly string[] }): Promise<HistoryPage> {
   const q: Record<string, string> = { after: String(o.after) };
   if (o.limit !== undefined) q.limit = String(o.limit);
+  if (o.topics && o.topics.length > 0) q.topics = o.topics.join(',');
   const body = await get(o, 'events', q);
   if (typeof body.epoch !== 'string' || typeof body.head !== 'number' || !Array.isArray(body.events)) throw malformed('history');
   return body as unknown as HistoryPage;
