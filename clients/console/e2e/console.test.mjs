@@ -186,9 +186,11 @@ test('console: mint, connect, publish, survive a daemon restart with a resume', 
   page.setDefaultTimeout(STEP);
   page.on('pageerror', (e) => problems.push('page error: ' + e.message));
   page.on('console', (m) => {
-    // While the daemon restarts, reconnection attempts fail: Chromium logs
-    // those on its own, they are expected.
-    if (m.type() === 'error' && !/WebSocket connection to .* failed/.test(m.text()) && !presence404(m)) problems.push('console: ' + m.text());
+    // While the daemon restarts, reconnection attempts and the presence
+    // panel's GETs fail: Chromium logs those on its own, they are expected.
+    if (m.type() === 'error' && !/WebSocket connection to .* failed|Failed to load resource: net::ERR_CONNECTION_REFUSED/.test(m.text()) && !presence404(m)) {
+      problems.push('console: ' + m.text());
+    }
   });
   page.on('websocket', (ws) => {
     // An assert here would throw into Playwright's emitter, not the test:
@@ -362,7 +364,10 @@ test('console panels: full event JSON with copy, filter, page-life counters, res
   page.setDefaultTimeout(STEP);
   page.on('pageerror', (e) => problems.push('page error: ' + e.message));
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/WebSocket connection to .* failed|Failed to load resource/.test(m.text())) problems.push('console: ' + m.text());
+    // While the daemon is away, reconnects and the presence panel's GETs fail: Chromium logs those.
+    if (m.type() === 'error' && !/WebSocket connection to .* failed|Failed to load resource: net::ERR_CONNECTION_REFUSED/.test(m.text()) && !presence404(m)) {
+      problems.push('console: ' + m.text());
+    }
   });
   const sockets = [];
   page.on('websocket', (ws) => sockets.push(new URL(ws.url()).pathname));
