@@ -418,6 +418,12 @@ test('console panels: full event JSON with copy, filter, page-life counters, res
   assert.equal(await page.getByTestId('filter-count').textContent(), '1 of 2 shown');
   await page.getByTestId('event-filter').fill('orders');
   await page.waitForFunction(() => document.querySelector('[data-testid="event-row"]')?.getAttribute('data-seq') === '1');
+  // A word with * or > is a topic pattern, as the server's topics are.
+  for (const [pattern, want] of [['billing.*', [2]], ['*.created', [1]], ['>', [2, 1]], ['orders', [1]], ['orders.created.*', []]]) {
+    await page.getByTestId('event-filter').fill(pattern);
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="event-row"]').length === n, want.length);
+    assert.deepEqual(await listedSeqs(page), want, pattern);
+  }
   await page.getByTestId('event-filter').fill('');
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="event-row"]').length === 2);
 

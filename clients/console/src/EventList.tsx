@@ -35,16 +35,32 @@ export function prettyEvent(r: Extract<Row, { kind: 'event' }>): string {
 }
 
 /**
- * matches tells whether an event row passes the filter: every word of it
- * (case-insensitive) is in the topic, the seq or the data's JSON. Notes
- * (resets, gaps, reconnects) always pass: they explain the list.
+ * topicPattern tells whether topic matches a NATS-style pattern, as the
+ * server's `topics` do: segments split on '.', '*' matches one segment, '>'
+ * (last) one or more.
+ */
+export function topicPattern(pattern: string, topic: string): boolean {
+  const p = pattern.split('.');
+  const t = topic.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return i === p.length - 1 && t.length > i;
+    if (i >= t.length || (p[i] !== '*' && p[i] !== t[i])) return false;
+  }
+  return p.length === t.length;
+}
+
+/**
+ * matches tells whether an event row passes the filter. Each word must
+ * match: a word with '*' or '>' is a topic pattern (topicPattern), any other
+ * is looked for (case-insensitive) in the topic, the seq and the data's JSON.
+ * Notes (resets, gaps, reconnects) always pass: they explain the list.
  */
 export function matches(r: Row, filter: string): boolean {
   if (r.kind !== 'event') return true;
-  const words = filter.toLowerCase().split(/\s+/).filter(Boolean);
+  const words = filter.split(/\s+/).filter(Boolean);
   if (words.length === 0) return true;
   const hay = `${r.seq} ${r.topic} ${r.compact}`.toLowerCase();
-  return words.every((w) => hay.includes(w));
+  return words.every((w) => (/[*>]/.test(w) ? topicPattern(w, r.topic) : hay.includes(w.toLowerCase())));
 }
 
 export function EventList({ rows, max, onClear }: Props): JSX.Element {
@@ -74,7 +90,7 @@ export function EventList({ rows, max, onClear }: Props): JSX.Element {
           type="search"
           value={filter}
           onChange={(e) => setFilter(e.target.value)}
-          placeholder="filter: topic, seq or text in the data (on this page only)"
+          placeholder="filter: a topic pattern (orders.*), or text in topic, seq or data (on this page)"
           aria-label="filter the events"
           data-testid="event-filter"
         />
