@@ -43,8 +43,8 @@ type Config struct {
 	// OrgIdleGrace is how long an org actor (and its live feed) lives after
 	// its last client left. Zero means DefaultOrgIdleGrace.
 	OrgIdleGrace time.Duration
-	// WindowBytes bounds the encoded frames (plain and deflated) of an
-	// org's window; the oldest leave first, the newest always stays. Zero
+	// WindowBytes bounds the encoded frames of an org's window, each
+	// counted with all its forms (messages.Frame.MemBound); the oldest leave first, the newest always stays. Zero
 	// means DefaultWindowBytes.
 	WindowBytes int
 	// MaxQueueBytes bounds the frames waiting in a connection's outbound
@@ -77,6 +77,20 @@ type Config struct {
 	MaxConnsPerUser int
 	// MaxConnsPerOrg bounds open streams per org; 0 = no limit.
 	MaxConnsPerOrg int
+	// Presence hears the per-(org, user) stream counts the hub keeps for
+	// MaxConnsPerUser, whenever one changes. Nil means no presence.
+	Presence PresenceCounts
+}
+
+// PresenceCounts is told how many streams each (org, user) has open on this
+// node. The hub already counts them for its limits; presence hooks on those
+// counts rather than counting again.
+type PresenceCounts interface {
+	// UserStreams reports user's open streams of org on this node after a
+	// stream opened or closed (0 when its last one closed). Calls come in
+	// the order the counts changed, with the hub's lock held: it must not
+	// block nor call back into the hub.
+	UserStreams(org, user string, n int)
 }
 
 func (c *Config) validate() error {

@@ -121,6 +121,11 @@ func (c *conn) do(ctx actor.Context, step closeStep) {
 	case actSendClose:
 		c.sendClose(ctx)
 	case actLinger:
+		if c.stream.SSE != nil {
+			// No closing handshake: the end is written, the socket closes.
+			c.do(ctx, c.cs.peerGone())
+			return
+		}
 		c.startLinger(ctx)
 	case actStop:
 		ctx.Stop(ctx.Self())
@@ -250,13 +255,18 @@ func (c *conn) release(n int, frames [][]byte, err error) {
 // client's answer before the socket closes (so the frame is not lost to a
 // reset).
 func (c *conn) sendClose(ctx actor.Context) {
-	f := ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(c.cs.code), c.cs.reason)))
 	// What was queued before the close (a drain, an expired token, an
 	// org's cut after a jump) goes first, in order, then the close frame.
 	// An outbox that overflowed (a client not reading) was closed then and
 	// dropped its queue: only the end of a frame a direct write started is
 	// left to write.
-	frames := append(c.out.CloseAndTake(nil), f)
+	frames := c.out.CloseAndTake(nil)
+	if c.stream.SSE != nil {
+		// After CloseAndTake: no push can follow the trailer's checksum.
+		frames = append(frames, c.sseEnd())
+	} else {
+		frames = append(frames, ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(c.cs.code), c.cs.reason))))
+	}
 	if done, err := c.send(ctx, &writeDone{frames: frames, closeFrame: true}); done {
 		c.do(ctx, c.cs.closeWritten(err))
 	}
@@ -291,7 +301,7 @@ func (c *conn) finish() {
 func (c *conn) readLoop(root *actor.RootContext) {
 	defer c.env.wg.Done()
 	for {
-		if done, err := c.readFrame(root); done {
+		if done, err := c.read(root); done {
 			root.Send(c.pid, &peerGone{err: err})
 			return
 		}
@@ -304,13 +314,22 @@ func (c *conn) readLoop(root *actor.RootContext) {
 func (c *conn) onReadable(root *actor.RootContext, r *socket.Registration) {
 	// A frame that started arriving must complete within the write timeout.
 	_ = c.sock.SetReadDeadline(time.Now().Add(c.env.writeTimeout))
-	done, err := c.readFrame(root)
+	done, err := c.read(root)
 	if done {
 		r.Remove()
 		root.Send(c.pid, &peerGone{err: err})
 		return
 	}
 	r.Rearm()
+}
+
+// read reads what the client sent: a frame of a WebSocket, anything of an
+// SSE stream.
+func (c *conn) read(root *actor.RootContext) (done bool, err error) {
+	if c.stream.SSE != nil {
+		return c.readSSE()
+	}
+	return c.readFrame(root)
 }
 
 // readFrame reads and handles one client frame: pings are answered, pongs

@@ -1,6 +1,10 @@
 package actors
 
-import "github.com/asynkron/protoactor-go/actor"
+import (
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/orgstream/orgstream/messages"
+)
 
 // deliver queues frame in sub's outbox without blocking: every push the org
 // core decides goes through here. kick reports that the outbox was idle and
@@ -9,8 +13,9 @@ import "github.com/asynkron/protoactor-go/actor"
 // of it), not when the connection closed the outbox itself (the client
 // left, a write failed): its unsubscribe is on the way, and it is neither
 // cut nor counted.
-func deliver(sub *subscriber, frame []byte) (kick, ok, overflowed bool) {
-	kick, ok = sub.out.Queue(frame)
+// frame is the form of from that sub reads.
+func deliver(sub *subscriber, frame []byte, from *messages.Frame) (kick, ok, overflowed bool) {
+	kick, ok = sub.push(frame, from, nil, modeQueue)
 	return kick, ok, !ok && sub.out.Overflowed()
 }
 

@@ -21,11 +21,26 @@ import (
 // DESIGN.md's "encode once" and the zero-allocation goal are about.
 func BenchmarkDeliver(b *testing.B) {
 	for _, conns := range []int{1, 100, 1000} {
-		b.Run(strconv.Itoa(conns)+"conns", func(b *testing.B) { benchDeliver(b, conns) })
+		b.Run(strconv.Itoa(conns)+"conns", func(b *testing.B) { benchDeliver(b, conns, messages.EncWS, 0) })
 	}
 }
 
-func benchDeliver(b *testing.B, conns int) {
+// BenchmarkDeliverScoped is BenchmarkDeliver with 10 topic scopes per org
+// (PERFORMANCE.md: scoped delivery): connection i receives topics
+// "s<i mod 10>.>", the events' topics cycle through the 10, so each event
+// is checked against every connection's scope on the shared frame and
+// written to a tenth of them. Compare with BenchmarkDeliver at the same
+// connections (the check's cost) and at a tenth of them (the same writes).
+func BenchmarkDeliverScoped(b *testing.B) {
+	for _, conns := range []int{100, 1000} {
+		b.Run(strconv.Itoa(conns)+"conns", func(b *testing.B) { benchDeliver(b, conns, messages.EncWS, 10) })
+	}
+}
+
+// benchDeliver delivers b.N events to conns connections that read enc;
+// with scopes > 0, connection i has the topic scope "s<i mod scopes>.>"
+// and event k the topic "s<k mod scopes>.orders".
+func benchDeliver(b *testing.B, conns int, enc messages.Encoding, scopes int) {
 	log := persistence.NewMemory(persistence.MemoryConfig{})
 	// b.N events are sent at once: the outbox must hold them all (80 MB for
 	// one connection at b.N ≈ 300k), or the connection is cut as slow.
@@ -49,7 +64,11 @@ func benchDeliver(b *testing.B, conns int) {
 				}
 			}
 		}()
-		h.Open(sc, messages.Stream{Org: "bench", User: "u" + strconv.Itoa(i), Expiry: time.Now().Add(time.Hour)})
+		st := benchStream(i, enc)
+		if scopes > 0 {
+			st.Scope.Topics = []string{"s" + strconv.Itoa(i%scopes) + ".>"}
+		}
+		h.Open(sc, st)
 	}
 	e := h.entries["bench"]
 	// Wait for every welcome, so only events remain to count.
@@ -69,25 +88,36 @@ func benchDeliver(b *testing.B, conns int) {
 	// A 256-byte event, as in the fan-out target.
 	data := json.RawMessage(`{"order":42,"status":"shipped","pad":"` + strings.Repeat("x", 200) + `"}`)
 	frames := make([]*liveEvent, b.N)
-	total := int64(0) // bytes every client must read
+	total := int64(0) // bytes all clients together must read
+	readers := int64(conns)
+	if scopes > 0 {
+		readers = int64(conns / scopes) // conns is a multiple of scopes
+	}
 	for i := range frames {
-		ev := messages.Event{Seq: uint64(i + 1), Topic: "orders.updated", Time: time.Now(), Data: data}
-		f := messages.EncodeEvent(ev)
+		topic := "orders.updated"
+		if scopes > 0 {
+			topic = "s" + strconv.Itoa(i%scopes) + ".orders"
+		}
+		ev := messages.Event{Seq: uint64(i + 1), Topic: topic, Time: time.Now(), Data: data}
+		f := messages.EncodeEventIn(ev, "e-bench")
 		frames[i] = &liveEvent{ev: ev, frame: &f}
-		total += int64(len(f.Plain))
+		// Measured on a copy: the SSE forms of f are built by its first
+		// push, in the timed loop.
+		sized := messages.EncodeEventIn(ev, "e-bench")
+		total += int64(len(sized.For(enc))) * readers
 	}
 	b.ReportAllocs()
-	b.SetBytes(total / int64(b.N) * int64(conns))
+	b.SetBytes(total / int64(b.N))
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	b.ResetTimer()
 	for i := range frames {
 		h.sys.Root.Send(e.pid, frames[i])
 	}
-	waitBytes(base + total*int64(conns))
+	waitBytes(base + total)
 	b.StopTimer()
 	runtime.ReadMemStats(&after)
-	deliveries := float64(b.N * conns)
+	deliveries := float64(int64(b.N) * readers)
 	b.ReportMetric(deliveries/b.Elapsed().Seconds(), "deliveries/s")
 	// Process-wide, the clients' reads included: an upper bound.
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/deliveries, "allocs/delivery")

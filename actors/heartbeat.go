@@ -50,6 +50,14 @@ func (h *Hub) beat(c *conn, now time.Time, ping bool) {
 	// sweeps: those fall anywhere in the interval, and checking only there
 	// would close a silent client up to three intervals after its last
 	// frame instead of two.
+	if c.stream.SSE != nil {
+		// An SSE client sends nothing to answer with: it is pinged, and a
+		// dead one is found by a failed write or the socket's end.
+		if ping {
+			c.queuePing(h.sys.Root)
+		}
+		return
+	}
 	if now.Sub(time.Unix(0, c.lastRead.Load())) > 2*h.cfg.PingInterval {
 		if c.silenced.CompareAndSwap(false, true) {
 			h.sys.Root.Send(pid, &closeConn{code: CloseGoingAway, reason: "no pong"})

@@ -76,6 +76,8 @@ type orgEntry struct {
 	idle   *time.Timer
 	conns  int
 	users  map[string]int
+	// presence counts the streams that asked for presence frames.
+	presence int
 }
 
 // NewHub starts the actor system, the org supervisor and the heartbeat.
@@ -235,8 +237,17 @@ func (h *Hub) Open(sock net.Conn, s messages.Stream) {
 		h.refuse(sock, s, CloseTooManyStreams, "too many connections")
 		return
 	}
+	// An SSE stream counts like a WebSocket from here on: the same limits,
+	// the same connection counts (metrics, presence), the same heartbeat
+	// and drain.
 	e.conns++
 	e.users[s.User]++
+	if s.Presence {
+		e.presence++
+	}
+	if h.cfg.Presence != nil {
+		h.cfg.Presence.UserStreams(s.Org, s.User, e.users[s.User])
+	}
 	seq := h.connSeq.Add(1)
 	id := h.connPrefix + "-" + strconv.FormatUint(seq, 36)
 	c := &conn{
@@ -244,23 +255,45 @@ func (h *Hub) Open(sock net.Conn, s messages.Stream) {
 		out: socket.NewOutbox(h.cfg.MaxQueueBytes, sock), slot: seq,
 	}
 	c.lastRead.Store(c.opened.UnixNano())
-	c.sub = &subscriber{connID: id, org: s.Org, user: s.User, out: c.out, deflate: s.Deflate}
+	scope := s.Scope
+	scope.User = s.User // an event's "to" names the stream's own user, always
+	c.sub = &subscriber{connID: id, org: s.Org, user: s.User, out: c.out, enc: s.Encoding(), scope: scope, presence: s.Presence}
+	if c.sub.enc == messages.EncSSEGzip {
+		c.sub.gz = new(gzipState)
+	}
 	h.conns[id] = c
 	h.cfg.Metrics.Connections.Add(1)
 	h.mu.Unlock()
+	kick := false
+	if s.SSE != nil {
+		// The response head and retry go first: before the heartbeat can
+		// ping (once the actor's PID is known) and the org pushes the
+		// welcome (once the actor started).
+		b, g := c.sseOpening()
+		kick, _ = c.sub.push(b, nil, g, modePush)
+	}
 
 	h.log.Info("stream opened", zap.String("conn_id", id), zap.String("org", s.Org),
 		zap.String("user", s.User), zap.String("remote", s.RemoteAddr),
-		zap.Bool("resume", s.Resume), zap.Uint64("last_seq", s.LastSeq), zap.Bool("deflate", s.Deflate))
-	c.ref.Store(h.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return c },
-		actor.WithDispatcher(h.connDispatcher))))
+		zap.Bool("resume", s.Resume), zap.Uint64("last_seq", s.LastSeq), zap.Stringer("encoding", c.sub.enc))
+	pid := h.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return c },
+		actor.WithDispatcher(h.connDispatcher)))
+	c.ref.Store(pid)
+	if kick {
+		h.sys.Root.Send(pid, flushMsg) // the socket did not take it all at once
+	}
 }
 
-// refuse closes a just-upgraded socket with code, before any actor exists.
+// refuse closes a just-upgraded socket with code, before any actor exists;
+// an SSE stream gets the HTTP refusal instead (429 for 4029, 503 for 1001).
 func (h *Hub) refuse(sock net.Conn, s messages.Stream, code uint16, reason string) {
 	h.cfg.Metrics.ConnectionsRefused.Add(1)
 	h.log.Info("stream refused", zap.String("org", s.Org), zap.String("user", s.User),
 		zap.String("remote", s.RemoteAddr), zap.Uint16("code", code), zap.String("reason", reason))
+	if s.SSE != nil {
+		h.refuseSSE(sock, s.SSE, code, reason)
+		return
+	}
 	_ = sock.SetWriteDeadline(time.Now().Add(time.Second))
 	_ = ws.WriteFrame(sock, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason)))
 	// Give the client a moment to read the close frame before the socket
@@ -280,8 +313,18 @@ func (h *Hub) connClosed(c *conn) {
 	delete(h.conns, c.id)
 	e := c.entry
 	e.conns--
-	if e.users[c.stream.User]--; e.users[c.stream.User] <= 0 {
+	n := e.users[c.stream.User] - 1
+	if n <= 0 {
+		n = 0
 		delete(e.users, c.stream.User)
+	} else {
+		e.users[c.stream.User] = n
+	}
+	if c.stream.Presence {
+		e.presence--
+	}
+	if h.cfg.Presence != nil {
+		h.cfg.Presence.UserStreams(e.org, c.stream.User, n)
 	}
 	last := h.draining && len(h.conns) == 0 && h.closed != nil
 	h.mu.Unlock()

@@ -66,6 +66,8 @@ func (a *orgActor) Receive(ctx actor.Context) {
 		}, time.Now()))
 	case *unsubscribe:
 		a.core.Unsubscribe(m.connID)
+	case *presenceChange:
+		a.exec(ctx, a.core.Presence(m.frame))
 	case *bounded:
 		a.exec(ctx, a.core.Bounds(m.connID, m.first, m.logHead, m.failed))
 	case *resolved:
@@ -76,6 +78,8 @@ func (a *orgActor) Receive(ctx actor.Context) {
 		a.core.Appended(m.seq)
 	case *flushKicks:
 		a.sendKicks(ctx)
+	case *historyRequest:
+		ctx.Respond(a.history(m))
 	}
 }
 
@@ -108,8 +112,11 @@ func (a *orgActor) start(ctx actor.Context) {
 
 	self := ctx.Self()
 	root := ctx.ActorSystem().Root
+	// The follower's goroutine encodes each event, with the epoch read here
+	// for its SSE id: the log is not called from that goroutine.
+	epoch := cfg.Epoch
 	feed, err := env.log.Follow(a.org, win.Head(), func(ev messages.Event) {
-		f := messages.EncodeEvent(ev)
+		f := messages.EncodeEventIn(ev, epoch)
 		root.Send(self, &liveEvent{ev: ev, frame: &f})
 	})
 	if err != nil {
@@ -166,9 +173,9 @@ func (a *orgActor) recoverWindow(c context.Context, cfg orgcore.Config, head uin
 		first = false
 		size := 0
 		for i := range evs {
-			f := messages.EncodeEvent(evs[i])
+			f := messages.EncodeEventIn(evs[i], cfg.Epoch)
 			win.Add(evs[i].Seq, evs[i].Time, &f)
-			size += len(f.Plain) + len(f.Deflated)
+			size += f.MemBound()
 		}
 		next = evs[len(evs)-1].Seq + 1
 		if !persistence.ReachedReadBytes(evs) {
@@ -248,7 +255,7 @@ func (a *orgActor) pushAll(ctx actor.Context, pushes []orgcore.Push[*subscriber]
 func pushRange(pushes []orgcore.Push[*subscriber], kicks *[]*subscriber, over *[]string) (live, caughtUp int) {
 	for i := range pushes {
 		p := &pushes[i]
-		kick, ok, overflowed := deliver(p.Sub.Conn, p.Frame)
+		kick, ok, overflowed := deliver(p.Sub.Conn, p.Frame, p.From)
 		if kick {
 			*kicks = append(*kicks, p.Sub.Conn)
 		}

@@ -18,6 +18,10 @@ type subscribe struct {
 	stream messages.Stream
 }
 
+// presenceChange is a presence frame for the org's presence=true streams,
+// encoded once by the hub (Hub.PresenceChanged).
+type presenceChange struct{ frame *messages.Frame }
+
 // unsubscribe removes a connection from its org.
 type unsubscribe struct{ connID string }
 

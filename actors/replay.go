@@ -59,12 +59,14 @@ func (h *Hub) goReplay(org *actor.PID, orgID string, sub *coreSub, from, to uint
 		defer h.wg.Done()
 		res := &resolved{connID: sub.ID}
 		defer func() { h.sys.Root.Send(org, res) }()
-		next, ok := h.replay(orgID, sub.Conn, from, to, snap)
+		next, ok := h.replay(orgID, sub.Conn, &sub.Scope, from, to, snap)
 		res.next, res.failed = next, !ok
 	}()
 }
 
-func (h *Hub) replay(org string, sub *subscriber, from, to uint64, snap []*messages.Frame) (uint64, bool) {
+// replay pushes what sub's scope allows of from..to (the log's events are
+// filtered before they are encoded); the seqs it skips count as served.
+func (h *Hub) replay(org string, sub *subscriber, scope *messages.Scope, from, to uint64, snap []*messages.Frame) (uint64, bool) {
 	snapFirst := to + 1 - uint64(len(snap))
 	for from < snapFirst && from <= to {
 		evs, err := h.readLog(org, from, min(replayChunk, int(snapFirst-from)))
@@ -84,7 +86,11 @@ func (h *Hub) replay(org string, sub *subscriber, from, to uint64, snap []*messa
 			if evs[i].Seq != from || from >= snapFirst {
 				break
 			}
-			f := messages.EncodeEvent(evs[i])
+			if !scope.Allows(evs[i].Topic, evs[i].To) {
+				from++
+				continue
+			}
+			f := messages.EncodeEventIn(evs[i], h.cfg.Log.Epoch())
 			if !h.pushPaced(sub, &f) {
 				return from, false
 			}
@@ -93,6 +99,10 @@ func (h *Hub) replay(org string, sub *subscriber, from, to uint64, snap []*messa
 		}
 	}
 	for from <= to {
+		if f := snap[from-snapFirst]; !scope.AllowsFrame(f) {
+			from++
+			continue
+		}
 		if !h.pushPaced(sub, snap[from-snapFirst]) {
 			return from, false
 		}
@@ -123,7 +133,7 @@ func (h *Hub) readLog(org string, from uint64, n int) ([]messages.Event, error) 
 
 // pushPaced queues f for sub, waiting while its outbox is half full.
 func (h *Hub) pushPaced(sub *subscriber, f *messages.Frame) bool {
-	kick, ok := sub.out.PushWait(f.For(sub.deflate))
+	kick, ok := sub.push(f.For(sub.enc), f, nil, modeWait)
 	if kick {
 		h.sys.Root.Send(sub.pid, flushMsg)
 	}

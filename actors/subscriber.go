@@ -4,6 +4,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/orgstream/orgstream/actors/orgcore"
+	"github.com/orgstream/orgstream/messages"
 	"github.com/orgstream/orgstream/transport/socket"
 )
 
@@ -11,12 +12,18 @@ import (
 // outbox, the only part shared with the connection actor. Where its stream
 // stands is the org core's business (orgcore.Sub, whose Conn it is).
 type subscriber struct {
-	connID  string
-	org     string
-	user    string
-	pid     *actor.PID // the connection actor
-	out     *socket.Outbox
-	deflate bool
+	connID string
+	org    string
+	user   string
+	pid    *actor.PID // the connection actor
+	out    *socket.Outbox
+	enc    messages.Encoding
+	// gz is the trailer state of a compressed SSE stream (nil otherwise);
+	// see queue.
+	gz    *gzipState
+	scope messages.Scope
+	// presence: the stream asked for presence frames (presence=true).
+	presence bool
 }
 
 // coreSub is a subscriber as the org core keeps it.
@@ -32,7 +39,7 @@ func newSubscribers() *subscribers { return orgcore.NewSubs[*subscriber]() }
 
 // coreSubOf is sub as the core will keep it.
 func coreSubOf(sub *subscriber) *coreSub {
-	return &coreSub{ID: sub.connID, Org: sub.org, User: sub.user, Deflate: sub.deflate, Conn: sub}
+	return &coreSub{ID: sub.connID, Org: sub.org, User: sub.user, Enc: sub.enc, Scope: sub.scope, Presence: sub.presence, Conn: sub}
 }
 
 // position is where a subscribing client says it is, as its connection

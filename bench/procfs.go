@@ -206,6 +206,16 @@ func (u cpuUsage) recordPerDelivery(r *Result, deliveries uint64) {
 	r.metric(MetricHarnessCPUPerDelivery, per(u.harness), "µs", "")
 }
 
+// recordPerConnect adds "daemon CPU per connect" (µs: CPU seconds over the
+// span ÷ connects): what a connect storm costs the daemon, e.g. with
+// presence on and off (--daemon-arg=--presence=false).
+func (u cpuUsage) recordPerConnect(r *Result, connects int) {
+	if u.daemon < 0 || connects == 0 {
+		return
+	}
+	r.metric("daemon CPU per connect", u.daemon*u.secs/float64(connects)*1e6, "µs", "")
+}
+
 // Metric names the knee scenario reads from a fanout result.
 const (
 	MetricDaemonCPUPerDelivery  = "daemon CPU per delivery"

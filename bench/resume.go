@@ -148,6 +148,7 @@ func RunResumeStorm(ctx context.Context, t *Target, cfg ResumeConfig) (*Result, 
 	r.latency("client catch-up (storm start to last event)", perClient.Snapshot())
 	r.latency("reconnect (dial to welcome)", f.connect.Snapshot())
 	usage.record(r, "during the storm")
+	usage.recordPerConnect(r, cfg.Clients)
 	seqChecks(r, f.seqTotals(), f.resets.Load())
 	if cerr != nil {
 		r.failf("%d clients had not caught up after %s", f.behind(), cfg.Timeout)

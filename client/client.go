@@ -52,7 +52,7 @@ type Client struct {
 	lastSeq atomic.Uint64
 	state   atomic.Int32
 
-	events, duplicates, gaps, dials, welcomes, resumes, resets atomic.Uint64
+	events, duplicates, gaps, holes, dials, welcomes, resumes, resets atomic.Uint64
 }
 
 // New checks cfg, fills its defaults and returns a Client that does nothing
@@ -70,7 +70,7 @@ func New(cfg Config) (*Client, error) {
 		randN:     rand.Int64N,
 		wait:      sleepCtx,
 		done:      make(chan struct{}),
-		tr:        newTracker(cfg.Epoch, cfg.LastSeq, cfg.Resume),
+		tr:        tracker{epoch: cfg.Epoch, last: cfg.LastSeq, known: cfg.Resume, trust: cfg.TrustHoles},
 		epoch:     cfg.Epoch,
 	}
 	c.lastSeq.Store(cfg.LastSeq)
@@ -114,6 +114,7 @@ func (c *Client) Stats() Stats {
 		Events:     c.events.Load(),
 		Duplicates: c.duplicates.Load(),
 		Gaps:       c.gaps.Load(),
+		Holes:      c.holes.Load(),
 		Dials:      d,
 		Reconnects: max(d, 1) - 1,
 		Welcomes:   c.welcomes.Load(),

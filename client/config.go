@@ -57,6 +57,22 @@ type Config struct {
 	LastSeq uint64
 	Resume  bool
 
+	// Topics narrows the stream to events whose topic matches one of these
+	// patterns (query topics=; "orders.*", "billing.>"). Each must be
+	// covered by the token's topics claim, if it has one (else the server
+	// refuses with 403 topic_forbidden, which ends Run). A scoped stream's
+	// seqs have holes; the client takes them as legitimate.
+	Topics []string
+	// TrustHoles takes every hole in the seqs as legitimate. Without it, a
+	// hole on an unscoped stream (an event published to other users) is
+	// checked by one resume, whose replay the server reads from its log:
+	// a lost event comes back. Set it for orgs that publish to users often.
+	TrustHoles bool
+	// Presence asks for presence frames (query presence=true): OnPresence
+	// is called when a user's first stream opens or last stream closes
+	// anywhere in the cluster.
+	Presence bool
+
 	// Compression offers permessage-deflate (no context takeover either
 	// way). The server then compresses frames over 1 KiB; inflating them
 	// borrows a decompressor from a pool shared by every Client.
@@ -71,10 +87,14 @@ type Config struct {
 	OnEvent   func(Event)
 	OnReset   func(Reset)
 	OnState   func(State)
-	// OnGap reports a hole: an event whose seq is not last+1 (a server bug).
-	// The event is not delivered; the client drops the connection and
-	// resumes after the last delivered seq.
+	// OnGap reports a hole the client checks: an event whose seq is not
+	// last+1 on a stream without a topic scope (see TrustHoles). The event
+	// is not delivered; the client drops the connection and resumes after
+	// the last delivered seq, and on that connection takes the first event
+	// after it as it comes.
 	OnGap func(expected, got uint64)
+	// OnPresence receives presence frames (Config.Presence).
+	OnPresence func(Presence)
 	// OnClose is called at the end of every connection attempt. code is
 	// the close code of the close frame that ended it (received, or sent by
 	// the client: 1000 on Close, 1002 on a gap or a malformed frame, 1009

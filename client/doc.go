@@ -45,8 +45,15 @@
 // the last event delivered to OnEvent. Every reconnection asks to resume
 // after it (last_seq=last&epoch=epoch). The server then replays what was
 // missed; the client drops duplicates (seq <= last: counted in
-// Stats.Duplicates) and treats a hole (seq > last+1) as a server bug: it
-// reports it to OnGap, drops the connection and resumes from last.
+// Stats.Duplicates). A hole (seq > last+1) is legitimate when the stream
+// has a topic scope (the welcome's Scoped; Config.Topics or the token's
+// topics claim): it skips the events it may not see, and the client
+// delivers across it (Stats.Holes). On an unscoped stream a hole may be an
+// event published to other users, or a lost one: the client reports it to
+// OnGap, drops the connection and resumes from last, and on that connection
+// delivers the first event after last as it comes (the server replays from
+// its log, so a lost event comes back and a legitimate hole costs one
+// resume, never a loop). Config.TrustHoles skips that check.
 //
 // A fresh start (Config.Resume false) and a Reset set the position to
 // (epoch, head) of the welcome or reset, without an event: everything up

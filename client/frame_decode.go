@@ -25,10 +25,11 @@ var errFrame = errors.New("malformed frame")
 type frameKind uint8
 
 const (
-	kindOther   frameKind = iota // a type this client does not know: ignored
-	kindWelcome                  // "welcome"
-	kindEvent                    // "event"
-	kindReset                    // "reset"
+	kindOther    frameKind = iota // a type this client does not know: ignored
+	kindWelcome                   // "welcome"
+	kindEvent                     // "event"
+	kindReset                     // "reset"
+	kindPresence                  // "presence"
 )
 
 // jstr is a JSON string value: the bytes between its quotes, still
@@ -56,6 +57,10 @@ type rawFrame struct {
 	head                     uint64
 	resumed                  bool
 	replayFrom, replayTo     uint64
+	scoped                   bool
+
+	// presence (and user)
+	state jstr
 
 	// reset (and head)
 	reason jstr
@@ -104,6 +109,10 @@ func decodeFrame(b []byte, f *rawFrame) error {
 			f.head, err = uintValue(v)
 		case "resumed":
 			f.resumed, err = boolValue(v)
+		case "scoped":
+			f.scoped, err = boolValue(v)
+		case "state":
+			f.state, err = stringValue(v)
 		case "replay":
 			f.replayFrom, f.replayTo, err = replayValue(v)
 		case "reason":
@@ -130,6 +139,8 @@ func decodeFrame(b []byte, f *rawFrame) error {
 		f.kind = kindWelcome
 	case "reset":
 		f.kind = kindReset
+	case "presence":
+		f.kind = kindPresence
 	}
 	return nil
 }
@@ -265,13 +276,25 @@ func (s jstr) str() (string, error) {
 
 // welcome builds the Welcome of a welcome frame.
 func (f *rawFrame) welcome() (Welcome, error) {
-	w := Welcome{Head: f.head, Resumed: f.resumed, ReplayFrom: f.replayFrom, ReplayTo: f.replayTo}
+	w := Welcome{Head: f.head, Resumed: f.resumed, ReplayFrom: f.replayFrom, ReplayTo: f.replayTo, Scoped: f.scoped}
 	var err [4]error
 	w.ConnID, err[0] = f.connID.str()
 	w.Org, err[1] = f.org.str()
 	w.User, err[2] = f.user.str()
 	w.Epoch, err[3] = f.epoch.str()
 	return w, errors.Join(err[:]...)
+}
+
+// presence builds the Presence of a presence frame.
+func (f *rawFrame) presence() (Presence, error) {
+	var p Presence
+	var err [2]error
+	p.User, err[0] = f.user.str()
+	p.State, err[1] = f.state.str()
+	if err[0] == nil && err[1] == nil && (p.User == "" || (p.State != PresenceOnline && p.State != PresenceOffline)) {
+		return p, errFrame
+	}
+	return p, errors.Join(err[:]...)
 }
 
 // reset builds the Reset of a reset frame.

@@ -26,9 +26,9 @@ type decoded struct {
 	HasData                  bool
 	ConnID, Org, User, Epoch string
 	Head                     uint64
-	Resumed                  bool
+	Resumed, Scoped          bool
 	ReplayFrom, ReplayTo     uint64
-	Reason                   string
+	Reason, State            string
 	First                    uint64
 }
 
@@ -39,14 +39,14 @@ func decodeAll(b []byte) (decoded, error) {
 	if err := decodeFrame(b, &f); err != nil {
 		return decoded{}, err
 	}
-	d := decoded{Kind: f.kind, Seq: f.seq, Head: f.head, Resumed: f.resumed,
+	d := decoded{Kind: f.kind, Seq: f.seq, Head: f.head, Resumed: f.resumed, Scoped: f.scoped,
 		ReplayFrom: f.replayFrom, ReplayTo: f.replayTo, First: f.first,
 		Data: string(f.data), HasData: f.data != nil}
 	strs := []struct {
 		dst *string
 		src jstr
 	}{{&d.Topic, f.topic}, {&d.ID, f.id}, {&d.ConnID, f.connID}, {&d.Org, f.org},
-		{&d.User, f.user}, {&d.Epoch, f.epoch}, {&d.Reason, f.reason}}
+		{&d.User, f.user}, {&d.Epoch, f.epoch}, {&d.Reason, f.reason}, {&d.State, f.state}}
 	for _, s := range strs {
 		v, err := s.src.str()
 		if err != nil {
@@ -102,11 +102,14 @@ func oracle(b []byte) (decoded, error) {
 	errs := []error{
 		str("type", &typ), str("topic", &d.Topic), str("id", &d.ID), str("ts", &ts),
 		str("conn_id", &d.ConnID), str("org", &d.Org), str("user", &d.User),
-		str("epoch", &d.Epoch), str("reason", &d.Reason),
+		str("epoch", &d.Epoch), str("reason", &d.Reason), str("state", &d.State),
 		num(members, "seq", &d.Seq), num(members, "head", &d.Head), num(members, "first", &d.First),
 	}
 	if raw, ok := members["resumed"]; ok {
 		errs = append(errs, json.Unmarshal(raw, &d.Resumed))
+	}
+	if raw, ok := members["scoped"]; ok {
+		errs = append(errs, json.Unmarshal(raw, &d.Scoped))
 	}
 	if raw, ok := members["replay"]; ok && string(raw) != "null" {
 		rm, err := objectMembers(raw)
@@ -121,7 +124,7 @@ func oracle(b []byte) (decoded, error) {
 	if _, ok := members["type"]; !ok || string(members["type"]) == "null" {
 		return decoded{}, errors.New("oracle: no type")
 	}
-	d.Kind = map[string]frameKind{"event": kindEvent, "welcome": kindWelcome, "reset": kindReset}[typ]
+	d.Kind = map[string]frameKind{"event": kindEvent, "welcome": kindWelcome, "reset": kindReset, "presence": kindPresence}[typ]
 	if d.Kind == kindEvent {
 		if d.Seq == 0 {
 			return decoded{}, errors.New("oracle: seq 0")
@@ -169,7 +172,7 @@ func objectMembers(b []byte) (map[string]json.RawMessage, error) {
 
 var knownKeys = map[string]bool{"type": true, "seq": true, "topic": true, "id": true, "ts": true,
 	"data": true, "conn_id": true, "org": true, "user": true, "epoch": true, "head": true,
-	"resumed": true, "replay": true, "reason": true, "first": true, "from": true, "to": true}
+	"resumed": true, "scoped": true, "state": true, "replay": true, "reason": true, "first": true, "from": true, "to": true}
 
 // payload strips the WebSocket header off an encoded server frame.
 func payload(t testing.TB, frame []byte) []byte {
@@ -214,6 +217,11 @@ func TestDecodeFrame(t *testing.T) {
 			want: decoded{Kind: kindEvent, Seq: 3, TS: ts0.Truncate(time.Second)}},
 		{name: "fresh welcome, replay null", in: `{"type":"welcome","epoch":"e","head":0,"resumed":false,"replay":null}`,
 			want: decoded{Kind: kindWelcome, Epoch: "e"}},
+		{name: "scoped welcome", in: `{"type":"welcome","epoch":"e","head":3,"resumed":false,"scoped":true}`,
+			want: decoded{Kind: kindWelcome, Epoch: "e", Head: 3, Scoped: true}},
+		{name: "presence", in: `{"type":"presence","user":"alice","state":"online"}`,
+			want: decoded{Kind: kindPresence, User: "alice", State: "online"}},
+		{name: "scoped not a bool", in: `{"type":"welcome","scoped":"yes"}`, err: true},
 		{name: "unknown type", in: `{"type":"hello","seq":5}`, want: decoded{Kind: kindOther, Seq: 5}},
 		{name: "max uint64", in: `{"type":"reset","head":18446744073709551615}`, want: decoded{Kind: kindReset, Head: 1<<64 - 1}},
 
@@ -362,5 +370,30 @@ func BenchmarkDecodeEvent(b *testing.B) {
 				b.Fatalf("decoded %+v", ev)
 			}
 		})
+	}
+}
+
+func TestPresenceFrame(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		in   string
+		want Presence
+		err  bool
+	}{
+		{in: `{"type":"presence","user":"alice","state":"online"}`, want: Presence{User: "alice", State: PresenceOnline}},
+		{in: `{"type":"presence","user":"b\u00e9","state":"offline"}`, want: Presence{User: "bé", State: PresenceOffline}},
+		{in: `{"type":"presence","user":"alice","state":"away"}`, err: true},
+		{in: `{"type":"presence","state":"online"}`, err: true},
+		{in: `{"type":"presence","user":"alice"}`, err: true},
+	}
+	for _, tc := range cases {
+		var f rawFrame
+		if err := decodeFrame([]byte(tc.in), &f); err != nil || f.kind != kindPresence {
+			t.Fatalf("%s: decode: %v, kind %d", tc.in, err, f.kind)
+		}
+		got, err := f.presence()
+		if (err != nil) != tc.err || (!tc.err && got != tc.want) {
+			t.Errorf("%s: got %+v, %v; want %+v, error %v", tc.in, got, err, tc.want, tc.err)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -86,6 +87,12 @@ func (c *Client) dial(ctx context.Context, resume bool, last uint64, epoch strin
 		} else {
 			q.Del("epoch")
 		}
+	}
+	if len(c.cfg.Topics) > 0 {
+		q.Set("topics", strings.Join(c.cfg.Topics, ","))
+	}
+	if c.cfg.Presence {
+		q.Set("presence", "true")
 	}
 	var refusal HandshakeError
 	d := ws.Dialer{
@@ -179,7 +186,10 @@ func (c *Client) readLoop(wc *wsConn, e *ending) (int, string, error) {
 				return c.drop(wc, CloseProtocolError, "unexpected event", err)
 			}
 			switch v {
-			case deliver:
+			case deliver, hole:
+				if v == hole {
+					c.holes.Add(1)
+				}
 				if c.cfg.OnEvent != nil {
 					c.cfg.OnEvent(c.ev)
 				}
@@ -213,6 +223,14 @@ func (c *Client) readLoop(wc *wsConn, e *ending) (int, string, error) {
 			c.setState(Open)
 			if c.cfg.OnWelcome != nil {
 				c.cfg.OnWelcome(w)
+			}
+		case kindPresence:
+			p, err := c.frame.presence()
+			if err != nil {
+				return c.drop(wc, CloseProtocolError, "bad presence", fmt.Errorf("%w: presence: %w", ErrProtocol, err))
+			}
+			if c.cfg.OnPresence != nil {
+				c.cfg.OnPresence(p)
 			}
 		case kindReset:
 			r, err := c.frame.reset()

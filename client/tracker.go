@@ -20,12 +20,18 @@ type tracker struct {
 	known bool
 	// baseline: the next event is accepted whatever its seq.
 	baseline bool
+	// trust: every hole is legitimate (Config.TrustHoles).
+	trust bool
+	// checking: a hole was seen; the first event after last on the next
+	// welcomed connection is accepted across any hole.
+	checking bool
 
 	// Per connection.
 	resuming   bool   // this connection asked to resume
 	welcomed   bool   // its welcome arrived
 	awaitReset bool   // a resume was refused: a reset must come next
 	newEpoch   string // the refusing welcome's epoch, adopted at the reset
+	scoped     bool   // its welcome said scoped: holes are legitimate
 }
 
 // verdict is what to do with an event.
@@ -34,7 +40,8 @@ type verdict uint8
 const (
 	deliver   verdict = iota // hand it to OnEvent
 	duplicate                // drop it silently (seq not after last)
-	gap                      // report a hole and drop the connection
+	gap                      // report a hole and drop the connection (to check it)
+	hole                     // hand it to OnEvent: a legitimate hole before it
 )
 
 func newTracker(epoch string, last uint64, resume bool) tracker {
@@ -43,7 +50,7 @@ func newTracker(epoch string, last uint64, resume bool) tracker {
 
 // connect starts a connection; it returns what to ask the server for.
 func (t *tracker) connect() (resume bool, lastSeq uint64, epoch string) {
-	t.resuming, t.welcomed, t.awaitReset, t.newEpoch = t.known, false, false, ""
+	t.resuming, t.welcomed, t.awaitReset, t.newEpoch, t.scoped = t.known, false, false, "", false
 	return t.known, t.last, t.epoch
 }
 
@@ -52,7 +59,7 @@ func (t *tracker) welcome(w Welcome) error {
 	if t.welcomed {
 		return fmt.Errorf("%w: a second welcome", ErrProtocol)
 	}
-	t.welcomed = true
+	t.welcomed, t.scoped = true, w.Scoped
 	switch {
 	case t.resuming && w.Resumed:
 		if t.epoch != "" && w.Epoch != t.epoch {
@@ -90,13 +97,17 @@ func (t *tracker) event(seq uint64) (v verdict, expected uint64, err error) {
 	case t.awaitReset:
 		return 0, 0, fmt.Errorf("%w: event %d after a refused resume without a reset", ErrProtocol, seq)
 	case t.baseline:
-		t.last, t.baseline = seq, false
+		t.last, t.baseline, t.checking = seq, false, false
 		return deliver, 0, nil
 	case seq <= t.last:
 		return duplicate, 0, nil
-	case seq != t.last+1:
-		return gap, t.last + 1, nil
+	case seq == t.last+1:
+		t.last, t.checking = seq, false
+		return deliver, 0, nil
+	case t.scoped || t.trust || t.checking:
+		t.last, t.checking = seq, false
+		return hole, 0, nil
 	}
-	t.last = seq
-	return deliver, 0, nil
+	t.checking = true
+	return gap, t.last + 1, nil
 }

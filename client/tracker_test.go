@@ -12,10 +12,12 @@ import (
 //	connect            start a connection (checks the query it asks for)
 //	welcome E H        fresh welcome in epoch E, head H
 //	resumed E H        resumed welcome
+//	scoped E H         resumed welcome of a stream with a topic scope
 //	reset H            reset with head H
 //	ev N               an event with seq N
 //
 // and the expected answer: "deliver", "dup", "gap N" (the expected seq),
+// "hole" (delivered across a legitimate hole),
 // "err", "ok", or for connect "fresh" / "resume E L".
 type step struct{ in, want string }
 
@@ -37,8 +39,8 @@ func runTracker(t *testing.T, tr *tracker, steps []step) {
 			if resume {
 				got = fmt.Sprintf("resume %s %d", epoch, last)
 			}
-		case "welcome", "resumed":
-			err = tr.welcome(Welcome{Epoch: f[1], Head: num(2), Resumed: f[0] == "resumed"})
+		case "welcome", "resumed", "scoped":
+			err = tr.welcome(Welcome{Epoch: f[1], Head: num(2), Resumed: f[0] != "welcome", Scoped: f[0] == "scoped"})
 			got = "ok"
 		case "reset":
 			err = tr.reset(Reset{Reason: "epoch_changed", Head: num(1)})
@@ -47,7 +49,7 @@ func runTracker(t *testing.T, tr *tracker, steps []step) {
 			var v verdict
 			var exp uint64
 			v, exp, err = tr.event(num(1))
-			got = [...]string{"deliver", "dup", "gap"}[v]
+			got = [...]string{"deliver", "dup", "gap", "hole"}[v]
 			if v == gap {
 				got += fmt.Sprint(" ", exp)
 			}
@@ -93,6 +95,42 @@ func TestTracker(t *testing.T) {
 			steps: []step{{"connect", "resume e1 4"}, {"resumed e1 9", "ok"}, {"ev 5", "deliver"},
 				{"ev 7", "gap 6"}, {"connect", "resume e1 5"}, {"resumed e1 9", "ok"}, {"ev 6", "deliver"}},
 			epoch: "e1", last: 6,
+		},
+		{
+			name:  "a hole checked by a resume that confirms it: taken, no loop",
+			start: newTracker("e1", 4, true),
+			steps: []step{{"connect", "resume e1 4"}, {"resumed e1 9", "ok"}, {"ev 5", "deliver"},
+				{"ev 8", "gap 6"}, {"connect", "resume e1 5"}, {"resumed e1 9", "ok"}, {"ev 5", "dup"},
+				{"ev 8", "hole"}, {"ev 9", "deliver"}, {"ev 11", "gap 10"}},
+			epoch: "e1", last: 9,
+		},
+		{
+			name:  "a check survives a connection that ended before any event",
+			start: newTracker("e1", 4, true),
+			steps: []step{{"connect", "resume e1 4"}, {"resumed e1 9", "ok"}, {"ev 7", "gap 5"},
+				{"connect", "resume e1 4"}, {"resumed e1 9", "ok"},
+				{"connect", "resume e1 4"}, {"resumed e1 9", "ok"}, {"ev 7", "hole"}},
+			epoch: "e1", last: 7,
+		},
+		{
+			name:  "a scoped stream's holes are legitimate",
+			start: newTracker("e1", 4, true),
+			steps: []step{{"connect", "resume e1 4"}, {"scoped e1 30", "ok"}, {"ev 9", "hole"},
+				{"ev 10", "deliver"}, {"ev 20", "hole"}, {"ev 20", "dup"}, {"ev 12", "dup"}},
+			epoch: "e1", last: 20,
+		},
+		{
+			name:  "the next connection is unscoped again",
+			start: newTracker("e1", 4, true),
+			steps: []step{{"connect", "resume e1 4"}, {"scoped e1 30", "ok"}, {"ev 9", "hole"},
+				{"connect", "resume e1 9"}, {"resumed e1 30", "ok"}, {"ev 11", "gap 10"}},
+			epoch: "e1", last: 9,
+		},
+		{
+			name:  "trusted holes",
+			start: tracker{epoch: "e1", last: 4, known: true, trust: true},
+			steps: []step{{"connect", "resume e1 4"}, {"resumed e1 9", "ok"}, {"ev 7", "hole"}, {"ev 9", "hole"}},
+			epoch: "e1", last: 9,
 		},
 		{
 			name:  "a hole at the seam of a resume",

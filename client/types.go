@@ -49,7 +49,27 @@ type Welcome struct {
 	// (an empty replay has ReplayFrom > ReplayTo).
 	Resumed              bool
 	ReplayFrom, ReplayTo uint64
+	// Scoped is true when the stream has a topic scope (the token's
+	// topics claim or Config.Topics): its seqs have holes, the events it
+	// may not see.
+	Scoped bool
 }
+
+// Presence is a user's first stream opening (PresenceOnline) or last
+// stream closing (PresenceOffline) anywhere in the cluster, for a
+// connection opened with Config.Presence. It has no seq and is never
+// replayed: after a reconnect, read the current set with the presence
+// route instead.
+type Presence struct {
+	User  string
+	State string
+}
+
+// Presence states.
+const (
+	PresenceOnline  = "online"
+	PresenceOffline = "offline"
+)
 
 // Event is one event of the org.
 type Event struct {
@@ -83,8 +103,14 @@ type Stats struct {
 	// Duplicates is the number of events dropped because their seq was not
 	// after the last delivered one.
 	Duplicates uint64
-	// Gaps is the number of holes seen (each also reported to OnGap).
+	// Gaps is the number of holes the client could not take as
+	// legitimate at once (each also reported to OnGap): each was checked
+	// by a resume.
 	Gaps uint64
+	// Holes is the number of holes delivered across: the events between
+	// were not the stream's to see (a topic scope, an event for other
+	// users), as the welcome's Scoped, a resume or Config.TrustHoles said.
+	Holes uint64
 	// Dials is the number of connection attempts; Reconnects is Dials
 	// minus the first.
 	Dials, Reconnects uint64

@@ -245,7 +245,7 @@ func BenchmarkReadEvents(b *testing.B) {
 			wc := newWSConn(cc, nil, bc.deflate, &cfg)
 			defer wc.release()
 			fr := messages.EncodeEvent(messages.Event{Seq: 1, Topic: "orders.updated", Time: ts0, Data: json.RawMessage(bc.data)})
-			one := fr.For(bc.deflate)
+			one := fr.For(messages.WSEncoding(bc.deflate))
 			batch := bytes.Repeat(one, 64)
 			done := make(chan struct{})
 			go func() {

@@ -23,7 +23,14 @@
 // compressed frame serves every client that negotiated the extension:
 //
 //	f := messages.EncodeEvent(ev)
-//	conn.Write(f.For(negotiatedDeflate)) // never modify the bytes
+//	conn.Write(f.For(messages.WSEncoding(negotiatedDeflate))) // never modify the bytes
+//
+// The same Frame serves Server-Sent Events streams: For(EncSSE) is the
+// frame's JSON as one SSE message (id: <epoch>:<seq> for events, from
+// EncodeEventIn), For(EncSSEGzip) that message as a raw-deflate block of its
+// own for gzip streams (GzipHeader first, GzipStream's trailer last). Both
+// are built by the first caller that needs them, from any goroutine, and
+// shared from then on.
 //
 // The JSON has "type" first and exactly the fields of PROTOCOL.md; ts is
 // RFC 3339 UTC with six fractional digits; data is written byte for byte.

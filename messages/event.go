@@ -14,6 +14,9 @@ type Draft struct {
 	ID string
 	// Data is the publisher's JSON, byte for byte.
 	Data json.RawMessage
+	// To names the only users whose streams receive the event (1 to
+	// MaxTo user ids, see ParsePublish); nil means every user of the org.
+	To []string
 }
 
 // Event is a stored event: a Draft with its org seq and acceptance time.
@@ -25,4 +28,7 @@ type Event struct {
 	// Time is when orgstream accepted the event (UTC).
 	Time time.Time
 	Data json.RawMessage
+	// To is the Draft's: nil means every user of the org. It is stored
+	// with the event but never sent in its frame.
+	To []string
 }

@@ -31,7 +31,7 @@ func Example() {
 	})
 
 	// What a client reads: one final text frame holding the JSON.
-	r := bytes.NewReader(f.For(false))
+	r := bytes.NewReader(f.For(messages.EncWS))
 	h, _ := ws.ReadHeader(r)
 	payload, _ := io.ReadAll(r)
 	fmt.Println(h.OpCode == ws.OpText, h.Fin, h.Length == int64(len(payload)))

@@ -16,15 +16,17 @@ type Frame struct {
 	// compressed without context takeover), nil when the payload is at most
 	// DeflateThreshold bytes.
 	Deflated []byte
-}
-
-// For returns the bytes to write to a connection that did (deflate=true) or
-// did not negotiate permessage-deflate.
-func (f *Frame) For(deflate bool) []byte {
-	if deflate && f.Deflated != nil {
-		return f.Deflated
-	}
-	return f.Plain
+	// Topic and To are an event frame's metadata for scoped delivery
+	// (Scope.AllowsFrame): each connection filters the shared frame with
+	// them, never by encoding again. To is never written into the frame:
+	// recipients must not learn of each other. Both are empty for other
+	// frames.
+	Topic string
+	To    []string
+	// sse holds the Server-Sent Events forms, built on first use (For);
+	// copies of the Frame share it. Nil in a Frame built by hand: its SSE
+	// forms are then built on every call.
+	sse *sseForms
 }
 
 // Welcome is the first frame of every stream.
@@ -38,6 +40,9 @@ type Welcome struct {
 	// Replay is set when Resumed: the seqs that follow before live events.
 	// From > To means an empty replay.
 	ReplayFrom, ReplayTo uint64
+	// Scoped is set when the stream has a topic scope (token or query
+	// topics): the welcome then carries "scoped":true, and only then.
+	Scoped bool
 }
 
 // Reset tells a resuming client that its position cannot be served.
@@ -66,8 +71,13 @@ const tsLayout = "2006-01-02T15:04:05.000000Z07:00"
 //
 // ev.Data is written verbatim and must be valid JSON (ParsePublish
 // guarantees it); empty Data is written as null. It allocates only the
-// returned frames.
-func EncodeEvent(ev Event) Frame {
+// returned frames. Its SSE message has no epoch in its id: the org's
+// frames come from EncodeEventIn.
+func EncodeEvent(ev Event) Frame { return EncodeEventIn(ev, "") }
+
+// EncodeEventIn is EncodeEvent for an event of the log of epoch: the SSE
+// message built from the frame (Frame.For) carries "id: <epoch>:<seq>".
+func EncodeEventIn(ev Event, epoch string) Frame {
 	var tsBuf [48]byte
 	ts := ev.Time.UTC().AppendFormat(tsBuf[:0], tsLayout)
 	data := []byte(ev.Data)
@@ -98,12 +108,16 @@ func EncodeEvent(ev Event) Frame {
 	b = append(b, `,"data":`...)
 	b = append(b, data...)
 	b = append(b, '}')
-	return finishFrame(ev.Seq, b, hs, n)
+	f := finishFrame(ev.Seq, b, hs, n)
+	f.Topic, f.To = ev.Topic, ev.To
+	f.sse.epoch = epoch
+	return f
 }
 
 var nullJSON = []byte("null")
 
-// EncodeWelcome builds the welcome frame ("replay" only when w.Resumed).
+// EncodeWelcome builds the welcome frame ("replay" only when w.Resumed,
+// "scoped" only when w.Scoped).
 func EncodeWelcome(w Welcome) Frame {
 	n := len(`{"type":"welcome","conn_id":`) + quotedLen(w.ConnID) +
 		len(`,"org":`) + quotedLen(w.Org) +
@@ -111,6 +125,9 @@ func EncodeWelcome(w Welcome) Frame {
 		len(`,"epoch":`) + quotedLen(w.Epoch) +
 		len(`,"head":`) + uintLen(w.Head) +
 		len(`,"resumed":`) + boolLen(w.Resumed) + len(`}`)
+	if w.Scoped {
+		n += len(`,"scoped":true`)
+	}
 	if w.Resumed {
 		n += len(`,"replay":{"from":`) + uintLen(w.ReplayFrom) +
 			len(`,"to":`) + uintLen(w.ReplayTo) + len(`}`)
@@ -129,6 +146,9 @@ func EncodeWelcome(w Welcome) Frame {
 	b = appendUint(b, w.Head)
 	b = append(b, `,"resumed":`...)
 	b = appendBool(b, w.Resumed)
+	if w.Scoped {
+		b = append(b, `,"scoped":true`...)
+	}
 	if w.Resumed {
 		b = append(b, `,"replay":{"from":`...)
 		b = appendUint(b, w.ReplayFrom)

@@ -155,7 +155,7 @@ func serve(ln net.Listener, wantDeflate bool, frames []Frame) error {
 		)
 	}
 	for _, f := range frames {
-		_, err = conn.Write(f.For(accepted))
+		_, err = conn.Write(f.For(WSEncoding(accepted)))
 		if err != nil {
 			return err
 		}

@@ -106,6 +106,22 @@ var frameCases = []struct {
 		keys: []string{"type", "conn_id", "org", "user", "epoch", "head", "resumed"},
 	},
 	{
+		name: "welcome scoped and resumed",
+		frame: func() Frame {
+			return EncodeWelcome(Welcome{ConnID: "c-2", Org: "acme", User: "al", Epoch: "e-1", Head: 9, Resumed: true, ReplayFrom: 4, ReplayTo: 9, Scoped: true})
+		},
+		want: `{"type":"welcome","conn_id":"c-2","org":"acme","user":"al","epoch":"e-1","head":9,"resumed":true,"scoped":true,"replay":{"from":4,"to":9}}`,
+		keys: []string{"type", "conn_id", "org", "user", "epoch", "head", "resumed", "scoped", "replay"},
+	},
+	{
+		name: "event with to: recipients not in the frame",
+		frame: func() Frame {
+			return EncodeEvent(Event{Seq: 3, Topic: "t", Time: ts0, Data: json.RawMessage(`1`), To: []string{"alice", "bob"}})
+		},
+		want: `{"type":"event","seq":3,"topic":"t","ts":"2026-11-28T10:00:00.123456Z","data":1}`,
+		keys: []string{"type", "seq", "topic", "ts", "data"},
+	},
+	{
 		name: "welcome escaped user, empty replay",
 		frame: func() Frame {
 			return EncodeWelcome(Welcome{ConnID: "", Org: "o", User: "a\"l\\i\nce", Epoch: "é", Head: 7, Resumed: true, ReplayFrom: 8, ReplayTo: 7})
@@ -162,7 +178,7 @@ func TestEncodeFrames(t *testing.T) {
 			if f.Deflated != nil {
 				t.Fatal("small frame has a deflated variant")
 			}
-			if got := f.For(true); !bytes.Equal(got, f.Plain) {
+			if got := f.For(EncWSDeflate); !bytes.Equal(got, f.Plain) {
 				t.Fatal("For(true) without Deflated must be Plain")
 			}
 		})
@@ -272,7 +288,7 @@ func TestEncodeSizes(t *testing.T) {
 					len(f.Deflated), len(f.Plain),
 				)
 			}
-			if !bytes.Equal(f.For(true), f.Deflated) || !bytes.Equal(f.For(false), f.Plain) {
+			if !bytes.Equal(f.For(EncWSDeflate), f.Deflated) || !bytes.Equal(f.For(EncWS), f.Plain) {
 				t.Fatal("For picks the wrong variant")
 			}
 		})

@@ -8,33 +8,49 @@ import (
 	"time"
 )
 
-// worstSeq and worstTime give an event frame its longest seq and timestamp.
+// worstSeq and worstTime give an event frame its longest seq and timestamp,
+// worstEpoch its SSE id the longest epoch the log makes ("e-" and a Unix
+// time in nanoseconds in base 36).
 var (
-	worstSeq  = ^uint64(0)
-	worstTime = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+	worstEpoch = "e-" + strings.Repeat("z", 13)
+	worstSeq   = ^uint64(0)
+	worstTime  = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
 )
 
 // checkFramesBound checks what MaxEventFrameOverhead promises for an
-// accepted publish body: its events' frames, plain and deflated, together
+// accepted publish body: its events' frames, in each encoding, together
 // take at most len(body) + n*MaxEventFrameOverhead bytes, and within MaxBody
 // every frame fits MaxEventFrame and all fit MaxPublishFrames.
 func checkFramesBound(t *testing.T, body []byte, drafts []Draft) {
 	t.Helper()
-	plain, deflated := 0, 0
+	plain, deflated, sse, gz := 0, 0, 0, 0
+	gzSize := map[string]int{} // the events of a test batch are alike: compress each kind once
 	for _, d := range drafts {
-		f := EncodeEvent(Event{Seq: worstSeq, Topic: d.Topic, ID: d.ID, Time: worstTime, Data: d.Data})
+		f := EncodeEventIn(Event{Seq: worstSeq, Topic: d.Topic, ID: d.ID, Time: worstTime, Data: d.Data}, worstEpoch)
 		if f.Deflated != nil && len(f.Deflated) >= len(f.Plain) {
 			t.Fatalf("deflated frame of %d bytes kept beside a plain one of %d", len(f.Deflated), len(f.Plain))
 		}
 		if len(body) <= MaxBody && len(f.Plain) > MaxEventFrame {
 			t.Fatalf("a frame of %d bytes from a body of %d: over MaxEventFrame %d", len(f.Plain), len(body), MaxEventFrame)
 		}
+		key := d.Topic + "\x00" + d.ID + "\x00" + string(d.Data)
+		g, ok := gzSize[key]
+		if !ok {
+			g = len(f.For(EncSSEGzip))
+			gzSize[key] = g
+		}
+		if len(body) <= MaxBody && (len(f.For(EncSSE)) > MaxEventFrame || g > MaxEventFrame) {
+			t.Fatalf("SSE forms of %d and %d bytes from a body of %d: over MaxEventFrame %d",
+				len(f.For(EncSSE)), g, len(body), MaxEventFrame)
+		}
 		plain += len(f.Plain)
-		deflated += len(f.For(true))
+		deflated += len(f.For(EncWSDeflate))
+		sse += len(f.For(EncSSE))
+		gz += g
 	}
-	if bound := len(body) + len(drafts)*MaxEventFrameOverhead; plain > bound || deflated > bound {
-		t.Fatalf("%d events of a %d-byte body: frames of %d bytes (%d deflated), over the bound %d",
-			len(drafts), len(body), plain, deflated, bound)
+	if bound := len(body) + len(drafts)*MaxEventFrameOverhead; plain > bound || deflated > bound || sse > bound || gz > bound {
+		t.Fatalf("%d events of a %d-byte body: frames of %d bytes (%d deflated, SSE %d, SSE gzip %d), over the bound %d",
+			len(drafts), len(body), plain, deflated, sse, gz, bound)
 	}
 	if len(body) <= MaxBody && plain > MaxPublishFrames {
 		t.Fatalf("frames of %d bytes from a body of %d: over MaxPublishFrames %d", plain, len(body), MaxPublishFrames)

@@ -35,6 +35,10 @@ type Publish struct {
 //     (whitespace inside it too) in a copy, so body may be reused.
 //   - "id" is optional; null means absent. When present it is a string of 1
 //     to MaxIDLen bytes, see ValidID.
+//   - "to" is optional; null means absent. When present it is an array of
+//     1 to MaxTo strings of 1 to MaxUserLen bytes (user ids, compared with
+//     a token's sub byte for byte). A user named twice is allowed and
+//     counts once. In a batch each event has its own "to".
 //   - In a batch, an error names the first offending element, e.g.
 //     "events[3]: ...", and the whole batch is refused.
 //
@@ -76,7 +80,7 @@ func parsePublish(body []byte) (Publish, *Error) {
 	}
 	if top.has != hasEvents {
 		return Publish{}, errorf(CodeInvalidBody,
-			`"events" cannot be combined with "topic", "data" or "id"`)
+			`"events" cannot be combined with "topic", "data", "id" or "to" (each event carries its own)`)
 	}
 	return parseBatch(body, top.events)
 }
@@ -139,12 +143,13 @@ const (
 	hasData
 	hasID
 	hasEvents
+	hasTo
 )
 
 // fields are the spans of the known members of one object.
 type fields struct {
-	has                     int
-	topic, data, id, events jsonscan.Span
+	has                         int
+	topic, data, id, events, to jsonscan.Span
 }
 
 // readFields collects the known members of the object at body[start].
@@ -167,6 +172,8 @@ func readFields(body []byte, start int, top bool) (fields, *Error) {
 			bit, dst = hasData, &f.data
 		case "id":
 			bit, dst = hasID, &f.id
+		case "to":
+			bit, dst = hasTo, &f.to
 		case "events":
 			if top {
 				bit, dst = hasEvents, &f.events
@@ -199,6 +206,7 @@ func memberName(body []byte, k jsonscan.Span) []byte {
 // draftSpan is a draft whose Data still points into the body.
 type draftSpan struct {
 	topic, id string
+	to        []string
 	data      jsonscan.Span
 }
 
@@ -237,6 +245,13 @@ func (b *builder) add(body []byte, f *fields) *Error {
 				MaxIDLen)
 		}
 	}
+	if f.has&hasTo != 0 && body[f.to.Start] != 'n' { // null means absent
+		to, err := parseTo(body, f.to)
+		if err != nil {
+			return err
+		}
+		d.to = to
+	}
 	b.spans = append(b.spans, d)
 	b.size += d.data.End - d.data.Start
 	return nil
@@ -270,7 +285,7 @@ func (b *builder) finish(body []byte) []Draft {
 	for i, s := range b.spans {
 		off := len(arena)
 		arena = append(arena, body[s.data.Start:s.data.End]...)
-		drafts[i] = Draft{Topic: s.topic, ID: s.id, Data: arena[off:len(arena):len(arena)]}
+		drafts[i] = Draft{Topic: s.topic, ID: s.id, To: s.to, Data: arena[off:len(arena):len(arena)]}
 	}
 	return drafts
 }

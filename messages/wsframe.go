@@ -37,7 +37,7 @@ func finishFrame(seq uint64, b []byte, hs, n int) Frame {
 		// and a corrupt stream if written.
 		panic("messages: frame payload length does not match its header")
 	}
-	f := Frame{Seq: seq, Plain: b}
+	f := Frame{Seq: seq, Plain: b, sse: new(sseForms)}
 	if n > DeflateThreshold {
 		f.Deflated = deflateFrame(b[hs:])
 	}

@@ -115,8 +115,9 @@ type Config struct {
 	// for instant replay; older retained events are replayed from the log.
 	// Zero means DefaultWindowSize.
 	WindowSize int
-	// WindowBytes bounds the encoded frames (plain and deflated) each org
-	// keeps in its window; the oldest leave first, the newest always stays.
+	// WindowBytes bounds the encoded frames each org keeps in its window,
+	// each counted with all its forms (messages.Frame.MemBound: plain,
+	// deflated, and its SSE forms at their bound); the oldest leave first, the newest always stays.
 	// Zero means DefaultWindowBytes.
 	WindowBytes int
 	// OrgIdleGrace is how long an org's actor and live feed outlive its last
@@ -133,6 +134,13 @@ type Config struct {
 	// tokens for anyone who can reach Listen, for the console's "Mint
 	// token" button. False means the route does not exist.
 	Dev bool
+
+	// NoPresence turns cluster presence off on this node (--presence=false):
+	// GET /v2/realtime/orgs/{org}/presence answers 404 presence_disabled,
+	// presence=true streams get no presence frames, and the node neither
+	// writes nor watches the presence bucket. False (the zero value) means
+	// presence is on.
+	NoPresence bool
 
 	// Logger receives structured logs. Nil means zap.NewNop().
 	Logger *zap.Logger

@@ -19,6 +19,7 @@ import (
 	"github.com/orgstream/orgstream/messages"
 	"github.com/orgstream/orgstream/metrics"
 	"github.com/orgstream/orgstream/persistence"
+	"github.com/orgstream/orgstream/presence"
 	"github.com/orgstream/orgstream/transport"
 	"github.com/orgstream/orgstream/transport/auth"
 )
@@ -60,7 +61,8 @@ type Node struct {
 	nc       *nats.Conn
 	jlog     *persistence.JetStreamLog
 	probe    *logProbe
-	hub      atomic.Pointer[actors.Hub] // set once the log is open
+	hub      atomic.Pointer[actors.Hub]       // set once the log is open
+	presence atomic.Pointer[presence.Tracker] // set before the hub, unless NoPresence
 	server   *transport.Server
 	verifier *auth.Verifier
 	natsURL  string
@@ -111,7 +113,9 @@ func (n *Node) start(ctx context.Context) error {
 		AllowedOrigins: cfg.AllowedOrigins,
 		Publisher:      n,
 		Streams:        n,
+		History:        n,
 		Readiness:      n,
+		Presence:       n,
 		Metrics:        n.metrics,
 		Logger:         n.log.Named("transport"),
 		NATS:           n.nc,
@@ -142,6 +146,21 @@ func (n *Node) start(ctx context.Context) error {
 	if cfg.wrapHubLog != nil {
 		hubLog = cfg.wrapHubLog(jlog)
 	}
+	var counts actors.PresenceCounts // a nil interface when presence is off
+	if !cfg.NoPresence {
+		tr, err := presence.Start(ctx, presence.Config{
+			Conn:     n.nc,
+			Node:     cfg.NodeName,
+			Replicas: cfg.Replicas,
+			Logger:   n.log.Named("presence"),
+			OnChange: n.presenceChanged,
+		})
+		if err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+		n.presence.Store(tr)
+		counts = tr
+	}
 	hub, err := actors.NewHub(actors.Config{
 		Log:             hubLog,
 		Metrics:         n.metrics,
@@ -153,6 +172,7 @@ func (n *Node) start(ctx context.Context) error {
 		MaxConnsPerOrg:  cfg.MaxConnsPerOrg,
 		WindowSize:      cfg.WindowSize,
 		OrgIdleGrace:    cfg.OrgIdleGrace,
+		Presence:        counts,
 	})
 	if err != nil {
 		return fmt.Errorf("node: actors: %w", err)
@@ -321,6 +341,36 @@ func (n *Node) Open(conn net.Conn, s transport.Stream) {
 	hub.Open(conn, s)
 }
 
+// Presence implements transport.Presence with the presence tracker.
+func (n *Node) Presence(org string) (messages.Presence, error) {
+	if n.cfg.NoPresence {
+		return messages.Presence{}, transport.ErrPresenceDisabled
+	}
+	tr := n.presence.Load()
+	if tr == nil {
+		return messages.Presence{}, ErrStarting
+	}
+	return tr.Presence(org)
+}
+
+// presenceChanged takes a presence change to the org's presence=true
+// streams on this node (none until the hub exists).
+func (n *Node) presenceChanged(c presence.Change) {
+	if hub := n.hub.Load(); hub != nil {
+		hub.PresenceChanged(c.Org, c.User, c.Online)
+	}
+}
+
+// History reads a page of org's events for the history endpoint (see
+// actors.Hub.History).
+func (n *Node) History(ctx context.Context, org string, after uint64, limit int, scope messages.Scope) (messages.HistoryPage, error) {
+	hub := n.hub.Load()
+	if hub == nil {
+		return messages.HistoryPage{}, fmt.Errorf("%w: %w", persistence.ErrUnavailable, ErrStarting)
+	}
+	return hub.History(ctx, org, after, limit, scope)
+}
+
 // Shutdown drains the node: readiness goes 503, new streams and publishes are
 // refused, open streams are closed with 1001 spread over DrainPeriod (or until
 // ctx ends), the log is flushed and every part is stopped. Safe to call twice.
@@ -354,6 +404,11 @@ func (n *Node) stop(ctx context.Context) error {
 		if err := hub.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("node: actors: %w", err))
 		}
+	}
+	if tr := n.presence.Load(); tr != nil {
+		// The streams are closed: its entries go, and the others drop
+		// this node at once rather than when its heartbeat goes stale.
+		tr.Stop(ctx)
 	}
 	if n.verifier != nil {
 		n.verifier.Close()

@@ -15,7 +15,8 @@
 //
 //   - orgstream.events.<org> (ORGSTREAM): the org's events. Payload = the
 //     event's Data; headers Orgstream-Seq, Orgstream-Topic, Orgstream-Id,
-//     Orgstream-Time (RFC 3339, UTC, set at Append). MaxAge = Retention,
+//     Orgstream-Time (RFC 3339, UTC, set at Append), Orgstream-To (the
+//     event's "to" as an ASCII JSON array, absent for every user). MaxAge = Retention,
 //     MaxMsgsPerSubject = MaxEventsPerOrg, Duplicates = the dedup window.
 //   - orgstream.heads.<org> (ORGSTREAM_HEADS, no MaxAge, one message per
 //     subject): the org's head marker, so that the counter outlives

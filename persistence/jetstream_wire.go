@@ -166,6 +166,9 @@ func eventMsg(org string, ev *messages.Event) *nats.Msg {
 	h[HeaderSeq] = []string{strconv.FormatUint(ev.Seq, 10)}
 	h[HeaderTopic] = []string{ev.Topic}
 	h[HeaderTime] = []string{ev.Time.Format(time.RFC3339Nano)}
+	if len(ev.To) > 0 {
+		h[HeaderTo] = []string{encodeTo(ev.To)}
+	}
 	if ev.ID != "" {
 		h[HeaderID] = []string{ev.ID}
 		// Dedup is per stream; prefixing the org scopes IDs per org (org ids
@@ -194,6 +197,7 @@ func eventOf(m *nats.Msg) (messages.Event, uint64, error) {
 		ID:    m.Header.Get(HeaderID),
 		Time:  ts.UTC(),
 		Data:  json.RawMessage(m.Data),
+		To:    decodeTo(m.Header.Get(HeaderTo)),
 	}
 	return ev, rev, nil
 }

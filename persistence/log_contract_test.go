@@ -117,6 +117,7 @@ var contractCases = []struct {
 	{"FollowJump", testFollowJump},
 	{"ReadBoundedInBytes", testReadBoundedInBytes},
 	{"Closed", testClosed},
+	{"To", testTo},
 }
 
 func TestLogContract(t *testing.T) {

@@ -100,7 +100,11 @@ func (l *JetStreamLog) checkSizes(org string, drafts []messages.Draft) error {
 	limit := l.nc.MaxPayload()
 	for i := range drafts {
 		d := &drafts[i]
-		if n := int64(len(d.Data) + len(d.Topic) + 2*len(d.ID) + len(org) + headerRoom); n > limit {
+		n := int64(len(d.Data) + len(d.Topic) + 2*len(d.ID) + len(org) + headerRoom)
+		if len(d.To) > 0 {
+			n += int64(toHeaderLen(d.To))
+		}
+		if n > limit {
 			return fmt.Errorf("%w: draft %d: %d bytes exceed the NATS max payload of %d", ErrTooLarge, i, n, limit)
 		}
 	}
@@ -123,7 +127,7 @@ func (l *JetStreamLog) checkMarker(ctx context.Context, org string, seq uint64) 
 }
 
 func newEvent(seq uint64, d *messages.Draft, now time.Time) messages.Event {
-	return messages.Event{Seq: seq, Topic: d.Topic, ID: d.ID, Time: now, Data: d.Data}
+	return messages.Event{Seq: seq, Topic: d.Topic, ID: d.ID, Time: now, Data: d.Data, To: d.To}
 }
 
 // appendOne publishes one draft after `after`.

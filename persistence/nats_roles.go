@@ -40,26 +40,38 @@ const (
 	responseExpiry = 2 * time.Minute
 	// leaderAdvisories are the stream leader advisories the log watches.
 	leaderAdvisories = "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.>"
+	// PresenceBucket is the JetStream KV bucket of cluster presence
+	// (package presence). Its subjects are the daemon's alone: a publisher
+	// may neither read nor write them.
+	PresenceBucket = "orgstream_presence"
+	// presenceSubjects are the KV subjects the daemon writes presence on.
+	presenceSubjects = "$KV." + PresenceBucket + ".>"
+	// PresencePrefix starts the core NATS subjects of presence heartbeats
+	// ("beat.<instance>", "leave.<instance>"): they travel outside
+	// JetStream, so that no stream's leader election delays them. Only the
+	// daemon may publish or read them.
+	PresencePrefix = "orgstream.presence."
 )
 
 // DaemonPermissions are the least permissions of the daemon's user.
 //
 // Publish: the JetStream API (stream management, Direct and Message Get),
-// the events and heads subjects it appends to, and one reply to each
+// the events and heads subjects it appends to, the presence bucket's keys
+// and heartbeats, and one reply to each
 // request it receives (NATS's allow_responses: the publishers' inboxes, and
 // no other). Nothing else: above all not LivePrefix, which it only reads.
 //
 // Subscribe: its own inbox, the live feed, the publish requests (queue
-// group) and the leader advisories.
+// group), the leader advisories and the presence heartbeats.
 func DaemonPermissions() *server.Permissions {
 	return &server.Permissions{
 		Publish: &server.SubjectPermission{
-			Allow: []string{"$JS.API.>", EventsPrefix + ">", HeadsPrefix + ">"},
+			Allow: []string{"$JS.API.>", EventsPrefix + ">", HeadsPrefix + ">", presenceSubjects, PresencePrefix + ">"},
 			Deny:  []string{LivePrefix + ">"},
 		},
 		Response: &server.ResponsePermission{MaxMsgs: 1, Expires: responseExpiry},
 		Subscribe: &server.SubjectPermission{
-			Allow: []string{DaemonInboxPrefix + ".>", LivePrefix + ">", PublishPrefix + "*", leaderAdvisories},
+			Allow: []string{DaemonInboxPrefix + ".>", LivePrefix + ">", PublishPrefix + "*", leaderAdvisories, PresencePrefix + ">"},
 		},
 	}
 }

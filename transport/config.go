@@ -56,9 +56,15 @@ type Config struct {
 	Publisher Publisher
 	// Streams takes the upgraded connections. Required.
 	Streams Streams
+	// History serves GET /v2/realtime/orgs/{org}/events. Nil leaves the
+	// route unregistered (404).
+	History History
 	// Readiness gates new streams, publishes and /readyz. Nil means always
 	// ready.
 	Readiness Readiness
+	// Presence answers GET PresencePath. Nil means presence is off: 404
+	// presence_disabled.
+	Presence Presence
 
 	// Metrics receives the transport's counters and is exported on /metrics
 	// and /v2/realtime/metrics. Nil means a private metrics.New(). A zero

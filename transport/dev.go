@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net"
@@ -47,6 +48,7 @@ const (
 	CodeInvalidSub           = "invalid_sub"
 	CodeInvalidScope         = "invalid_scope"
 	CodeInvalidTTL           = "invalid_ttl"
+	CodeInvalidTopics        = "invalid_topics"
 	CodeUnsupportedMediaType = "unsupported_media_type"
 )
 
@@ -56,6 +58,9 @@ type devTokenRequest struct {
 	Sub   string `json:"sub"`
 	Scope string `json:"scope"` // "subscribe" (when empty) or "publish"
 	TTL   string `json:"ttl"`   // a Go duration, "1h" when empty
+	// Topics is the optional topics claim (1 to messages.MaxPatterns
+	// patterns); absent or null means every topic.
+	Topics []string `json:"topics"`
 }
 
 type devTokenAnswer struct {
@@ -104,7 +109,7 @@ func (s *Server) handleDevToken(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.cfg.Now()
 	tok, err := s.cfg.Verifier.Issue(auth.Claims{
-		Sub: req.Sub, Org: req.Org, Scope: req.Scope, Exp: now.Add(ttl), IssuedAt: now,
+		Sub: req.Sub, Org: req.Org, Scope: req.Scope, Exp: now.Add(ttl), IssuedAt: now, Topics: req.Topics,
 	})
 	if err != nil {
 		s.log.Error("dev token not signed", zap.Error(err))
@@ -127,7 +132,7 @@ func parseDevTokenRequest(body []byte) (devTokenRequest, time.Duration, *apiErro
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		return req, 0, newAPIError(http.StatusBadRequest, CodeBadRequest,
-			`want {"org":…,"sub":…,"scope":"subscribe"|"publish","ttl":"1h"}`)
+			`want {"org":…,"sub":…,"scope":"subscribe"|"publish","ttl":"1h","topics":["orders.*"]}`)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return req, 0, newAPIError(http.StatusBadRequest, CodeBadRequest, "one JSON object expected")
@@ -144,6 +149,13 @@ func parseDevTokenRequest(body []byte) (devTokenRequest, time.Duration, *apiErro
 	case auth.ScopeSubscribe, auth.ScopePublish:
 	default:
 		return req, 0, newAPIError(http.StatusBadRequest, CodeInvalidScope, `scope must be "subscribe" or "publish"`)
+	}
+	if req.Topics != nil {
+		if err := messages.ParsePatterns(req.Topics); err != nil {
+			return req, 0, newAPIError(http.StatusBadRequest, CodeInvalidTopics,
+				fmt.Sprintf("topics must be an array of 1 to %d topic patterns (%s)",
+					messages.MaxPatterns, strings.ReplaceAll(err.Error(), "messages: ", "")))
+		}
 	}
 	ttl := DefaultDevTokenTTL
 	if req.TTL != "" {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,11 @@ func TestDevTokens(t *testing.T) {
 		{name: "max ttl", body: `{"org":"acme","sub":"x","ttl":"24h"}`, status: 201, scope: "subscribe", ttl: MaxDevTokenTTL},
 		{name: "sub 128 bytes", body: `{"org":"acme","sub":"` + strings.Repeat("é", 64) + `"}`, status: 201, scope: "subscribe", ttl: time.Hour},
 		{name: "content type params", ctype: "application/json; charset=utf-8", body: `{"org":"acme","sub":"x"}`, status: 201, scope: "subscribe", ttl: time.Hour},
+		{name: "topics", body: `{"org":"acme","sub":"x","topics":["orders.*","billing.>"]}`, status: 201, scope: "subscribe", ttl: time.Hour},
+		{name: "topics null", body: `{"org":"acme","sub":"x","topics":null}`, status: 201, scope: "subscribe", ttl: time.Hour},
+		{name: "topics empty", body: `{"org":"acme","sub":"x","topics":[]}`, status: 400, code: CodeInvalidTopics},
+		{name: "topics bad pattern", body: `{"org":"acme","sub":"x","topics":["a.>.b"]}`, status: 400, code: CodeInvalidTopics},
+		{name: "topics not an array", body: `{"org":"acme","sub":"x","topics":"a"}`, status: 400, code: CodeBadRequest},
 		{name: "trailing space", body: `{"org":"acme","sub":"x"}` + "\n ", status: 201, scope: "subscribe", ttl: time.Hour},
 
 		{name: "text/plain", ctype: "text/plain", body: `{"org":"acme","sub":"x"}`, status: 415, code: CodeUnsupportedMediaType},
@@ -131,7 +137,7 @@ func TestDevTokens(t *testing.T) {
 			if err != nil {
 				t.Fatalf("minted token does not verify: %v", err)
 			}
-			if c.Org != req.Org || c.Sub != req.Sub || c.Scope != tt.scope {
+			if c.Org != req.Org || c.Sub != req.Sub || c.Scope != tt.scope || !slices.Equal(c.Topics, req.Topics) {
 				t.Errorf("claims %+v, want org %q sub %q scope %q", c, req.Org, req.Sub, tt.scope)
 			}
 			if c.Exp.Unix() != a.Exp {

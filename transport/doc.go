@@ -31,7 +31,10 @@
 //     transport/console; GET /v2/console/config), POST /v2/dev/tokens with
 //     Config.Dev only, and JSON 404/405. A WebSocket upgrade that
 //     reaches net/http (a later request on a keep-alive connection) passes
-//     the same checks and is upgraded by hijacking.
+//     the same checks and is upgraded by hijacking. GET /v2/realtime/sse
+//     (Server-Sent Events, sse.go) passes the same checks but the
+//     handshake, then Last-Event-ID; its connection is hijacked and handed
+//     to Streams.Open with Stream.SSE set: Streams writes the response.
 //
 // With Config.MetricsListen, /metrics and /v2/realtime/metrics are served by
 // a second net/http server on that address only (404 on the main one).

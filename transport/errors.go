@@ -3,9 +3,12 @@ package transport
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
+	"github.com/orgstream/orgstream/messages"
 	"github.com/orgstream/orgstream/transport/auth"
 )
 
@@ -20,6 +23,9 @@ const (
 	CodeTokenExpired     = "token_expired"
 	CodeOriginNotAllowed = "origin_not_allowed"
 	CodeForbidden        = "forbidden"
+	// CodeTopicForbidden: a topics query pattern the token's topics claim
+	// does not cover (PROTOCOL.md "Scoped delivery").
+	CodeTopicForbidden   = "topic_forbidden"
 	CodeUpgradeRequired  = "upgrade_required"
 	CodeBadHandshake     = "bad_handshake"
 	CodeBadVersion       = "unsupported_websocket_version"
@@ -99,6 +105,12 @@ func tokenError(err error) *apiError {
 		return newAPIError(http.StatusUnauthorized, CodeMissingToken, "missing token")
 	case errors.Is(err, auth.ErrExpired):
 		return newAPIError(http.StatusUnauthorized, CodeTokenExpired, "token expired")
+	case errors.Is(err, auth.ErrTopics):
+		// The text names the claim's defect (a pattern's position and
+		// rule), never its content.
+		return newAPIError(http.StatusUnauthorized, CodeInvalidToken,
+			"invalid token: "+strings.TrimPrefix(err.Error(), "auth: invalid token: ")+
+				fmt.Sprintf(" (topics must be an array of 1 to %d topic patterns)", messages.MaxPatterns))
 	default:
 		return newAPIError(http.StatusUnauthorized, CodeInvalidToken, "invalid token")
 	}

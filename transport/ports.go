@@ -39,6 +39,8 @@ type Streams interface {
 	// Open serves the stream on conn until it closes. It must not block: it
 	// hands conn to a connection actor and returns. conn has completed the
 	// handshake; any bytes the client sent after it are readable from conn.
+	// For a Server-Sent Events stream (s.SSE set) nothing was answered yet:
+	// Open writes s.SSE.Head and the stream, or s.SSE.Refusal.
 	Open(conn net.Conn, s Stream)
 }
 

@@ -2,9 +2,12 @@ package transport
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/orgstream/orgstream/messages"
 )
 
 // maxEpochLen bounds the epoch a client may send back; epochs orgstream hands
@@ -18,6 +21,8 @@ var (
 	errQueryEmpty     = errors.New("transport: empty query parameter")
 	errQueryLastSeq   = errors.New("transport: last_seq is not a non-negative integer")
 	errQueryEpoch     = errors.New("transport: epoch too long")
+	errQueryTopics    = fmt.Errorf("transport: topics must be 1 to %d comma-separated topic patterns", messages.MaxPatterns)
+	errQueryPresence  = errors.New("transport: presence must be true or false")
 )
 
 // streamQuery is the query of a stream request.
@@ -26,18 +31,25 @@ type streamQuery struct {
 	HasSeq  bool   // last_seq was present
 	LastSeq uint64
 	Epoch   string
+	// Topics are the topics query's patterns; nil when absent.
+	Topics []string
+	// Presence is presence=true: the stream also gets presence frames.
+	Presence bool
 }
 
 // parseStreamQuery parses the raw query of GET /v2/realtime/stream. It knows
-// access_token, last_seq and epoch: each may appear once, with a non-empty
-// value; last_seq must be a base-10 integer that fits a uint64. Unknown
+// access_token, last_seq, epoch, topics and presence: each may appear once,
+// with a non-empty value; last_seq must be a base-10 integer that fits a
+// uint64; topics is a comma-separated list of topic patterns
+// (messages.ParsePatterns; an empty item is an error); presence is exactly
+// true or false. Unknown
 // parameters are ignored. Parameters are separated by '&' only.
 //
 // Errors name the parameter but never carry a value (a token must not reach a
 // log through an error message).
 func parseStreamQuery(rawQuery string) (streamQuery, error) {
 	var q streamQuery
-	var seenToken, seenSeq, seenEpoch bool
+	var seenToken, seenSeq, seenEpoch, seenTopics, seenPresence bool
 	for rawQuery != "" {
 		var part string
 		part, rawQuery, _ = strings.Cut(rawQuery, "&")
@@ -57,6 +69,10 @@ func parseStreamQuery(rawQuery string) (streamQuery, error) {
 			seen = &seenSeq
 		case "epoch":
 			seen = &seenEpoch
+		case "topics":
+			seen = &seenTopics
+		case "presence":
+			seen = &seenPresence
 		default:
 			continue
 		}
@@ -85,6 +101,20 @@ func parseStreamQuery(rawQuery string) (streamQuery, error) {
 				return streamQuery{}, errQueryEpoch
 			}
 			q.Epoch = val
+		case "topics":
+			ts, err := parseTopics(val)
+			if err != nil {
+				return streamQuery{}, err
+			}
+			q.Topics = ts
+		case "presence":
+			switch val {
+			case "true":
+				q.Presence = true
+			case "false":
+			default:
+				return streamQuery{}, errQueryPresence
+			}
 		}
 	}
 	return q, nil
@@ -113,3 +143,15 @@ func (e *queryParamError) Error() string { return e.err.Error() + ": " + e.param
 func (e *queryParamError) Unwrap() error { return e.err }
 
 func paramError(err error, param string) error { return &queryParamError{err: err, param: param} }
+
+// parseTopics splits a topics query value at commas and checks the patterns.
+func parseTopics(val string) ([]string, error) {
+	if strings.Count(val, ",") >= messages.MaxPatterns {
+		return nil, fmt.Errorf("%w (%w)", errQueryTopics, messages.ErrPatternsMany)
+	}
+	ts := strings.Split(val, ",")
+	if err := messages.ParsePatterns(ts); err != nil {
+		return nil, fmt.Errorf("%w (%s)", errQueryTopics, strings.ReplaceAll(err.Error(), "messages: ", ""))
+	}
+	return ts, nil
+}

@@ -3,9 +3,12 @@ package transport
 import (
 	"errors"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/orgstream/orgstream/messages"
 )
 
 func TestParseStreamQuery(t *testing.T) {
@@ -121,6 +124,76 @@ func TestParseStreamQuery(t *testing.T) {
 			wantErr: errQueryEscape,
 		},
 		{
+			name: "topics",
+			raw:  "topics=orders.*,billing.%3E&last_seq=3",
+			want: streamQuery{HasSeq: true, LastSeq: 3, Topics: []string{"orders.*", "billing.>"}},
+		},
+		{
+			name: "topics one",
+			raw:  "topics=a",
+			want: streamQuery{Topics: []string{"a"}},
+		},
+		{
+			name:    "topics empty",
+			raw:     "topics=",
+			wantErr: errQueryEmpty,
+		},
+		{
+			name:    "topics empty item",
+			raw:     "topics=a,,b",
+			wantErr: errQueryTopics,
+		},
+		{
+			name:    "topics trailing comma",
+			raw:     "topics=a,",
+			wantErr: errQueryTopics,
+		},
+		{
+			name:    "topics bad pattern",
+			raw:     "topics=a.b*",
+			wantErr: errQueryTopics,
+		},
+		{
+			name:    "topics too many",
+			raw:     "topics=" + strings.Repeat("a,", 64) + "a",
+			wantErr: errQueryTopics,
+		},
+		{
+			name:    "topics twice",
+			raw:     "topics=a&topics=b",
+			wantErr: errQueryDuplicate,
+		},
+		{
+			name: "presence true",
+			raw:  "presence=true&last_seq=1",
+			want: streamQuery{HasSeq: true, LastSeq: 1, Presence: true},
+		},
+		{
+			name: "presence false",
+			raw:  "presence=false",
+			want: streamQuery{},
+		},
+		{
+			name:    "presence not a boolean",
+			raw:     "presence=1",
+			wantErr: errQueryPresence,
+		},
+		{
+			name:    "presence in capitals",
+			raw:     "presence=TRUE",
+			wantErr: errQueryPresence,
+		},
+		{
+			name:    "presence empty",
+			raw:     "presence=",
+			wantErr: errQueryEmpty,
+		},
+		{
+			name:    "duplicate presence",
+			raw:     "presence=true&presence=true",
+			wantErr: errQueryDuplicate,
+		},
+		{
 			name:    "epoch too long",
 			raw:     "epoch=" + strings.Repeat("e", maxEpochLen+1),
 			wantErr: errQueryEpoch,
@@ -140,7 +213,7 @@ func TestParseStreamQuery(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tt.want {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf(
 					"got %+v, want %+v",
 					got, tt.want)
@@ -163,6 +236,8 @@ func FuzzParseStreamQuery(f *testing.F) {
 	f.Add("last_seq=18446744073709551616")
 	f.Add("x=%zz&&last_seq=%31")
 	f.Add("epoch=a+b&access_token=%41")
+	f.Add("topics=a.*,b.%3E")
+	f.Add("presence=true&presence=%74rue")
 	f.Fuzz(func(t *testing.T, raw string) {
 		q, err := parseStreamQuery(raw)
 		if err != nil {
@@ -185,13 +260,22 @@ func FuzzParseStreamQuery(f *testing.F) {
 		if q.Epoch != "" {
 			v.Set("epoch", q.Epoch)
 		}
+		if q.Topics != nil {
+			if messages.ParsePatterns(q.Topics) != nil {
+				t.Fatalf("invalid topics accepted: %q", q.Topics)
+			}
+			v.Set("topics", strings.Join(q.Topics, ","))
+		}
+		if q.Presence {
+			v.Set("presence", "true")
+		}
 		q2, err := parseStreamQuery(v.Encode())
 		if err != nil {
 			t.Fatalf(
 				"re-encoded %q: %v",
 				v.Encode(), err)
 		}
-		if q2 != q {
+		if !reflect.DeepEqual(q2, q) {
 			t.Fatalf(
 				"round trip %+v != %+v",
 				q2, q)

@@ -21,7 +21,12 @@ func (s *Server) routes() http.Handler {
 		s.metricsRoutes(mux)
 	}
 	mux.HandleFunc("POST /v2/realtime/orgs/{org}/events", s.handlePublish)
+	if s.cfg.History != nil {
+		mux.HandleFunc("GET /v2/realtime/orgs/{org}/events", s.handleHistory)
+	}
 	mux.HandleFunc("GET "+StreamPath, s.handleStreamHTTP)
+	mux.HandleFunc("GET "+PresencePath, s.handlePresence)
+	mux.HandleFunc("GET "+SSEPath, s.handleSSE)
 	// The console: index.html at "/" exactly, its files under /console/;
 	// its 404/405 get the JSON body of every other route.
 	page := s.jsonErrors(console.Handler())

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -17,6 +18,9 @@ type streamRequest struct {
 	origin        string // first Origin header
 	hasOrigin     bool
 	remoteAddr    string
+	// sse: a Server-Sent Events request, which has no WebSocket handshake
+	// to check.
+	sse bool
 
 	// Handshake facts (RFC 6455 §4.2.1), checked for every occurrence of a
 	// repeated header as gobwas/ws does.
@@ -31,8 +35,8 @@ type streamRequest struct {
 }
 
 // checkStream decides a stream request before any upgrade. The order is
-// fixed: readiness (503), query (400), token (401), origin (403), then the
-// WebSocket handshake itself (400/426).
+// fixed: readiness (503), query (400), token (401), origin (403), topics
+// (403), then the WebSocket handshake itself (400/426).
 func (s *Server) checkStream(r *streamRequest) (Stream, *apiError) {
 	if err := servingErr(s.cfg.Readiness.Ready()); err != nil {
 		return Stream{}, notReadyError(err)
@@ -57,10 +61,17 @@ func (s *Server) checkStream(r *streamRequest) (Stream, *apiError) {
 	if r.hasOrigin && !s.cfg.originAllowed(r.origin) {
 		return Stream{}, newAPIError(http.StatusForbidden, CodeOriginNotAllowed, "origin not allowed")
 	}
-	if e := checkHandshake(r); e != nil {
+	scope, e := streamScope(claims, q.Topics)
+	if e != nil {
 		return Stream{}, e
 	}
+	if !r.sse {
+		if e := checkHandshake(r); e != nil {
+			return Stream{}, e
+		}
+	}
 	return Stream{
+		Scope:      scope,
 		Org:        claims.Org,
 		User:       claims.Sub,
 		Expiry:     claims.Exp,
@@ -68,7 +79,30 @@ func (s *Server) checkStream(r *streamRequest) (Stream, *apiError) {
 		LastSeq:    q.LastSeq,
 		Epoch:      q.Epoch,
 		RemoteAddr: r.remoteAddr,
+		Presence:   q.Presence,
 	}, nil
+}
+
+// streamScope is what a stream of claims may see, narrowed by the topics
+// query: every query pattern must be covered by the token's topics
+// (messages.Covers: by one token pattern alone), else 403 topic_forbidden.
+// The query's patterns are then the stream's topics: each matches only
+// topics the token allows.
+func streamScope(claims auth.Claims, query []string) (messages.Scope, *apiError) {
+	s := messages.Scope{User: claims.Sub, Topics: claims.Topics}
+	if query == nil {
+		return s, nil
+	}
+	if claims.Topics != nil {
+		for i, p := range query {
+			if !messages.Covers(claims.Topics, p) {
+				return s, newAPIError(http.StatusForbidden, CodeTopicForbidden,
+					fmt.Sprintf("topics pattern %d is not covered by the token's topics", i+1))
+			}
+		}
+	}
+	s.Topics = query
+	return s, nil
 }
 
 func checkHandshake(r *streamRequest) *apiError {

@@ -72,7 +72,9 @@ func (c *Core[C]) Stored(seq uint64, at time.Time, f *messages.Frame) *Effects[C
 			}
 			continue
 		}
-		eff.push(sub, f.For(sub.Deflate), PushLive)
+		if sub.Scope.AllowsFrame(f) {
+			eff.push(sub, f, PushLive)
+		}
 		sub.next++
 	}
 	for _, o := range eff.Ops {
@@ -196,13 +198,14 @@ func (c *Core[C]) welcome(sub *Sub[C], pl plan) {
 	sub.next = pl.next
 	c.frames = planFrames(sub, pl, c.frames[:0])
 	for _, f := range c.frames {
-		c.eff.push(sub, f.For(sub.Deflate), PushControl)
+		c.eff.push(sub, f, PushControl)
 	}
 	clear(c.frames)
 }
 
 // catchUp brings sub from its next seq to the window's head and makes it
-// live. What the window holds goes inline when it is at most half an outbox;
+// live, pushing only the events its scope allows (next moves past the
+// others). What the window holds goes inline when it is at most half an outbox;
 // a longer stretch, or one older than the window, is replayed by the shell
 // at the client's pace, which reports back with Resolved, and catchUp runs
 // again from there.
@@ -211,11 +214,15 @@ func (c *Core[C]) catchUp(sub *Sub[C]) {
 	if inWindow {
 		size := 0
 		for i := range ents {
-			size += len(ents[i].frame.For(sub.Deflate))
+			if sub.Scope.AllowsFrame(ents[i].frame) {
+				size += len(ents[i].frame.For(sub.Enc))
+			}
 		}
 		if size <= c.cfg.MaxQueueBytes/2 {
 			for i := range ents {
-				c.eff.push(sub, ents[i].frame.For(sub.Deflate), PushCatchUp)
+				if sub.Scope.AllowsFrame(ents[i].frame) {
+					c.eff.push(sub, ents[i].frame, PushCatchUp)
+				}
 			}
 			sub.next += uint64(len(ents))
 			sub.live = true
@@ -230,4 +237,20 @@ func (c *Core[C]) catchUp(sub *Sub[C]) {
 	}
 	sub.resolving = true
 	c.eff.op(Op[C]{Kind: OpReplay, Sub: sub, From: sub.next, To: c.win.head, Snap: snap})
+}
+
+// WindowFrames appends to dst the window's frames of the seqs from .. from+n-1
+// (fewer when the window's head comes first), for reads that are not a
+// stream (the history endpoint). ok is false when the window does not hold
+// from: it is older than the window, or past its head. head is the
+// window's head.
+func (c *Core[C]) WindowFrames(from uint64, n int, dst []*messages.Frame) (frames []*messages.Frame, head uint64, ok bool) {
+	ents, inWindow := c.win.since(from)
+	if !inWindow || len(ents) == 0 {
+		return dst, c.win.head, false
+	}
+	for i := 0; i < len(ents) && i < n; i++ {
+		dst = append(dst, ents[i].frame)
+	}
+	return dst, c.win.head, true
 }

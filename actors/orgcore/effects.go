@@ -23,15 +23,19 @@ const (
 	PushControl
 )
 
-// Push asks the shell to queue Frame (the bytes for this subscriber: plain
-// or deflated) in the subscriber's outbox without blocking. The core already
+// Push asks the shell to queue Frame (the bytes for this subscriber: the
+// form of From its encoding reads) in the subscriber's outbox without
+// blocking. The core already
 // counted it as delivered; when the outbox refuses it because it is full,
 // the shell reports Overflow, and when the connection closed it, nothing
 // (its Unsubscribe is on the way).
 type Push[C any] struct {
 	Sub   *Sub[C]
 	Frame []byte
-	Kind  PushKind
+	// From is the shared frame Frame was taken from (a compressed SSE
+	// stream folds its checksum into the connection's trailer).
+	From *messages.Frame
+	Kind PushKind
 }
 
 // OpKind is the kind of an Op.
@@ -48,7 +52,7 @@ const (
 	OpResolve
 	// OpReplay: stream From..To to Sub, paced by its reading: the log's
 	// events older than Snap, then Snap's frames (the window's, ending at
-	// To); report with Resolved.
+	// To), each only when Sub.Scope allows it; report with Resolved.
 	OpReplay
 )
 
@@ -93,8 +97,8 @@ func (e *Effects[C]) reset() {
 	e.Ops = e.Ops[:0]
 }
 
-func (e *Effects[C]) push(sub *Sub[C], f []byte, k PushKind) {
-	e.Pushes = append(e.Pushes, Push[C]{Sub: sub, Frame: f, Kind: k})
+func (e *Effects[C]) push(sub *Sub[C], f *messages.Frame, k PushKind) {
+	e.Pushes = append(e.Pushes, Push[C]{Sub: sub, Frame: f.For(sub.Enc), From: f, Kind: k})
 }
 
 func (e *Effects[C]) op(o Op[C]) { e.Ops = append(e.Ops, o) }

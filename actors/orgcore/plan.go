@@ -84,6 +84,7 @@ func resumed(epoch string, head, last uint64) plan {
 func planFrames[C any](sub *Sub[C], pl plan, dst []*messages.Frame) []*messages.Frame {
 	w := pl.welcome
 	w.ConnID, w.Org, w.User = sub.ID, sub.Org, sub.User
+	w.Scoped = sub.Scope.Scoped()
 	f := messages.EncodeWelcome(w)
 	dst = append(dst, &f)
 	if pl.reset != nil {

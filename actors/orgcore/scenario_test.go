@@ -96,10 +96,12 @@ type driver struct {
 // run executes one command:
 //
 //	new [size=N] [bytes=N] [retention=D] [queue=N] [epoch=E] [head=N]
-//	stored SEQ|FROM..TO [size=N]   the log stored events (frames of size bytes)
-//	logged SEQ|FROM..TO            the log stored events the core does not see
+//	stored SEQ|FROM..TO [size=N] [topic=T] [to=U1,U2]
+//	                               the log stored events (frames of size
+//	                               bytes, topic T (default "t"), for users U…)
+//	logged SEQ|FROM..TO [...]      the log stored events the core does not see
 //	appended SEQ                   this node's writer acked SEQ
-//	subscribe ID [resume=N] [epoch=E] [deflate]
+//	subscribe ID [resume=N] [epoch=E] [deflate] [user=U] [topics=P1,P2]
 //	bounds ID first=N head=N | bounds ID failed     answers a resolve
 //	resolved ID next=N | resolved ID failed          answers a replay
 //	unsubscribe ID | overflow ID
@@ -153,7 +155,7 @@ func (d *driver) run(line string) ([]string, error) {
 		}
 		var out []string
 		for s := from; s <= to; s++ {
-			fr := eventFrame(s, int(num("size", 0)))
+			fr := eventFrame(s, int(num("size", 0)), args)
 			d.log[s] = stored{at: d.now, f: fr}
 			if p := d.print(d.core.Stored(s, d.now, fr)); p[0] != none {
 				out = append(out, p...)
@@ -170,7 +172,7 @@ func (d *driver) run(line string) ([]string, error) {
 			return nil, err
 		}
 		for s := from; s <= to; s++ {
-			d.log[s] = stored{at: d.now, f: eventFrame(s, int(num("size", 0)))}
+			d.log[s] = stored{at: d.now, f: eventFrame(s, int(num("size", 0)), args)}
 		}
 		return []string{"ok"}, nil
 	case "appended":
@@ -185,7 +187,11 @@ func (d *driver) run(line string) ([]string, error) {
 		for _, p := range pos[1:] {
 			deflate = deflate || p == "deflate"
 		}
-		sub := &Sub[string]{ID: pos[0], Org: "acme", User: "u", Deflate: deflate, Conn: pos[0]}
+		user := or(args["user"], "u")
+		sub := &Sub[string]{ID: pos[0], Org: "acme", User: user, Enc: messages.WSEncoding(deflate), Conn: pos[0], Scope: messages.Scope{User: user}}
+		if ts, ok := args["topics"]; ok {
+			sub.Scope.Topics = strings.Split(ts, ",")
+		}
 		_, resume := args["resume"]
 		eff = d.core.Subscribe(sub, Position{Resume: resume, Last: num("resume", 0), Epoch: args["epoch"]}, d.now)
 	case "bounds":
@@ -244,13 +250,18 @@ func seqRange(s string) (from, to uint64, err error) {
 }
 
 // eventFrame is a stand-in for an encoded event: its plain bytes say its seq
-// (padded to size), its deflated ones the same, marked.
-func eventFrame(seq uint64, size int) *messages.Frame {
+// (padded to size), its deflated ones the same, marked; args topic and to
+// are its scoped-delivery metadata.
+func eventFrame(seq uint64, size int, args map[string]string) *messages.Frame {
 	p := []byte("ev" + strconv.FormatUint(seq, 10))
 	for len(p) < size {
 		p = append(p, '.')
 	}
-	return &messages.Frame{Seq: seq, Plain: p, Deflated: append([]byte("z"), p...)}
+	f := &messages.Frame{Seq: seq, Plain: p, Deflated: append([]byte("z"), p...), Topic: or(args["topic"], "t")}
+	if to, ok := args["to"]; ok {
+		f.To = strings.Split(to, ",")
+	}
+	return f
 }
 
 // frameText is how a pushed frame prints: an event as ev<seq> (zev<seq>

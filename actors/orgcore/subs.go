@@ -1,12 +1,22 @@
 package orgcore
 
+import "github.com/orgstream/orgstream/messages"
+
 // Sub is one subscriber of the org as the core sees it: who it is (for its
-// welcome), how it reads (deflate), and where its stream stands. Conn is the
+// welcome), how it reads (Enc: which shared form of each frame it gets),
+// and where its stream stands. Conn is the
 // shell's handle for the connection; the core never looks inside it.
 type Sub[C any] struct {
 	ID, Org, User string
-	Deflate       bool
-	Conn          C
+	Enc           messages.Encoding
+	// Presence is set for a stream opened with presence=true: it also
+	// gets the org's presence frames (Core.Presence) once welcomed.
+	Presence bool
+	Conn     C
+	// Scope is what the stream may see (PROTOCOL.md "Scoped delivery"):
+	// an event it does not allow is skipped, never pushed, and its next
+	// seq moves past it all the same, so every seam stays exact by seq.
+	Scope messages.Scope
 
 	// next is the seq this subscriber needs next; frames below it are
 	// duplicates and never pushed, so every seam is closed by seq.

@@ -26,7 +26,8 @@ type entry struct {
 type window struct {
 	head uint64
 	ents []entry
-	// bytes is the encoded size of ents (plain and deflated frames).
+	// bytes is the encoded size of ents: every form of each frame, the SSE
+	// forms at their bound whether built yet or not (Frame.MemBound).
 	bytes int
 	// size bounds the entries held, maxBytes their bytes (0: no bound);
 	// retention drops entries older than it.
@@ -39,12 +40,17 @@ func newWindow(head uint64, size, maxBytes int, retention time.Duration) *window
 	return &window{head: head, size: size, maxBytes: maxBytes, retention: retention}
 }
 
-// frameBytes is what an entry's frames hold in memory.
+// frameBytes is what an entry's frames hold in memory, with the user ids
+// of its "to" (up to 100 of 256 bytes: more than the frame itself can be).
 func frameBytes(e *entry) int {
 	if e.frame == nil {
 		return 0
 	}
-	return len(e.frame.Plain) + len(e.frame.Deflated)
+	n := e.frame.MemBound()
+	for _, u := range e.frame.To {
+		n += len(u)
+	}
+	return n
 }
 
 // dropFront removes the n oldest entries.

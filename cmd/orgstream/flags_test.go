@@ -49,6 +49,7 @@ func TestServeFlags(t *testing.T) {
 			eq(t, "WindowBytes", cfg.WindowBytes, 64<<20)
 			eq(t, "SyncAlways", cfg.SyncAlways, false)
 			eq(t, "Dev", cfg.Dev, false)
+			eq(t, "NoPresence", cfg.NoPresence, false)
 			eq(t, "logLevel", o.logLevel, "info")
 			eq(t, "logFormat", o.logFormat, "auto")
 			eq(t, "jwtSecret", o.secret.jwtSecret, "")
@@ -131,6 +132,12 @@ func TestServeFlags(t *testing.T) {
 			}},
 		{name: "bare bool flag", args: []string{"--sync-always"}, check: func(t *testing.T, o *serveOptions) {
 			eq(t, "syncAlways", o.syncAlways, true)
+		}},
+		{name: "presence off by env", env: map[string]string{"ORGSTREAM_PRESENCE": "false"}, check: func(t *testing.T, o *serveOptions) {
+			eq(t, "NoPresence", o.config(nil, nil).NoPresence, true)
+		}},
+		{name: "presence flag wins", args: []string{"--presence=true"}, env: map[string]string{"ORGSTREAM_PRESENCE": "false"}, check: func(t *testing.T, o *serveOptions) {
+			eq(t, "NoPresence", o.config(nil, nil).NoPresence, false)
 		}},
 		{name: "dev flag", args: []string{"--dev"}, env: map[string]string{"ORGSTREAM_DEV": "false"}, check: func(t *testing.T, o *serveOptions) {
 			eq(t, "Dev", o.config(nil, nil).Dev, true)

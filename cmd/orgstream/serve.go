@@ -58,6 +58,7 @@ type serveOptions struct {
 	maxQueueBytes   int
 	windowSize      int
 	windowBytes     int
+	presence        bool
 	orgIdleGrace    time.Duration
 	syncAlways      bool
 	dev             bool
@@ -98,6 +99,7 @@ func newServeFlags(o *serveOptions) *flagSet {
 	f.Bytes(&o.windowBytes, "window-bytes", node.DefaultWindowBytes, "bytes of encoded frames per org kept for instant replay; the oldest leave first, the newest always stays")
 	f.Duration(&o.orgIdleGrace, "org-idle-grace", node.DefaultOrgIdleGrace, "how long an org's actor and NATS feed outlive its last client")
 	f.Bool(&o.syncAlways, "sync-always", false, "fsync every write (survives power loss, not only crashes) at a throughput cost")
+	f.Bool(&o.presence, "presence", true, "cluster presence: GET /v2/realtime/orgs/{org}/presence and presence=true streams (a KV bucket on NATS); false turns it off on this node")
 	f.Bool(&o.dev, "dev", false, "development mode: the console at / gets a Mint token button (POST /v2/dev/tokens signs tokens for anyone who can reach --listen); for local try-outs only")
 	f.String(&o.logLevel, "log-level", "info", "LEVEL", "debug, info, warn or error", checkLogLevel)
 	f.String(&o.pprofListen, "pprof-listen", "", "ADDR", "serve net/http/pprof on this address for profiling; loopback only (127.0.0.0/8, [::1], localhost); empty = off", checkPprofListen)
@@ -187,6 +189,7 @@ func (o *serveOptions) config(secret []byte, log *zap.Logger) node.Config {
 		OrgIdleGrace:          o.orgIdleGrace,
 		SyncAlways:            o.syncAlways,
 		Dev:                   o.dev,
+		NoPresence:            !o.presence,
 		Logger:                log,
 	}
 }

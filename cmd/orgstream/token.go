@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/orgstream/orgstream/messages"
@@ -87,6 +88,7 @@ type tokenOptions struct {
 	sub     string
 	ttl     time.Duration
 	publish bool
+	topics  []string
 }
 
 func newTokenFlags(o *tokenOptions) *flagSet {
@@ -95,8 +97,16 @@ func newTokenFlags(o *tokenOptions) *flagSet {
 	f.String(&o.sub, "sub", "", "USER", "user id, the token's sub claim (required)", nil)
 	f.Duration(&o.ttl, "ttl", time.Hour, "lifetime of the token")
 	f.Bool(&o.publish, "publish", false, `scope "publish": may publish to the org (and subscribe); default scope is "subscribe"`)
+	f.List(&o.topics, "topics", nil, fmt.Sprintf("topics claim: comma-separated topic patterns the token's streams receive, e.g. orders.*,billing.> (at most %d; default every topic)", messages.MaxPatterns), checkTopicPattern)
 	o.secret.define(f)
 	return f
+}
+
+func checkTopicPattern(p string) error {
+	if err := messages.ParsePattern(p); err != nil {
+		return fmt.Errorf("not a topic pattern (%s): %q", strings.TrimPrefix(err.Error(), "messages: "), p)
+	}
+	return nil
 }
 
 func checkTokenOrg(org string) error {
@@ -121,15 +131,22 @@ func (c *cli) token(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if len(o.topics) > messages.MaxPatterns {
+		return usagef("orgstream token: --topics holds %d patterns, at most %d", len(o.topics), messages.MaxPatterns)
+	}
+	if len(o.topics) == 0 {
+		o.topics = nil
+	}
 	scope := auth.ScopeSubscribe
 	if o.publish {
 		scope = auth.ScopePublish
 	}
 	tok, err := o.secret.issue(secret, auth.Claims{
-		Sub:   o.sub,
-		Org:   o.org,
-		Exp:   time.Now().Add(o.ttl),
-		Scope: scope,
+		Sub:    o.sub,
+		Org:    o.org,
+		Exp:    time.Now().Add(o.ttl),
+		Scope:  scope,
+		Topics: o.topics,
 	})
 	if err != nil {
 		return fmt.Errorf("sign: %w", err)

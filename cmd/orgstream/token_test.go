@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +90,13 @@ func TestToken(t *testing.T) {
 			ttl:  time.Hour,
 		},
 		{
+			name:   "topics",
+			args:   []string{"token", "--org", "acme", "--sub", "erin", "--topics", "orders.*,billing.>", "--jwt-secret", flagSecret},
+			secret: func(*testing.T) []byte { return []byte(flagSecret) },
+			want:   auth.Claims{Sub: "erin", Org: "acme", Scope: auth.ScopeSubscribe, Topics: []string{"orders.*", "billing.>"}},
+			ttl:    time.Hour,
+		},
+		{
 			name:   "issuer and audience, from the env serve reads too",
 			args:   []string{"token", "--org", "acme", "--sub", "dave", "--jwt-secret", flagSecret},
 			env:    map[string]string{"ORGSTREAM_JWT_ISSUER": "https://idp.example.com/", "ORGSTREAM_JWT_AUDIENCE": "orgstream"},
@@ -114,7 +122,7 @@ func TestToken(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
-			if c.Sub != tt.want.Sub || c.Org != tt.want.Org || c.Scope != tt.want.Scope {
+			if c.Sub != tt.want.Sub || c.Org != tt.want.Org || c.Scope != tt.want.Scope || !slices.Equal(c.Topics, tt.want.Topics) {
 				t.Errorf("claims = %+v, want %+v", c, tt.want)
 			}
 			// exp has second precision.
@@ -172,6 +180,7 @@ func TestTokenRefusals(t *testing.T) {
 		{"bad org", []string{"--org", "ac me", "--sub", "a", "--jwt-secret", "s"}, "orgstream token: invalid value \"ac me\" for --org"},
 		{"org too long", []string{"--org", strings.Repeat("a", 65), "--sub", "a", "--jwt-secret", "s"}, "--org"},
 		{"negative ttl", []string{"--org", "acme", "--sub", "a", "--ttl=-1h", "--jwt-secret", "s"}, "must be positive"},
+		{"bad topic pattern", []string{"--org", "acme", "--sub", "a", "--topics", "a.*,b*", "--jwt-secret", "s"}, "--topics"},
 		{"bad publish bool", []string{"--org", "acme", "--sub", "a", "--publish=perhaps", "--jwt-secret", "s"}, "--publish"},
 	}
 	for _, tt := range tests {

@@ -33,10 +33,14 @@ type Frame struct {
 	Head    uint64  `json:"head"`
 	Resumed bool    `json:"resumed"`
 	Replay  *Replay `json:"replay"`
+	Scoped  bool    `json:"scoped"`
 
 	// reset (and Head)
 	Reason string `json:"reason"`
 	First  uint64 `json:"first"`
+
+	// presence (and User)
+	State string `json:"state"`
 
 	// Raw is the message as received.
 	Raw []byte `json:"-"`

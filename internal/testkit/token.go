@@ -30,3 +30,14 @@ func Token(t testing.TB, secret []byte, org, sub string, ttl time.Duration, publ
 	}
 	return tok
 }
+
+// TokenTopics issues a subscribe token for (org, sub) with the topics claim
+// topics (nil: none), expiring in ttl.
+func TokenTopics(t testing.TB, secret []byte, org, sub string, ttl time.Duration, topics []string) string {
+	t.Helper()
+	tok, err := auth.Issue(secret, auth.Claims{Sub: sub, Org: org, Exp: time.Now().Add(ttl), Topics: topics})
+	if err != nil {
+		t.Fatalf("testkit: issue token: %v", err)
+	}
+	return tok
+}

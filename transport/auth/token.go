@@ -1,8 +1,10 @@
 package auth
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -59,6 +61,10 @@ type Claims struct {
 	// not fill them in.
 	Issuer   string
 	Audience string
+	// Topics is the topics claim: the topic patterns the token's streams
+	// receive (messages.ParsePatterns: 1 to messages.MaxPatterns valid
+	// patterns). Nil means every topic (no claim).
+	Topics []string
 }
 
 // CanPublish reports whether the claims allow publishing to org.
@@ -72,6 +78,9 @@ type wireClaims struct {
 	Org string `json:"org"`
 	// Scope is a pointer to tell an absent scope (the default) from "".
 	Scope *string `json:"scope,omitempty"`
+	// Topics is decoded by claimsOf, so that a claim of the wrong type
+	// gets a clear refusal rather than a decoding error.
+	Topics json.RawMessage `json:"topics,omitempty"`
 }
 
 // checkSecret refuses an HS256 secret that is empty or too short.
@@ -115,6 +124,13 @@ func Issue(secret []byte, c Claims) (string, error) {
 		Org:   c.Org,
 		Scope: &c.Scope,
 	}
+	if c.Topics != nil {
+		raw, err := json.Marshal(c.Topics)
+		if err != nil {
+			return "", fmt.Errorf("auth: encode topics: %w", err)
+		}
+		w.Topics = raw
+	}
 	if c.Audience != "" {
 		w.Audience = jwt.ClaimStrings{c.Audience}
 	}
@@ -143,7 +159,34 @@ func claimsOf(w *wireClaims) (Claims, error) {
 	if err := checkClaims(c); err != nil {
 		return Claims{}, fmt.Errorf("%w: %s", ErrInvalid, err)
 	}
+	topics, err := topicsOf(w.Topics)
+	if err != nil {
+		return Claims{}, err
+	}
+	c.Topics = topics
 	return c, nil
+}
+
+// ErrTopics means the token's topics claim is not an array of 1 to
+// messages.MaxPatterns valid topic patterns (401, with a message that says
+// so). It wraps ErrInvalid.
+var ErrTopics = fmt.Errorf("%w: topics claim", ErrInvalid)
+
+// topicsOf decodes the topics claim: absent or null is nil (every topic).
+// An empty array is refused rather than read as "no topic": a token that
+// can see nothing is a mistake worth a clear error.
+func topicsOf(raw json.RawMessage) ([]string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var ts []string
+	if err := json.Unmarshal(raw, &ts); err != nil {
+		return nil, fmt.Errorf("%w: not an array of strings", ErrTopics)
+	}
+	if err := messages.ParsePatterns(ts); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrTopics, strings.ReplaceAll(err.Error(), "messages: ", ""))
+	}
+	return ts, nil
 }
 
 // checkClaims validates what both Issue and Verify require.
@@ -157,6 +200,8 @@ func checkClaims(c Claims) error {
 		return errors.New(`org must be "*" or match ^[A-Za-z0-9_-]{1,64}$`)
 	case c.Scope != ScopeSubscribe && c.Scope != ScopePublish:
 		return errors.New(`scope must be "subscribe" or "publish"`)
+	case c.Topics != nil && messages.ParsePatterns(c.Topics) != nil:
+		return fmt.Errorf("topics: %w", messages.ParsePatterns(c.Topics))
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -317,7 +318,7 @@ func TestVerify(t *testing.T) {
 					err, tc.cause,
 				)
 			}
-			if c != (Claims{}) {
+			if !reflect.DeepEqual(c, Claims{}) {
 				t.Fatalf(
 					"claims returned with an error: %+v",
 					c,

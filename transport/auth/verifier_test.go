@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -56,7 +57,7 @@ func checkVerify(t *testing.T, v *Verifier, tok string, now time.Time, wantErr, 
 			err, cause,
 		)
 	}
-	if c != (Claims{}) {
+	if !reflect.DeepEqual(c, Claims{}) {
 		t.Fatalf(
 			"claims returned with an error: %+v",
 			c,
