@@ -11,7 +11,7 @@
 // on failure too, and the daemon's log to e2e/artifacts/daemon.log.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -183,9 +183,11 @@ test('console: mint, connect, publish, survive a daemon restart with a resume', 
   page.setDefaultTimeout(STEP);
   page.on('pageerror', (e) => problems.push('page error: ' + e.message));
   page.on('console', (m) => {
-    // While the daemon restarts, reconnection attempts fail: Chromium logs
-    // those on its own, they are expected.
-    if (m.type() === 'error' && !/WebSocket connection to .* failed/.test(m.text())) problems.push('console: ' + m.text());
+    // While the daemon restarts, reconnection attempts and the presence
+    // panel's GETs fail: Chromium logs those on its own, they are expected.
+    if (m.type() === 'error' && !/WebSocket connection to .* failed|Failed to load resource: net::ERR_CONNECTION_REFUSED/.test(m.text())) {
+      problems.push('console: ' + m.text());
+    }
   });
   page.on('websocket', (ws) => {
     // An assert here would throw into Playwright's emitter, not the test:
@@ -321,5 +323,295 @@ test('console without --dev: no mint buttons; a pasted token connects; refusals 
 
   await page.getByTestId('disconnect').click();
   await page.locator('[data-testid="state"][data-state="closed"]').waitFor();
+  assert.deepEqual(problems, []);
+});
+
+/** The pretty-printed JSON the page shows for the event row of seq. */
+const eventJSON = async (page, seq) => {
+  const row = page.locator(`[data-testid="event-row"][data-seq="${seq}"]`);
+  if ((await row.getByTestId('event-json').count()) === 0) await row.getByTestId('event-toggle').click();
+  return row.getByTestId('event-json').textContent();
+};
+
+const clipboard = (page) => page.evaluate(() => navigator.clipboard.readText());
+
+test('console panels: full event JSON with copy, filter, page-life counters, resume markers, retry now, token copy, org warning, phone layout', { timeout: 240_000 }, async (t) => {
+  mkdirSync(artifacts, { recursive: true });
+  const tmp = mkdtempSync(join(tmpdir(), 'orgstream-console-e2e-'));
+  const log = createWriteStream(join(artifacts, 'daemon-panels.log'));
+  const daemon = new Daemon(binary(), await freePort(), join(tmp, 'data'), log);
+  let context = null;
+  let page = null;
+  const problems = [];
+  t.after(async () => {
+    if (page) await page.screenshot({ path: join(artifacts, 'console-panels.png'), fullPage: true }).catch(() => {});
+    await context?.close().catch(() => {});
+    try {
+      await daemon.stop();
+    } finally {
+      daemon.kill();
+      log.end();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  await daemon.start();
+  context = await chromium.launchPersistentContext(join(tmp, 'profile'), { ...LAUNCH, permissions: ['clipboard-read', 'clipboard-write'] });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(STEP);
+  page.on('pageerror', (e) => problems.push('page error: ' + e.message));
+  page.on('console', (m) => {
+    // While the daemon is away, reconnects and the presence panel's GETs fail: Chromium logs those.
+    if (m.type() === 'error' && !/WebSocket connection to .* failed|Failed to load resource: net::ERR_CONNECTION_REFUSED/.test(m.text())) {
+      problems.push('console: ' + m.text());
+    }
+  });
+  const sockets = [];
+  page.on('websocket', (ws) => sockets.push(new URL(ws.url()).pathname));
+
+  await page.goto(daemon.base + '/');
+  await page.getByTestId('mint-org').fill('acme');
+  await page.getByTestId('mint-sub').fill('alice');
+  await page.getByTestId('mint-token').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="token-input"]').value.startsWith('eyJ'));
+  const token = await page.getByTestId('token-input').inputValue();
+
+  // Copy buttons for tokens.
+  await page.getByTestId('copy-token').click();
+  await page.locator('[data-testid="copy-token"][data-copied="copied"]').waitFor();
+  assert.equal(await clipboard(page), token);
+
+  await page.getByTestId('connect').click();
+  await page.locator('[data-testid="state"][data-state="open"]').waitFor();
+  await page.locator('[data-testid="transport"][data-transport="websocket"]').waitFor();
+  assert.match(await page.getByTestId('welcome').textContent(), /^as of connect \(.*\): acme\/alice · .* head 0 · not resumed/);
+  await page.locator('[data-testid="connect-row"]').waitFor();
+
+  await page.getByTestId('mint-publish-token').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="publish-token"]').value.startsWith('eyJ'));
+  await page.getByTestId('copy-publish-token').click();
+  assert.equal(await clipboard(page), await page.getByTestId('publish-token').inputValue());
+
+  // A long event: the row is cut, the expanded row is the whole event, pretty-printed, and copies.
+  const long = { text: 'x'.repeat(600), nested: { list: [1, 2, 3], ok: true } };
+  await page.getByTestId('publish-topic').fill('orders.created');
+  assert.equal(await publishFromPage(page, JSON.stringify(long)), 1);
+  await page.getByTestId('publish-topic').fill('billing.paid');
+  assert.equal(await publishFromPage(page, '{"invoice":"inv-42"}'), 2);
+  await page.locator('[data-testid="event-row"][data-seq="2"]').waitFor();
+  const row1 = page.locator('[data-testid="event-row"][data-seq="1"]');
+  assert.ok((await row1.locator('code.data').textContent()).endsWith('…'));
+  const json = await eventJSON(page, 1);
+  const shown = JSON.parse(json);
+  assert.deepEqual({ seq: shown.seq, topic: shown.topic, data: shown.data }, { seq: 1, topic: 'orders.created', data: long });
+  assert.match(json, /\n {2}"data": \{\n {4}"text": "x{600}",/);
+  await row1.getByTestId('copy-event').click();
+  assert.equal(await clipboard(page), json);
+
+  // The filter box narrows the list on the page.
+  await page.getByTestId('event-filter').fill('inv-42');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="event-row"]').length === 1);
+  assert.deepEqual(await listedSeqs(page), [2]);
+  assert.equal(await page.getByTestId('filter-count').textContent(), '1 of 2 shown');
+  await page.getByTestId('event-filter').fill('orders');
+  await page.waitForFunction(() => document.querySelector('[data-testid="event-row"]')?.getAttribute('data-seq') === '1');
+  // A word with * or > is a topic pattern, as the server's topics are.
+  for (const [pattern, want] of [['billing.*', [2]], ['*.created', [1]], ['>', [2, 1]], ['orders', [1]], ['orders.created.*', []]]) {
+    await page.getByTestId('event-filter').fill(pattern);
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="event-row"]').length === n, want.length);
+    assert.deepEqual(await listedSeqs(page), want, pattern);
+  }
+  await page.getByTestId('event-filter').fill('');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="event-row"]').length === 2);
+
+  // The publish org differs from the connected one: a warning.
+  assert.equal(await page.getByTestId('publish-org-warning').count(), 0);
+  await page.getByTestId('publish-org').fill('other-org');
+  await page.getByTestId('publish-org-warning').waitFor();
+  await page.getByTestId('publish-org').fill('acme');
+  await page.getByTestId('publish-org-warning').waitFor({ state: 'detached' });
+
+  // Counters run for the page's life: Disconnect → Connect keeps them, and the resume leaves a marker row.
+  await page.waitForFunction(() => document.querySelector('[data-testid="count-events"]').textContent === '2');
+  await page.getByTestId('disconnect').click();
+  await page.locator('[data-testid="state"][data-state="closed"]').waitFor();
+  assert.equal(await counter(page, 'events'), 2);
+  await page.getByTestId('publish-topic').fill('while.away');
+  assert.equal(await publishFromPage(page, '{"n":3}'), 3);
+  await page.getByTestId('connect').click();
+  await page.locator('[data-testid="state"][data-state="open"]').waitFor();
+  await page.locator('[data-testid="event-row"][data-seq="3"]').waitFor();
+  await page.waitForFunction(() => document.querySelector('[data-testid="count-events"]').textContent === '3');
+  assert.equal(await counter(page, 'resumes'), 1);
+  assert.match(await page.locator('[data-testid="resume-row"]').first().textContent(), /connected, resumed after seq 2: replayed 3…3 \(WebSocket\)/);
+  assert.match(await page.getByTestId('welcome').textContent(), /^as of connect .* resumed after seq 2, replayed 3…3/);
+
+  // The daemon goes away: a countdown and "retry now", which starts an attempt at once.
+  await daemon.stop();
+  await page.getByTestId('retry-countdown').waitFor();
+  assert.match(await page.getByTestId('retry-countdown').textContent(), /^reconnecting in \d+\.\d s$/);
+  // Wait for a pending attempt at least 2 s away, so that one within the next second is the button's.
+  await page.waitForFunction(() => {
+    const m = /in (\d+\.\d) s/.exec(document.querySelector('[data-testid="retry-countdown"]')?.textContent ?? '');
+    return m && Number(m[1]) >= 2;
+  }, null, { timeout: 60_000 });
+  const before = sockets.length;
+  await page.getByTestId('retry-now').click();
+  for (const until = Date.now() + 1_000; sockets.length === before && Date.now() < until; ) await sleep(20);
+  assert.equal(sockets.length, before + 1, 'retry now opened no new attempt at once');
+  await daemon.start();
+  await page.getByTestId('retry-now').click({ timeout: 2_000 }).catch(() => {}); // the backoff may be long by now
+  await page.locator('[data-testid="state"][data-state="open"]').waitFor();
+  assert.equal(await page.getByTestId('retry').count(), 0);
+  await page.waitForFunction(() => document.querySelector('[data-testid="count-resumes"]').textContent === '2');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="resume-row"]').length === 2);
+
+  // The presence panel: the GET lists alice; another user's stream shows as
+  // a presence frame (presence=true) and in the next GET, and its close as offline.
+  await page.locator('[data-testid="presence-user"][data-user="alice"]').waitFor();
+  const bobToken = await daemon.mint('acme', 'bob', 'subscribe');
+  await page.evaluate(
+    ([url, tok]) => {
+      window.bob = new WebSocket(`${url.replace('http', 'ws')}/v2/realtime/stream?access_token=${tok}`);
+    },
+    [daemon.base, bobToken],
+  );
+  await page.locator('[data-testid="presence-frame"]', { hasText: 'bob online' }).waitFor();
+  await page.locator('[data-testid="presence-user"][data-user="bob"]').waitFor();
+  assert.match(await page.getByTestId('presence-summary').textContent(), /^2 users · 2 connections/);
+  await page.evaluate(() => window.bob.close());
+  await page.locator('[data-testid="presence-frame"]', { hasText: 'bob offline' }).waitFor();
+  await page.locator('[data-testid="presence-user"][data-user="bob"]').waitFor({ state: 'detached' });
+
+  // Screenshots: desktop (1280 px) with a row open, then phone (390 px) without sideways scrolling.
+  await eventJSON(page, 2);
+  await page.screenshot({ path: join(artifacts, 'console-desktop.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForFunction(() => document.scrollingElement.scrollWidth <= 390);
+  const layout = await page.evaluate(() => ({
+    scroll: document.scrollingElement.scrollWidth,
+    data: document.querySelector('[data-testid="event-row"] code.data').getBoundingClientRect().width,
+    counters: document.querySelector('.counters').getBoundingClientRect().right,
+  }));
+  assert.ok(layout.scroll <= 390, `scrollWidth ${layout.scroll}`);
+  assert.ok(layout.counters <= 390, `counters end at ${layout.counters}`);
+  assert.ok(layout.data >= 250, `data column ${layout.data} px wide`);
+  await page.screenshot({ path: join(artifacts, 'console-phone.png'), fullPage: true });
+  for (const name of ['console-desktop.png', 'console-phone.png']) {
+    if (process.env.ORGSTREAM_SCREENSHOTS) copyFileSync(join(artifacts, name), join(resolve(process.env.ORGSTREAM_SCREENSHOTS), name));
+  }
+  assert.deepEqual(problems, []);
+});
+
+test('console scope: the topics field narrows the stream on the server; holes are counted, not gaps', { timeout: 120_000 }, async (t) => {
+  mkdirSync(artifacts, { recursive: true });
+  const tmp = mkdtempSync(join(tmpdir(), 'orgstream-console-e2e-'));
+  const log = createWriteStream(join(artifacts, 'daemon-scope.log'));
+  const daemon = new Daemon(binary(), await freePort(), join(tmp, 'data'), log);
+  let context = null;
+  const problems = [];
+  t.after(async () => {
+    await context?.close().catch(() => {});
+    try {
+      await daemon.stop();
+    } finally {
+      daemon.kill();
+      log.end();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+  await daemon.start();
+  context = await chromium.launchPersistentContext(join(tmp, 'profile'), LAUNCH);
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(STEP);
+  page.on('pageerror', (e) => problems.push('page error: ' + e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push('console: ' + m.text());
+  });
+  await page.goto(daemon.base + '/');
+  await page.getByTestId('mint-sub').fill('alice');
+  await page.getByTestId('mint-token').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="token-input"]').value.startsWith('eyJ'));
+  await page.getByTestId('connect-topics').fill('orders.*');
+  await page.getByTestId('connect').click();
+  await page.locator('[data-testid="state"][data-state="open"]').waitFor();
+  assert.match(await page.getByTestId('welcome').textContent(), / · scoped · /);
+
+  const pub = await daemon.mint('acme', 'backend', 'publish');
+  const r = await fetch(`${daemon.base}/v2/realtime/orgs/acme/events`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + pub },
+    body: JSON.stringify({
+      events: [
+        { topic: 'orders.created', data: { n: 1 } },
+        { topic: 'billing.paid', data: { n: 2 } },
+        { topic: 'orders.updated', data: { n: 3 }, to: ['bob'] },
+        { topic: 'orders.updated', data: { n: 4 }, to: ['alice'] },
+      ],
+    }),
+  });
+  assert.equal(r.status, 201);
+  await page.locator('[data-testid="event-row"][data-seq="4"]').waitFor();
+  await page.waitForFunction(() => document.querySelector('[data-testid="count-events"]').textContent === '2');
+  assert.deepEqual(await listedSeqs(page), [4, 1]);
+  assert.equal(await counter(page, 'holes'), 1);
+  assert.equal(await counter(page, 'gaps'), 0);
+  assert.equal(await page.locator('[data-testid="gap-row"]').count(), 0);
+  assert.deepEqual(problems, []);
+});
+
+test('console over SSE: the transport switch, events, a daemon restart resumed without a gap', { timeout: 120_000 }, async (t) => {
+  mkdirSync(artifacts, { recursive: true });
+  const tmp = mkdtempSync(join(tmpdir(), 'orgstream-console-e2e-'));
+  const log = createWriteStream(join(artifacts, 'daemon-sse.log'));
+  const daemon = new Daemon(binary(), await freePort(), join(tmp, 'data'), log);
+  let context = null;
+  const problems = [];
+  const sockets = [];
+  t.after(async () => {
+    await context?.close().catch(() => {});
+    try {
+      await daemon.stop();
+    } finally {
+      daemon.kill();
+      log.end();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+  await daemon.start();
+  context = await chromium.launchPersistentContext(join(tmp, 'profile'), LAUNCH);
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(STEP);
+  page.on('pageerror', (e) => problems.push('page error: ' + e.message));
+  page.on('websocket', (ws) => sockets.push(ws.url()));
+  page.on('console', (m) => {
+    // While the daemon restarts the SSE fetch fails: Chromium logs it.
+    if (m.type() === 'error' && !/Failed to load resource: net::ERR_CONNECTION_REFUSED/.test(m.text())) problems.push('console: ' + m.text());
+  });
+  await page.goto(daemon.base + '/');
+  await page.getByTestId('mint-sub').fill('sse-user');
+  await page.getByTestId('mint-token').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="token-input"]').value.startsWith('eyJ'));
+  await page.getByTestId('connect-transport').selectOption('sse');
+  await page.getByTestId('connect').click();
+  await page.locator('[data-testid="state"][data-state="open"]').waitFor();
+  await page.locator('[data-testid="transport"][data-transport="sse"]').waitFor();
+  await page.getByTestId('mint-publish-token').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="publish-token"]').value.startsWith('eyJ'));
+  assert.equal(await publishFromPage(page, '{"n":1}'), 1);
+  await page.locator('[data-testid="event-row"][data-seq="1"]').waitFor();
+  await daemon.stop();
+  await page.locator('[data-testid="state"]:not([data-state="open"])').waitFor();
+  await daemon.start();
+  await page.getByTestId('retry-now').click({ timeout: 2_000 }).catch(() => {}); // skip what is left of the backoff
+  await page.locator('[data-testid="state"][data-state="open"]').waitFor({ timeout: 60_000 });
+  for (let i = 2; i <= 3; i++) assert.equal(await publishFromPage(page, `{"n":${i}}`), i);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="event-row"]').length === 3);
+  assert.deepEqual(await listedSeqs(page), [3, 2, 1]);
+  assert.equal(await counter(page, 'gaps'), 0);
+  assert.equal(await counter(page, 'resets'), 0);
+  assert.ok((await counter(page, 'resumes')) >= 1);
+  assert.match(await page.locator('[data-testid="resume-row"]').first().textContent(), /resumed after seq 1: nothing missed \(SSE\)/);
+  assert.deepEqual(sockets, [], 'no WebSocket with transport sse');
   assert.deepEqual(problems, []);
 });

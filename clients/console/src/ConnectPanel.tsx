@@ -1,13 +1,32 @@
-// Token and connection: paste a token, or mint one (--dev), then connect.
+// Token and connection: paste a token, or mint one (--dev), choose the
+// stream's topics, transport and presence frames, then connect.
 import { useEffect, useState, type JSX } from 'react';
+import type { TransportMode } from '../../js/src/index.ts';
 import { mintToken } from './api.ts';
+import { CopyButton } from './CopyButton.tsx';
 import { expiresIn, readClaims } from './jwt.ts';
+
+/** What a connection asks for besides the token. */
+export interface ConnectOptions {
+  /** Topic patterns (query topics=): the server-side scope of the stream. */
+  topics: string[];
+  transport: TransportMode;
+  presence: boolean;
+}
 
 interface Props {
   dev: boolean;
   connected: boolean;
-  onConnect: (token: string) => void;
+  onConnect: (token: string, opts: ConnectOptions) => void;
   onDisconnect: () => void;
+}
+
+/** parseTopics splits "orders.*, billing.>" into patterns; empty parts are dropped. */
+export function parseTopics(s: string): string[] {
+  return s
+    .split(/[\s,]+/)
+    .map((t) => t.trim())
+    .filter(Boolean);
 }
 
 export function ConnectPanel({ dev, connected, onConnect, onDisconnect }: Props): JSX.Element {
@@ -16,6 +35,9 @@ export function ConnectPanel({ dev, connected, onConnect, onDisconnect }: Props)
   const [token, setToken] = useState('');
   const [busy, setBusy] = useState(false);
   const [mintError, setMintError] = useState('');
+  const [topics, setTopics] = useState('');
+  const [transport, setTransport] = useState<TransportMode>('auto');
+  const [presence, setPresence] = useState(true);
   const now = useNow(10_000);
 
   const claims = token.trim() ? readClaims(token) : null;
@@ -33,7 +55,7 @@ export function ConnectPanel({ dev, connected, onConnect, onDisconnect }: Props)
   };
 
   return (
-    <div className="card">
+    <div className="card connect">
       <h2>Connect</h2>
       {dev && (
         <form
@@ -62,7 +84,10 @@ export function ConnectPanel({ dev, connected, onConnect, onDisconnect }: Props)
         </p>
       )}
       <label className="block">
-        token {dev ? '(minted above, or pasted)' : '(from orgstream token --org ORG --sub USER)'}
+        <span className="label-row">
+          token {dev ? '(minted above, or pasted)' : '(from orgstream token --org ORG --sub USER)'}
+          <CopyButton text={token.trim()} label="copy token" testid="copy-token" />
+        </span>
         <textarea
           rows={3}
           spellCheck={false}
@@ -81,7 +106,37 @@ export function ConnectPanel({ dev, connected, onConnect, onDisconnect }: Props)
             : 'this does not look like a JWT'}
       </p>
       <div className="row">
-        <button type="button" className="primary" disabled={connected || token.trim() === ''} onClick={() => onConnect(token.trim())} data-testid="connect">
+        <label>
+          topics (server-side scope, optional)
+          <input
+            value={topics}
+            onChange={(e) => setTopics(e.target.value)}
+            disabled={connected}
+            placeholder="orders.*, billing.>"
+            data-testid="connect-topics"
+          />
+        </label>
+        <label className="narrow">
+          transport
+          <select value={transport} onChange={(e) => setTransport(e.target.value as TransportMode)} disabled={connected} data-testid="connect-transport">
+            <option value="auto">auto</option>
+            <option value="websocket">WebSocket</option>
+            <option value="sse">SSE</option>
+          </select>
+        </label>
+      </div>
+      <label className="check">
+        <input type="checkbox" checked={presence} onChange={(e) => setPresence(e.target.checked)} disabled={connected} data-testid="connect-presence" />
+        presence frames (presence=true)
+      </label>
+      <div className="row">
+        <button
+          type="button"
+          className="primary"
+          disabled={connected || token.trim() === ''}
+          onClick={() => onConnect(token.trim(), { topics: parseTopics(topics), transport, presence })}
+          data-testid="connect"
+        >
           Connect
         </button>
         <button type="button" disabled={!connected} onClick={onDisconnect} data-testid="disconnect">

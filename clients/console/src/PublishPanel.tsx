@@ -1,6 +1,7 @@
 // Publish form: POST /v2/realtime/orgs/{org}/events with a publish token.
 import { useEffect, useState, type JSX } from 'react';
 import { describeError, mintToken, publish } from './api.ts';
+import { CopyButton } from './CopyButton.tsx';
 
 interface Props {
   dev: boolean;
@@ -16,6 +17,7 @@ interface Result {
 export function PublishPanel({ dev, sessionOrg }: Props): JSX.Element {
   const [org, setOrg] = useState(sessionOrg ?? 'acme');
   const [topic, setTopic] = useState('demo');
+  const [to, setTo] = useState('');
   const [data, setData] = useState('{"hello":"world"}');
   const [id, setId] = useState('');
   const [token, setToken] = useState('');
@@ -48,6 +50,8 @@ export function PublishPanel({ dev, sessionOrg }: Props): JSX.Element {
     // The data goes out as typed: the daemon stores it byte for byte.
     let body = `{"topic":${JSON.stringify(topic.trim())},"data":${data}`;
     if (id.trim() !== '') body += `,"id":${JSON.stringify(id.trim())}`;
+    const users = to.split(/[\s,]+/).filter(Boolean);
+    if (users.length > 0) body += `,"to":${JSON.stringify(users)}`;
     body += '}';
     setBusy(true);
     try {
@@ -62,7 +66,7 @@ export function PublishPanel({ dev, sessionOrg }: Props): JSX.Element {
 
   return (
     <form
-      className="card"
+      className="card publish"
       onSubmit={(e) => {
         e.preventDefault();
         void send();
@@ -79,6 +83,11 @@ export function PublishPanel({ dev, sessionOrg }: Props): JSX.Element {
           <input value={topic} onChange={(e) => setTopic(e.target.value)} data-testid="publish-topic" />
         </label>
       </div>
+      {sessionOrg && org.trim() !== sessionOrg && (
+        <p className="warn small" data-testid="publish-org-warning">
+          ⚠ publishing to org {JSON.stringify(org.trim())}, but the stream is connected to {JSON.stringify(sessionOrg)}: these events will not show in the list.
+        </p>
+      )}
       <label className="block">
         data (JSON)
         <textarea rows={3} spellCheck={false} value={data} onChange={(e) => setData(e.target.value)} data-testid="publish-data" />
@@ -88,7 +97,14 @@ export function PublishPanel({ dev, sessionOrg }: Props): JSX.Element {
         <input value={id} onChange={(e) => setId(e.target.value)} data-testid="publish-id" />
       </label>
       <label className="block">
-        publish token {dev ? '' : '(orgstream token --org ORG --sub backend --publish)'}
+        to (optional: user ids, comma-separated; only their streams get the event)
+        <input value={to} onChange={(e) => setTo(e.target.value)} placeholder="alice, bob" data-testid="publish-to" />
+      </label>
+      <label className="block">
+        <span className="label-row">
+          publish token {dev ? '' : '(orgstream token --org ORG --sub backend --publish)'}
+          <CopyButton text={token.trim()} label="copy token" testid="copy-publish-token" />
+        </span>
         <textarea rows={2} spellCheck={false} value={token} onChange={(e) => setToken(e.target.value)} placeholder="a token with scope publish" data-testid="publish-token" />
       </label>
       <div className="row">

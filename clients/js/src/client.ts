@@ -2,12 +2,16 @@ import { backoffDelay, CloseCode, decideReconnect, type ReconnectAction } from '
 import { loadPosition, savePosition } from './position.js';
 import { tokenExpiresWithin, tokenOrg } from './token.js';
 import { topicMatches } from './topic.js';
+import { fetchHistory, fetchPresence, type HistoryPage, type PresenceInfo } from './http.js';
+import { SseSocket, type SseCloseEvent } from './sse-socket.js';
 import { ProtocolError, Tracker } from './tracker.js';
+import { chooseTransport, type Transport } from './transport.js';
 import type {
   ClientOptions,
   ClientStats,
   ConnectionState,
   Position,
+  PresenceChange,
   RealtimeEvent,
   ResetInfo,
   TokenSource,
@@ -15,7 +19,7 @@ import type {
   WebSocketConstructor,
   WebSocketLike,
 } from './types.js';
-import { streamBase, streamURL } from './url.js';
+import { sseBase, streamBase, streamURL } from './url.js';
 
 /** Defaults of ClientOptions.backoff. */
 export const DEFAULT_BACKOFF = { initialMs: 500, maxMs: 30_000 } as const;
@@ -73,6 +77,12 @@ export class RealtimeClient {
   private welcomedAt = 0;
   private delivered = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private nextAt: number | null = null;
+  /** The token of the current attempt. */
+  private dialed = '';
+  private _transport: Transport | null = null;
+  private wsOpened = false;
+  private wsFailures = 0;
   private attempt = 0;
   private immediate = 0;
 
@@ -80,12 +90,14 @@ export class RealtimeClient {
   private readonly subs = new Set<Subscription>();
   private readonly stateListeners = new Set<(s: ConnectionState) => void>();
   private readonly statsListeners = new Set<() => void>();
+  private readonly presenceListeners = new Set<(p: PresenceChange) => void>();
   private readonly counters: MutableStats = {
     connects: 0,
     reconnects: 0,
     resumes: 0,
     resets: 0,
     gaps: 0,
+    holes: 0,
     events: 0,
     duplicates: 0,
   };
@@ -110,7 +122,7 @@ export class RealtimeClient {
       tooManyMs: opts.backoff?.tooManyMs ?? initialMs * 20,
     };
     this.random = opts.random ?? Math.random;
-    this.tracker = new Tracker(loadPosition(this.storage, this.storageKey));
+    this.tracker = new Tracker(loadPosition(this.storage, this.storageKey), { trustHoles: opts.trustHoles === true });
   }
 
   /** The current state; 'closed' before connect() and after close(). */
@@ -121,6 +133,45 @@ export class RealtimeClient {
   /** The position a reconnect resumes from, or null before the first welcome (and nothing stored). */
   get position(): Position | null {
     return this.tracker.position;
+  }
+
+  /** The transport of the current (or last) attempt; null before the first. */
+  get transport(): Transport | null {
+    return this._transport;
+  }
+
+  /** When the pending reconnect attempt starts (ms since the epoch), or null if none is pending. */
+  get nextAttemptAt(): number | null {
+    return this.timer !== null ? this.nextAt : null;
+  }
+
+  /** Starts the pending reconnect attempt now (a "retry now" button); a no-op if none is pending. */
+  retryNow(): void {
+    if (this.timer === null || this.final) return;
+    clearTimeout(this.timer);
+    this.open();
+  }
+
+  /**
+   * Who is online in the org (GET …/presence with the client's token, in a
+   * header). The org is the token's, else the last welcome's.
+   */
+  async presence(signal?: AbortSignal): Promise<PresenceInfo> {
+    const { org, token } = await this.httpAuth();
+    return fetchPresence({ url: this.opts.url, org, token, fetch: this.opts.fetch, signal });
+  }
+
+  /** The org's events after seq `after` (GET …/events), filtered by the token's scope and the `topics` option. */
+  async history(after: number, limit?: number, signal?: AbortSignal): Promise<HistoryPage> {
+    const { org, token } = await this.httpAuth();
+    return fetchHistory({ url: this.opts.url, org, token, after, limit, topics: this.opts.topics, fetch: this.opts.fetch, signal });
+  }
+
+  private async httpAuth(): Promise<{ org: string; token: string }> {
+    const token = await this.nextToken();
+    const org = tokenOrg(token) ?? (this.tracker.org || null);
+    if (org === null) throw new Error('orgstream: the org is not known (the token has no readable org claim and no welcome came yet)');
+    return { org, token };
   }
 
   /** A snapshot of the counters: the same object until one of them changes. */
@@ -188,6 +239,12 @@ export class RealtimeClient {
     return () => this.stateListeners.delete(listener);
   }
 
+  /** Calls listener with each presence frame (option presence); returns the unsubscribe. */
+  onPresenceChange(listener: (p: PresenceChange) => void): () => void {
+    this.presenceListeners.add(listener);
+    return () => this.presenceListeners.delete(listener);
+  }
+
   /** Calls listener after each change of the counters (once per event: throttle on your side). */
   onStats(listener: () => void): () => void {
     this.statsListeners.add(listener);
@@ -198,6 +255,7 @@ export class RealtimeClient {
 
   private open(): void {
     this.timer = null;
+    this.nextAt = null;
     if (this.final) return;
     const gen = ++this.gen;
     let tok: string | Promise<string>;
@@ -252,21 +310,41 @@ export class RealtimeClient {
     this.tracker.forgetUnless(tokenOrg(token));
     const resume = this.tracker.connect();
     this.setState(resume ? 'resuming' : 'connecting');
+    this.dialed = token;
     const WS: WebSocketConstructor | undefined =
       this.opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (!WS) {
-      this.report(new Error('orgstream: no WebSocket implementation (pass options.WebSocket)'));
-      this.schedule('backoff');
-      return;
-    }
+    const transport = chooseTransport({
+      mode: this.opts.transport ?? 'auto',
+      current: this._transport,
+      wsOpened: this.wsOpened,
+      wsFailures: this.wsFailures,
+      hasWebSocket: WS !== undefined,
+    });
+    this._transport = transport;
+    const query = { topics: this.opts.topics, presence: this.opts.presence };
     let sock: WebSocketLike;
-    try {
-      sock = new WS(streamURL(this.base, token, resume));
-    } catch {
-      // The constructor's error may quote the URL, which carries the token.
-      this.report(new Error('orgstream: could not open a WebSocket'));
-      this.schedule('backoff');
-      return;
+    if (transport === 'sse') {
+      const f = this.opts.fetch ?? (globalThis as { fetch?: typeof fetch }).fetch;
+      if (!f) {
+        this.report(new Error('orgstream: no fetch implementation for the SSE transport (pass options.fetch)'));
+        this.schedule('backoff');
+        return;
+      }
+      sock = new SseSocket(streamURL(sseBase(this.base), token, resume, query), { fetch: f });
+    } else {
+      if (!WS) {
+        this.report(new Error('orgstream: no WebSocket implementation (pass options.WebSocket)'));
+        this.schedule('backoff');
+        return;
+      }
+      try {
+        sock = new WS(streamURL(this.base, token, resume, query));
+      } catch {
+        // The constructor's error may quote the URL, which carries the token.
+        this.report(new Error('orgstream: could not open a WebSocket'));
+        this.schedule('backoff');
+        return;
+      }
     }
     try {
       sock.binaryType = 'arraybuffer';
@@ -285,19 +363,33 @@ export class RealtimeClient {
     };
     // The close event that follows says all there is to know (and a browser's error event says nothing).
     sock.onerror = noop;
-    sock.onclose = (ev: { code?: number; reason?: string }) => {
-      if (sock === this.sock) this.ended(ev.code ?? CloseCode.Abnormal, ev.reason ?? '');
+    sock.onclose = (ev: SseCloseEvent | { code?: number; reason?: string }) => {
+      if (sock === this.sock) this.ended(ev.code ?? CloseCode.Abnormal, ev.reason ?? '', (ev as SseCloseEvent).retryMs);
     };
   }
 
-  /** The socket closed (not by us). */
-  private ended(code: number, reason: string): void {
+  /** The socket closed (not by us). retryMs: an SSE stream's `retry:`. */
+  private ended(code: number, reason: string, retryMs?: number): void {
     const s = this.sock;
     if (s) this.detach(s);
     this.flushPosition();
+    const sse = this._transport === 'sse';
+    if (!sse) {
+      if (this.opened) {
+        this.wsOpened = true;
+        this.wsFailures = 0;
+      } else {
+        this.wsFailures++;
+      }
+    }
+    // An SSE stream just ends, whatever the cause: one whose token has run
+    // out ended as a WebSocket would with 4001.
+    if (sse && code === CloseCode.GoingAway && tokenExpiresWithin(this.dialed, 1_000)) code = CloseCode.TokenExpired;
     if (code === CloseCode.TokenExpired) this.tokenStale = true;
     if (!this.opened) {
-      this.report(new Error('orgstream: connection failed before the upgrade (refused, unreachable or not ready)'));
+      // An SSE refusal's reason is its status and code (never the URL).
+      const why = sse && reason ? ` (${reason})` : '';
+      this.report(new Error(`orgstream: connection failed before the upgrade (refused, unreachable or not ready)${why}`));
     } else if (code === CloseCode.TokenExpired && typeof this.tokenSource === 'string') {
       this.report(new Error('orgstream: closed with 4001: the token expired and the token option is a fixed string'));
     } else if (code === CloseCode.Policy || code === CloseCode.TooBig) {
@@ -307,17 +399,22 @@ export class RealtimeClient {
     } else if (code !== CloseCode.GoingAway && code !== CloseCode.SlowConsumer && code !== CloseCode.TokenExpired) {
       this.report(new Error(`orgstream: connection closed unexpectedly (${code}${reason ? ' ' + reason : ''})`));
     }
-    this.schedule(decideReconnect(code, this.welcomed));
+    this.schedule(decideReconnect(code, this.welcomed), sse ? retryMs : undefined);
   }
 
-  /** Schedules the next attempt after an ending. */
-  private schedule(action: ReconnectAction): void {
+  /**
+   * Schedules the next attempt after an ending. hintMs (an SSE stream's
+   * `retry:`, jittered by the server) delays an immediate reconnect, so that a
+   * drained fleet of SSE clients does not come back at once.
+   */
+  private schedule(action: ReconnectAction, hintMs?: number): void {
     if (this.final) return;
     const healthy = this.delivered || (this.welcomed && Date.now() - this.welcomedAt >= this.backoff.maxMs);
     if (healthy) this.immediate = 0;
     let delay = 0;
     if (action === 'now' && this.immediate < MAX_IMMEDIATE_RECONNECTS) {
       this.immediate++;
+      if (hintMs !== undefined) delay = Math.min(hintMs, this.backoff.maxMs);
     } else {
       // A failure: a function token is asked again (a refusal with 401 cannot be told apart).
       this.tokenStale = true;
@@ -328,6 +425,7 @@ export class RealtimeClient {
     this.welcomed = false;
     this.delivered = false;
     this.setState(this.tracker.known ? 'resuming' : 'connecting');
+    this.nextAt = Date.now() + delay;
     this.timer = setTimeout(() => this.open(), delay);
   }
 
@@ -378,6 +476,9 @@ export class RealtimeClient {
         case 'reset':
           this.onResetFrame(f);
           break;
+        case 'presence':
+          this.onPresenceFrame(f);
+          break;
         // Unknown types are ignored (later versions may add some).
       }
     } catch (err) {
@@ -392,7 +493,14 @@ export class RealtimeClient {
   }
 
   private onWelcomeFrame(f: Record<string, unknown>): void {
-    if (typeof f.epoch !== 'string' || typeof f.org !== 'string' || f.org === '' || !isSeq(f.head) || typeof f.resumed !== 'boolean') {
+    if (
+      typeof f.epoch !== 'string' ||
+      typeof f.org !== 'string' ||
+      f.org === '' ||
+      !isSeq(f.head) ||
+      typeof f.resumed !== 'boolean' ||
+      (f.scoped !== undefined && typeof f.scoped !== 'boolean')
+    ) {
       throw new ProtocolError('malformed welcome');
     }
     const { type: _type, ...rest } = f;
@@ -422,6 +530,14 @@ export class RealtimeClient {
     this.call(this.opts.onReset, r);
   }
 
+  private onPresenceFrame(f: Record<string, unknown>): void {
+    if (typeof f.user !== 'string' || typeof f.state !== 'string') throw new ProtocolError('malformed presence');
+    if (!this.welcomed) throw new ProtocolError('presence before the welcome');
+    const p: PresenceChange = { user: f.user, state: f.state };
+    this.call(this.opts.onPresence, p);
+    for (const l of Array.from(this.presenceListeners)) this.call(l, p);
+  }
+
   private onEventFrame(f: Record<string, unknown>): void {
     const seq = f.seq;
     if (!isSeq(seq) || typeof f.topic !== 'string') throw new ProtocolError('malformed event');
@@ -442,6 +558,7 @@ export class RealtimeClient {
     if (typeof f.id === 'string') e.id = f.id;
     this.delivered = true;
     this.immediate = 0;
+    if (v.verdict === 'hole') this.counters.holes++;
     this.counters.events++;
     this.statsChanged();
     this.positionChanged();

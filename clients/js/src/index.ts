@@ -6,6 +6,7 @@ export type {
   ConnectionState,
   GapInfo,
   Position,
+  PresenceChange,
   RealtimeEvent,
   ResetInfo,
   TokenSource,
@@ -17,7 +18,19 @@ export type {
 export { RealtimeClient, DEFAULT_BACKOFF, MAX_IMMEDIATE_RECONNECTS, PERSIST_INTERVAL_MS, TOKEN_MIN_TTL_MS } from './client.js';
 export { backoffDelay, CloseCode, decideReconnect, type ReconnectAction } from './backoff.js';
 export { topicMatches } from './topic.js';
-export { streamBase, streamURL, STREAM_PATH } from './url.js';
+export { httpBase, sseBase, streamBase, streamURL, SSE_PATH, STREAM_PATH, type StreamQuery } from './url.js';
+export { SseParser, type SseMessage } from './sse.js';
+export { SseSocket, SSE_IDLE_MS, type SseCloseEvent, type SseSocketOptions } from './sse-socket.js';
+export { chooseTransport, WS_FAILURES_BEFORE_SSE, type Transport, type TransportMode, type TransportState } from './transport.js';
+export {
+  fetchHistory,
+  fetchPresence,
+  orgURL,
+  HttpError,
+  type HistoryPage,
+  type HttpOptions,
+  type PresenceInfo,
+} from './http.js';
 export { ProtocolError } from './tracker.js';
 export {
   Publisher,

@@ -15,7 +15,8 @@ import {
 } from 'react';
 import { RealtimeClient } from './client.js';
 import { tokenOrg } from './token.js';
-import type { ClientStats, ConnectionState, RealtimeEvent, TokenSource } from './types.js';
+import type { TransportMode } from './transport.js';
+import type { ClientStats, ConnectionState, PresenceChange, RealtimeEvent, TokenSource } from './types.js';
 
 const ClientContext = createContext<RealtimeClient | null>(null);
 
@@ -53,6 +54,15 @@ interface EntryArgs {
   token: TokenSource;
   storage: Storage | null;
   storageKey: string;
+  stream: StreamProps;
+}
+
+/** What a provider's stream asks for (see ClientOptions); part of the sharing key. */
+interface StreamProps {
+  topics?: readonly string[];
+  presence?: boolean;
+  transport?: TransportMode;
+  trustHoles?: boolean;
 }
 
 function newEntry(key: string, a: EntryArgs): Entry {
@@ -72,6 +82,7 @@ function newEntry(key: string, a: EntryArgs): Entry {
     token: entry.tokenFn,
     storage: a.storage,
     storageKey: a.storageKey,
+    ...a.stream,
   });
   registry.set(key, entry);
   return entry;
@@ -136,6 +147,15 @@ export interface RealtimeProviderProps {
   storage?: Storage | null;
   /** Default 'orgstream:' + url; also part of the sharing key. */
   storageKey?: string;
+  /**
+   * ClientOptions of the stream, part of the sharing key (another scope is
+   * another stream). Give a scoped provider its own storageKey: a position
+   * is the stream's.
+   */
+  topics?: readonly string[];
+  presence?: boolean;
+  transport?: TransportMode;
+  trustHoles?: boolean;
   children?: ReactNode;
   /**
    * A client of your own: used as it is (connect() is called on mount), never
@@ -158,8 +178,10 @@ export function RealtimeProvider(props: RealtimeProviderProps): JSX.Element {
   const { url, token, storage = null, children, client: given } = props;
   const storageKey = props.storageKey ?? 'orgstream:' + url;
   const org = typeof token === 'string' ? tokenOrg(token) : null;
-  const key = url + '\u0000' + storageKey + '\u0000' + (org ?? '');
-  const args: EntryArgs = { url, token, storage, storageKey };
+  const stream: StreamProps = { topics: props.topics, presence: props.presence, transport: props.transport, trustHoles: props.trustHoles };
+  const streamKey = [(props.topics ?? []).join(','), props.presence ?? '', props.transport ?? '', props.trustHoles ?? ''].join('\u0001');
+  const key = url + '\u0000' + storageKey + '\u0000' + (org ?? '') + '\u0000' + streamKey;
+  const args: EntryArgs = { url, token, storage, storageKey, stream };
   const [, rerender] = useReducer((n: number) => n + 1, 0);
 
   const client = given ?? peek(key, args).client;
@@ -250,3 +272,16 @@ export function useRealtimeStats(throttleMs = 250): ClientStats {
 
 export type { ClientStats, ConnectionState, RealtimeEvent, TokenSource } from './types.js';
 export { RealtimeClient } from './client.js';
+
+/**
+ * usePresence calls handler for each presence frame of the provider's client
+ * (a provider with `presence`); the latest handler is used without resubscribing.
+ */
+export function usePresence(handler: (p: PresenceChange) => void): void {
+  const client = useRealtimeClient();
+  const ref = useRef(handler);
+  useIsomorphicLayoutEffect(() => {
+    ref.current = handler;
+  });
+  useEffect(() => client.onPresenceChange((p) => ref.current(p)), [client]);
+}

@@ -11,6 +11,7 @@ export class ProtocolError extends Error {
 /** What to do with an event. */
 export type Verdict =
   | { verdict: 'deliver' }
+  | { verdict: 'hole'; expected: number }
   | { verdict: 'duplicate' }
   | { verdict: 'gap'; expected: number };
 
@@ -29,6 +30,18 @@ export type Verdict =
  * reconnect before the next event resumes from head and loses nothing. After a
  * welcome that refuses a resume the position is kept until the reset that must
  * follow, so that a connection that ends between the two asks again.
+ *
+ * Holes (PROTOCOL.md v2 "Scoped delivery"): a stream may legitimately skip
+ * seqs, and the Go client applies the same rule:
+ *   - on a scoped stream (welcome `scoped: true`), or with trustHoles, a seq
+ *     > last+1 is delivered ('hole');
+ *   - on an unscoped stream a hole may still be legitimate (an event published
+ *     `to` other users), so it is verified once: 'gap' (the client drops the
+ *     connection and resumes from last), and on the next connection that
+ *     resumes (welcome `resumed: true`) the first event is accepted whatever
+ *     its seq: the server's replay is authoritative, so a lost event is
+ *     repaired and a legitimate hole costs one resume, never a loop.
+ * Duplicates (seq <= last) are dropped in every case.
  */
 export class Tracker {
   epoch: string;
@@ -39,17 +52,28 @@ export class Tracker {
   user: string;
   /** (epoch, last) is a position to resume from. */
   known: boolean;
+  /** Deliver every hole without verifying it (option trustHoles). */
+  readonly trustHoles: boolean;
+  /** A hole is being verified: the first event of the next resumed connection is accepted as it is. */
+  verifying = false;
 
   // Per connection.
   /** This connection asked to resume. */
   resuming = false;
   private welcomed = false;
+  /** The welcome said the stream has a topic scope. */
+  scoped = false;
+  /** The welcome resumed (the server replays from last+1). */
+  private resumed = false;
+  /** No event of this connection has been judged yet. */
+  private first = true;
   /** A resume was refused: a reset must come next. */
   private awaitReset = false;
   /** The refusing welcome's epoch, adopted at the reset. */
   private newEpoch = '';
 
-  constructor(pos: Position | null) {
+  constructor(pos: Position | null, opts: { trustHoles?: boolean } = {}) {
+    this.trustHoles = opts.trustHoles ?? false;
     this.epoch = pos?.epoch ?? '';
     this.last = pos?.lastSeq ?? 0;
     this.org = pos?.org ?? '';
@@ -83,6 +107,9 @@ export class Tracker {
   connect(): Position | null {
     this.resuming = this.known;
     this.welcomed = false;
+    this.scoped = false;
+    this.resumed = false;
+    this.first = true;
     this.awaitReset = false;
     this.newEpoch = '';
     return this.position;
@@ -99,7 +126,9 @@ export class Tracker {
       throw new ProtocolError(`welcome of org ${JSON.stringify(w.org)} to a resume in org ${JSON.stringify(org)}`);
     }
     this.user = typeof w.user === 'string' ? w.user : '';
+    this.scoped = w.scoped === true;
     if (this.resuming && w.resumed) {
+      this.resumed = true;
       if (this.epoch !== '' && w.epoch !== this.epoch) {
         throw new ProtocolError(`resumed in epoch ${JSON.stringify(w.epoch)}, asked for ${JSON.stringify(this.epoch)}`);
       }
@@ -130,8 +159,19 @@ export class Tracker {
     if (!this.welcomed) throw new ProtocolError(`event ${seq} before the welcome`);
     if (this.awaitReset) throw new ProtocolError(`event ${seq} after a refused resume without a reset`);
     if (seq <= this.last) return { verdict: 'duplicate' };
-    if (seq !== this.last + 1) return { verdict: 'gap', expected: this.last + 1 };
+    const first = this.first;
+    this.first = false;
+    const expected = this.last + 1;
+    if (seq !== expected) {
+      const verified = this.verifying && this.resumed && first;
+      if (!this.scoped && !this.trustHoles && !verified) {
+        this.verifying = true;
+        return { verdict: 'gap', expected };
+      }
+    }
+    // A resumed connection's first event settles a verification either way.
+    if (this.resumed && first) this.verifying = false;
     this.last = seq;
-    return { verdict: 'deliver' };
+    return seq === expected ? { verdict: 'deliver' } : { verdict: 'hole', expected };
   }
 }

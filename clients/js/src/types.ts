@@ -1,4 +1,5 @@
 // Public types of the orgstream client (PROTOCOL.md "Subscribing: the stream").
+import type { TransportMode } from './transport.js';
 
 /**
  * Where a client is in its life; `onStateChange`/`onState` report each change once.
@@ -38,6 +39,17 @@ export interface Welcome {
   resumed: boolean;
   /** The replayed range of a resume (from > to when empty). */
   replay?: { from: number; to: number };
+  /**
+   * The stream has a topic scope (token `topics` or the `topics` option): it
+   * sees only some seqs, and the client delivers holes without verifying them.
+   */
+  scoped?: boolean;
+}
+
+/** A presence frame (option `presence: true`): no seq, never replayed. */
+export interface PresenceChange {
+  user: string;
+  state: 'online' | 'offline' | string;
 }
 
 /**
@@ -51,7 +63,10 @@ export interface ResetInfo {
   head: number;
 }
 
-/** A hole in the seqs (a server bug): `expected` should have come, `got` came. */
+/**
+ * A hole in the seqs that the client verifies by resuming (see the tracker's
+ * hole rule): `expected` should have come, `got` came.
+ */
 export interface GapInfo {
   expected: number;
   got: number;
@@ -82,8 +97,10 @@ export interface ClientStats {
   resumes: number;
   /** Reset frames received. */
   resets: number;
-  /** Holes seen (each also reported to onGap). */
+  /** Holes on an unscoped stream that made the client resume to verify them (each reported to onGap). */
   gaps: number;
+  /** Holes delivered as legitimate: on a scoped stream, with trustHoles, or confirmed by a resume. */
+  holes: number;
   /** Events delivered. */
   events: number;
   /** Events dropped because their seq was not after the last delivered one. */
@@ -156,7 +173,28 @@ export interface ClientOptions {
   backoff?: { initialMs?: number; maxMs?: number; tooManyMs?: number };
   /** Default Math.random (tests pass a fixed one). */
   random?: () => number;
+  /**
+   * Topic patterns (`orders.*`, `billing.>`): the stream carries only the
+   * events of these topics (query `topics=`, within the token's own `topics`
+   * or a 403 refusal). Such a stream sees holes in the seqs, which are delivered.
+   */
+  topics?: readonly string[];
+  /** presence=true: presence frames come to onPresence (and onPresence subscribers). */
+  presence?: boolean;
+  /**
+   * Deliver a hole on an unscoped stream at once instead of verifying it with
+   * one resume (orgs that publish `to` named users a lot). Default false.
+   */
+  trustHoles?: boolean;
+  /**
+   * 'auto' (default): WebSocket, falling back to Server-Sent Events when the
+   * WebSocket cannot connect (see chooseTransport); 'websocket' or 'sse' force one.
+   */
+  transport?: TransportMode;
+  /** The fetch of the SSE transport and the presence/history helpers; default globalThis.fetch. */
+  fetch?: typeof fetch;
   onEvent?: (e: RealtimeEvent) => void;
+  onPresence?: (p: PresenceChange) => void;
   onReset?: (r: ResetInfo) => void;
   onGap?: (g: GapInfo) => void;
   onWelcome?: (w: Welcome) => void;

@@ -1,5 +1,10 @@
 /** The stream path of PROTOCOL.md. */
 export const STREAM_PATH = '/v2/realtime/stream';
+/** The Server-Sent Events path of PROTOCOL.md (v2). */
+export const SSE_PATH = '/v2/realtime/sse';
+
+/** Query values the client sets itself on each attempt (dropped from the url option). */
+const OWN_PARAMS = ['access_token', 'last_seq', 'epoch', 'topics', 'presence'];
 
 /**
  * streamBase turns the `url` option into the stream endpoint (without the
@@ -24,19 +29,55 @@ export function streamBase(url: string): URL {
       throw new Error(`orgstream: url scheme ${u.protocol} is not http(s) or ws(s)`);
   }
   u.hash = '';
-  const path = u.pathname.replace(/\/+$/, '');
+  let path = u.pathname.replace(/\/+$/, '');
+  if (path.endsWith(SSE_PATH)) path = path.slice(0, -SSE_PATH.length);
   u.pathname = path.endsWith(STREAM_PATH) ? path : path + STREAM_PATH;
-  for (const k of ['access_token', 'last_seq', 'epoch']) u.searchParams.delete(k);
+  for (const k of OWN_PARAMS) u.searchParams.delete(k);
   return u;
 }
 
-/** streamURL is the URL of one connection attempt. */
-export function streamURL(base: URL, token: string, resume: { lastSeq: number; epoch: string } | null): string {
+/** sseBase is the SSE endpoint beside a stream base: ws→http, wss→https, SSE_PATH for STREAM_PATH. */
+export function sseBase(stream: URL): URL {
+  const u = new URL(stream.href);
+  u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+  u.pathname = u.pathname.slice(0, -STREAM_PATH.length) + SSE_PATH;
+  return u;
+}
+
+/**
+ * httpBase is the daemon's HTTP root beside a stream base (for the presence
+ * and history routes): ws→http, wss→https, STREAM_PATH and the query removed.
+ */
+export function httpBase(stream: URL): URL {
+  const u = new URL(stream.href);
+  u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+  u.pathname = u.pathname.slice(0, -STREAM_PATH.length) || '/';
+  u.search = '';
+  return u;
+}
+
+/** What an attempt asks for besides the token and the position. */
+export interface StreamQuery {
+  /** Topic patterns (PROTOCOL.md v2 "Scoped delivery"): query topics=p1,p2. */
+  topics?: readonly string[];
+  /** presence=true: the stream also carries presence frames. */
+  presence?: boolean;
+}
+
+/** streamURL is the URL of one connection attempt (of either transport: pass sseBase for SSE). */
+export function streamURL(
+  base: URL,
+  token: string,
+  resume: { lastSeq: number; epoch: string } | null,
+  query: StreamQuery = {},
+): string {
   const u = new URL(base.href);
   u.searchParams.set('access_token', token);
   if (resume) {
     u.searchParams.set('last_seq', String(resume.lastSeq));
     if (resume.epoch !== '') u.searchParams.set('epoch', resume.epoch);
   }
+  if (query.topics && query.topics.length > 0) u.searchParams.set('topics', query.topics.join(','));
+  if (query.presence) u.searchParams.set('presence', 'true');
   return u.href;
 }

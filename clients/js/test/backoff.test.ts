@@ -53,6 +53,7 @@ describe('reconnect scheduler', () => {
       url: 'http://127.0.0.1:1',
       token: 'T',
       WebSocket: ws.WebSocket,
+      transport: 'websocket', // the SSE fallback has tests of its own (transport.test.ts)
       backoff: { initialMs: 100, maxMs: 1000 },
       random: () => 0.5,
       onError: (e) => errors.push(e),

@@ -46,6 +46,8 @@ export interface TokenClaims {
   scope?: 'subscribe' | 'publish';
   /** Seconds from now; default 3600. */
   ttl?: number;
+  /** The v2 claim `topics` (topic patterns). */
+  topics?: string[];
 }
 
 export function mintToken(secret: string, c: TokenClaims): string {
@@ -56,6 +58,7 @@ export function mintToken(secret: string, c: TokenClaims): string {
     org: c.org,
     exp: Math.floor(Date.now() / 1000) + (c.ttl ?? 3600),
     scope: c.scope ?? 'subscribe',
+    ...(c.topics ? { topics: c.topics } : {}),
   });
   const sig = createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
   return `${head}.${body}.${sig}`;
@@ -143,7 +146,7 @@ export class Daemon {
   }
 
   /** POSTs events (topic, data) to the org; returns their seqs. */
-  async publish(org: string, events: { topic: string; data: unknown; id?: string }[]): Promise<number[]> {
+  async publish(org: string, events: { topic: string; data: unknown; id?: string; to?: string[] }[]): Promise<number[]> {
     const r = await fetch(`${this.url}/v2/realtime/orgs/${org}/events`, {
       method: 'POST',
       headers: {

@@ -61,7 +61,7 @@ export function fakeWebSocket(): { WebSocket: WebSocketConstructor; sockets: Fak
 }
 
 export const welcome = (
-  o: Partial<{ org: string; user: string; epoch: string; head: number; resumed: boolean; replay: { from: number; to: number } }> = {},
+  o: Partial<{ org: string; user: string; epoch: string; head: number; resumed: boolean; replay: { from: number; to: number }; scoped: boolean }> = {},
 ) => ({
   type: 'welcome',
   conn_id: 'c-1',

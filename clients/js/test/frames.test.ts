@@ -25,6 +25,7 @@ function make(opts: Partial<ClientOptions> = {}) {
     url: 'https://rt.example.test/base/',
     token: 'T0K3N-secret',
     WebSocket: ws.WebSocket,
+    transport: 'websocket', // the SSE fallback has tests of its own (transport.test.ts)
     backoff: { initialMs: 100, maxMs: 1000 },
     random: () => 0.5,
     onEvent: (e) => rec.events.push(e),
@@ -168,7 +169,7 @@ describe('frames', () => {
     client.connect();
     ws.last().accept();
     ws.last().send(welcome());
-    ws.last().send({ type: 'presence', who: 'bob' });
+    ws.last().send({ type: 'a-later-type', who: 'bob' });
     ws.last().onmessage?.({ data: new TextEncoder().encode(JSON.stringify(event(1))).buffer });
     expect(seqs(rec.events)).toEqual([1]);
     expect(rec.errors).toEqual([]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { streamBase, streamURL } from '../src/index.js';
+import { httpBase, orgURL, sseBase, streamBase, streamURL } from '../src/index.js';
 
 describe('stream URL', () => {
   it.each([
@@ -11,6 +11,8 @@ describe('stream URL', () => {
     ['wss://h/v2/realtime/stream', 'wss://h/v2/realtime/stream'],
     ['https://h/api/v2/realtime/stream/', 'wss://h/api/v2/realtime/stream'],
     ['http://h/?region=eu&access_token=old&last_seq=3#x', 'ws://h/v2/realtime/stream?region=eu'],
+    ['http://h/?topics=a&presence=true', 'ws://h/v2/realtime/stream'],
+    ['https://h/api/v2/realtime/sse', 'wss://h/api/v2/realtime/stream'],
   ])('%s → %s', (url, want) => {
     expect(streamBase(url).href).toBe(want);
   });
@@ -25,5 +27,22 @@ describe('stream URL', () => {
     expect(streamURL(base, 'a.b+c/d=', null)).toBe('ws://h/v2/realtime/stream?access_token=a.b%2Bc%2Fd%3D');
     expect(streamURL(base, 't', { lastSeq: 42, epoch: 'e&1' })).toBe('ws://h/v2/realtime/stream?access_token=t&last_seq=42&epoch=e%261');
     expect(streamURL(base, 't', { lastSeq: 0, epoch: '' })).toBe('ws://h/v2/realtime/stream?access_token=t&last_seq=0');
+  });
+
+  it('adds topics and presence', () => {
+    const base = streamBase('http://h');
+    expect(streamURL(base, 't', null, { topics: ['orders.*', 'billing.>'], presence: true })).toBe(
+      'ws://h/v2/realtime/stream?access_token=t&topics=orders.*%2Cbilling.%3E&presence=true',
+    );
+    expect(streamURL(base, 't', null, { topics: [], presence: false })).toBe('ws://h/v2/realtime/stream?access_token=t');
+  });
+
+  it.each([
+    ['http://h', 'http://h/v2/realtime/sse', 'http://h/', 'http://h/v2/realtime/orgs/a%2Fb/presence'],
+    ['wss://h/api/?region=eu', 'https://h/api/v2/realtime/sse?region=eu', 'https://h/api', 'https://h/api/v2/realtime/orgs/a%2Fb/presence'],
+  ])('%s: SSE %s, HTTP root %s, presence %s', (url, sse, root, presence) => {
+    expect(sseBase(streamBase(url)).href).toBe(sse);
+    expect(httpBase(streamBase(url)).href).toBe(root);
+    expect(orgURL(url, 'a/b', 'presence')).toBe(presence);
   });
 });
