@@ -81,7 +81,7 @@ func benchDeliver(b *testing.B, conns int, enc messages.Encoding, scopes int) {
 			time.Sleep(50 * time.Microsecond)
 		}
 	}
-	waitBytes(int64(conns) * 50)
+	waitBytes(int64(conns) * minWelcome(log))
 	time.Sleep(100 * time.Millisecond)
 	base := received.Load()
 

@@ -87,7 +87,7 @@ func benchDeliverPaced(b *testing.B, conns, topics int) {
 			}
 		}
 	}
-	wait(int64(conns) * 50) // the welcomes
+	wait(int64(conns) * minWelcome(log)) // the welcomes
 	time.Sleep(100 * time.Millisecond)
 	base := received.Load()
 	e := h.entries["bench"]

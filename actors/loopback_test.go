@@ -3,6 +3,9 @@ package actors
 import (
 	"net"
 	"testing"
+
+	"github.com/orgstream/orgstream/messages"
+	"github.com/orgstream/orgstream/persistence"
 )
 
 // loopbackPairs returns n connected TCP pairs over loopback: the server
@@ -27,4 +30,13 @@ func loopbackPairs(t testing.TB, n int) (servers, clients []net.Conn) {
 		servers, clients = append(servers, s), append(clients, c)
 	}
 	return servers, clients
+}
+
+// minWelcome is a lower bound of the bytes of one welcome from log's
+// org "bench" (no conn id, the shortest user): a benchmark waits for
+// conns of them before it publishes, so that no connection subscribes
+// after an event it must receive (it would start after it).
+func minWelcome(log persistence.Log) int64 {
+	f := messages.EncodeWelcome(messages.Welcome{Org: "bench", User: "u", Epoch: log.Epoch()})
+	return int64(len(f.Plain))
 }
