@@ -10,99 +10,13 @@
 // lists seqs N..1 (newest first) once each. A screenshot goes to e2e/artifacts/console.png,
 // on failure too, and the daemon's log to e2e/artifacts/daemon.log.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { copyFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { artifacts, session, sleep, STEP } from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, '../../..');
-const artifacts = join(here, 'artifacts');
-const screenshot = join(artifacts, 'console.png');
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const STEP = 30_000; // one phase of the test; generous for a shared 2-core box
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const s = net.createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
-
-function daemonBinary(tmp) {
-  if (process.env.ORGSTREAM_BIN) return resolve(process.env.ORGSTREAM_BIN);
-  const bin = join(tmp, 'orgstream');
-  execFileSync('go', ['build', '-o', bin, './cmd/orgstream'], { cwd: repo, stdio: 'inherit' });
-  return bin;
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** One `orgstream serve --dev` process on a fixed port and data dir; restartable. */
-class Daemon {
-  constructor(bin, port, dataDir, log, dev = true) {
-    Object.assign(this, { bin, port, dataDir, log, dev, proc: null, exited: null });
-    this.base = `http://127.0.0.1:${port}`;
-  }
-
-  async start() {
-    const proc = spawn(
-      this.bin,
-      ['serve', ...(this.dev ? ['--dev'] : []), '--listen', `127.0.0.1:${this.port}`, '--data-dir', this.dataDir,
-        '--nats-listen', 'off', '--drain-period', '200ms', '--log-format', 'json'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    proc.stdout.pipe(this.log, { end: false });
-    proc.stderr.pipe(this.log, { end: false });
-    this.proc = proc;
-    this.exited = new Promise((ok) => proc.once('exit', (code, signal) => ok({ code, signal })));
-    const deadline = Date.now() + STEP;
-    for (;;) {
-      if (proc.exitCode !== null) throw new Error(`orgstream exited with ${proc.exitCode} before ready (see ${join(artifacts, 'daemon.log')})`);
-      try {
-        const r = await fetch(this.base + '/readyz');
-        if (r.status === 200) return;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) throw new Error('orgstream not ready within 30s');
-      await sleep(100);
-    }
-  }
-
-  /** SIGTERM, as a deploy would: clients get 1001; the exit status must be 0. */
-  async stop() {
-    if (!this.proc || this.proc.exitCode !== null) return;
-    this.proc.kill('SIGTERM');
-    const timer = setTimeout(() => this.proc.kill('SIGKILL'), STEP);
-    const { code, signal } = await this.exited;
-    clearTimeout(timer);
-    this.proc = null;
-    assert.equal(code, 0, `orgstream exited with ${code ?? signal} on SIGTERM`);
-  }
-
-  kill() {
-    if (this.proc && this.proc.exitCode === null) this.proc.kill('SIGKILL');
-  }
-
-  async mint(org, sub, scope) {
-    const r = await fetch(this.base + '/v2/dev/tokens', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ org, sub, scope, ttl: '10m' }),
-    });
-    assert.equal(r.status, 201, await r.clone().text());
-    return (await r.json()).token;
-  }
-}
+/** Chromium logs these on its own while the daemon is away: failed reconnects and presence GETs. */
+const DAEMON_AWAY = /WebSocket connection to .* failed|Failed to load resource: net::ERR_CONNECTION_REFUSED/;
 
 /** The seqs of the event rows the page lists. */
 const listedSeqs = (page) =>
@@ -130,65 +44,28 @@ async function publishFromPage(page, data) {
   return Number(m[1]);
 }
 
-const LAUNCH = {
-  executablePath: CHROMIUM,
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  viewport: { width: 1280, height: 900 },
-};
-
-let built = null;
-let buildDir = null;
-/** The daemon binary, built once for all tests. */
-function binary() {
-  if (built) return built;
-  buildDir = mkdtempSync(join(tmpdir(), 'orgstream-console-bin-'));
-  built = daemonBinary(buildDir);
-  return built;
+/** Mints a subscribe token with the page's dev button (for org, if given, else the page's default). */
+async function mintOnPage(page, sub, org) {
+  if (org) await page.getByTestId('mint-org').fill(org);
+  await page.getByTestId('mint-sub').fill(sub);
+  await page.getByTestId('mint-token').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="token-input"]').value.startsWith('eyJ'));
 }
-after(() => buildDir && rmSync(buildDir, { recursive: true, force: true }));
+
+/** Mints a publish token with the page's dev button. */
+async function mintPublishOnPage(page) {
+  await page.getByTestId('mint-publish-token').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="publish-token"]').value.startsWith('eyJ'));
+}
+
+/** Waits until the page's connection state is state. */
+const stateIs = (page, state, opts) => page.locator(`[data-testid="state"][data-state="${state}"]`).waitFor(opts);
 
 test('console: mint, connect, publish, survive a daemon restart with a resume', { timeout: 240_000 }, async (t) => {
-  mkdirSync(artifacts, { recursive: true });
-  const tmp = mkdtempSync(join(tmpdir(), 'orgstream-console-e2e-'));
-  const log = createWriteStream(join(artifacts, 'daemon.log'));
-  const daemon = new Daemon(binary(), await freePort(), join(tmp, 'data'), log);
-  let context = null;
-  let page = null;
-  const problems = []; // console errors and page errors the page should not have
+  const { daemon, page, problems } = await session(t, { log: 'daemon.log', screenshot: 'console.png', allowConsole: DAEMON_AWAY });
   const sockets = []; // WebSocket URLs the page opened (tokens stripped)
-
-  t.after(async () => {
-    if (page) {
-      await page.screenshot({ path: screenshot, fullPage: true }).catch((e) => console.error('screenshot failed:', e.message));
-      console.log(`screenshot: ${screenshot}`);
-    }
-    await context?.close().catch(() => {});
-    try {
-      await daemon.stop(); // SIGTERM again: exit 0 expected
-    } finally {
-      daemon.kill();
-      log.end();
-    }
-    rmSync(tmp, { recursive: true, force: true });
-  });
-
-  await daemon.start();
   const cfg = await (await fetch(daemon.base + '/v2/console/config')).json();
   assert.deepEqual(cfg, { dev: true });
-
-  context = await chromium.launchPersistentContext(join(tmp, 'profile'), LAUNCH);
-  page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(STEP);
-  page.on('pageerror', (e) => problems.push('page error: ' + e.message));
-  page.on('console', (m) => {
-    // While the daemon restarts, reconnection attempts and the presence
-    // panel's GETs fail: Chromium logs those on its own, they are expected.
-    if (m.type() === 'error' && !/WebSocket connection to .* failed|Failed to load resource: net::ERR_CONNECTION_REFUSED/.test(m.text())) {
-      problems.push('console: ' + m.text());
-    }
-  });
   page.on('websocket', (ws) => {
     // An assert here would throw into Playwright's emitter, not the test:
     // record the problem, the end of the test asserts there is none.
@@ -201,17 +78,13 @@ test('console: mint, connect, publish, survive a daemon restart with a resume', 
   // Mint (dev button) and connect.
   await page.goto(daemon.base + '/');
   await page.getByTestId('dev-badge').waitFor();
-  await page.getByTestId('mint-org').fill('acme');
-  await page.getByTestId('mint-sub').fill('alice');
-  await page.getByTestId('mint-token').click();
-  await page.waitForFunction(() => document.querySelector('[data-testid="token-input"]').value.startsWith('eyJ'));
+  await mintOnPage(page, 'alice', 'acme');
   assert.match(await page.getByTestId('token-claims').textContent(), /org acme · user alice · subscribe/);
   await page.getByTestId('connect').click();
-  await page.locator('[data-testid="state"][data-state="open"]').waitFor();
+  await stateIs(page, 'open');
 
   // Publish seq 1 from the form, with a minted publish token.
-  await page.getByTestId('mint-publish-token').click();
-  await page.waitForFunction(() => document.querySelector('[data-testid="publish-token"]').value.startsWith('eyJ'));
+  await mintPublishOnPage(page);
   await page.getByTestId('publish-topic').fill('e2e.before');
   assert.equal(await publishFromPage(page, '{"n":1}'), 1);
   await page.locator('[data-testid="event-row"][data-seq="1"]').waitFor();
@@ -220,7 +93,7 @@ test('console: mint, connect, publish, survive a daemon restart with a resume', 
   await daemon.stop();
   await page.locator('[data-testid="state"]:not([data-state="open"])').waitFor();
   await daemon.start();
-  await page.locator('[data-testid="state"][data-state="open"]').waitFor({ timeout: 60_000 });
+  await stateIs(page, 'open', { timeout: 60_000 });
   await page.waitForFunction(() => Number(document.querySelector('[data-testid="count-resumes"]').textContent) >= 1);
 
   // More events: from the page (its publish token is still valid: same
@@ -228,13 +101,8 @@ test('console: mint, connect, publish, survive a daemon restart with a resume', 
   await page.getByTestId('publish-topic').fill('e2e.after');
   for (let i = 2; i <= 4; i++) assert.equal(await publishFromPage(page, `{"n":${i}}`), i);
   const pub = await daemon.mint('acme', 'e2e-backend', 'publish');
-  const r = await fetch(`${daemon.base}/v2/realtime/orgs/acme/events`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + pub },
-    body: JSON.stringify({ events: [5, 6, 7, 8].map((n) => ({ topic: 'e2e.http', data: { n } })) }),
-  });
-  assert.equal(r.status, 201);
-  assert.deepEqual(await r.json(), { seqs: [5, 6, 7, 8] });
+  const events = [5, 6, 7, 8].map((n) => ({ topic: 'e2e.http', data: { n } }));
+  assert.deepEqual(await daemon.publish(pub, events), { seqs: [5, 6, 7, 8] });
   const N = 8;
   await page.waitForFunction((n) => document.querySelectorAll('[data-testid="event-row"]').length >= n, N);
   await page.waitForFunction((n) => Number(document.querySelector('[data-testid="count-events"]').textContent) === n, N);
@@ -268,38 +136,13 @@ test('console: mint, connect, publish, survive a daemon restart with a resume', 
 });
 
 test('console without --dev: no mint buttons; a pasted token connects; refusals are shown', { timeout: 120_000 }, async (t) => {
-  mkdirSync(artifacts, { recursive: true });
-  const tmp = mkdtempSync(join(tmpdir(), 'orgstream-console-e2e-'));
-  const log = createWriteStream(join(artifacts, 'daemon-nodev.log'));
-  const bin = binary();
-  const daemon = new Daemon(bin, await freePort(), join(tmp, 'data'), log, false);
-  let context = null;
-  t.after(async () => {
-    await context?.close().catch(() => {});
-    try {
-      await daemon.stop();
-    } finally {
-      daemon.kill();
-      log.end();
-      rmSync(tmp, { recursive: true, force: true });
-    }
-  });
-
-  await daemon.start();
+  // The refused publish below is a 403 the browser reports on its own.
+  const { daemon, page, problems } = await session(t, { log: 'daemon-nodev.log', dev: false, allowConsole: /status of 403/ });
   assert.deepEqual(await (await fetch(daemon.base + '/v2/console/config')).json(), { dev: false });
   assert.equal((await fetch(daemon.base + '/v2/dev/tokens', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })).status, 404);
   // A token from the CLI, as a user without --dev gets one.
-  const token = execFileSync(bin, ['token', '--org', 'acme', '--sub', 'bob', '--data-dir', daemon.dataDir], { encoding: 'utf8' }).trim();
+  const token = daemon.token('acme', 'bob');
 
-  context = await chromium.launchPersistentContext(join(tmp, 'profile'), LAUNCH);
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(STEP);
-  const problems = [];
-  page.on('pageerror', (e) => problems.push('page error: ' + e.message));
-  page.on('console', (m) => {
-    // The refused publish below is a 403 the browser reports on its own.
-    if (m.type() === 'error' && !/status of 403/.test(m.text())) problems.push('console: ' + m.text());
-  });
   await page.goto(daemon.base + '/');
   await page.getByTestId('connect').waitFor();
   assert.equal(await page.getByTestId('dev-badge').count(), 0);
@@ -309,7 +152,7 @@ test('console without --dev: no mint buttons; a pasted token connects; refusals 
   await page.getByTestId('token-input').fill(token);
   assert.match(await page.getByTestId('token-claims').textContent(), /org acme · user bob · subscribe/);
   await page.getByTestId('connect').click();
-  await page.locator('[data-testid="state"][data-state="open"]').waitFor();
+  await stateIs(page, 'open');
   assert.match(await page.getByTestId('welcome').textContent(), /acme\/bob .* head 0 · not resumed/);
 
   // A subscribe token may not publish: the form shows the daemon's refusal.
@@ -322,7 +165,7 @@ test('console without --dev: no mint buttons; a pasted token connects; refusals 
   await page.waitForFunction(() => document.querySelector('[data-testid="publish-result"]').textContent === '→ data is not valid JSON');
 
   await page.getByTestId('disconnect').click();
-  await page.locator('[data-testid="state"][data-state="closed"]').waitFor();
+  await stateIs(page, 'closed');
   assert.deepEqual(problems, []);
 });
 
@@ -336,44 +179,17 @@ const eventJSON = async (page, seq) => {
 const clipboard = (page) => page.evaluate(() => navigator.clipboard.readText());
 
 test('console panels: full event JSON with copy, filter, page-life counters, resume markers, retry now, token copy, org warning, phone layout', { timeout: 240_000 }, async (t) => {
-  mkdirSync(artifacts, { recursive: true });
-  const tmp = mkdtempSync(join(tmpdir(), 'orgstream-console-e2e-'));
-  const log = createWriteStream(join(artifacts, 'daemon-panels.log'));
-  const daemon = new Daemon(binary(), await freePort(), join(tmp, 'data'), log);
-  let context = null;
-  let page = null;
-  const problems = [];
-  t.after(async () => {
-    if (page) await page.screenshot({ path: join(artifacts, 'console-panels.png'), fullPage: true }).catch(() => {});
-    await context?.close().catch(() => {});
-    try {
-      await daemon.stop();
-    } finally {
-      daemon.kill();
-      log.end();
-      rmSync(tmp, { recursive: true, force: true });
-    }
-  });
-
-  await daemon.start();
-  context = await chromium.launchPersistentContext(join(tmp, 'profile'), { ...LAUNCH, permissions: ['clipboard-read', 'clipboard-write'] });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(STEP);
-  page.on('pageerror', (e) => problems.push('page error: ' + e.message));
-  page.on('console', (m) => {
-    // While the daemon is away, reconnects and the presence panel's GETs fail: Chromium logs those.
-    if (m.type() === 'error' && !/WebSocket connection to .* failed|Failed to load resource: net::ERR_CONNECTION_REFUSED/.test(m.text())) {
-      problems.push('console: ' + m.text());
-    }
+  const { daemon, page, problems } = await session(t, {
+    log: 'daemon-panels.log',
+    screenshot: 'console-panels.png',
+    allowConsole: DAEMON_AWAY,
+    launch: { permissions: ['clipboard-read', 'clipboard-write'] },
   });
   const sockets = [];
   page.on('websocket', (ws) => sockets.push(new URL(ws.url()).pathname));
 
   await page.goto(daemon.base + '/');
-  await page.getByTestId('mint-org').fill('acme');
-  await page.getByTestId('mint-sub').fill('alice');
-  await page.getByTestId('mint-token').click();
-  await page.waitForFunction(() => document.querySelector('[data-testid="token-input"]').value.startsWith('eyJ'));
+  await mintOnPage(page, 'alice', 'acme');
   const token = await page.getByTestId('token-input').inputValue();
 
   // Copy buttons for tokens.
@@ -382,13 +198,12 @@ test('console panels: full event JSON with copy, filter, page-life counters, res
   assert.equal(await clipboard(page), token);
 
   await page.getByTestId('connect').click();
-  await page.locator('[data-testid="state"][data-state="open"]').waitFor();
+  await stateIs(page, 'open');
   await page.locator('[data-testid="transport"][data-transport="websocket"]').waitFor();
   assert.match(await page.getByTestId('welcome').textContent(), /^as of connect \(.*\): acme\/alice · .* head 0 · not resumed/);
   await page.locator('[data-testid="connect-row"]').waitFor();
 
-  await page.getByTestId('mint-publish-token').click();
-  await page.waitForFunction(() => document.querySelector('[data-testid="publish-token"]').value.startsWith('eyJ'));
+  await mintPublishOnPage(page);
   await page.getByTestId('copy-publish-token').click();
   assert.equal(await clipboard(page), await page.getByTestId('publish-token').inputValue());
 
@@ -434,12 +249,12 @@ test('console panels: full event JSON with copy, filter, page-life counters, res
   // Counters run for the page's life: Disconnect → Connect keeps them, and the resume leaves a marker row.
   await page.waitForFunction(() => document.querySelector('[data-testid="count-events"]').textContent === '2');
   await page.getByTestId('disconnect').click();
-  await page.locator('[data-testid="state"][data-state="closed"]').waitFor();
+  await stateIs(page, 'closed');
   assert.equal(await counter(page, 'events'), 2);
   await page.getByTestId('publish-topic').fill('while.away');
   assert.equal(await publishFromPage(page, '{"n":3}'), 3);
   await page.getByTestId('connect').click();
-  await page.locator('[data-testid="state"][data-state="open"]').waitFor();
+  await stateIs(page, 'open');
   await page.locator('[data-testid="event-row"][data-seq="3"]').waitFor();
   await page.waitForFunction(() => document.querySelector('[data-testid="count-events"]').textContent === '3');
   assert.equal(await counter(page, 'resumes'), 1);
@@ -461,7 +276,7 @@ test('console panels: full event JSON with copy, filter, page-life counters, res
   assert.equal(sockets.length, before + 1, 'retry now opened no new attempt at once');
   await daemon.start();
   await page.getByTestId('retry-now').click({ timeout: 2_000 }).catch(() => {}); // the backoff may be long by now
-  await page.locator('[data-testid="state"][data-state="open"]').waitFor();
+  await stateIs(page, 'open');
   assert.equal(await page.getByTestId('retry').count(), 0);
   await page.waitForFunction(() => document.querySelector('[data-testid="count-resumes"]').textContent === '2');
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="resume-row"]').length === 2);
@@ -504,53 +319,21 @@ test('console panels: full event JSON with copy, filter, page-life counters, res
 });
 
 test('console scope: the topics field narrows the stream on the server; holes are counted, not gaps', { timeout: 120_000 }, async (t) => {
-  mkdirSync(artifacts, { recursive: true });
-  const tmp = mkdtempSync(join(tmpdir(), 'orgstream-console-e2e-'));
-  const log = createWriteStream(join(artifacts, 'daemon-scope.log'));
-  const daemon = new Daemon(binary(), await freePort(), join(tmp, 'data'), log);
-  let context = null;
-  const problems = [];
-  t.after(async () => {
-    await context?.close().catch(() => {});
-    try {
-      await daemon.stop();
-    } finally {
-      daemon.kill();
-      log.end();
-      rmSync(tmp, { recursive: true, force: true });
-    }
-  });
-  await daemon.start();
-  context = await chromium.launchPersistentContext(join(tmp, 'profile'), LAUNCH);
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(STEP);
-  page.on('pageerror', (e) => problems.push('page error: ' + e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push('console: ' + m.text());
-  });
+  const { daemon, page, problems } = await session(t, { log: 'daemon-scope.log' });
   await page.goto(daemon.base + '/');
-  await page.getByTestId('mint-sub').fill('alice');
-  await page.getByTestId('mint-token').click();
-  await page.waitForFunction(() => document.querySelector('[data-testid="token-input"]').value.startsWith('eyJ'));
+  await mintOnPage(page, 'alice');
   await page.getByTestId('connect-topics').fill('orders.*');
   await page.getByTestId('connect').click();
-  await page.locator('[data-testid="state"][data-state="open"]').waitFor();
+  await stateIs(page, 'open');
   assert.match(await page.getByTestId('welcome').textContent(), / · scoped · /);
 
   const pub = await daemon.mint('acme', 'backend', 'publish');
-  const r = await fetch(`${daemon.base}/v2/realtime/orgs/acme/events`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + pub },
-    body: JSON.stringify({
-      events: [
-        { topic: 'orders.created', data: { n: 1 } },
-        { topic: 'billing.paid', data: { n: 2 } },
-        { topic: 'orders.updated', data: { n: 3 }, to: ['bob'] },
-        { topic: 'orders.updated', data: { n: 4 }, to: ['alice'] },
-      ],
-    }),
-  });
-  assert.equal(r.status, 201);
+  await daemon.publish(pub, [
+    { topic: 'orders.created', data: { n: 1 } },
+    { topic: 'billing.paid', data: { n: 2 } },
+    { topic: 'orders.updated', data: { n: 3 }, to: ['bob'] },
+    { topic: 'orders.updated', data: { n: 4 }, to: ['alice'] },
+  ]);
   await page.locator('[data-testid="event-row"][data-seq="4"]').waitFor();
   await page.waitForFunction(() => document.querySelector('[data-testid="count-events"]').textContent === '2');
   assert.deepEqual(await listedSeqs(page), [4, 1]);
@@ -561,50 +344,24 @@ test('console scope: the topics field narrows the stream on the server; holes ar
 });
 
 test('console over SSE: the transport switch, events, a daemon restart resumed without a gap', { timeout: 120_000 }, async (t) => {
-  mkdirSync(artifacts, { recursive: true });
-  const tmp = mkdtempSync(join(tmpdir(), 'orgstream-console-e2e-'));
-  const log = createWriteStream(join(artifacts, 'daemon-sse.log'));
-  const daemon = new Daemon(binary(), await freePort(), join(tmp, 'data'), log);
-  let context = null;
-  const problems = [];
+  // While the daemon restarts the SSE fetch fails: Chromium logs it.
+  const { daemon, page, problems } = await session(t, { log: 'daemon-sse.log', allowConsole: /Failed to load resource: net::ERR_CONNECTION_REFUSED/ });
   const sockets = [];
-  t.after(async () => {
-    await context?.close().catch(() => {});
-    try {
-      await daemon.stop();
-    } finally {
-      daemon.kill();
-      log.end();
-      rmSync(tmp, { recursive: true, force: true });
-    }
-  });
-  await daemon.start();
-  context = await chromium.launchPersistentContext(join(tmp, 'profile'), LAUNCH);
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(STEP);
-  page.on('pageerror', (e) => problems.push('page error: ' + e.message));
   page.on('websocket', (ws) => sockets.push(ws.url()));
-  page.on('console', (m) => {
-    // While the daemon restarts the SSE fetch fails: Chromium logs it.
-    if (m.type() === 'error' && !/Failed to load resource: net::ERR_CONNECTION_REFUSED/.test(m.text())) problems.push('console: ' + m.text());
-  });
   await page.goto(daemon.base + '/');
-  await page.getByTestId('mint-sub').fill('sse-user');
-  await page.getByTestId('mint-token').click();
-  await page.waitForFunction(() => document.querySelector('[data-testid="token-input"]').value.startsWith('eyJ'));
+  await mintOnPage(page, 'sse-user');
   await page.getByTestId('connect-transport').selectOption('sse');
   await page.getByTestId('connect').click();
-  await page.locator('[data-testid="state"][data-state="open"]').waitFor();
+  await stateIs(page, 'open');
   await page.locator('[data-testid="transport"][data-transport="sse"]').waitFor();
-  await page.getByTestId('mint-publish-token').click();
-  await page.waitForFunction(() => document.querySelector('[data-testid="publish-token"]').value.startsWith('eyJ'));
+  await mintPublishOnPage(page);
   assert.equal(await publishFromPage(page, '{"n":1}'), 1);
   await page.locator('[data-testid="event-row"][data-seq="1"]').waitFor();
   await daemon.stop();
   await page.locator('[data-testid="state"]:not([data-state="open"])').waitFor();
   await daemon.start();
   await page.getByTestId('retry-now').click({ timeout: 2_000 }).catch(() => {}); // skip what is left of the backoff
-  await page.locator('[data-testid="state"][data-state="open"]').waitFor({ timeout: 60_000 });
+  await stateIs(page, 'open', { timeout: 60_000 });
   for (let i = 2; i <= 3; i++) assert.equal(await publishFromPage(page, `{"n":${i}}`), i);
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="event-row"]').length === 3);
   assert.deepEqual(await listedSeqs(page), [3, 2, 1]);

@@ -1,61 +1,10 @@
 // RealtimeClient against a real orgstream daemon, over the `ws` package.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  RealtimeClient,
-  type ClientOptions,
-  type ConnectionState,
-  type GapInfo,
-  type RealtimeEvent,
-  type ResetInfo,
-  type Welcome,
-} from '../src/index.js';
-import { countingWebSocket, Daemon, MemoryStorage, sleep, waitFor } from './daemon.js';
+import { describe, expect, it } from 'vitest';
+import { MemoryStorage, sleep, waitFor } from './daemon.js';
+import { batch, daemonClients } from './follow.js';
+import { range, seqs } from './recorder.js';
 
-const d = new Daemon();
-beforeAll(() => d.start());
-afterAll(() => d.destroy());
-
-let orgN = 0;
-const newOrg = (): string => `org${++orgN}-${Date.now()}`;
-
-/** A client with everything it reports recorded. */
-function follow(org: string, opts: Partial<ClientOptions> = {}) {
-  const ws = countingWebSocket();
-  const rec = {
-    events: [] as RealtimeEvent[],
-    states: [] as ConnectionState[],
-    welcomes: [] as Welcome[],
-    resets: [] as ResetInfo[],
-    gaps: [] as GapInfo[],
-    errors: [] as Error[],
-    ws,
-  };
-  const client = new RealtimeClient({
-    url: d.url,
-    token: d.token({ sub: 'alice', org }),
-    WebSocket: ws.WebSocket,
-    backoff: { initialMs: 50, maxMs: 400 },
-    onEvent: (e) => rec.events.push(e),
-    onStateChange: (s) => rec.states.push(s),
-    onWelcome: (w) => rec.welcomes.push(w),
-    onReset: (r) => rec.resets.push(r),
-    onGap: (g) => rec.gaps.push(g),
-    onError: (err) => rec.errors.push(err),
-    ...opts,
-  });
-  clients.push(client);
-  return { client, rec };
-}
-
-const clients: RealtimeClient[] = [];
-afterEach(() => {
-  for (const c of clients.splice(0)) c.close();
-});
-
-const seqs = (evs: RealtimeEvent[]): number[] => evs.map((e) => e.seq);
-const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
-const batch = (n: number, topic = 'orders.updated') =>
-  Array.from({ length: n }, (_, i) => ({ topic, data: { i, nested: { ok: true } } }));
+const { d, newOrg, follow } = daemonClients('org');
 
 describe('RealtimeClient (real daemon)', () => {
   it('receives events in order with their seqs, topics and data', async () => {

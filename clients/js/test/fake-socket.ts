@@ -10,6 +10,8 @@ export interface FakeSocket extends WebSocketLike {
   /** The server side: */
   accept(): void;
   send(frame: object | string): void;
+  /** accept, then send each frame (a welcome first, as the server does). */
+  open(...frames: (object | string)[]): void;
   serverClose(code: number, reason?: string): void;
   /** A refused or broken connection: error, then close 1006 without an open. */
   fail(): void;
@@ -38,6 +40,10 @@ export function fakeWebSocket(): { WebSocket: WebSocketConstructor; sockets: Fak
     }
     send(frame: object | string): void {
       this.onmessage?.({ data: typeof frame === 'string' ? frame : JSON.stringify(frame) });
+    }
+    open(...frames: (object | string)[]): void {
+      this.accept();
+      for (const f of frames) this.send(f);
     }
     serverClose(code: number, reason = ''): void {
       this.readyState = 3;

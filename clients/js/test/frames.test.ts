@@ -1,9 +1,11 @@
 // Frame handling and hole detection, fed through an in-test WebSocket (a
 // server that skips a seq cannot be provoked on the real daemon).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { RealtimeClient, type ClientOptions, type ConnectionState, type GapInfo, type RealtimeEvent, type ResetInfo } from '../src/index.js';
-import { event, fakeWebSocket, jwt, reset, welcome } from './fake-socket.js';
+import type { ClientOptions, ConnectionState } from '../src/index.js';
 import { MemoryStorage } from './daemon.js';
+import { fakeClient } from './fake-client.js';
+import { event, jwt, reset, welcome } from './fake-socket.js';
+import { q, seqs } from './recorder.js';
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -12,41 +14,12 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-function make(opts: Partial<ClientOptions> = {}) {
-  const ws = fakeWebSocket();
-  const rec = {
-    events: [] as RealtimeEvent[],
-    gaps: [] as GapInfo[],
-    resets: [] as ResetInfo[],
-    errors: [] as Error[],
-    states: [] as ConnectionState[],
-  };
-  const client = new RealtimeClient({
-    url: 'https://rt.example.test/base/',
-    token: 'T0K3N-secret',
-    WebSocket: ws.WebSocket,
-    transport: 'websocket', // the SSE fallback has tests of its own (transport.test.ts)
-    backoff: { initialMs: 100, maxMs: 1000 },
-    random: () => 0.5,
-    onEvent: (e) => rec.events.push(e),
-    onGap: (g) => rec.gaps.push(g),
-    onReset: (r) => rec.resets.push(r),
-    onError: (e) => rec.errors.push(e),
-    onStateChange: (s) => rec.states.push(s),
-    ...opts,
-  });
-  return { client, ws, rec };
-}
-const seqs = (evs: RealtimeEvent[]) => evs.map((e) => e.seq);
-const q = (url: string) => Object.fromEntries(new URL(url).searchParams);
-
 describe('frames', () => {
   it('builds the stream URL and asks to resume only with a position', async () => {
-    const { client, ws } = make();
+    const { client, ws } = fakeClient();
     client.connect();
     expect(ws.last().url).toBe('wss://rt.example.test/base/v2/realtime/stream?access_token=T0K3N-secret');
-    ws.last().accept();
-    ws.last().send(welcome({ head: 5, epoch: 'e/1 x' }));
+    ws.last().open(welcome({ head: 5, epoch: 'e/1 x' }));
     ws.last().serverClose(1001);
     await vi.advanceTimersByTimeAsync(0);
     expect(q(ws.last().url)).toEqual({ access_token: 'T0K3N-secret', last_seq: '5', epoch: 'e/1 x' });
@@ -55,11 +28,10 @@ describe('frames', () => {
   });
 
   it('detects a hole: reports it, does not deliver past it, and resumes from the last seq', async () => {
-    const { client, ws, rec } = make();
+    const { client, ws, rec } = fakeClient();
     client.connect();
     const s1 = ws.last();
-    s1.accept();
-    s1.send(welcome({ head: 0 }));
+    s1.open(welcome({ head: 0 }));
     s1.send(event(1));
     s1.send(event(2));
     s1.send(event(2)); // duplicate: dropped silently
@@ -78,8 +50,7 @@ describe('frames', () => {
     const s2 = ws.last();
     expect(s2).not.toBe(s1);
     expect(q(s2.url)).toMatchObject({ last_seq: '2', epoch: 'e-1' });
-    s2.accept();
-    s2.send(welcome({ head: 5, resumed: true, replay: { from: 3, to: 5 } }));
+    s2.open(welcome({ head: 5, resumed: true, replay: { from: 3, to: 5 } }));
     for (const n of [3, 4, 5]) s2.send(event(n));
     expect(seqs(rec.events)).toEqual([1, 2, 3, 4, 5]);
     expect(client.stats).toMatchObject({ events: 5, gaps: 1, duplicates: 2, connects: 2, reconnects: 1, resumes: 1 });
@@ -88,10 +59,9 @@ describe('frames', () => {
   });
 
   it('checks the first event after a fresh welcome against head', async () => {
-    const { client, ws, rec } = make();
+    const { client, ws, rec } = fakeClient();
     client.connect();
-    ws.last().accept();
-    ws.last().send(welcome({ head: 10 }));
+    ws.last().open(welcome({ head: 10 }));
     expect(client.position).toEqual({ epoch: 'e-1', lastSeq: 10, org: 'acme', user: 'alice' });
     ws.last().send(event(9)); // before head: a duplicate
     ws.last().send(event(12));
@@ -105,19 +75,17 @@ describe('frames', () => {
   it('keeps the position over a refused resume until the reset, then adopts head and the new epoch', async () => {
     const storage = new MemoryStorage();
     storage.setItem('orgstream:https://rt.example.test/base/', JSON.stringify({ epoch: 'e-old', lastSeq: 40, org: 'acme' }));
-    const { client, ws, rec } = make({ storage });
+    const { client, ws, rec } = fakeClient({ storage });
     expect(client.position).toEqual({ epoch: 'e-old', lastSeq: 40, org: 'acme' });
     client.connect();
     expect(rec.states).toEqual(['resuming']);
     expect(q(ws.last().url)).toMatchObject({ last_seq: '40', epoch: 'e-old' });
-    ws.last().accept();
-    ws.last().send(welcome({ epoch: 'e-new', head: 3, resumed: false }));
+    ws.last().open(welcome({ epoch: 'e-new', head: 3, resumed: false }));
     expect(client.position).toEqual({ epoch: 'e-old', lastSeq: 40, org: 'acme', user: 'alice' });
     ws.last().serverClose(1001); // ends before the reset: ask again
     await vi.advanceTimersByTimeAsync(0);
     expect(q(ws.last().url)).toMatchObject({ last_seq: '40', epoch: 'e-old' });
-    ws.last().accept();
-    ws.last().send(welcome({ epoch: 'e-new', head: 3, resumed: false }));
+    ws.last().open(welcome({ epoch: 'e-new', head: 3, resumed: false }));
     ws.last().send(reset('epoch_changed', 1, 3));
     expect(rec.resets).toEqual([{ reason: 'epoch_changed', first: 1, head: 3 }]);
     expect(client.position).toEqual({ epoch: 'e-new', lastSeq: 3, org: 'acme', user: 'alice' });
@@ -138,7 +106,7 @@ describe('frames', () => {
     ['welcome without org', [{ type: 'welcome', epoch: 'e', head: 0, resumed: false }]],
     ['reset before the welcome', [reset('window_exceeded', 1, 2)]],
   ])('drops the connection on a protocol error: %s', async (_name, frames) => {
-    const { client, ws, rec } = make();
+    const { client, ws, rec } = fakeClient();
     client.connect();
     const s = ws.last();
     s.accept();
@@ -154,10 +122,9 @@ describe('frames', () => {
   it('refuses events after a refused resume that got no reset', async () => {
     const storage = new MemoryStorage();
     storage.setItem('k', JSON.stringify({ epoch: 'e-1', lastSeq: 4, org: 'acme' }));
-    const { client, ws, rec } = make({ storage, storageKey: 'k' });
+    const { client, ws, rec } = fakeClient({ storage, storageKey: 'k' });
     client.connect();
-    ws.last().accept();
-    ws.last().send(welcome({ resumed: false, head: 9 }));
+    ws.last().open(welcome({ resumed: false, head: 9 }));
     ws.last().send(event(10));
     expect(rec.events).toEqual([]);
     expect(rec.errors[0]!.message).toMatch(/after a refused resume without a reset/);
@@ -165,10 +132,9 @@ describe('frames', () => {
   });
 
   it('ignores unknown frame types and decodes binary frames', () => {
-    const { client, ws, rec } = make();
+    const { client, ws, rec } = fakeClient();
     client.connect();
-    ws.last().accept();
-    ws.last().send(welcome());
+    ws.last().open(welcome());
     ws.last().send({ type: 'a-later-type', who: 'bob' });
     ws.last().onmessage?.({ data: new TextEncoder().encode(JSON.stringify(event(1))).buffer });
     expect(seqs(rec.events)).toEqual([1]);
@@ -177,7 +143,7 @@ describe('frames', () => {
   });
 
   it('keeps the stream going when a handler throws, and reports the exception', () => {
-    const { client, ws, rec } = make({
+    const { client, ws, rec } = fakeClient({
       onEvent: (e) => {
         rec.events.push(e);
         if (e.seq === 1) throw new Error('handler bug');
@@ -189,8 +155,7 @@ describe('frames', () => {
     });
     client.subscribe((e) => got.push(e.seq));
     client.connect();
-    ws.last().accept();
-    ws.last().send(welcome());
+    ws.last().open(welcome());
     ws.last().send(event(1));
     ws.last().send(event(2));
     expect(seqs(rec.events)).toEqual([1, 2]);
@@ -201,7 +166,7 @@ describe('frames', () => {
   });
 
   it('an unsubscribe during delivery takes effect at once', () => {
-    const { client, ws } = make();
+    const { client, ws } = fakeClient();
     const got: string[] = [];
     let offB = (): void => {};
     client.subscribe((e) => {
@@ -210,8 +175,7 @@ describe('frames', () => {
     });
     offB = client.subscribe((e) => got.push(`b${e.seq}`));
     client.connect();
-    ws.last().accept();
-    ws.last().send(welcome());
+    ws.last().open(welcome());
     ws.last().send(event(1));
     expect(got).toEqual(['a1']);
     client.close();
@@ -219,10 +183,9 @@ describe('frames', () => {
 
   it('throttles position writes while events flow', async () => {
     const storage = new MemoryStorage();
-    const { client, ws } = make({ storage, storageKey: 'p' });
+    const { client, ws } = fakeClient({ storage, storageKey: 'p' });
     client.connect();
-    ws.last().accept();
-    ws.last().send(welcome({ head: 0 }));
+    ws.last().open(welcome({ head: 0 }));
     expect(JSON.parse(storage.getItem('p')!)).toEqual({ epoch: 'e-1', lastSeq: 0, org: 'acme', user: 'alice' });
     for (let n = 1; n <= 10; n++) ws.last().send(event(n));
     expect(JSON.parse(storage.getItem('p')!)).toEqual({ epoch: 'e-1', lastSeq: 0, org: 'acme', user: 'alice' });
@@ -247,12 +210,12 @@ describe('frames', () => {
     ]) {
       const storage = new MemoryStorage();
       storage.setItem('k', raw);
-      const { client } = make({ storage, storageKey: 'k' });
+      const { client } = fakeClient({ storage, storageKey: 'k' });
       expect(client.position, raw).toBeNull();
     }
     const storage = new MemoryStorage();
     storage.setItem('k', '{"epoch":"e","lastSeq":1,"org":"acme","user":7}');
-    expect(make({ storage, storageKey: 'k' }).client.position).toEqual({ epoch: 'e', lastSeq: 1, org: 'acme' });
+    expect(fakeClient({ storage, storageKey: 'k' }).client.position).toEqual({ epoch: 'e', lastSeq: 1, org: 'acme' });
   });
 
   it('never puts the token into an error', () => {
@@ -262,7 +225,7 @@ describe('frames', () => {
         throw new SyntaxError(`bad url ${url}`);
       }
     };
-    const { client, rec } = make({ WebSocket: Throwing as unknown as ClientOptions['WebSocket'] });
+    const { client, rec } = fakeClient({ WebSocket: Throwing as unknown as ClientOptions['WebSocket'] });
     client.connect();
     expect(rec.errors).toHaveLength(1);
     expect(rec.errors[0]!.message).toBe('orgstream: could not open a WebSocket');
@@ -271,7 +234,7 @@ describe('frames', () => {
   });
 
   it('reports each state change once', async () => {
-    const { client, ws, rec } = make();
+    const { client, ws, rec } = fakeClient();
     expect(client.state).toBe('closed');
     const seen: ConnectionState[] = [];
     const off = client.onState((s) => seen.push(s));
@@ -280,8 +243,7 @@ describe('frames', () => {
     await vi.advanceTimersByTimeAsync(50);
     ws.last().fail();
     await vi.advanceTimersByTimeAsync(100);
-    ws.last().accept();
-    ws.last().send(welcome());
+    ws.last().open(welcome());
     off();
     client.close();
     expect(rec.states).toEqual(['connecting', 'open', 'closed']);
@@ -289,14 +251,13 @@ describe('frames', () => {
   });
 
   it('stats returns one snapshot until a counter changes', () => {
-    const { client, ws } = make();
+    const { client, ws } = fakeClient();
     let calls = 0;
     client.onStats(() => calls++);
     const a = client.stats;
     expect(client.stats).toBe(a);
     client.connect();
-    ws.last().accept();
-    ws.last().send(welcome());
+    ws.last().open(welcome());
     const b = client.stats;
     expect(b).not.toBe(a);
     expect(b.connects).toBe(1);
@@ -308,11 +269,10 @@ describe('frames', () => {
 
 describe('close() from a callback', () => {
   it('is final even in the middle of a welcome', () => {
-    const { client, ws, rec } = make();
+    const { client, ws, rec } = fakeClient();
     client.onStats(() => client.close());
     client.connect();
-    ws.last().accept();
-    ws.last().send(welcome());
+    ws.last().open(welcome());
     expect(client.state).toBe('closed');
     expect(rec.states).toEqual(['connecting', 'closed']);
     expect(ws.last().closedByClient).toEqual({ code: 1000, reason: undefined });
@@ -328,7 +288,7 @@ describe('the position belongs to an org', () => {
   };
 
   it("resumes from a stored position of the token's org", () => {
-    const { client, ws, rec } = make({ storage: stored('acme'), token: jwt({ sub: 'bob', org: 'acme' }) });
+    const { client, ws, rec } = fakeClient({ storage: stored('acme'), token: jwt({ sub: 'bob', org: 'acme' }) });
     client.connect();
     expect(rec.states).toEqual(['resuming']);
     expect(q(ws.last().url)).toMatchObject({ last_seq: '40', epoch: 'e-1' });
@@ -337,15 +297,14 @@ describe('the position belongs to an org', () => {
 
   it("does not resume from a stored position of another org than the token's", () => {
     const storage = stored('acme');
-    const { client, ws, rec } = make({ storage, token: jwt({ sub: 'alice', org: 'other' }) });
+    const { client, ws, rec } = fakeClient({ storage, token: jwt({ sub: 'alice', org: 'other' }) });
     expect(client.position).toEqual({ epoch: 'e-1', lastSeq: 40, org: 'acme', user: 'alice' });
     client.connect();
     expect(rec.states).toEqual(['connecting']);
     expect(q(ws.last().url)).not.toHaveProperty('last_seq');
     expect(q(ws.last().url)).not.toHaveProperty('epoch');
     expect(client.position).toBeNull();
-    ws.last().accept();
-    ws.last().send(welcome({ org: 'other', head: 7 }));
+    ws.last().open(welcome({ org: 'other', head: 7 }));
     expect(client.position).toEqual({ epoch: 'e-1', lastSeq: 7, org: 'other', user: 'alice' });
     expect(JSON.parse(storage.getItem(key)!)).toEqual({ epoch: 'e-1', lastSeq: 7, org: 'other', user: 'alice' });
     ws.last().send(event(8));
@@ -355,7 +314,7 @@ describe('the position belongs to an org', () => {
   });
 
   it('checks the org of a token function once it has the token', async () => {
-    const { client, ws, rec } = make({ storage: stored('acme'), token: async () => jwt({ sub: 'alice', org: 'other' }) });
+    const { client, ws, rec } = fakeClient({ storage: stored('acme'), token: async () => jwt({ sub: 'alice', org: 'other' }) });
     client.connect();
     await vi.advanceTimersByTimeAsync(0);
     expect(rec.states).toEqual(['resuming', 'connecting']);
@@ -364,17 +323,15 @@ describe('the position belongs to an org', () => {
   });
 
   it('starts fresh after setToken() with a token of another org', async () => {
-    const { client, ws } = make({ token: jwt({ sub: 'alice', org: 'acme' }) });
+    const { client, ws } = fakeClient({ token: jwt({ sub: 'alice', org: 'acme' }) });
     client.connect();
-    ws.last().accept();
-    ws.last().send(welcome({ org: 'acme', head: 3 }));
+    ws.last().open(welcome({ org: 'acme', head: 3 }));
     ws.last().send(event(4));
     client.setToken(jwt({ sub: 'alice', org: 'acme' }));
     ws.last().serverClose(1001);
     await vi.advanceTimersByTimeAsync(0);
     expect(q(ws.last().url)).toMatchObject({ last_seq: '4', epoch: 'e-1' }); // same org: resumes
-    ws.last().accept();
-    ws.last().send(welcome({ org: 'acme', head: 4, resumed: true }));
+    ws.last().open(welcome({ org: 'acme', head: 4, resumed: true }));
     client.setToken(jwt({ sub: 'alice', org: 'other' }));
     ws.last().serverClose(1001);
     await vi.advanceTimersByTimeAsync(0);
@@ -384,12 +341,11 @@ describe('the position belongs to an org', () => {
   });
 
   it('drops a resume that the welcome says is of another org (the token had no readable org) and starts fresh', async () => {
-    const { client, ws, rec } = make({ storage: stored('acme') }); // token 'T0K3N-secret': not a JWT
+    const { client, ws, rec } = fakeClient({ storage: stored('acme') }); // token 'T0K3N-secret': not a JWT
     client.connect();
     expect(q(ws.last().url)).toMatchObject({ last_seq: '40' });
     const s1 = ws.last();
-    s1.accept();
-    s1.send(welcome({ org: 'other', head: 50, resumed: true, replay: { from: 41, to: 50 } }));
+    s1.open(welcome({ org: 'other', head: 50, resumed: true, replay: { from: 41, to: 50 } }));
     s1.send(event(41));
     expect(rec.events).toEqual([]);
     expect(rec.errors[0]!.name).toBe('ProtocolError');

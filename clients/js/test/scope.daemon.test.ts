@@ -1,53 +1,20 @@
 // The client on scoped delivery and history of a real daemon (PROTOCOL.md
 // v2 "Scoped delivery", "History over HTTP"): topic scopes and their holes,
 // events sent `to` named users (a hole verified by one resume), history pages.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fetchHistory, HttpError, RealtimeClient, type ClientOptions, type GapInfo, type RealtimeEvent, type Welcome } from '../src/index.js';
-import { countingWebSocket, Daemon, waitFor } from './daemon.js';
+import { describe, expect, it } from 'vitest';
+import { fetchHistory, HttpError } from '../src/index.js';
+import { waitFor } from './daemon.js';
+import { daemonClients } from './follow.js';
+import { seqs } from './recorder.js';
 
-const d = new Daemon();
-beforeAll(() => d.start());
-afterAll(() => d.destroy());
+const { d, newOrg, follow } = daemonClients('scopeorg');
 
-let orgN = 0;
-const newOrg = (): string => `scopeorg${++orgN}-${Date.now()}`;
-
-const clients: RealtimeClient[] = [];
-afterEach(() => {
-  for (const c of clients.splice(0)) c.close();
-});
-
-function follow(org: string, sub: string, opts: Partial<ClientOptions> = {}, claims: { topics?: string[] } = {}) {
-  const ws = countingWebSocket();
-  const rec = {
-    events: [] as RealtimeEvent[],
-    welcomes: [] as Welcome[],
-    gaps: [] as GapInfo[],
-    errors: [] as Error[],
-    ws,
-  };
-  const client = new RealtimeClient({
-    url: d.url,
-    token: d.token({ sub, org, ...claims }),
-    WebSocket: ws.WebSocket,
-    backoff: { initialMs: 50, maxMs: 400 },
-    onEvent: (e) => rec.events.push(e),
-    onWelcome: (w) => rec.welcomes.push(w),
-    onGap: (g) => rec.gaps.push(g),
-    onError: (err) => rec.errors.push(err),
-    ...opts,
-  });
-  clients.push(client);
-  return { client, rec };
-}
-
-const seqs = (evs: RealtimeEvent[]): number[] => evs.map((e) => e.seq);
 const topics = ['orders.created', 'billing.paid', 'orders.updated', 'audit.login', 'orders.created'];
 
 describe('scoped delivery and history (real daemon)', () => {
   it('a topics option scopes the stream: only those topics, holes delivered, resume exact', async () => {
     const org = newOrg();
-    const { client, rec } = follow(org, 'alice', { topics: ['orders.*'] });
+    const { client, rec } = follow(org, { topics: ['orders.*'] });
     client.connect();
     await waitFor(() => client.state === 'open', 'open');
     expect(rec.welcomes[0].scoped).toBe(true);
@@ -68,12 +35,12 @@ describe('scoped delivery and history (real daemon)', () => {
 
   it("a topics option beyond the token's topics is refused (a failed attempt), within them it connects", async () => {
     const org = newOrg();
-    const bad = follow(org, 'alice', { topics: ['billing.*'], transport: 'websocket' }, { topics: ['orders.>'] });
+    const bad = follow(org, { topics: ['billing.*'], transport: 'websocket' }, { topics: ['orders.>'] });
     bad.client.connect();
     await waitFor(() => bad.rec.errors.length >= 1, 'refused');
     expect(bad.rec.welcomes).toEqual([]);
     expect(bad.rec.errors[0].message).toMatch(/failed before the upgrade/);
-    const ok = follow(org, 'alice', { topics: ['orders.eu.*'] }, { topics: ['orders.>'] });
+    const ok = follow(org, { topics: ['orders.eu.*'] }, { topics: ['orders.>'] });
     ok.client.connect();
     await waitFor(() => ok.client.state === 'open', 'open');
     await d.publish(org, [{ topic: 'orders.us.new', data: 1 }, { topic: 'orders.eu.new', data: 2 }]);
@@ -83,8 +50,8 @@ describe('scoped delivery and history (real daemon)', () => {
 
   it('an event `to` other users is a hole on an unscoped stream: verified by one resume, then delivered past', async () => {
     const org = newOrg();
-    const alice = follow(org, 'alice');
-    const bob = follow(org, 'bob');
+    const alice = follow(org);
+    const bob = follow(org, {}, { sub: 'bob' });
     alice.client.connect();
     bob.client.connect();
     await waitFor(() => alice.client.state === 'open' && bob.client.state === 'open', 'open');
@@ -105,7 +72,7 @@ describe('scoped delivery and history (real daemon)', () => {
   it('history: the events after a seq, as the token may see them; a bad org is an HttpError', async () => {
     const org = newOrg();
     await d.publish(org, topics.map((topic, i) => ({ topic, data: { i } })));
-    const { client } = follow(org, 'alice', {}, { topics: ['orders.*'] });
+    const { client } = follow(org, {}, { topics: ['orders.*'] });
     const page = await client.history(1, 10);
     expect(page.head).toBe(5);
     expect(seqs(page.events)).toEqual([3, 5]);
@@ -116,7 +83,7 @@ describe('scoped delivery and history (real daemon)', () => {
     const p2 = await client.history(p1.last ?? p1.events[0].seq, 10);
     expect(seqs(p2.events)).toEqual([3, 5]);
     // The topics option narrows further.
-    const { client: narrow } = follow(org, 'alice', { topics: ['orders.created'] }, { topics: ['orders.*'] });
+    const { client: narrow } = follow(org, { topics: ['orders.created'] }, { topics: ['orders.*'] });
     expect(seqs((await narrow.history(0)).events)).toEqual([1, 5]);
     // A token of another org: 403, as an HttpError with the daemon's code.
     const err = await fetchHistory({ url: d.url, org, token: d.token({ sub: 'a', org: newOrg() }), after: 0 }).catch((e: unknown) => e);

@@ -4,43 +4,12 @@
 // WebSocket's upgrade with 426, as behind such a corporate proxy).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RealtimeClient, type ClientOptions, type GapInfo, type RealtimeEvent, type Welcome } from '../src/index.js';
-import { countingWebSocket, Daemon, MemoryStorage, waitFor } from './daemon.js';
+import { describe, expect, it } from 'vitest';
+import { MemoryStorage, waitFor } from './daemon.js';
+import { batch, daemonClients } from './follow.js';
+import { range, seqs } from './recorder.js';
 
-const d = new Daemon();
-beforeAll(() => d.start());
-afterAll(() => d.destroy());
-
-let orgN = 0;
-const newOrg = (): string => `sseorg${++orgN}-${Date.now()}`;
-
-const clients: RealtimeClient[] = [];
-afterEach(() => {
-  for (const c of clients.splice(0)) c.close();
-});
-
-function follow(url: string, org: string, opts: Partial<ClientOptions> = {}) {
-  const ws = countingWebSocket();
-  const rec = { events: [] as RealtimeEvent[], welcomes: [] as Welcome[], gaps: [] as GapInfo[], errors: [] as Error[], ws };
-  const client = new RealtimeClient({
-    url,
-    token: d.token({ sub: 'alice', org }),
-    WebSocket: ws.WebSocket,
-    backoff: { initialMs: 50, maxMs: 400 },
-    onEvent: (e) => rec.events.push(e),
-    onWelcome: (w) => rec.welcomes.push(w),
-    onGap: (g) => rec.gaps.push(g),
-    onError: (err) => rec.errors.push(err),
-    ...opts,
-  });
-  clients.push(client);
-  return { client, rec };
-}
-
-const seqs = (evs: RealtimeEvent[]): number[] => evs.map((e) => e.seq);
-const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
-const batch = (n: number) => Array.from({ length: n }, (_, i) => ({ topic: 'orders.updated', data: { i } }));
+const { d, newOrg, follow, clients } = daemonClients('sseorg');
 
 /**
  * An HTTP proxy in front of the daemon that drops `Upgrade` and `Connection`
@@ -93,7 +62,7 @@ describe('SSE transport (real daemon)', () => {
   it("transport 'sse' receives in order and resumes across a daemon restart with every event once", async () => {
     const org = newOrg();
     const storage = new MemoryStorage();
-    const { client, rec } = follow(d.url, org, { transport: 'sse', storage, storageKey: org });
+    const { client, rec } = follow(org, { transport: 'sse', storage, storageKey: org });
     client.connect();
     await waitFor(() => client.state === 'open', 'open');
     expect(client.transport).toBe('sse');
@@ -116,7 +85,7 @@ describe('SSE transport (real daemon)', () => {
     const proxy = await strippingProxy(d.url);
     try {
       const org = newOrg();
-      const { client, rec } = follow(proxy.url, org);
+      const { client, rec } = follow(org, { url: proxy.url });
       client.connect();
       await waitFor(() => client.state === 'open', 'open over SSE', 15_000);
       expect(client.transport).toBe('sse');
