@@ -11,7 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/orgstream/orgstream/messages"
-	"github.com/orgstream/orgstream/transport/auth"
 )
 
 // History reads pages of an org's events (GET /v2/realtime/orgs/{org}/events).
@@ -120,22 +119,8 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, newAPIError(http.StatusBadRequest, CodeInvalidQuery, strings.TrimPrefix(err.Error(), "transport: ")))
 		return
 	}
-	token := bearerToken(r.Header.Get("Authorization"))
-	if token == "" {
-		token = q.token
-	}
-	claims, err := s.cfg.Verifier.Verify(token, s.cfg.Now())
-	if err != nil {
-		s.refuse(w, r, tokenError(err))
-		return
-	}
-	org := r.PathValue("org")
-	if !messages.ValidOrg(org) {
-		s.refuse(w, r, newAPIError(http.StatusBadRequest, CodeInvalidOrg, "invalid org id"))
-		return
-	}
-	if claims.Org != org && (claims.Org != auth.AnyOrg || claims.Scope != auth.ScopePublish) {
-		s.refuse(w, r, newAPIError(http.StatusForbidden, CodeForbidden, "the token is not for this org"))
+	claims, org, ok := s.orgToken(w, r, q.token, readOrg)
+	if !ok {
 		return
 	}
 	scope, e := streamScope(claims, q.topics)
