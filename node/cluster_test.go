@@ -96,19 +96,11 @@ func TestEmbeddedCluster(t *testing.T) {
 					}
 					body += `]}`
 				}
-				var st int
-				var resp []byte
-				var err error
-				for attempt := 0; attempt < 50; attempt++ {
-					st, resp, err = testkit.Post(ctx, n.BaseURL(), org, pub, body)
-					if err != nil || st != http.StatusServiceUnavailable {
-						break
-					}
+				st, resp, err := postRetrying(ctx, n.BaseURL(), org, pub, body, func() {
 					mu.Lock()
 					refusals++
 					mu.Unlock()
-					time.Sleep(time.Duration(10+attempt*10) * time.Millisecond)
-				}
+				})
 				if err != nil || st != http.StatusCreated {
 					errs <- fmt.Errorf("publisher %d: %d %s %v", i, st, resp, err)
 					return

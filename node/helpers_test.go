@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -157,6 +158,51 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// postRetrying publishes body as a backend in a cluster must: a 503 (a
+// leader moving) is retried with the same body, so the same ids, up to 50
+// times with a growing pause; onRetry, if not nil, is called before each
+// pause. It returns the last answer. It does not fail t: publishers run
+// in goroutines.
+func postRetrying(ctx context.Context, base, org, token, body string, onRetry func()) (int, []byte, error) {
+	var st int
+	var resp []byte
+	var err error
+	for attempt := 0; attempt < 50; attempt++ {
+		st, resp, err = testkit.Post(ctx, base, org, token, body)
+		if err != nil || st != http.StatusServiceUnavailable {
+			break
+		}
+		if onRetry != nil {
+			onRetry()
+		}
+		time.Sleep(time.Duration(10+attempt*10) * time.Millisecond)
+	}
+	return st, resp, err
+}
+
+// getBearer is GET u with token as a bearer ("" for none): the status and
+// the body. The routes of an org (history, presence) are read this way.
+func getBearer(t *testing.T, u, token string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
 }
 
 // decodeError decodes a refusal body and checks it has both keys.

@@ -3,7 +3,6 @@ package node_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -27,23 +26,7 @@ type historyAnswer struct {
 
 func getHistory(t *testing.T, n *testkit.Node, org, token, query string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, n.BaseURL()+"/v2/realtime/orgs/"+org+"/events?"+query, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
+	return getBearer(t, n.BaseURL()+"/v2/realtime/orgs/"+org+"/events?"+query, token)
 }
 
 // readAllHistory pages from after=0 with limit, following "last", and

@@ -127,18 +127,26 @@ func startNATS(t *testing.T) *server.Server {
 	return s
 }
 
+// nodesOnNATS starts a standalone nats-server (startNATS) and two nodes on
+// it (--nats-url) that share a JWT secret: one node's token is good on
+// the other.
+func nodesOnNATS(t *testing.T) (ns *server.Server, a, b *testkit.Node) {
+	t.Helper()
+	ns = startNATS(t)
+	secret := []byte("a shared secret for both nodes!!")
+	mk := func() *testkit.Node {
+		return testkit.StartNode(t, func(c *node.Config) { c.NATSURL, c.JWTSecret = ns.ClientURL(), secret })
+	}
+	return ns, mk(), mk()
+}
+
 // PROTOCOL.md --nats-url: nodes on an existing NATS server publish,
 // deliver and resume; two nodes sharing it give every org one sequence
 // without holes or duplicates (DESIGN.md invariant 2), and a client resumes
 // on the other node.
 func TestExternalNATS(t *testing.T) {
 	t.Parallel()
-	ns := startNATS(t)
-	secret := []byte("a shared secret for both nodes!!")
-	mk := func() *testkit.Node {
-		return testkit.StartNode(t, func(c *node.Config) { c.NATSURL, c.JWTSecret = ns.ClientURL(), secret })
-	}
-	a, b := mk(), mk()
+	ns, a, b := nodesOnNATS(t)
 	ctx := ctxFor(t, phase)
 	if a.NATSURL() != ns.ClientURL() {
 		t.Errorf("NATSURL %q, want %q", a.NATSURL(), ns.ClientURL())

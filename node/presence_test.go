@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"testing"
@@ -24,29 +23,14 @@ import (
 // none): the status, the body, and the body as a presence.
 func getPresence(t *testing.T, base, org, token string) (int, []byte, messages.Presence) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, base+"/v2/realtime/orgs/"+org+"/presence", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, b := getBearer(t, base+"/v2/realtime/orgs/"+org+"/presence", token)
 	var p messages.Presence
-	if resp.StatusCode == http.StatusOK {
+	if st == http.StatusOK {
 		if err := json.Unmarshal(b, &p); err != nil {
 			t.Fatalf("presence body %s: %v", b, err)
 		}
 	}
-	return resp.StatusCode, b, p
+	return st, b, p
 }
 
 // presenceText is a presence's users as "user:n user:n" (in the order of
@@ -241,12 +225,7 @@ func TestPresenceOff(t *testing.T) {
 // users.
 func TestPresenceExternalNATS(t *testing.T) {
 	t.Parallel()
-	ns := startNATS(t)
-	secret := []byte("a shared secret for both nodes!!")
-	mk := func() *testkit.Node {
-		return testkit.StartNode(t, func(c *node.Config) { c.NATSURL, c.JWTSecret = ns.ClientURL(), secret })
-	}
-	a, b := mk(), mk()
+	_, a, b := nodesOnNATS(t)
 	ctx := ctxFor(t, phase)
 	w := presenceStream(ctx, t, b, "acme", "watcher")
 	waitPresence(ctx, t, a.BaseURL(), "acme", a.Token(t, "acme", "x", time.Hour, false), "watcher:1")

@@ -208,16 +208,7 @@ func publishProp(t *testing.T, ctx context.Context, rng *rand.Rand, nodes []*tes
 			body = `{"events":[` + strings.Join(parts, ",") + `]}`
 		}
 		n := nodes[rng.IntN(len(nodes))]
-		var st int
-		var resp []byte
-		var err error
-		for attempt := 0; attempt < 50; attempt++ {
-			st, resp, err = testkit.Post(ctx, n.BaseURL(), org, pub, body)
-			if err != nil || st != http.StatusServiceUnavailable {
-				break
-			}
-			time.Sleep(50 * time.Millisecond) // a cluster's leader moving: retry
-		}
+		st, resp, err := postRetrying(ctx, n.BaseURL(), org, pub, body, nil)
 		if err != nil || st != http.StatusCreated {
 			t.Fatalf("publish: %d %s %v", st, resp, err)
 		}

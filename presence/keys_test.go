@@ -5,31 +5,44 @@ import (
 	"testing"
 )
 
-func TestParseKey(t *testing.T) {
-	tests := []struct {
-		key       string
-		ok        bool
-		org, inst string
-	}{
-		{key: "o.acme.AbC09", ok: true, org: "acme", inst: "AbC09"},
-		{key: "o.a-b_c.x", ok: true, org: "a-b_c", inst: "x"},
-		{key: "o.acme"},
-		{key: "o.acme."},
-		{key: "o..x"},
-		{key: "o.acme.x.y"},
-		{key: "o.ac%me.x"},
-		{key: "n.AbC09"},
-		{key: "x.acme.y"},
-		{key: ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.key, func(t *testing.T) {
-			org, inst, ok := parseKey(tt.key)
-			if ok != tt.ok || org != tt.org || inst != tt.inst {
-				t.Fatalf("parseKey(%q) = %q %q %v, want %q %q %v", tt.key, org, inst, ok, tt.org, tt.inst, tt.ok)
+// parseCase is a row of a parser's table: an input and all it returns.
+type parseCase[R comparable] struct {
+	in   string
+	want R
+}
+
+// checkParses runs parse on each row's input, as a subtest.
+func checkParses[R comparable](t *testing.T, name string, parse func(string) R, rows []parseCase[R]) {
+	t.Helper()
+	for _, tc := range rows {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := parse(tc.in); got != tc.want {
+				t.Fatalf("%s(%q) = %+v, want %+v", name, tc.in, got, tc.want)
 			}
 		})
 	}
+}
+
+func TestParseKey(t *testing.T) {
+	type parsed struct {
+		org, inst string
+		ok        bool
+	}
+	checkParses(t, "parseKey", func(key string) parsed {
+		org, inst, ok := parseKey(key)
+		return parsed{org, inst, ok}
+	}, []parseCase[parsed]{
+		{"o.acme.AbC09", parsed{"acme", "AbC09", true}},
+		{"o.a-b_c.x", parsed{"a-b_c", "x", true}},
+		{"o.acme", parsed{}},
+		{"o.acme.", parsed{}},
+		{"o..x", parsed{}},
+		{"o.acme.x.y", parsed{}},
+		{"o.ac%me.x", parsed{}},
+		{"n.AbC09", parsed{}},
+		{"x.acme.y", parsed{}},
+		{"", parsed{}},
+	})
 }
 
 func FuzzParseKey(f *testing.F) {
@@ -45,27 +58,22 @@ func FuzzParseKey(f *testing.F) {
 }
 
 func TestParseBeat(t *testing.T) {
-	tests := []struct {
-		subject   string
+	type parsed struct {
 		inst      string
 		leave, ok bool
-	}{
-		{subject: "orgstream.presence.beat.AbC09", inst: "AbC09", ok: true},
-		{subject: "orgstream.presence.leave.AbC09", inst: "AbC09", leave: true, ok: true},
-		{subject: "orgstream.presence.beat."},
-		{subject: "orgstream.presence.beat.a.b"},
-		{subject: "orgstream.presence.beat.a-b"},
-		{subject: "orgstream.presence.other.x"},
-		{subject: "orgstream.live.acme"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.subject, func(t *testing.T) {
-			inst, leave, ok := parseBeat(tt.subject)
-			if inst != tt.inst || leave != tt.leave || ok != tt.ok {
-				t.Fatalf("parseBeat(%q) = %q %v %v, want %q %v %v", tt.subject, inst, leave, ok, tt.inst, tt.leave, tt.ok)
-			}
-		})
-	}
+	checkParses(t, "parseBeat", func(subject string) parsed {
+		inst, leave, ok := parseBeat(subject)
+		return parsed{inst, leave, ok}
+	}, []parseCase[parsed]{
+		{"orgstream.presence.beat.AbC09", parsed{"AbC09", false, true}},
+		{"orgstream.presence.leave.AbC09", parsed{"AbC09", true, true}},
+		{"orgstream.presence.beat.", parsed{}},
+		{"orgstream.presence.beat.a.b", parsed{}},
+		{"orgstream.presence.beat.a-b", parsed{}},
+		{"orgstream.presence.other.x", parsed{}},
+		{"orgstream.live.acme", parsed{}},
+	})
 }
 
 func FuzzParseBeat(f *testing.F) {

@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
 	"go.uber.org/zap"
 
 	"github.com/orgstream/orgstream/messages"
-	"github.com/orgstream/orgstream/transport/auth"
 )
 
 // History reads pages of an org's events (GET /v2/realtime/orgs/{org}/events).
@@ -47,63 +45,43 @@ var (
 // ignored. Errors never quote a value.
 func parseHistoryQuery(raw string) (historyQuery, error) {
 	q := historyQuery{limit: messages.DefaultHistoryLimit}
-	seen := map[string]bool{}
 	hasAfter := false
-	for raw != "" {
-		var part string
-		part, raw, _ = strings.Cut(raw, "&")
-		if part == "" {
-			continue
-		}
-		rawKey, rawVal, _ := strings.Cut(part, "=")
-		key, err := url.QueryUnescape(rawKey)
-		if err != nil {
-			continue
-		}
-		switch key {
-		case "access_token", "after", "limit", "topics":
-		default:
-			continue
-		}
-		if seen[key] {
-			return q, paramError(errQueryDuplicate, key)
-		}
-		seen[key] = true
-		val, err := url.QueryUnescape(rawVal)
-		if err != nil {
-			return q, paramError(errQueryEscape, key)
-		}
-		if val == "" {
-			return q, paramError(errQueryEmpty, key)
-		}
+	err := eachParam(raw, historyParams, func(key, val string) error {
 		switch key {
 		case "access_token":
 			q.token = val
 		case "after":
 			n, ok := parseSeq(val)
 			if !ok {
-				return q, errHistoryAfter
+				return errHistoryAfter
 			}
 			q.after, hasAfter = n, true
 		case "limit":
 			n, ok := parseSeq(val)
 			if !ok || n < 1 || n > messages.MaxHistoryLimit {
-				return q, errHistoryLimit
+				return errHistoryLimit
 			}
 			q.limit = int(n)
 		case "topics":
 			ts, err := parseTopics(val)
 			if err != nil {
-				return q, err
+				return err
 			}
 			q.topics = ts
 		}
+		return nil
+	})
+	if err != nil {
+		return q, err
 	}
 	if !hasAfter {
 		return q, errHistoryAfter
 	}
 	return q, nil
 }
+
+// historyParams are the parameters parseHistoryQuery knows.
+var historyParams = []string{"access_token", "after", "limit", "topics"}
 
 // handleHistory serves GET /v2/realtime/orgs/{org}/events: a page of the
 // org's events for any token of the org (a publish token for "*" too; a
@@ -120,22 +98,8 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, newAPIError(http.StatusBadRequest, CodeInvalidQuery, strings.TrimPrefix(err.Error(), "transport: ")))
 		return
 	}
-	token := bearerToken(r.Header.Get("Authorization"))
-	if token == "" {
-		token = q.token
-	}
-	claims, err := s.cfg.Verifier.Verify(token, s.cfg.Now())
-	if err != nil {
-		s.refuse(w, r, tokenError(err))
-		return
-	}
-	org := r.PathValue("org")
-	if !messages.ValidOrg(org) {
-		s.refuse(w, r, newAPIError(http.StatusBadRequest, CodeInvalidOrg, "invalid org id"))
-		return
-	}
-	if claims.Org != org && (claims.Org != auth.AnyOrg || claims.Scope != auth.ScopePublish) {
-		s.refuse(w, r, newAPIError(http.StatusForbidden, CodeForbidden, "the token is not for this org"))
+	claims, org, ok := s.orgToken(w, r, q.token, readOrg)
+	if !ok {
 		return
 	}
 	scope, e := streamScope(claims, q.topics)

@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/orgstream/orgstream/messages"
-	"github.com/orgstream/orgstream/transport/auth"
 )
 
 // PresencePath is the route of an org's presence.
@@ -32,29 +31,12 @@ type Presence interface {
 // order: token (401), org id (400), the token's org (403: any scope of that
 // org, or a publisher of every org), readiness (503).
 func (s *Server) handlePresence(w http.ResponseWriter, r *http.Request) {
-	token := bearerToken(r.Header.Get("Authorization"))
-	if token == "" {
-		if q, err := parseStreamQuery(r.URL.RawQuery); err == nil {
-			token = q.Token
-		}
+	fallback := ""
+	if q, err := parseStreamQuery(r.URL.RawQuery); err == nil {
+		fallback = q.Token
 	}
-	if token == "" {
-		s.refuse(w, r, tokenError(auth.ErrMissing))
-		return
-	}
-	claims, err := s.cfg.Verifier.Verify(token, s.cfg.Now())
-	if err != nil {
-		s.refuse(w, r, tokenError(err))
-		return
-	}
-	org := r.PathValue("org")
-	if !messages.ValidOrg(org) {
-		s.refuse(w, r, newAPIError(http.StatusBadRequest, CodeInvalidOrg, "invalid org id"))
-		return
-	}
-	if claims.Org != org && !claims.CanPublish(org) {
-		s.refuse(w, r, newAPIError(http.StatusForbidden, CodeForbidden,
-			"the token is not for this org"))
+	_, org, ok := s.orgToken(w, r, fallback, readOrg)
+	if !ok {
 		return
 	}
 	if err := servingErr(s.cfg.Readiness.Ready()); err != nil {

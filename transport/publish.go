@@ -10,7 +10,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/orgstream/orgstream/messages"
-	"github.com/orgstream/orgstream/transport/auth"
 )
 
 // publishResult is the answer to a publish, whatever carried it: an HTTP
@@ -122,24 +121,8 @@ func bodyTooLarge() *apiError {
 // order: token (401), org id (400), scope and org of the token (403), body
 // size (413), then the shared publish path.
 func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
-	token := bearerToken(r.Header.Get("Authorization"))
-	if token == "" {
-		s.refuse(w, r, tokenError(auth.ErrMissing))
-		return
-	}
-	claims, err := s.cfg.Verifier.Verify(token, s.cfg.Now())
-	if err != nil {
-		s.refuse(w, r, tokenError(err))
-		return
-	}
-	org := r.PathValue("org")
-	if !messages.ValidOrg(org) {
-		s.refuse(w, r, newAPIError(http.StatusBadRequest, CodeInvalidOrg, "invalid org id"))
-		return
-	}
-	if !claims.CanPublish(org) {
-		s.refuse(w, r, newAPIError(http.StatusForbidden, CodeForbidden,
-			"the token may not publish to this org"))
+	_, org, ok := s.orgToken(w, r, "", publishOrg)
+	if !ok {
 		return
 	}
 	if r.ContentLength > MaxPublishBody {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -49,7 +50,59 @@ type streamQuery struct {
 // log through an error message).
 func parseStreamQuery(rawQuery string) (streamQuery, error) {
 	var q streamQuery
-	var seenToken, seenSeq, seenEpoch, seenTopics, seenPresence bool
+	err := eachParam(rawQuery, streamParams, func(key, val string) error {
+		switch key {
+		case "access_token":
+			q.Token = val
+		case "last_seq":
+			n, ok := parseSeq(val)
+			if !ok {
+				return errQueryLastSeq
+			}
+			q.HasSeq, q.LastSeq = true, n
+		case "epoch":
+			if len(val) > maxEpochLen {
+				return errQueryEpoch
+			}
+			q.Epoch = val
+		case "topics":
+			ts, err := parseTopics(val)
+			if err != nil {
+				return err
+			}
+			q.Topics = ts
+		case "presence":
+			switch val {
+			case "true":
+				q.Presence = true
+			case "false":
+			default:
+				return errQueryPresence
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return streamQuery{}, err
+	}
+	return q, nil
+}
+
+// streamParams are the parameters parseStreamQuery knows.
+var streamParams = []string{"access_token", "last_seq", "epoch", "topics", "presence"}
+
+// eachParam calls set, in order, with each parameter of rawQuery whose key
+// is one of known, and its unescaped value, after the rules every query of
+// ours shares (the stream's, the history's): parameters are separated by
+// '&' only; a key that does not unescape or is not known is ignored; a
+// known key may appear once (errQueryDuplicate), with a value that
+// unescapes (errQueryEscape) and is not empty (errQueryEmpty). It stops at
+// the first error, its own or set's. known has at most 64 keys.
+//
+// Its errors name the parameter but never carry a value (a token must not
+// reach a log through an error message).
+func eachParam(rawQuery string, known []string, set func(key, val string) error) error {
+	var seen uint64 // bit i: known[i] was seen
 	for rawQuery != "" {
 		var part string
 		part, rawQuery, _ = strings.Cut(rawQuery, "&")
@@ -61,63 +114,26 @@ func parseStreamQuery(rawQuery string) (streamQuery, error) {
 		if err != nil {
 			continue // not a key we know
 		}
-		var seen *bool
-		switch key {
-		case "access_token":
-			seen = &seenToken
-		case "last_seq":
-			seen = &seenSeq
-		case "epoch":
-			seen = &seenEpoch
-		case "topics":
-			seen = &seenTopics
-		case "presence":
-			seen = &seenPresence
-		default:
+		i := slices.Index(known, key)
+		if i < 0 {
 			continue
 		}
-		if *seen {
-			return streamQuery{}, paramError(errQueryDuplicate, key)
+		if seen&(1<<i) != 0 {
+			return paramError(errQueryDuplicate, key)
 		}
-		*seen = true
+		seen |= 1 << i
 		val, err := url.QueryUnescape(rawVal)
 		if err != nil {
-			return streamQuery{}, paramError(errQueryEscape, key)
+			return paramError(errQueryEscape, key)
 		}
 		if val == "" {
-			return streamQuery{}, paramError(errQueryEmpty, key)
+			return paramError(errQueryEmpty, key)
 		}
-		switch key {
-		case "access_token":
-			q.Token = val
-		case "last_seq":
-			n, ok := parseSeq(val)
-			if !ok {
-				return streamQuery{}, errQueryLastSeq
-			}
-			q.HasSeq, q.LastSeq = true, n
-		case "epoch":
-			if len(val) > maxEpochLen {
-				return streamQuery{}, errQueryEpoch
-			}
-			q.Epoch = val
-		case "topics":
-			ts, err := parseTopics(val)
-			if err != nil {
-				return streamQuery{}, err
-			}
-			q.Topics = ts
-		case "presence":
-			switch val {
-			case "true":
-				q.Presence = true
-			case "false":
-			default:
-				return streamQuery{}, errQueryPresence
-			}
+		if err := set(key, val); err != nil {
+			return err
 		}
 	}
-	return q, nil
+	return nil
 }
 
 // parseSeq accepts ASCII digits only (no sign, no spaces) fitting a uint64.
