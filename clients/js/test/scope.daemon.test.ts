@@ -24,8 +24,11 @@ describe('scoped delivery and history (real daemon)', () => {
     expect(client.stats).toMatchObject({ holes: 2, gaps: 0 });
 
     // A drop and a resume: what the scope allows after seq 5, once.
+    // The drop is seen in the recorded states: the client may be open
+    // again (backoff from 0 ms) before a poll of client.state.
+    const before = rec.states.length;
     rec.ws.sockets.at(-1)!.terminate();
-    await waitFor(() => client.state !== 'open', 'dropped');
+    await waitFor(() => rec.states.slice(before).some((s) => s !== 'open'), 'dropped');
     await d.publish(org, topics.map((topic, i) => ({ topic, data: { i } })));
     await waitFor(() => client.state === 'open' && rec.events.length === 6, '6 events');
     expect(seqs(rec.events)).toEqual([1, 3, 5, 6, 8, 10]);
