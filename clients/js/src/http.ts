@@ -94,21 +94,7 @@ async function get(o: HttpOptions, route: string, query: Record<string, string>)
   } catch (err) {
     throw new HttpError(`orgstream: GET ${route} failed: ${(err as Error)?.message ?? err}`, 0, 'network', null);
   }
-  const text = await resp.text();
-  let body: Record<string, unknown> | null = null;
-  try {
-    const v: unknown = JSON.parse(text);
-    if (typeof v === 'object' && v !== null && !Array.isArray(v)) body = v as Record<string, unknown>;
-  } catch {
-    // Not JSON: reported below.
-  }
-  if (!resp.ok) {
-    const code = typeof body?.code === 'string' ? body.code : 'http_' + resp.status;
-    const msg = typeof body?.error === 'string' ? body.error : text.slice(0, 200);
-    throw new HttpError(`orgstream: GET ${route}: ${resp.status} ${code}: ${msg}`, resp.status, code, body);
-  }
-  if (body === null) throw malformed(route);
-  return body;
+  return answer(resp, `GET ${route}`, route);
 }
 
 /** The route that trades a token for a connect ticket (PROTOCOL.md "Connect tickets"). */
@@ -140,13 +126,13 @@ export async function fetchTicket(o: { url: string; token: string; fetch?: typeo
   } catch (err) {
     throw new HttpError(`orgstream: POST tickets failed: ${(err as Error)?.message ?? err}`, 0, 'network', null);
   }
-  const body = await answer(resp, 'POST tickets');
+  const body = await answer(resp, 'POST tickets', 'ticket');
   if (typeof body.ticket !== 'string' || body.ticket === '') throw malformed('ticket');
   return body.ticket;
 }
 
-/** answer reads a JSON object answer, throwing an HttpError for a refusal. */
-async function answer(resp: Response, what: string): Promise<Record<string, unknown>> {
+/** answer reads a JSON object answer of `what` (a request), throwing an HttpError for a refusal or a `kind` answer that is not an object. */
+async function answer(resp: Response, what: string, kind: string): Promise<Record<string, unknown>> {
   const text = await resp.text();
   let body: Record<string, unknown> | null = null;
   try {
@@ -160,7 +146,7 @@ async function answer(resp: Response, what: string): Promise<Record<string, unkn
     const msg = typeof body?.error === 'string' ? body.error : text.slice(0, 200);
     throw new HttpError(`orgstream: ${what}: ${resp.status} ${code}: ${msg}`, resp.status, code, body);
   }
-  if (body === null) throw malformed(what);
+  if (body === null) throw malformed(kind);
   return body;
 }
 
