@@ -134,6 +134,9 @@ func TestEmbeddedCluster(t *testing.T) {
 	}
 	c := expectResumed(ctx, t, nodes[2], org, total-7, nodes[0].Epoch(), total)
 	expectLive(ctx, t, nodes[1], c, org, total+1)
+	t.Run("connect tickets across nodes", func(t *testing.T) {
+		checkClusterTickets(ctx, t, nodes, "one publisher password")
+	})
 
 	// PROTOCOL.md v2: every node's JSON metrics name the same leader of
 	// each stream, one of the nodes (each node asks the stream on its own).

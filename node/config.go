@@ -142,6 +142,10 @@ type Config struct {
 	// presence is on.
 	NoPresence bool
 
+	// TicketTTL is how long a connect ticket (POST /v2/realtime/tickets)
+	// stays good for its one stream. Zero means tickets.DefaultTTL (30 s).
+	TicketTTL time.Duration
+
 	// Logger receives structured logs. Nil means zap.NewNop().
 	Logger *zap.Logger
 

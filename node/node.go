@@ -20,6 +20,7 @@ import (
 	"github.com/orgstream/orgstream/metrics"
 	"github.com/orgstream/orgstream/persistence"
 	"github.com/orgstream/orgstream/presence"
+	"github.com/orgstream/orgstream/tickets"
 	"github.com/orgstream/orgstream/transport"
 	"github.com/orgstream/orgstream/transport/auth"
 )
@@ -63,6 +64,7 @@ type Node struct {
 	probe    *logProbe
 	hub      atomic.Pointer[actors.Hub]       // set once the log is open
 	presence atomic.Pointer[presence.Tracker] // set before the hub, unless NoPresence
+	tickets  atomic.Pointer[tickets.Store]    // set before the hub
 	server   *transport.Server
 	verifier *auth.Verifier
 	natsURL  string
@@ -116,6 +118,7 @@ func (n *Node) start(ctx context.Context) error {
 		History:        n,
 		Readiness:      n,
 		Presence:       n,
+		Tickets:        nodeTickets{n},
 		Metrics:        n.metrics,
 		Logger:         n.log.Named("transport"),
 		NATS:           n.nc,
@@ -161,6 +164,11 @@ func (n *Node) start(ctx context.Context) error {
 		n.presence.Store(tr)
 		counts = tr
 	}
+	ts, err := tickets.Open(ctx, tickets.Config{Conn: n.nc, Replicas: cfg.Replicas, TTL: cfg.TicketTTL})
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.tickets.Store(ts)
 	hub, err := actors.NewHub(actors.Config{
 		Log:             hubLog,
 		Metrics:         n.metrics,

@@ -46,6 +46,12 @@ const (
 	PresenceBucket = "orgstream_presence"
 	// presenceSubjects are the KV subjects the daemon writes presence on.
 	presenceSubjects = "$KV." + PresenceBucket + ".>"
+	// TicketBucket is the JetStream KV bucket of connect tickets (package
+	// tickets). Like presence, its subjects are the daemon's alone: a
+	// publisher may neither read a ticket nor forge one.
+	TicketBucket = "orgstream_tickets"
+	// ticketSubjects are the KV subjects the daemon writes tickets on.
+	ticketSubjects = "$KV." + TicketBucket + ".>"
 	// PresencePrefix starts the core NATS subjects of presence heartbeats
 	// ("beat.<instance>", "leave.<instance>"): they travel outside
 	// JetStream, so that no stream's leader election delays them. Only the
@@ -57,7 +63,7 @@ const (
 //
 // Publish: the JetStream API (stream management, Direct and Message Get),
 // the events and heads subjects it appends to, the presence bucket's keys
-// and heartbeats, and one reply to each
+// and heartbeats, the ticket bucket's keys, and one reply to each
 // request it receives (NATS's allow_responses: the publishers' inboxes, and
 // no other). Nothing else: above all not LivePrefix, which it only reads.
 //
@@ -66,7 +72,7 @@ const (
 func DaemonPermissions() *server.Permissions {
 	return &server.Permissions{
 		Publish: &server.SubjectPermission{
-			Allow: []string{"$JS.API.>", EventsPrefix + ">", HeadsPrefix + ">", presenceSubjects, PresencePrefix + ">"},
+			Allow: []string{"$JS.API.>", EventsPrefix + ">", HeadsPrefix + ">", presenceSubjects, PresencePrefix + ">", ticketSubjects},
 			Deny:  []string{LivePrefix + ">"},
 		},
 		Response: &server.ResponsePermission{MaxMsgs: 1, Expires: responseExpiry},

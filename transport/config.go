@@ -65,6 +65,10 @@ type Config struct {
 	// Presence answers GET PresencePath. Nil means presence is off: 404
 	// presence_disabled.
 	Presence Presence
+	// Tickets issues and redeems connect tickets (POST TicketsPath, the
+	// streams' ticket query). Nil leaves the route unregistered (404) and
+	// refuses every ticket (401 invalid_ticket).
+	Tickets Tickets
 
 	// Metrics receives the transport's counters and is exported on /metrics
 	// and /v2/realtime/metrics. Nil means a private metrics.New(). A zero

@@ -26,7 +26,9 @@
 //     behind its handshake, else a wrapper that returns those bytes first.
 //   - Everything else goes, with the peeked bytes in front, to a net/http
 //     server through an in-process listener: /healthz, /readyz, /metrics,
-//     /v2/realtime/metrics, POST /v2/realtime/orgs/{org}/events, 426 for a
+//     /v2/realtime/metrics, POST /v2/realtime/orgs/{org}/events, POST
+//     /v2/realtime/tickets (connect tickets, tickets.go: with
+//     Config.Tickets only), 426 for a
 //     plain GET of the stream, the console (GET / and /console/…, package
 //     transport/console; GET /v2/console/config), POST /v2/dev/tokens with
 //     Config.Dev only, and JSON 404/405. A WebSocket upgrade that

@@ -28,8 +28,11 @@ var (
 
 // streamQuery is the query of a stream request.
 type streamQuery struct {
-	Token   string // access_token, empty when absent
-	HasSeq  bool   // last_seq was present
+	Token string // access_token, empty when absent
+	// Ticket is the ticket query parameter (a connect ticket), empty when
+	// absent.
+	Ticket  string
+	HasSeq  bool // last_seq was present
 	LastSeq uint64
 	Epoch   string
 	// Topics are the topics query's patterns; nil when absent.
@@ -39,7 +42,7 @@ type streamQuery struct {
 }
 
 // parseStreamQuery parses the raw query of GET /v2/realtime/stream. It knows
-// access_token, last_seq, epoch, topics and presence: each may appear once,
+// access_token, last_seq, epoch, topics, presence and ticket: each may appear once,
 // with a non-empty value; last_seq must be a base-10 integer that fits a
 // uint64; topics is a comma-separated list of topic patterns
 // (messages.ParsePatterns; an empty item is an error); presence is exactly
@@ -54,6 +57,8 @@ func parseStreamQuery(rawQuery string) (streamQuery, error) {
 		switch key {
 		case "access_token":
 			q.Token = val
+		case "ticket":
+			q.Ticket = val
 		case "last_seq":
 			n, ok := parseSeq(val)
 			if !ok {
@@ -89,7 +94,7 @@ func parseStreamQuery(rawQuery string) (streamQuery, error) {
 }
 
 // streamParams are the parameters parseStreamQuery knows.
-var streamParams = []string{"access_token", "last_seq", "epoch", "topics", "presence"}
+var streamParams = []string{"access_token", "last_seq", "epoch", "topics", "presence", "ticket"}
 
 // eachParam calls set, in order, with each parameter of rawQuery whose key
 // is one of known, and its unescaped value, after the rules every query of

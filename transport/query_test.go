@@ -194,6 +194,21 @@ func TestParseStreamQuery(t *testing.T) {
 			wantErr: errQueryDuplicate,
 		},
 		{
+			name: "ticket",
+			raw:  "ticket=t-AAAAAAAAAAAAAAAAAAAAAA&last_seq=2",
+			want: streamQuery{Ticket: "t-AAAAAAAAAAAAAAAAAAAAAA", HasSeq: true, LastSeq: 2},
+		},
+		{
+			name:    "ticket twice",
+			raw:     "ticket=a&ticket=b",
+			wantErr: errQueryDuplicate,
+		},
+		{
+			name:    "ticket empty",
+			raw:     "ticket=",
+			wantErr: errQueryEmpty,
+		},
+		{
 			name:    "epoch too long",
 			raw:     "epoch=" + strings.Repeat("e", maxEpochLen+1),
 			wantErr: errQueryEpoch,

@@ -10,7 +10,8 @@ import (
 const redacted = "REDACTED"
 
 // redactQuery returns rawQuery with the value of every parameter whose name
-// mentions a token (access_token first of all) replaced by REDACTED. It
+// mentions a token (access_token first of all) or a ticket (a connect
+// ticket opens a stream as its token would) replaced by REDACTED. It
 // works on malformed queries too: names it cannot unescape are judged as
 // they are.
 func redactQuery(rawQuery string) string {
@@ -42,7 +43,8 @@ func redactQuery(rawQuery string) string {
 
 func secretParam(name string) bool {
 	n := strings.ToLower(name)
-	return strings.Contains(n, "token") || strings.Contains(n, "secret") || strings.Contains(n, "password")
+	return strings.Contains(n, "token") || strings.Contains(n, "ticket") ||
+		strings.Contains(n, "secret") || strings.Contains(n, "password")
 }
 
 // redactURL returns u as a string fit for a log: token parameters redacted
@@ -58,13 +60,13 @@ func redactURL(u *url.URL) string {
 }
 
 var (
-	tokenParamRE = regexp.MustCompile(`(?i)([a-z_]*token=)[^&\s"']*`)
+	tokenParamRE = regexp.MustCompile(`(?i)([a-z_]*(?:token|ticket)=)[^&\s"']*`)
 	bearerRE     = regexp.MustCompile(`(?i)(bearer\s+)[^\s"',]+`)
 	jwtRE        = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*`)
 )
 
 // redactText hides token-shaped substrings of a free-form message (lines
-// net/http logs on its own): token query parameters, bearer credentials and
+// net/http logs on its own): token and ticket query parameters, bearer credentials and
 // anything shaped like a JWT.
 func redactText(s string) string {
 	s = tokenParamRE.ReplaceAllString(s, "${1}"+redacted)

@@ -33,6 +33,11 @@ func TestRedactQuery(t *testing.T) {
 			want: "refresh_token=REDACTED&Token=REDACTED&password=REDACTED",
 		},
 		{
+			name: "connect ticket",
+			in:   "ticket=t-AAAAAAAAAAAAAAAAAAAAAA&last_seq=4",
+			want: "ticket=REDACTED&last_seq=4",
+		},
+		{
 			name: "no query",
 			in:   "",
 			want: "",
@@ -71,9 +76,9 @@ func TestRedactURL(t *testing.T) {
 }
 
 func TestRedactText(t *testing.T) {
-	in := `http: bad request "GET /v2/realtime/stream?access_token=eyJhbGciOi.eyJzdWIi.sig" Authorization: Bearer abc123 token eyJa.eyJb.c`
+	in := `http: bad request "GET /v2/realtime/stream?access_token=eyJhbGciOi.eyJzdWIi.sig" Authorization: Bearer abc123 token eyJa.eyJb.c GET /v2/realtime/sse?ticket=t-SECRETTICKET`
 	got := redactText(in)
-	for _, leak := range []string{"eyJhbGciOi", "abc123", "eyJa.eyJb"} {
+	for _, leak := range []string{"eyJhbGciOi", "abc123", "eyJa.eyJb", "SECRETTICKET"} {
 		if strings.Contains(got, leak) {
 			t.Fatalf(
 				"redactText leaks %q: %s",

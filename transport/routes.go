@@ -27,6 +27,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+StreamPath, s.handleStreamHTTP)
 	mux.HandleFunc("GET "+PresencePath, s.handlePresence)
 	mux.HandleFunc("GET "+SSEPath, s.handleSSE)
+	if s.cfg.Tickets != nil {
+		mux.HandleFunc("POST "+TicketsPath, s.handleTickets)
+	}
 	// The console: index.html at "/" exactly, its files under /console/;
 	// its 404/405 get the JSON body of every other route.
 	page := s.jsonErrors(console.Handler())

@@ -35,8 +35,8 @@ type streamRequest struct {
 }
 
 // checkStream decides a stream request before any upgrade. The order is
-// fixed: readiness (503), query (400), token (401), origin (403), topics
-// (403), then the WebSocket handshake itself (400/426).
+// fixed: readiness (503), query (400), token or ticket (401), origin
+// (403), topics (403), then the WebSocket handshake itself (400/426).
 func (s *Server) checkStream(r *streamRequest) (Stream, *apiError) {
 	if err := servingErr(s.cfg.Readiness.Ready()); err != nil {
 		return Stream{}, notReadyError(err)
@@ -50,13 +50,25 @@ func (s *Server) checkStream(r *streamRequest) (Stream, *apiError) {
 	if token == "" {
 		token = q.Token
 	}
-	claims, err := s.cfg.Verifier.Verify(token, s.cfg.Now())
-	if err != nil {
-		return Stream{}, tokenError(err)
+	var claims auth.Claims
+	if q.Ticket != "" {
+		// A ticket stands for the token (PROTOCOL.md "Connect tickets").
+		if token != "" {
+			return Stream{}, newAPIError(http.StatusBadRequest, CodeInvalidQuery,
+				"a ticket and a token together: send one")
+		}
+		var e *apiError
+		if claims, e = s.redeemTicket(q.Ticket); e != nil {
+			return Stream{}, e
+		}
+	} else {
+		var err error
+		if claims, err = s.cfg.Verifier.Verify(token, s.cfg.Now()); err != nil {
+			return Stream{}, tokenError(err)
+		}
 	}
-	if claims.Org == auth.AnyOrg || !messages.ValidOrg(claims.Org) {
-		return Stream{}, newAPIError(http.StatusForbidden, CodeForbidden,
-			"the token names no single org to subscribe to")
+	if e := streamOrgForbidden(claims); e != nil {
+		return Stream{}, e
 	}
 	if r.hasOrigin && !s.cfg.originAllowed(r.origin) {
 		return Stream{}, newAPIError(http.StatusForbidden, CodeOriginNotAllowed, "origin not allowed")

@@ -63,15 +63,17 @@ const stateIs = (page, state, opts) => page.locator(`[data-testid="state"][data-
 
 test('console: mint, connect, publish, survive a daemon restart with a resume', { timeout: 240_000 }, async (t) => {
   const { daemon, page, problems } = await session(t, { log: 'daemon.log', screenshot: 'console.png', allowConsole: DAEMON_AWAY });
-  const sockets = []; // WebSocket URLs the page opened (tokens stripped)
+  const sockets = []; // WebSocket URLs the page opened (tickets stripped)
   const cfg = await (await fetch(daemon.base + '/v2/console/config')).json();
   assert.deepEqual(cfg, { dev: true });
   page.on('websocket', (ws) => {
     // An assert here would throw into Playwright's emitter, not the test:
     // record the problem, the end of the test asserts there is none.
+    // Connect tickets: a ticket in the URL, never the token.
     const u = new URL(ws.url());
-    if (!u.searchParams.get('access_token')) problems.push(`stream URL without a token: ${u.pathname}${u.search}`);
-    u.searchParams.delete('access_token');
+    if (u.searchParams.has('access_token')) problems.push(`stream URL with a token: ${u.pathname}`);
+    if (!/^t-[A-Za-z0-9_-]{22}$/.test(u.searchParams.get('ticket') ?? '')) problems.push(`stream URL without a ticket: ${u.pathname}`);
+    u.searchParams.delete('ticket');
     sockets.push(u.pathname + u.search);
   });
 
@@ -185,8 +187,12 @@ test('console panels: full event JSON with copy, filter, page-life counters, res
     allowConsole: DAEMON_AWAY,
     launch: { permissions: ['clipboard-read', 'clipboard-write'] },
   });
-  const sockets = [];
-  page.on('websocket', (ws) => sockets.push(new URL(ws.url()).pathname));
+  // Connection attempts: each starts with a ticket request (connect
+  // tickets), which is all an attempt gets to while the daemon is away.
+  const attempts = [];
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && new URL(r.url()).pathname === '/v2/realtime/tickets') attempts.push(r.url());
+  });
 
   await page.goto(daemon.base + '/');
   await mintOnPage(page, 'alice', 'acme');
@@ -270,10 +276,10 @@ test('console panels: full event JSON with copy, filter, page-life counters, res
     const m = /in (\d+\.\d) s/.exec(document.querySelector('[data-testid="retry-countdown"]')?.textContent ?? '');
     return m && Number(m[1]) >= 2;
   }, null, { timeout: 60_000 });
-  const before = sockets.length;
+  const before = attempts.length;
   await page.getByTestId('retry-now').click();
-  for (const until = Date.now() + 1_000; sockets.length === before && Date.now() < until; ) await sleep(20);
-  assert.equal(sockets.length, before + 1, 'retry now opened no new attempt at once');
+  for (const until = Date.now() + 1_000; attempts.length === before && Date.now() < until; ) await sleep(20);
+  assert.equal(attempts.length, before + 1, 'retry now opened no new attempt at once');
   await daemon.start();
   await page.getByTestId('retry-now').click({ timeout: 2_000 }).catch(() => {}); // the backoff may be long by now
   await stateIs(page, 'open');

@@ -61,6 +61,9 @@ export function App(): JSX.Element {
         topics: opts.topics,
         transport: opts.transport,
         presence: opts.presence,
+        // Connect tickets: the stream URLs (which the browser prints on
+        // every failed connect) carry a single-use ticket, never the token.
+        tickets: true,
         onWelcome: (w) => {
           setWelcome({ welcome: w, at: Date.now() });
           setError('');

@@ -2,7 +2,7 @@ import { backoffDelay, CloseCode, decideReconnect, type ReconnectAction } from '
 import { loadPosition, savePosition } from './position.js';
 import { tokenExpiresWithin, tokenOrg } from './token.js';
 import { topicMatches } from './topic.js';
-import { fetchHistory, fetchPresence, type HistoryPage, type PresenceInfo } from './http.js';
+import { fetchHistory, fetchPresence, fetchTicket, type HistoryPage, type PresenceInfo } from './http.js';
 import { SseSocket, type SseCloseEvent } from './sse-socket.js';
 import { ProtocolError, Tracker } from './tracker.js';
 import { chooseTransport, type Transport } from './transport.js';
@@ -80,6 +80,10 @@ export class RealtimeClient {
   private nextAt: number | null = null;
   /** The token of the current attempt. */
   private dialed = '';
+  /** The current attempt went with a connect ticket (option tickets). */
+  private dialedTicket = false;
+  /** A failed ticket attempt was retried at once since the last welcome. */
+  private ticketRetried = false;
   private _transport: Transport | null = null;
   private wsOpened = false;
   private wsFailures = 0;
@@ -266,15 +270,34 @@ export class RealtimeClient {
       return;
     }
     if (typeof tok === 'string') {
-      this.dial(gen, tok);
+      this.withTicket(gen, tok);
     } else {
       // Until the token comes, whether the position is of its org is not known.
       this.setState(this.tracker.known ? 'resuming' : 'connecting');
       tok.then(
-        (t) => this.dial(gen, t),
+        (t) => this.withTicket(gen, t),
         (err: unknown) => this.tokenFailed(gen, err),
       );
     }
+  }
+
+  /** Dials with the token, or (option tickets) with a connect ticket for it. */
+  private withTicket(gen: number, token: string): void {
+    if (!this.opts.tickets) {
+      this.dial(gen, token);
+      return;
+    }
+    if (gen !== this.gen || this.final) return;
+    this.setState(this.tracker.known ? 'resuming' : 'connecting');
+    fetchTicket({ url: this.opts.url, token, fetch: this.opts.fetch }).then(
+      (ticket) => this.dial(gen, token, ticket),
+      (err: unknown) => {
+        if (gen !== this.gen || this.final) return;
+        this.tokenStale = true;
+        this.report(new Error('orgstream: could not get a connect ticket', { cause: err }));
+        this.schedule('backoff');
+      },
+    );
   }
 
   /** The token for this attempt: the cached one, or a new one from the function. */
@@ -302,7 +325,7 @@ export class RealtimeClient {
     this.schedule('backoff');
   }
 
-  private dial(gen: number, token: string): void {
+  private dial(gen: number, token: string, ticket?: string): void {
     if (gen !== this.gen || this.final) return;
     // A position of another org than the token's means nothing in the token's
     // org (and the epoch is the store's, not the org's, so the server could
@@ -311,6 +334,7 @@ export class RealtimeClient {
     const resume = this.tracker.connect();
     this.setState(resume ? 'resuming' : 'connecting');
     this.dialed = token;
+    this.dialedTicket = ticket !== undefined;
     const WS: WebSocketConstructor | undefined =
       this.opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     const transport = chooseTransport({
@@ -330,7 +354,7 @@ export class RealtimeClient {
         this.schedule('backoff');
         return;
       }
-      sock = new SseSocket(streamURL(sseBase(this.base), token, resume, query), { fetch: f });
+      sock = new SseSocket(streamURL(sseBase(this.base), token, resume, query, ticket), { fetch: f });
     } else {
       if (!WS) {
         this.report(new Error('orgstream: no WebSocket implementation (pass options.WebSocket)'));
@@ -338,7 +362,7 @@ export class RealtimeClient {
         return;
       }
       try {
-        sock = new WS(streamURL(this.base, token, resume, query));
+        sock = new WS(streamURL(this.base, token, resume, query, ticket));
       } catch {
         // The constructor's error may quote the URL, which carries the token.
         this.report(new Error('orgstream: could not open a WebSocket'));
@@ -386,6 +410,13 @@ export class RealtimeClient {
     // out ended as a WebSocket would with 4001.
     if (sse && code === CloseCode.GoingAway && tokenExpiresWithin(this.dialed, 1_000)) code = CloseCode.TokenExpired;
     if (code === CloseCode.TokenExpired) this.tokenStale = true;
+    if (!this.opened && this.dialedTicket && !this.ticketRetried) {
+      // Most likely the ticket was refused (used, or expired on the way):
+      // a new one, at once, once.
+      this.ticketRetried = true;
+      this.schedule('now');
+      return;
+    }
     if (!this.opened) {
       // An SSE refusal's reason is its status and code (never the URL).
       const why = sse && reason ? ` (${reason})` : '';
@@ -507,6 +538,7 @@ export class RealtimeClient {
     const w = rest as unknown as Welcome;
     this.tracker.welcome(w);
     this.welcomed = true;
+    this.ticketRetried = false;
     this.welcomedAt = Date.now();
     this.attempt = 0;
     this.counters.connects++;

@@ -94,6 +94,45 @@ async function get(o: HttpOptions, route: string, query: Record<string, string>)
   } catch (err) {
     throw new HttpError(`orgstream: GET ${route} failed: ${(err as Error)?.message ?? err}`, 0, 'network', null);
   }
+  return answer(resp, `GET ${route}`, route);
+}
+
+/** The route that trades a token for a connect ticket (PROTOCOL.md "Connect tickets"). */
+export const TICKETS_PATH = '/v2/realtime/tickets';
+
+/** ticketsURL is the tickets route under the daemon's root (url as ClientOptions.url). */
+export function ticketsURL(url: string): string {
+  const u = httpBase(streamBase(url));
+  u.pathname = u.pathname.replace(/\/+$/, '') + TICKETS_PATH;
+  return u.href;
+}
+
+/**
+ * fetchTicket POSTs the token (in the Authorization header: never in a URL)
+ * for a single-use connect ticket, good for one stream within ~30 s on any
+ * node. A refusal is an HttpError (401 for the token, 403 for a token of
+ * every org, 503).
+ */
+export async function fetchTicket(o: { url: string; token: string; fetch?: typeof fetch; signal?: AbortSignal }): Promise<string> {
+  const f = o.fetch ?? globalThis.fetch;
+  let resp: Response;
+  try {
+    resp = await f(ticketsURL(o.url), {
+      method: 'POST',
+      headers: { Authorization: 'Bearer ' + o.token, Accept: 'application/json' },
+      cache: 'no-store',
+      signal: o.signal,
+    });
+  } catch (err) {
+    throw new HttpError(`orgstream: POST tickets failed: ${(err as Error)?.message ?? err}`, 0, 'network', null);
+  }
+  const body = await answer(resp, 'POST tickets', 'ticket');
+  if (typeof body.ticket !== 'string' || body.ticket === '') throw malformed('ticket');
+  return body.ticket;
+}
+
+/** answer reads a JSON object answer of `what` (a request), throwing an HttpError for a refusal or a `kind` answer that is not an object. */
+async function answer(resp: Response, what: string, kind: string): Promise<Record<string, unknown>> {
   const text = await resp.text();
   let body: Record<string, unknown> | null = null;
   try {
@@ -105,9 +144,9 @@ async function get(o: HttpOptions, route: string, query: Record<string, string>)
   if (!resp.ok) {
     const code = typeof body?.code === 'string' ? body.code : 'http_' + resp.status;
     const msg = typeof body?.error === 'string' ? body.error : text.slice(0, 200);
-    throw new HttpError(`orgstream: GET ${route}: ${resp.status} ${code}: ${msg}`, resp.status, code, body);
+    throw new HttpError(`orgstream: ${what}: ${resp.status} ${code}: ${msg}`, resp.status, code, body);
   }
-  if (body === null) throw malformed(route);
+  if (body === null) throw malformed(kind);
   return body;
 }
 

@@ -25,7 +25,10 @@ export { chooseTransport, WS_FAILURES_BEFORE_SSE, type Transport, type Transport
 export {
   fetchHistory,
   fetchPresence,
+  fetchTicket,
   orgURL,
+  ticketsURL,
+  TICKETS_PATH,
   HttpError,
   type HistoryPage,
   type HttpOptions,

@@ -191,7 +191,17 @@ export interface ClientOptions {
    * WebSocket cannot connect (see chooseTransport); 'websocket' or 'sse' force one.
    */
   transport?: TransportMode;
-  /** The fetch of the SSE transport and the presence/history helpers; default globalThis.fetch. */
+  /**
+   * Connect tickets (PROTOCOL.md "Connect tickets"): before each WebSocket or
+   * SSE attempt, POST the token (Authorization header) to /v2/realtime/tickets
+   * beside `url` and put `ticket=` in the stream's URL instead of
+   * `access_token`, so the token never appears in a URL (browser consoles
+   * print the URL of every failed connect). An attempt with a ticket that
+   * fails before the open (a used or expired ticket is a 401 the browser does
+   * not show) is retried at once with a new ticket, once. Default false.
+   */
+  tickets?: boolean;
+  /** The fetch of the SSE transport, the tickets and the presence/history helpers; default globalThis.fetch. */
   fetch?: typeof fetch;
   onEvent?: (e: RealtimeEvent) => void;
   onPresence?: (p: PresenceChange) => void;

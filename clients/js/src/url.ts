@@ -4,7 +4,7 @@ export const STREAM_PATH = '/v2/realtime/stream';
 export const SSE_PATH = '/v2/realtime/sse';
 
 /** Query values the client sets itself on each attempt (dropped from the url option). */
-const OWN_PARAMS = ['access_token', 'last_seq', 'epoch', 'topics', 'presence'];
+const OWN_PARAMS = ['access_token', 'ticket', 'last_seq', 'epoch', 'topics', 'presence'];
 
 /**
  * streamBase turns the `url` option into the stream endpoint (without the
@@ -64,15 +64,21 @@ export interface StreamQuery {
   presence?: boolean;
 }
 
-/** streamURL is the URL of one connection attempt (of either transport: pass sseBase for SSE). */
+/**
+ * streamURL is the URL of one connection attempt (of either transport: pass
+ * sseBase for SSE). With a connect ticket (PROTOCOL.md "Connect tickets") the
+ * URL carries `ticket=` and not the token.
+ */
 export function streamURL(
   base: URL,
   token: string,
   resume: { lastSeq: number; epoch: string } | null,
   query: StreamQuery = {},
+  ticket?: string,
 ): string {
   const u = new URL(base.href);
-  u.searchParams.set('access_token', token);
+  if (ticket !== undefined) u.searchParams.set('ticket', ticket);
+  else u.searchParams.set('access_token', token);
   if (resume) {
     u.searchParams.set('last_seq', String(resume.lastSeq));
     if (resume.epoch !== '') u.searchParams.set('epoch', resume.epoch);

@@ -81,6 +81,34 @@ describe('SSE transport (real daemon)', () => {
     expect(rec.errors.map((e) => e.message).join('\n')).not.toContain('eyJ');
   });
 
+  it('option tickets: WebSocket and SSE URLs carry a connect ticket, never the token (PROTOCOL.md "Connect tickets")', async () => {
+    const org = newOrg();
+    const ws = follow(org, { tickets: true });
+    ws.client.connect();
+    await waitFor(() => ws.client.state === 'open', 'open over WebSocket');
+    const wsURL = new URL(ws.rec.ws.sockets[0].url);
+    expect(wsURL.searchParams.get('ticket')).toMatch(/^t-[A-Za-z0-9_-]{22}$/);
+    expect(wsURL.searchParams.has('access_token')).toBe(false);
+
+    const urls: string[] = [];
+    const recording = ((u: string | URL | Request, init?: RequestInit) => {
+      urls.push(`${init?.method ?? 'GET'} ${String(u)}`);
+      return fetch(u, init);
+    }) as typeof fetch;
+    const sse = follow(org, { tickets: true, transport: 'sse', fetch: recording });
+    sse.client.connect();
+    await waitFor(() => sse.client.state === 'open', 'open over SSE');
+    await d.publish(org, batch(2));
+    await waitFor(() => ws.rec.events.length === 2 && sse.rec.events.length === 2, 'both got 2 events');
+    expect(urls.map((u) => u.replace(/\?.*/, '').replace(d.url.replace(/\/$/, ''), ''))).toEqual([
+      'POST /v2/realtime/tickets',
+      'GET /v2/realtime/sse',
+    ]);
+    expect(urls[1]).toMatch(/[?&]ticket=t-/);
+    expect(urls.join(' ')).not.toContain('access_token');
+    expect(sse.rec.welcomes[0]).toMatchObject({ org, user: 'alice' });
+  });
+
   it('auto falls back to SSE behind a proxy that strips Upgrade (426), and gets every event', async () => {
     const proxy = await strippingProxy(d.url);
     try {
