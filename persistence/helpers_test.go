@@ -95,20 +95,42 @@ func mustAppend(t testing.TB, l Log, org string, ds ...messages.Draft) Appended 
 	ctx := ctxT(t)
 	for range 100 {
 		h, err := l.Head(ctx, org)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := l.Append(ctx, org, h, ds)
-		if errors.Is(err, ErrConflict) {
+		if errors.Is(err, ErrUnavailable) && retrySafe(ds) {
+			time.Sleep(50 * time.Millisecond)
 			continue
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
+		res, err := l.Append(ctx, org, h, ds)
+		switch {
+		case errors.Is(err, ErrConflict):
+			continue
+		case errors.Is(err, ErrUnavailable) && retrySafe(ds):
+			// A replicated stream just created may have no Direct Get
+			// responder on every replica yet (seen under load: "no
+			// JetStream responder"); with ids, a retry is always safe.
+			time.Sleep(50 * time.Millisecond)
+			continue
+		case err != nil:
+			t.Fatal(err)
+		}
 		return res
 	}
-	t.Fatal("too many conflicts")
+	t.Fatal("too many conflicts or unavailable answers")
 	return Appended{}
+}
+
+// retrySafe reports whether every draft has an id: then an append that
+// failed as unavailable may be retried (the log dedups it), as a client's
+// retry would be.
+func retrySafe(ds []messages.Draft) bool {
+	for _, d := range ds {
+		if d.ID == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // eventually polls cond until it holds or the deadline passes.
