@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/orgstream/orgstream/internal/testkit"
+	"github.com/orgstream/orgstream/persistence"
 )
 
 // phase is the deadline of one phase of a test: generous, because the box
@@ -186,7 +190,14 @@ func postRetrying(ctx context.Context, base, org, token, body string, onRetry fu
 // the body. The routes of an org (history, presence) are read this way.
 func getBearer(t *testing.T, u, token string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
+	return doBearer(t, http.MethodGet, u, token, "")
+}
+
+// doBearer sends method u with body and token as a bearer ("" for none):
+// the status and the body of the answer.
+func doBearer(t *testing.T, method, u, token, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,6 +214,36 @@ func getBearer(t *testing.T, u, token string) (int, []byte) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, b
+}
+
+// publisherConn connects to url as the NATS publisher role with password,
+// and returns expectViolation, which waits (until ctx ends) for the server
+// to refuse what the role just tried with a permissions violation.
+func publisherConn(ctx context.Context, t *testing.T, url, password string) (nc *nats.Conn, expectViolation func(what string)) {
+	t.Helper()
+	violations := make(chan error, 16)
+	nc, err := nats.Connect(url, nats.UserInfo(persistence.PublisherUser, password),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			select {
+			case violations <- err:
+			default:
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc, func(what string) {
+		t.Helper()
+		select {
+		case err := <-violations:
+			if !errors.Is(err, nats.ErrPermissionViolation) {
+				t.Fatalf("%s: %v, want a permissions violation", what, err)
+			}
+		case <-ctx.Done():
+			t.Fatalf("%s was not refused", what)
+		}
+	}
 }
 
 // decodeError decodes a refusal body and checks it has both keys.

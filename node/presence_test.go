@@ -3,14 +3,12 @@ package node_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/orgstream/orgstream/internal/testkit"
@@ -249,29 +247,7 @@ func TestPresencePublisherRole(t *testing.T) {
 	tok := n.Token(t, "acme", "x", time.Hour, false)
 	waitPresence(ctx, t, n.BaseURL(), "acme", tok, "alice:1")
 
-	violations := make(chan error, 16)
-	nc, err := nats.Connect(n.NATSURL(), nats.UserInfo(persistence.PublisherUser, pubPass),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			select {
-			case violations <- err:
-			default:
-			}
-		}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	expectViolation := func(what string) {
-		t.Helper()
-		select {
-		case err := <-violations:
-			if !errors.Is(err, nats.ErrPermissionViolation) {
-				t.Fatalf("%s: %v, want a permissions violation", what, err)
-			}
-		case <-ctx.Done():
-			t.Fatalf("%s was not refused", what)
-		}
-	}
+	nc, expectViolation := publisherConn(ctx, t, n.NATSURL(), pubPass)
 	// Reading: a subscription on the bucket's subjects.
 	sub, err := nc.SubscribeSync("$KV." + persistence.PresenceBucket + ".>")
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/orgstream/orgstream/internal/testkit"
@@ -30,23 +29,7 @@ func postTicket(t *testing.T, base, token, rawQuery, body string) (int, []byte) 
 	if rawQuery != "" {
 		u += "?" + rawQuery
 	}
-	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
+	return doBearer(t, http.MethodPost, u, token, body)
 }
 
 // issueTicket trades token for a ticket on base, checking the 201 body.
@@ -281,29 +264,7 @@ func checkClusterTickets(ctx context.Context, t *testing.T, nodes []*testkit.Nod
 	}
 
 	// The publisher role: no read, no forgery.
-	violations := make(chan error, 16)
-	nc, err := nats.Connect(nodes[0].NATSURL(), nats.UserInfo(persistence.PublisherUser, publisherPassword),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			select {
-			case violations <- err:
-			default:
-			}
-		}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	expectViolation := func(what string) {
-		t.Helper()
-		select {
-		case err := <-violations:
-			if !errors.Is(err, nats.ErrPermissionViolation) {
-				t.Fatalf("%s: %v, want a permissions violation", what, err)
-			}
-		case <-ctx.Done():
-			t.Fatalf("%s was not refused", what)
-		}
-	}
+	nc, expectViolation := publisherConn(ctx, t, nodes[0].NATSURL(), publisherPassword)
 	sub, err := nc.SubscribeSync("$KV." + persistence.TicketBucket + ".>")
 	if err != nil {
 		t.Fatal(err)
