@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -289,13 +290,28 @@ func freePorts(n int) ([]int, error) {
 			_ = l.Close()
 		}
 	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(ports) < n; tries++ {
+		if tries == 1000 {
+			return nil, fmt.Errorf("%w: free port: none found below the ephemeral range", ErrDaemon)
+		}
+		p := fixedPortMin + mrand.IntN(fixedPortMax-fixedPortMin)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
 		if err != nil {
-			return nil, fmt.Errorf("%w: free port: %w", ErrDaemon, err)
+			continue // taken: another one
 		}
 		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, p)
 	}
 	return ports, nil
 }
+
+// fixedPortMin and fixedPortMax bound the ports freePorts picks: below
+// Linux's default ephemeral range (32768-60999), from which the kernel
+// picks ":0" listeners and outgoing connections' local ports. A node keeps
+// its route port across restarts; picked from the ephemeral range, the port
+// could be taken by any connection while the node was down (seen: a
+// restarted node exiting with "address already in use").
+const (
+	fixedPortMin = 20000
+	fixedPortMax = 32000
+)

@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -218,27 +220,29 @@ func (d *daemon) secret(t testing.TB) []byte {
 // freeAddr is 127.0.0.1:PORT with a port that was free a moment ago.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("e2e: %v", err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
+	return freeAddrs(t, 1)[0]
 }
 
 // freeAddrs is n distinct 127.0.0.1:PORT that were free a moment ago: all
-// are held open until the last is picked.
+// are held open until the last is picked. The ports are below Linux's
+// ephemeral range (32768-60999), where the kernel picks ":0" listeners and
+// outgoing connections' local ports: a node keeps its addresses across a
+// restart, and one from the ephemeral range could be taken while it is
+// down (seen: "bind: address already in use" on restart).
 func freeAddrs(t testing.TB, n int) []string {
 	t.Helper()
-	addrs := make([]string, n)
-	for i := range addrs {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	addrs := make([]string, 0, n)
+	for tries := 0; len(addrs) < n; tries++ {
+		if tries == 1000 {
+			t.Fatal("e2e: no free port below the ephemeral range")
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(20000+rand.IntN(12000))
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			t.Fatalf("e2e: %v", err)
+			continue // taken: another one
 		}
 		defer l.Close()
-		addrs[i] = l.Addr().String()
+		addrs = append(addrs, addr)
 	}
 	return addrs
 }
