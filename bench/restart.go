@@ -60,7 +60,7 @@ func (d *Daemon) Restart(ctx context.Context) error {
 	}
 	d.stopOnce = sync.Once{}
 	if err := d.waitReady(ctx, DefaultStartTimeout); err != nil {
-		return fmt.Errorf("%w: %s not ready after restart: %w", ErrDaemon, d.Name, err)
+		return fmt.Errorf("%w: %s not ready after restart: %w\n--- daemon output ---\n%s", ErrDaemon, d.Name, err, d.out.String())
 	}
 	return nil
 }

@@ -170,11 +170,9 @@ func Start(ctx context.Context, cfg Config) (*Tracker, error) {
 		_ = t.beatSub.Unsubscribe()
 		return nil, fmt.Errorf("presence: first heartbeat: %w", err)
 	}
-	// The watcher's context is not ctx, which only bounds the start.
-	t.watcher, err = t.kv.WatchAll(context.Background())
-	if err != nil {
+	if t.watcher, err = t.watchAll(ctx); err != nil {
 		_ = t.beatSub.Unsubscribe()
-		return nil, fmt.Errorf("presence: watch: %w", err)
+		return nil, err
 	}
 	synced := make(chan struct{})
 	t.wg.Add(2)
@@ -187,6 +185,25 @@ func Start(ctx context.Context, cfg Config) (*Tracker, error) {
 		t.leave = false
 		t.Stop(context.Background())
 		return nil, fmt.Errorf("presence: reading the bucket: %w", ctx.Err())
+	}
+}
+
+// watchAll starts the bucket's watcher, retrying until ctx ends like
+// openBucket: during a partition or a leader election the consumer's
+// creation times out (seen: a node restarted behind a partition exited
+// with "presence: watch: context deadline exceeded"). The watcher's own
+// context is not ctx, which only bounds the start.
+func (t *Tracker) watchAll(ctx context.Context) (jetstream.KeyWatcher, error) {
+	for {
+		w, err := t.kv.WatchAll(context.Background())
+		if err == nil {
+			return w, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("presence: watch: %w (last error: %w)", ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 
