@@ -75,9 +75,10 @@ func TestSlowConsumerCut4008(t *testing.T) {
 			extra++
 		}
 	}
-	if n.Metrics().SlowConsumerCuts.Load() == 0 {
-		t.Fatalf("no slow consumer cut after %d events of ~1 KiB", published)
-	}
+	// The delivery may trail the acknowledgements on a loaded box: the
+	// cut comes once the org actor has queued past the bound.
+	waitFor(t, phase, fmt.Sprintf("a slow consumer cut after %d events of ~1 KiB", published),
+		func() bool { return n.Metrics().SlowConsumerCuts.Load() > 0 })
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	// A gross-regression guard only (the package's sequential tests share
