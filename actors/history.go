@@ -63,7 +63,9 @@ func (h *Hub) History(ctx context.Context, org string, after uint64, limit int, 
 				return page, nil
 			}
 		}
-		return page, nil
+		// The window may trail the log: acknowledged events the live feed
+		// has not brought yet. The log serves the rest up to its head.
+		next += uint64(len(w.frames))
 	}
 	for next <= page.Head && next-after <= budget {
 		n := min(replayChunk, int(min(page.Head, after+budget)-next+1))
