@@ -185,6 +185,9 @@ func startCluster3(t testing.TB) []*Embedded {
 		e, err := StartEmbedded(EmbeddedConfig{
 			DataDir: t.TempDir(), Listen: "127.0.0.1:0", NodeName: fmt.Sprintf("n%d", i+1),
 			ClusterListen: a, Routes: routes, ClusterSecret: testClusterSecret, PublisherPassword: testPublisherPassword,
+			// Generous: under make test's load a clustered server has
+			// taken over the default 10 s to accept connections.
+			ReadyTimeout: 45 * time.Second,
 		})
 		if err != nil {
 			t.Fatal(err)
