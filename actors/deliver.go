@@ -13,9 +13,8 @@ import (
 // of it), not when the connection closed the outbox itself (the client
 // left, a write failed): its unsubscribe is on the way, and it is neither
 // cut nor counted.
-// frame is the form of from that sub reads.
-func deliver(sub *subscriber, frame []byte, from *messages.Frame) (kick, ok, overflowed bool) {
-	kick, ok = sub.push(frame, from, nil, modeQueue)
+func deliver(sub *subscriber, f *messages.Frame) (kick, ok, overflowed bool) {
+	kick, ok = sub.pushFrame(f, modeQueue)
 	return kick, ok, !ok && sub.out.Overflowed()
 }
 

@@ -29,7 +29,7 @@ func TestDeliverOverflowsOnlySlowConsumers(t *testing.T) {
 			if tt.closed {
 				sub.out.Close()
 			}
-			kick, ok, overflowed := deliver(sub, f.Plain, &f)
+			kick, ok, overflowed := deliver(sub, &f)
 			if ok != tt.wantOK || overflowed != tt.wantOv || kick != tt.wantOK {
 				t.Fatalf("deliver = kick %v ok %v overflowed %v, want %v %v %v", kick, ok, overflowed, tt.wantOK, tt.wantOK, tt.wantOv)
 			}

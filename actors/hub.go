@@ -270,7 +270,7 @@ func (h *Hub) Open(sock net.Conn, s messages.Stream) {
 		// ping (once the actor's PID is known) and the org pushes the
 		// welcome (once the actor started).
 		b, g := c.sseOpening()
-		kick, _ = c.sub.push(b, nil, g, modePush)
+		kick, _ = c.sub.push(b, g, modePush)
 	}
 
 	h.log.Info("stream opened", zap.String("conn_id", id), zap.String("org", s.Org),

@@ -255,7 +255,7 @@ func (a *orgActor) pushAll(ctx actor.Context, pushes []orgcore.Push[*subscriber]
 func pushRange(pushes []orgcore.Push[*subscriber], kicks *[]*subscriber, over *[]string) (live, caughtUp int) {
 	for i := range pushes {
 		p := &pushes[i]
-		kick, ok, overflowed := deliver(p.Sub.Conn, p.Frame, p.From)
+		kick, ok, overflowed := deliver(p.Sub.Conn, p.Frame)
 		if kick {
 			*kicks = append(*kicks, p.Sub.Conn)
 		}

@@ -133,7 +133,7 @@ func (h *Hub) readLog(org string, from uint64, n int) ([]messages.Event, error) 
 
 // pushPaced queues f for sub, waiting while its outbox is half full.
 func (h *Hub) pushPaced(sub *subscriber, f *messages.Frame) bool {
-	kick, ok := sub.push(f.For(sub.enc), f, nil, modeWait)
+	kick, ok := sub.pushFrame(f, modeWait)
 	if kick {
 		h.sys.Root.Send(sub.pid, flushMsg)
 	}

@@ -55,16 +55,22 @@ const (
 	modeWait                  // PushWait: a replay, paced by the reader
 )
 
-// push queues b, the bytes of frame (or of block, a message of the
-// connection's own, when frame is nil) in sub's outbox, and on a compressed
-// SSE stream folds the block into the trailer's checksum.
-func (sub *subscriber) push(b []byte, frame *messages.Frame, block *messages.GzipBlock, mode pushMode) (kick, ok bool) {
+// pushFrame queues a shared frame in sub's outbox, in the form sub's
+// encoding reads (see push).
+func (sub *subscriber) pushFrame(f *messages.Frame, mode pushMode) (kick, ok bool) {
+	if sub.gz == nil {
+		return sub.pushMode(f.For(sub.enc), mode)
+	}
+	g := f.SSEGzip()
+	return sub.push(g.Block, &g, mode)
+}
+
+// push queues b in sub's outbox; on a compressed SSE stream b is block's
+// bytes, and block is folded into the trailer's checksum under the lock, so
+// the checksum covers exactly what the outbox took, in its order.
+func (sub *subscriber) push(b []byte, block *messages.GzipBlock, mode pushMode) (kick, ok bool) {
 	if sub.gz == nil {
 		return sub.pushMode(b, mode)
-	}
-	if block == nil {
-		g := frame.SSEGzip()
-		block = &g
 	}
 	sub.gz.mu.Lock()
 	defer sub.gz.mu.Unlock()

@@ -17,6 +17,6 @@
 //	subs := orgcore.NewSubs[*conn]()
 //	core := orgcore.New(cfg, subs, orgcore.NewWindow(head, cfg))
 //	eff := core.Subscribe(&orgcore.Sub[*conn]{ID: id, Conn: c}, pos, time.Now())
-//	for _, p := range eff.Pushes { /* queue p.Frame for p.Sub.Conn */ }
+//	for _, p := range eff.Pushes { /* queue p.Bytes() for p.Sub.Conn */ }
 //	for _, op := range eff.Ops { /* flush, cut, resolve, replay */ }
 package orgcore

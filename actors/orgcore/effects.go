@@ -23,20 +23,21 @@ const (
 	PushControl
 )
 
-// Push asks the shell to queue Frame (the bytes for this subscriber: the
-// form of From its encoding reads) in the subscriber's outbox without
-// blocking. The core already
+// Push asks the shell to queue Frame, in the form the subscriber's encoding
+// reads (Bytes), in its outbox without blocking. The core already
 // counted it as delivered; when the outbox refuses it because it is full,
 // the shell reports Overflow, and when the connection closed it, nothing
 // (its Unsubscribe is on the way).
 type Push[C any] struct {
-	Sub   *Sub[C]
-	Frame []byte
-	// From is the shared frame Frame was taken from (a compressed SSE
-	// stream folds its checksum into the connection's trailer).
-	From *messages.Frame
-	Kind PushKind
+	Sub *Sub[C]
+	// Frame is the shared frame (a compressed SSE stream also folds its
+	// block's checksum into the connection's trailer).
+	Frame *messages.Frame
+	Kind  PushKind
 }
+
+// Bytes is what the subscriber's connection writes of the frame.
+func (p *Push[C]) Bytes() []byte { return p.Frame.For(p.Sub.Enc) }
 
 // OpKind is the kind of an Op.
 type OpKind uint8
@@ -98,7 +99,7 @@ func (e *Effects[C]) reset() {
 }
 
 func (e *Effects[C]) push(sub *Sub[C], f *messages.Frame, k PushKind) {
-	e.Pushes = append(e.Pushes, Push[C]{Sub: sub, Frame: f.For(sub.Enc), From: f, Kind: k})
+	e.Pushes = append(e.Pushes, Push[C]{Sub: sub, Frame: f, Kind: k})
 }
 
 func (e *Effects[C]) op(o Op[C]) { e.Ops = append(e.Ops, o) }

@@ -32,7 +32,7 @@ func TestPresence(t *testing.T) {
 	eff := core.Presence(&f)
 	var got []string
 	for _, p := range eff.Pushes {
-		if &p.Frame[0] != &f.Plain[0] || p.Kind != PushControl {
+		if &p.Bytes()[0] != &f.Plain[0] || p.Kind != PushControl {
 			t.Fatalf("push to %s: not the shared frame as a control push", p.Sub.ID)
 		}
 		got = append(got, p.Sub.ID)

@@ -284,7 +284,7 @@ var pushKinds = [...]string{PushLive: "live", PushCatchUp: "catchup", PushContro
 func (d *driver) print(eff *Effects[string]) []string {
 	var out []string
 	for _, p := range eff.Pushes {
-		out = append(out, fmt.Sprintf("push %s %s %s", p.Sub.Conn, pushKinds[p.Kind], frameText(p.Frame)))
+		out = append(out, fmt.Sprintf("push %s %s %s", p.Sub.Conn, pushKinds[p.Kind], frameText(p.Bytes())))
 	}
 	for _, o := range eff.Ops {
 		switch o.Kind {
