@@ -15,8 +15,13 @@ import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { artifacts, session, sleep, STEP } from './harness.mjs';
 
-/** Chromium logs these on its own while the daemon is away: failed reconnects and presence GETs. */
-const DAEMON_AWAY = /WebSocket connection to .* failed|Failed to load resource: net::ERR_CONNECTION_REFUSED/;
+/**
+ * Chromium logs these on its own while the daemon is away: failed
+ * reconnects and presence GETs, refused while it is down, and 503 (not
+ * ready) in the moment its port is open before its log is (the ticket POST
+ * the console sends before each connect can hit it).
+ */
+const DAEMON_AWAY = /WebSocket connection to .* failed|Failed to load resource: net::ERR_CONNECTION_REFUSED|Failed to load resource: the server responded with a status of 503/;
 
 /** The seqs of the event rows the page lists. */
 const listedSeqs = (page) =>
