@@ -1,8 +1,11 @@
 package bench
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Reports as natscli v0.5.0 prints them (internal/bench/stats.go), one
@@ -69,4 +72,39 @@ func FuzzParseNatscliRate(f *testing.F) {
 			t.Fatalf("rate %v from %q", v, in)
 		}
 	})
+}
+
+// runNatscli builds natscli first (--version), then runs the shape's
+// command line and reads its report. natscli itself is a `go run` of
+// minutes when not cached, so a script stands in for it here, printing a
+// captured report; the real one is run by `orgstream-bench publish
+// --natscli`.
+func TestRunNatscliCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "nats")
+	body := "#!/bin/sh\necho \"$@\" >> " + filepath.Join(dir, "args") + "\n" +
+		"[ \"$1\" = --version ] && { echo v0.5.0; exit 0; }\n" +
+		"[ \"$NATSCLI_FAIL\" = 1 ] && { echo 'nats: error: no servers available' >&2; exit 1; }\n" +
+		"cat <<'END'\n" + natscliAsync + "END\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got, err := runNatscli(testCtx(t), []string{script}, "nats://127.0.0.1:4999", AnchorAsync, 1, 50, 256, 2000, 1500*time.Millisecond)
+	if err != nil || got != 151204 {
+		t.Fatalf("runNatscli = %v, %v; want 151204", got, err)
+	}
+	args, err := os.ReadFile(filepath.Join(dir, "args"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "--version\nbench js pub async natscli --server nats://127.0.0.1:4999 --msgs 3000 --size 256B --clients 1 " +
+		"--stream NATSCLI --create --no-progress --batch 50\n"
+	if string(args) != want {
+		t.Errorf("natscli ran with\n%s\nwant\n%s", args, want)
+	}
+	t.Setenv("NATSCLI_FAIL", "1")
+	if _, err := runNatscli(testCtx(t), []string{script}, "nats://127.0.0.1:4999", AnchorSync, 16, 50, 256, 10, time.Second); err == nil ||
+		!strings.Contains(err.Error(), "no servers available") {
+		t.Errorf("failing natscli: err = %v, want its stderr quoted", err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"strings"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -34,6 +35,12 @@ func runAnchorFor(ctx context.Context, r *Result, t *Target, cfg AnchorConfig) (
 	r.param("anchor", fmt.Sprintf("standalone nats-server %s (own process, pid %d), JetStream file store, R1, "+
 		"nats.go %s, one connection per publisher; async window %d", server.VERSION, a.ServerPID,
 		moduleVersion("github.com/nats-io/nats.go"), cfg.Window))
+	if len(cfg.Natscli) > 0 {
+		r.param("natscli cross-check", strings.Join(cfg.Natscli, " ")+
+			" bench js pub sync|async, same server, stream NATSCLI (--create), message count = the nats.go rate × duration")
+		r.notef("natscli's %d sync clients share one subject (it has no subject per client); the nats.go shape gives each its own",
+			a.Parallel.Publishers)
+	}
 	for _, sh := range a.shapes() {
 		name := "raw JetStream " + sh.label(cfg.Window)
 		r.metric(name+": msgs/s", sh.Rate, "msgs/s", "")
