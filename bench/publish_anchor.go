@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -153,7 +154,14 @@ func (f *publishFigures) report(r *Result, a *AnchorResult, orgs int, window int
 		rows = append(rows, []string{"server CPU per single publish (µs, sequential)", cell(a.Sync.ServerCPUPerMsg), "",
 			cell(f.seqSingleCPU), ratio(f.seqSingleCPU, a.Sync.ServerCPUPerMsg), "orgstream " + targetSingleCPU + " µs"})
 	}
+	cols := []string{"shape", "raw JetStream (nats.go)", "natscli bench", "orgstream", "orgstream ÷ raw", "target"}
+	if a.Sync.Natscli <= 0 && a.Parallel.Natscli <= 0 && a.Async.Natscli <= 0 {
+		// natscli did not run: no empty column.
+		cols = slices.Delete(cols, 2, 3)
+		for i := range rows {
+			rows[i] = slices.Delete(rows[i], 2, 3)
+		}
+	}
 	r.Tables = append(r.Tables, Table{Title: "orgstream against raw JetStream, same run (events/s unless noted)",
-		Columns: []string{"shape", "raw JetStream (nats.go)", "natscli bench", "orgstream", "orgstream ÷ raw", "target"},
-		Rows:    rows})
+		Columns: cols, Rows: rows})
 }
