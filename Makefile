@@ -150,6 +150,10 @@ bench: build ## Go micro-benchmarks (BENCHTIME each), then the short harness sui
 bench-cluster: build ## fan-out on 1 daemon, then on a 3-node cluster, same sizes, side by side (about 1 min)
 	./bin/orgstream-bench cluster-compare --nodes 3 --conns 3000 --orgs 10 --rate 500 --size 256 --duration 20s
 
+.PHONY: bench-publish
+bench-publish: build ## durable publish against raw JetStream in the same run (a standalone nats-server 2.15.2, R1 file store): the issue's ratio rows; PUBLISH_ARGS=--natscli adds natscli's nats bench as a cross-check (about 1 min)
+	./bin/orgstream-bench publish --duration 5s $(PUBLISH_ARGS)
+
 .PHONY: bench-large
 bench-large: build ## 1 GiB of the largest events into one org, 10 readers: the daemon's RSS growth (LARGE_TOTAL bytes, default 1 GiB; about 1 min)
 	./bin/orgstream-bench large-events --total $(or $(LARGE_TOTAL),1073741824)

@@ -24,8 +24,9 @@
 // Scenarios: RunIdle (RSS, goroutines per connection, connect rate),
 // RunFanout (deliveries/s, publish-to-receive latency, gaps and duplicates),
 // RunResumeStorm (catch-up time of clients reconnecting at once),
-// RunPublish (durable publish throughput and ack latency) and
-// RunSlowConsumer (the 4008 cut of a reader that stops reading). RunSuite
+// RunPublish (durable publish throughput and ack latency; with
+// PublishConfig.Anchor against raw JetStream on the same box, RunAnchor, in
+// the same run) and RunSlowConsumer (the 4008 cut of a reader that stops reading). RunSuite
 // runs them one after the other, each on a fresh daemon when the harness
 // starts them.
 //

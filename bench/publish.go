@@ -13,17 +13,23 @@ import (
 // ack latency, for each batch size, from one publisher on one org
 // ("sequential") and from one publisher per org on Orgs orgs at once
 // ("parallel"). Every publisher waits for each answer before the next
-// request.
+// request. With Anchor, raw JetStream is measured first on the same box
+// (RunAnchor) and the ratios are reported.
 type PublishConfig struct {
-	// Batches are the batch sizes tried. Empty means 1, 10, 100.
+	// Batches are the batch sizes tried. Empty means 1 and 1000 (single
+	// publishes and the largest batches: the two shapes).
 	Batches []int
 	// Orgs is the number of orgs (and publishers) of the parallel runs.
-	// Zero means 8.
+	// Zero means 16.
 	Orgs int
 	// Size is each event's data size in bytes. Zero means 256.
 	Size int
 	// Duration is the length of each run. Zero means 5s.
 	Duration time.Duration
+	// Anchor, when set, runs the raw JetStream anchor before orgstream;
+	// its zero Size, Duration and Publishers become the run's Size,
+	// Duration and Orgs. Nil means no anchor.
+	Anchor *AnchorConfig
 }
 
 func (c *PublishConfig) validate() error {
@@ -31,16 +37,26 @@ func (c *PublishConfig) validate() error {
 		return fmt.Errorf("%w: publish: negative setting", ErrConfig)
 	}
 	if len(c.Batches) == 0 {
-		c.Batches = []int{1, 10, 100}
+		c.Batches = []int{1, MaxBatch}
 	}
 	for _, b := range c.Batches {
 		if b < 1 || b > MaxBatch {
 			return fmt.Errorf("%w: publish: batch %d not in 1..%d", ErrConfig, b, MaxBatch)
 		}
 	}
-	c.Orgs = cmp0(c.Orgs, 8)
+	c.Orgs = cmp0(c.Orgs, 16)
 	c.Size = cmp0(c.Size, 256)
 	c.Duration = cmp0(c.Duration, 5*time.Second)
+	if c.Anchor != nil {
+		a := *c.Anchor
+		a.Size = cmp0(a.Size, max(c.Size, minDataSize))
+		a.Duration = cmp0(a.Duration, c.Duration)
+		a.Publishers = cmp0(a.Publishers, c.Orgs)
+		if err := a.validate(); err != nil {
+			return err
+		}
+		c.Anchor = &a
+	}
 	return nil
 }
 
@@ -55,6 +71,15 @@ func RunPublish(ctx context.Context, t *Target, cfg PublishConfig) (*Result, err
 	r.param("parallel orgs", cfg.Orgs)
 	r.param("event data size (bytes)", max(cfg.Size, minDataSize))
 	r.param("duration per run", cfg.Duration)
+
+	var anchor *AnchorResult
+	if cfg.Anchor != nil {
+		var err error
+		if anchor, err = runAnchorFor(ctx, r, t, *cfg.Anchor); err != nil {
+			return nil, err
+		}
+	}
+	var ours publishFigures
 
 	var events, reqs, errs atomic.Int64
 	label := newLabel("")
@@ -95,7 +120,7 @@ func RunPublish(ctx context.Context, t *Target, cfg PublishConfig) (*Result, err
 			best = max(best, rate)
 			target := ""
 			if b >= 100 {
-				target = "≥ 50k (batched)"
+				target = targetBatched
 			}
 			r.metric(name+": events/s", rate, "events/s", target)
 			r.metric(name+": requests/s", float64(reqs.Load()-req0)/secs, "req/s", "")
@@ -104,13 +129,22 @@ func RunPublish(ctx context.Context, t *Target, cfg PublishConfig) (*Result, err
 			r.metric(name+": ack p50", float64(d.Quantile(0.5))/1e6, "ms", "")
 			r.metric(name+": ack p99", float64(d.Quantile(0.99))/1e6, "ms", "")
 			usage.record(r, "("+name+")")
+			if usage.daemon >= 0 && events.Load() > ev0 {
+				r.metric(name+": daemon CPU per event", usage.daemon*usage.secs/float64(events.Load()-ev0)*1e6, "µs", "")
+			}
+			ours.add(mode.name == "parallel", b, rate, usage)
 			r.latency("ack, "+name, d)
 			if n := errs.Load(); n > 0 {
 				r.failf("%s: %d publish requests failed, last: %v", name, n, lastErr)
 			}
 		}
 	}
-	r.metric("best durable publish rate", best, "events/s", "≥ 50k (batched)")
+	r.metric("best durable publish rate", best, "events/s", targetBatched)
+	window := 0
+	if cfg.Anchor != nil {
+		window = cfg.Anchor.Window
+	}
+	ours.report(r, anchor, cfg.Orgs, window)
 	return r.finish(), nil
 }
 

@@ -9,6 +9,7 @@
 //	orgstream-bench fanout --target centrifugo [fanout flags]
 //	orgstream-bench knee --rates 25000,50000 [--daemon old=PATH,new=PATH] [--centrifugo PATH|none] [fanout flags]
 //	orgstream-bench soak [--duration 10m] [--seed N] (the nemesis campaign, package bench/soak)
+//	orgstream-bench publish [--anchor=false] [--natscli] [flags]
 //
 // Without --url it starts a daemon itself (--daemon, default
 // ./bin/orgstream, built from ./cmd/orgstream when missing) on a free port
@@ -22,7 +23,12 @@
 // client that could not connect…). floor needs no daemon: it writes a
 // delivery's frame to --conns loopback sockets in turn and reports the
 // writing thread's CPU per write, the denominator of a daemon's CPU per
-// delivery.
+// delivery. publish first measures raw JetStream on the same box (a
+// standalone nats-server in a process of its own: this binary re-executed
+// with the hidden subcommand anchor-server) and reports orgstream's
+// figures as ratios to it; --anchor=false leaves it out, --natscli adds
+// the real `nats bench js pub` (natscli v0.5.0 through `go run`) as a
+// cross-check.
 //
 // This package only binds flags; the harness is package bench.
 package main
@@ -45,6 +51,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == bench.AnchorServerCommand {
+		// The publish anchor's raw server, started by the harness itself.
+		os.Exit(bench.ServeAnchor(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }
 
@@ -60,6 +70,7 @@ type options struct {
 	batch, pids                          intList
 	daemonArgs                           stringList
 	short, quiet, noPoll                 bool
+	anchor, natscli                      bool
 	cpuProfile                           string
 }
 
@@ -76,19 +87,21 @@ func newFlags(o *options, name string, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.sourceAddrs, "source-addrs", bench.DefaultSourceAddrs, "spread client connections over N loopback source addresses 127.0.0.2…; 0 = kernel's choice")
 	fs.StringVar(&o.out, "out", bench.DefaultOutDir, "parent folder of the result folders")
 	fs.IntVar(&o.conns, "conns", 0, "connections (idle, fanout, floor), clients (resume-storm), readers (slow-consumer); 0 = scenario default")
-	fs.IntVar(&o.orgs, "orgs", 0, "orgs (idle, fanout, resume-storm), parallel orgs (publish)")
+	fs.IntVar(&o.orgs, "orgs", 0, "orgs (idle, fanout, resume-storm), parallel orgs (publish: default 16, and as many raw JetStream publishers in the anchor)")
 	fs.Float64Var(&o.rate, "rate", 0, "events/s published in total (fanout, slow-consumer)")
 	fs.IntVar(&o.size, "size", 0, "event data size in bytes")
 	fs.DurationVar(&o.duration, "duration", 0, "writing time (floor), publishing time (fanout), hold (idle), per run (publish), baseline (slow-consumer)")
 	fs.IntVar(&o.events, "events", 0, "missed events per org (resume-storm)")
 	fs.Int64Var(&o.total, "total", 0, "bytes of event data published (large-events); 0 = 1 GiB")
-	fs.Var(&o.batch, "batch", "batch sizes, comma-separated (publish); the first is the max batch of fanout and resume-storm")
+	fs.Var(&o.batch, "batch", "batch sizes, comma-separated (publish: default 1,1000); the first is the max batch of fanout and resume-storm")
 	fs.IntVar(&o.dialConcurrency, "dial-concurrency", 0, "connects in flight (idle, fanout, resume-storm)")
 	fs.StringVar(&o.target, "target", "orgstream", "fanout: orgstream, or centrifugo (started by the harness from --centrifugo, measured the same way)")
 	fs.StringVar(&o.centrifugo, "centrifugo", bench.DefaultCentrifugo, "Centrifugo binary (fanout --target centrifugo, knee); default: on PATH, else ~/go/bin/centrifugo; knee: \"none\" to leave it out")
 	fs.StringVar(&o.rates, "rates", "", "knee: deliveries/s to try, comma-separated, e.g. 25000,50000,75000")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the harness's own CPU profile (pprof) to this file: what the load generator costs")
 	fs.BoolVar(&o.noPoll, "no-poll", false, "fanout: read every stream on its own goroutine instead of the epoll pollers (the harness's old, costlier readers)")
+	fs.BoolVar(&o.anchor, "anchor", true, "publish: measure raw JetStream first on this box (a standalone nats-server 2.15.2 process, R1 file store, nats.go: sync ×1, sync ×--orgs, async) and report orgstream's ratios to it")
+	fs.BoolVar(&o.natscli, "natscli", false, "publish: also run `go run github.com/nats-io/natscli/nats@v0.5.0 bench js pub sync|async` against the anchor's server as a cross-check (needs the module proxy or cache)")
 	fs.BoolVar(&o.short, "short", false, "suite: small sizes (the whole suite in under 3 minutes)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line on stderr")
 	return fs
@@ -124,6 +137,10 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "orgstream-bench: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if o.natscli && (name != bench.ScenarioPublish || !o.anchor) {
+		fmt.Fprintf(stderr, "orgstream-bench: --natscli is a cross-check of the publish anchor: publish only, not with --anchor=false\n")
 		return 2
 	}
 	if name == bench.ScenarioClusterCompare && (o.url != "" || o.nodes == 1) {
@@ -192,6 +209,7 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 
 	var sizes bench.Sizes
 	o.apply(&sizes)
+	o.setAnchor(name, &sizes)
 	t, err := bench.Open(ctx, tc)
 	if err != nil {
 		fmt.Fprintf(stderr, "orgstream-bench: %v\n", err)
@@ -317,6 +335,18 @@ func (o *options) apply(s *bench.Sizes) {
 	if len(o.batch) > 0 {
 		s.Publish.Batches = o.batch
 		s.Fanout.MaxBatch, s.Resume.Batch = o.batch[0], o.batch[0]
+	}
+}
+
+// setAnchor asks for the raw JetStream anchor (and natscli's cross-check)
+// when name is publish and --anchor is on.
+func (o *options) setAnchor(name string, s *bench.Sizes) {
+	if name != bench.ScenarioPublish || !o.anchor {
+		return
+	}
+	s.Publish.Anchor = &bench.AnchorConfig{}
+	if o.natscli {
+		s.Publish.Anchor.Natscli = bench.DefaultNatscli
 	}
 }
 

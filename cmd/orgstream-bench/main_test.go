@@ -47,6 +47,9 @@ func TestUsageErrors(t *testing.T) {
 		{"usage lists floor", nil, 2, ", floor, knee, soak"},
 		{"floor help", []string{"floor", "-h"}, 0, "writing time (floor)"},
 		{"floor bad size", []string{"floor", "--size", "-1", "--quiet"}, 1, "negative setting"},
+		{"natscli not publish", []string{"idle", "--natscli", "--quiet"}, 2, "publish only"},
+		{"natscli without anchor", []string{"publish", "--anchor=false", "--natscli", "--quiet"}, 2, "not with --anchor=false"},
+		{"publish help", []string{"publish", "-h"}, 0, "-natscli"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -174,6 +177,35 @@ func TestParseRates(t *testing.T) {
 		got, err := parseRates(c.in)
 		if (err == nil) != c.ok || (c.ok && !slices.Equal(got, c.want)) {
 			t.Errorf("%q: %v, %v; want %v ok=%v", c.in, got, err, c.want, c.ok)
+		}
+	}
+}
+
+func TestAnchorFlags(t *testing.T) {
+	cases := []struct {
+		name        string
+		scenario    string
+		args        []string
+		anchor, cli bool
+	}{
+		{"publish: on by default", "publish", nil, true, false},
+		{"publish with natscli", "publish", []string{"--natscli"}, true, true},
+		{"publish without", "publish", []string{"--anchor=false"}, false, false},
+		{"other scenarios never", "fanout", nil, false, false},
+	}
+	for _, tc := range cases {
+		var o options
+		if err := newFlags(&o, tc.scenario, &bytes.Buffer{}).Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		var s bench.Sizes
+		o.setAnchor(tc.scenario, &s)
+		if got := s.Publish.Anchor != nil; got != tc.anchor {
+			t.Errorf("%s: anchor %v, want %v", tc.name, got, tc.anchor)
+			continue
+		}
+		if tc.anchor && (len(s.Publish.Anchor.Natscli) > 0) != tc.cli {
+			t.Errorf("%s: natscli %v, want %v", tc.name, s.Publish.Anchor.Natscli, tc.cli)
 		}
 	}
 }
