@@ -41,6 +41,7 @@ export {
   newEventId,
   retryableStatus,
   MAX_BATCH,
+  MAX_BODY_BYTES,
   MAX_RETRY_FOR_MS,
   type BatchAck,
   type PublishAck,
