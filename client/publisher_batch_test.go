@@ -307,7 +307,11 @@ func TestPublisherNATS(t *testing.T) {
 	n := testkit.StartNode(t, func(c *node.Config) {
 		c.NATSListen, c.NATSPublisherPassword = "127.0.0.1:0", "publisher-test-password"
 	})
-	nc, err := nats.Connect(n.NATSURL(), nats.UserInfo("publisher", "publisher-test-password"))
+	creds, err := NATSCredentials("publisher:publisher-test-password\n") // as `orgstream nats-creds` prints it
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(n.NATSURL(), creds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,5 +341,16 @@ func TestPublisherNATS(t *testing.T) {
 
 	if _, err := NewPublisher(PublisherConfig{NATS: nc, Org: "a.b"}); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("org with a dot: %v", err)
+	}
+	for _, bad := range []string{"", "publisher", ":pw", "publisher:"} {
+		if _, err := NATSCredentials(bad); !errors.Is(err, ErrInvalidConfig) {
+			t.Fatalf("credentials %q: %v", bad, err)
+		}
+	}
+
+	// A closed connection ends a publish at once, outcome unknown.
+	nc.Close()
+	if _, err := p.Publish(context.Background(), num(0)); !errors.Is(err, ErrOutcomeUnknown) || !errors.Is(err, nats.ErrConnectionClosed) {
+		t.Fatalf("publish on a closed connection: %v", err)
 	}
 }

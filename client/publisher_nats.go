@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 )
@@ -37,4 +38,21 @@ func (p *Publisher) attemptNATS(ctx context.Context, body []byte) (int, answer, 
 		return 0, answer{}, fmt.Errorf("nats reply without a valid %s header: %.200s", natsStatusHeader, reply.Data)
 	}
 	return decodeAnswer(status, reply.Data)
+}
+
+// NATSCredentials turns the line `orgstream nats-creds` prints
+// (USER:PASSWORD) into the option that connects with it:
+//
+//	opt, err := client.NATSCredentials(os.Getenv("ORGSTREAM_NATS_CREDS"))
+//	nc, err := nats.Connect("nats://127.0.0.1:4222", opt)
+//	p, err := client.NewPublisher(client.PublisherConfig{NATS: nc, Org: "acme"})
+//
+// The error never contains the password.
+func NATSCredentials(line string) (nats.Option, error) {
+	line = strings.TrimSpace(line)
+	user, pass, ok := strings.Cut(line, ":")
+	if !ok || user == "" || pass == "" {
+		return nil, fmt.Errorf("%w: NATS credentials are not USER:PASSWORD", ErrInvalidConfig)
+	}
+	return nats.UserInfo(user, pass), nil
 }
