@@ -23,7 +23,8 @@ import (
 type ClientPublishConfig struct {
 	// Window is how many events of one org may be handed over and not yet
 	// acknowledged; the feeder waits for the oldest past it. Zero means
-	// 1000. 1 is a sequential publisher (one event per request).
+	// 1000. 1 is a sequential publisher: blocking Publish calls, one event
+	// per request.
 	Window int
 	// Size is each event's data size in bytes. Zero means 256.
 	Size int
@@ -130,7 +131,36 @@ func RunClientPublish(ctx context.Context, t *Target, orgs []string, cfg ClientP
 	runCtx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	pad := padFor(cfg.Size)
+	record := func(a client.Ack, err error, t0 time.Time) {
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				errs.Add(1)
+				mu.Lock()
+				lastErr = err
+				mu.Unlock()
+			}
+		case time.Now().Before(deadline):
+			ack.RecordDuration(time.Since(t0))
+			events.Add(1)
+			reqs.add(1 / float64(max(a.Batched, 1)))
+		}
+	}
 	for _, p := range pubs {
+		if cfg.Window == 1 {
+			// A sequential publisher: the blocking Publish, one event
+			// per request.
+			wg.Go(func() {
+				var data []byte
+				for runCtx.Err() == nil {
+					t0 := time.Now()
+					data = appendEventData(data[:0], t0.UnixNano(), pad)
+					a, err := p.Publish(ctx, client.Message{Topic: Topic, Data: json.RawMessage(data)})
+					record(a, err, t0)
+				}
+			})
+			continue
+		}
 		wg.Go(func() {
 			type sent struct {
 				pd *client.Pending
@@ -144,19 +174,7 @@ func RunClientPublish(ctx context.Context, t *Target, orgs []string, cfg ClientP
 			waiter.Go(func() {
 				for s := range window {
 					a, err := s.pd.Wait(ctx)
-					switch {
-					case err != nil:
-						if ctx.Err() == nil {
-							errs.Add(1)
-							mu.Lock()
-							lastErr = err
-							mu.Unlock()
-						}
-					case time.Now().Before(deadline):
-						ack.RecordDuration(time.Since(s.t0))
-						events.Add(1)
-						reqs.add(1 / float64(max(a.Batched, 1)))
-					}
+					record(a, err, s.t0)
 				}
 			})
 			var data []byte

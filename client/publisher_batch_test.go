@@ -103,7 +103,7 @@ func TestPublisherAsyncOrderAndBatching(t *testing.T) {
 func TestPublisherConcurrentCallers(t *testing.T) {
 	n := testkit.StartNode(t, nil)
 	p, rt := batchPublisher(t, PublisherConfig{URL: n.BaseURL(), Org: "acme",
-		Token: n.Token(t, "acme", "pub", time.Hour, true)})
+		Token: n.Token(t, "acme", "pub", time.Hour, true), MinBatchEvents: 1})
 	const callers, each = 8, 40
 	seqs := make([][]uint64, callers)
 	var batched atomic.Int32
@@ -209,7 +209,7 @@ func TestPublisherRefusalFailsItsRequest(t *testing.T) {
 	good := n.Token(t, "acme", "pub", time.Hour, true)
 	entered, release := make(chan struct{}), make(chan struct{})
 	var calls atomic.Int32
-	p, rt := batchPublisher(t, PublisherConfig{URL: n.BaseURL(), Org: "acme",
+	p, rt := batchPublisher(t, PublisherConfig{URL: n.BaseURL(), Org: "acme", MinBatchEvents: 1,
 		TokenFunc: func(context.Context) (string, error) {
 			switch calls.Add(1) {
 			case 1:

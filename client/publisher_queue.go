@@ -40,7 +40,7 @@ type queue struct {
 	// stop ends every request and retry (Shutdown's ctx ended); what is
 	// still queued fails with ErrPublisherClosed.
 	stop       context.Context
-	cancelStop context.CancelFunc
+	cancelStop context.CancelCauseFunc
 	stopped    atomic.Bool
 }
 
@@ -48,12 +48,16 @@ func (q *queue) init() {
 	q.room = make(chan struct{})
 	q.full = make(chan struct{}, 1)
 	q.closing = make(chan struct{})
-	q.stop, q.cancelStop = context.WithCancel(context.Background())
+	q.stop, q.cancelStop = context.WithCancelCause(context.Background())
 }
 
 // push queues g, waiting for room (while others are queued) or ctx, and
-// starts a sender if a slot is free.
-func (q *queue) push(ctx context.Context, p *Publisher, g *group) error {
+// starts a sender if a slot is free. With inline (a blocking call) and
+// nothing queued before g, no Linger and a free slot, it takes the slot and
+// g for the caller instead and returns true: the caller sends g itself
+// (sendInline), sparing a goroutine hand-off each way on the path of a
+// sequential publisher. g alone is what a new sender would have taken.
+func (q *queue) push(ctx context.Context, p *Publisher, g *group, inline bool) (bool, error) {
 	q.mu.Lock()
 	for !q.closed && q.events > 0 && q.events+len(g.evs) > p.cfg.MaxPending {
 		room := q.room
@@ -61,13 +65,19 @@ func (q *queue) push(ctx context.Context, p *Publisher, g *group) error {
 		select {
 		case <-room:
 		case <-ctx.Done():
-			return fmt.Errorf("client: publish not queued: %w", ctx.Err())
+			return false, fmt.Errorf("client: publish not queued: %w", ctx.Err())
 		}
 		q.mu.Lock()
 	}
 	if q.closed {
 		q.mu.Unlock()
-		return ErrPublisherClosed
+		return false, ErrPublisherClosed
+	}
+	if inline && len(q.groups) == 0 && p.cfg.Linger == 0 && q.inFlight < p.cfg.MaxInFlight {
+		q.inFlight++
+		q.wg.Add(1)
+		q.mu.Unlock()
+		return true, nil
 	}
 	q.groups = append(q.groups, g)
 	q.events += len(g.evs)
@@ -82,7 +92,24 @@ func (q *queue) push(ctx context.Context, p *Publisher, g *group) error {
 		}
 	}
 	q.mu.Unlock()
-	return nil
+	return false, nil
+}
+
+// sendInline sends g, for which push gave the caller a sender's slot, on
+// the caller's goroutine, then hands the slot to a sender goroutine if
+// events were queued meanwhile.
+func (p *Publisher) sendInline(g *group) {
+	p.sendGroups([]*group{g}, len(g.evs))
+	q := &p.q
+	q.mu.Lock()
+	if len(q.groups) > 0 {
+		go p.run() // keeps the slot and its wg count
+		q.mu.Unlock()
+		return
+	}
+	q.inFlight--
+	q.mu.Unlock()
+	q.wg.Done()
 }
 
 // run is a sender: it sends what is queued, one request at a time, until
@@ -121,26 +148,30 @@ func (p *Publisher) linger() {
 
 // take removes the next request's groups from the queue: the first, and
 // after it as many as fit (MaxBatchEvents events, a 1 MiB body), none of
-// them alone. Groups whose context ended are dropped (failed) on the way.
-// It returns nil, and ends the sender's slot, when the queue is empty.
+// them alone, provided at least MinBatchEvents are queued when the first is
+// a single event. Groups whose context ended are dropped (failed) on the
+// way. It returns nil, and ends the sender's slot, when the queue is empty.
 func (p *Publisher) take() ([]*group, int) {
 	q := &p.q
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var gs []*group
-	n, size := 0, len(batchOpen)+len(batchClose)
+	n, size, dropped := 0, len(batchOpen)+len(batchClose), 0
 	i := 0
 	for ; i < len(q.groups); i++ {
 		g := q.groups[i]
 		if q.stopped.Load() {
 			g.fail(ErrPublisherClosed, 0, 0)
+			dropped += len(g.evs)
 			continue
 		}
 		if err := g.ctx.Err(); err != nil {
 			g.fail(&PublishError{Err: fmt.Errorf("not sent: %w", err)}, 0, 0)
+			dropped += len(g.evs)
 			continue
 		}
-		if len(gs) > 0 && (g.alone || gs[0].alone || n+len(g.evs) > p.cfg.MaxBatchEvents || size+g.size > maxBody) {
+		if len(gs) > 0 && (g.alone || gs[0].alone || n+len(g.evs) > p.cfg.MaxBatchEvents || size+g.size > maxBody ||
+			(gs[0].single && q.events-dropped < p.cfg.MinBatchEvents)) {
 			break
 		}
 		gs = append(gs, g)
@@ -219,11 +250,12 @@ func (p *Publisher) sendGroups(gs []*group, n int) {
 
 // requestContext is the context of one request: it ends with stop, or once
 // the contexts of all of gs ended (nobody is left to want the answer).
-func requestContext(stop context.Context, gs []*group) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(stop)
+// Its cause (context.Cause) is the last caller's, or ErrPublisherClosed.
+func requestContext(stop context.Context, gs []*group) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(stop)
 	for _, g := range gs {
 		if g.ctx.Done() == nil {
-			return ctx, cancel // a caller that waits for ever
+			return ctx, func() { cancel(nil) } // a caller that waits for ever
 		}
 	}
 	var left atomic.Int32
@@ -232,7 +264,7 @@ func requestContext(stop context.Context, gs []*group) (context.Context, context
 	for i, g := range gs {
 		stops[i] = context.AfterFunc(g.ctx, func() {
 			if left.Add(-1) == 0 {
-				cancel()
+				cancel(context.Cause(g.ctx))
 			}
 		})
 	}
@@ -240,7 +272,7 @@ func requestContext(stop context.Context, gs []*group) (context.Context, context
 		for _, s := range stops {
 			s()
 		}
-		cancel()
+		cancel(nil)
 	}
 }
 
@@ -268,7 +300,7 @@ func (p *Publisher) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		q.stopped.Store(true)
-		q.cancelStop()
+		q.cancelStop(ErrPublisherClosed)
 		<-done
 		err = fmt.Errorf("client: publisher shutdown: %w", ctx.Err())
 	}

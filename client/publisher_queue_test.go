@@ -26,20 +26,24 @@ func TestPublisherTake(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		maxBatch int
+		minBatch int
 		groups   [][]Message
 		want     []int // groups per request, in order
 	}{
-		{"all in one", 0, [][]Message{{one}, {one}, batch(3), {one}}, []int{4}},
-		{"max events", 4, [][]Message{{one}, {one}, {one}, {one}, {one}}, []int{4, 1}},
-		{"a batch is not split", 5, [][]Message{{one}, batch(4), {one}, {one}}, []int{2, 2}},
-		{"a batch over the max goes alone", 2, [][]Message{batch(3), {one}}, []int{1, 1}},
-		{"1 MiB body", 0, [][]Message{{big}, {big}, {big}, {one}}, []int{2, 2}},
-		{"a bad topic goes alone", 0, [][]Message{{one}, {bad}, {one}, {one}}, []int{1, 1, 2}},
-		{"a bad topic in a batch", 0, [][]Message{{one}, {one, bad}, {one}}, []int{1, 1, 1}},
-		{"over 1 MiB goes alone", 0, [][]Message{{one}, {huge}, {one}}, []int{1, 1, 1}},
+		{"all in one", 0, 1, [][]Message{{one}, {one}, batch(3), {one}}, []int{4}},
+		{"max events", 4, 1, [][]Message{{one}, {one}, {one}, {one}, {one}}, []int{4, 1}},
+		{"a batch is not split", 5, 1, [][]Message{{one}, batch(4), {one}, {one}}, []int{2, 2}},
+		{"a batch over the max goes alone", 2, 1, [][]Message{batch(3), {one}}, []int{1, 1}},
+		{"1 MiB body", 0, 1, [][]Message{{big}, {big}, {big}, {one}}, []int{2, 2}},
+		{"a bad topic goes alone", 0, 1, [][]Message{{one}, {bad}, {one}, {one}}, []int{1, 1, 2}},
+		{"a bad topic in a batch", 0, 1, [][]Message{{one}, {one, bad}, {one}}, []int{1, 1, 1}},
+		{"below MinBatchEvents singles go alone", 0, 4, [][]Message{{one}, {one}, {one}}, []int{1, 1, 1}},
+		{"from MinBatchEvents on they coalesce", 0, 4, [][]Message{{one}, {one}, {one}, {one}, {one}}, []int{5}},
+		{"a caller's batch takes singles along", 0, 4, [][]Message{batch(2), {one}}, []int{2}},
+		{"over 1 MiB goes alone", 0, 1, [][]Message{{one}, {huge}, {one}}, []int{1, 1, 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := NewPublisher(PublisherConfig{URL: "http://127.0.0.1:1", Org: "a", Token: "x", MaxBatchEvents: tc.maxBatch})
+			p, err := NewPublisher(PublisherConfig{URL: "http://127.0.0.1:1", Org: "a", Token: "x", MaxBatchEvents: tc.maxBatch, MinBatchEvents: tc.minBatch})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -48,7 +48,7 @@ func (p *Publisher) send(ctx context.Context, body []byte, ids []string) (int, a
 			last.Status, last.Code, last.Message, last.Err = 0, "", "", err
 		}
 		if ctx.Err() != nil {
-			last.Err = errors.Join(last.Err, ctx.Err())
+			last.Err = errors.Join(last.Err, context.Cause(ctx))
 			return 0, answer{}, 0, last
 		}
 		wait := fullJitter(p.cfg.BackoffMin, p.cfg.BackoffMax, attempt, p.randN)
@@ -59,7 +59,7 @@ func (p *Publisher) send(ctx context.Context, body []byte, ids []string) (int, a
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			last.Err = errors.Join(last.Err, ctx.Err())
+			last.Err = errors.Join(last.Err, context.Cause(ctx))
 			return 0, answer{}, 0, last
 		case <-t.C:
 		}
