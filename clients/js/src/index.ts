@@ -40,6 +40,7 @@ export {
   PublishError,
   newEventId,
   retryableStatus,
+  DEFAULT_MIN_BATCH_EVENTS,
   MAX_BATCH,
   MAX_BODY_BYTES,
   MAX_RETRY_FOR_MS,

@@ -7,6 +7,9 @@ import { backoffDelay } from './backoff.js';
 /** The most events one request may carry. */
 export const MAX_BATCH = 1000;
 
+/** The default of PublisherOptions.minBatchEvents. */
+export const DEFAULT_MIN_BATCH_EVENTS = 32;
+
 /** The largest request body the daemon takes (413 body_too_large past it). */
 export const MAX_BODY_BYTES = 1 << 20;
 
@@ -40,6 +43,16 @@ export interface PublisherOptions {
    * and a 1 MiB body. Default MAX_BATCH; 1 turns coalescing off.
    */
   maxBatchEvents?: number;
+  /**
+   * The fewest events queued for which the events of several publish() calls
+   * go together; with fewer, they go one per request. The daemon stores a
+   * request of several events as one atomic batch, which costs more than a
+   * single append (on an R1 log today 10 to 100 of them: a staging store and
+   * an fsync), so coalescing pays only past that many; under load the queue
+   * grows past it while a request is in flight. Default
+   * DEFAULT_MIN_BATCH_EVENTS (32); 1 coalesces whatever is queued.
+   */
+  minBatchEvents?: number;
   /**
    * Requests in flight at once. Default 1, which keeps the order of calls;
    * more overlaps requests for throughput and gives up that order (the daemon
@@ -191,6 +204,7 @@ export class Publisher {
   private readonly random: () => number;
   private readonly maxBatchEvents: number;
   private readonly maxInFlight: number;
+  private readonly minBatchEvents: number;
   private readonly lingerMs: number;
   private queue: Group[] = [];
   /** Events in queue. */
@@ -219,6 +233,8 @@ export class Publisher {
     if (!Number.isInteger(this.maxBatchEvents) || this.maxBatchEvents < 1 || this.maxBatchEvents > MAX_BATCH) {
       throw new RangeError(`Publisher: maxBatchEvents must be 1…${MAX_BATCH}`);
     }
+    this.minBatchEvents = opts.minBatchEvents ?? DEFAULT_MIN_BATCH_EVENTS;
+    if (!Number.isInteger(this.minBatchEvents) || this.minBatchEvents < 1) throw new RangeError('Publisher: minBatchEvents must be ≥ 1');
     this.maxInFlight = opts.maxInFlight ?? 1;
     if (!Number.isInteger(this.maxInFlight) || this.maxInFlight < 1) throw new RangeError('Publisher: maxInFlight must be ≥ 1');
     this.lingerMs = opts.lingerMs ?? 0;
@@ -352,14 +368,28 @@ export class Publisher {
     return this.queued;
   }
 
-  /** The next request's groups: the first queued, and after it whole groups while they fit, none alone. */
+  /**
+   * The next request's groups: the first queued, and after it whole groups
+   * while they fit, none alone, provided minBatchEvents are queued when the
+   * first is a single event.
+   */
   private take(): Group[] {
     const gs: Group[] = [];
     let n = 0;
     let bytes = BATCH_OPEN.length + BATCH_CLOSE.length;
+    const queued = this.queued;
     while (this.queue.length > 0) {
       const g = this.queue[0]!;
-      if (gs.length > 0 && (g.alone || gs[0]!.alone || n + g.evs.length > this.maxBatchEvents || bytes + g.bytes > MAX_BODY_BYTES)) break;
+      if (
+        gs.length > 0 &&
+        (g.alone ||
+          gs[0]!.alone ||
+          n + g.evs.length > this.maxBatchEvents ||
+          bytes + g.bytes > MAX_BODY_BYTES ||
+          (gs[0]!.single && queued < this.minBatchEvents))
+      ) {
+        break;
+      }
       this.queue.shift();
       this.queued -= g.evs.length;
       gs.push(g);

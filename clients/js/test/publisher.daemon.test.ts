@@ -206,10 +206,12 @@ describe('Publisher batching (real daemon)', () => {
     let entered!: () => void;
     const inFirst = new Promise<void>((r) => (entered = r));
     const f = countingFetch();
+    // minBatchEvents 1: the three queued events go together.
     // The first request waits for its token while the others queue behind
     // it: [e0], [b0 b1 b2] (its token is bad: 401), [x] (400), [c].
     const p = publisherFor(d.url, org, {
       fetch: f.fetch,
+      minBatchEvents: 1,
       token: async () => {
         calls++;
         if (calls === 1) {
@@ -234,6 +236,15 @@ describe('Publisher batching (real daemon)', () => {
     expect(await x).toMatchObject({ refused: true, status: 400, code: 'invalid_topic', attempts: 1 });
     expect(f.calls()).toBe(4);
     expect(await nextSeq(org)).toBe(3);
+  });
+
+  it('sends single events one per request below minBatchEvents', async () => {
+    const org = newOrg();
+    const f = countingFetch();
+    const p = publisherFor(d.url, org, { fetch: f.fetch, minBatchEvents: 8 });
+    const acks = await Promise.all(Array.from({ length: 5 }, (_, i) => p.publish({ topic: 't', data: i })));
+    expect(acks.map((a) => [a.seq, a.batched])).toEqual(Array.from({ length: 5 }, (_, i) => [i + 1, 1]));
+    expect(f.calls()).toBe(5);
   });
 
   it('close() flushes what is queued, then refuses', async () => {
