@@ -45,7 +45,9 @@
 // a 1 MiB body): the events handed over while a request is in flight go
 // together in the next one. Many goroutines calling Publish, or one calling
 // PublishAsync in a loop and waiting on the Pendings later, so publish at
-// batch speed, each event with its own ack. MaxInFlight (default 1) bounds
+// batch speed, each event with its own ack. Single events coalesce only
+// once MinBatchEvents (32) are queued: the daemon's atomic batch costs as
+// much as many single appends today. MaxInFlight (default 1) bounds
 // the requests in flight; with 1, seqs follow the order of the calls. A
 // caller's batch is never split; an event the client knows the daemon would
 // refuse (a bad topic, over 1 MiB) goes alone, so its 4xx fails no
