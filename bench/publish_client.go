@@ -229,3 +229,19 @@ func (f *floatSum) add(v float64) {
 }
 
 func (f *floatSum) load() float64 { return math.Float64frombits(f.bits.Load()) }
+
+// record adds the run's figures to r under name (e.g. "client ×16 orgs"):
+// events/s, events per request, ack p50 and p99, the ack distribution, and
+// a failure if any event failed.
+func (st ClientPublishStats) record(r *Result, name, target string) {
+	r.metric(name+": events/s", st.Rate, "events/s", target)
+	if st.Requests > 0 {
+		r.metric(name+": events/request", float64(st.Events)/st.Requests, "events", "")
+	}
+	r.metric(name+": ack p50", float64(st.Ack.Quantile(0.5))/1e6, "ms", "")
+	r.metric(name+": ack p99", float64(st.Ack.Quantile(0.99))/1e6, "ms", "")
+	r.latency("ack, "+name, st.Ack)
+	if st.Errors > 0 {
+		r.failf("%s: %d events failed, last: %v", name, st.Errors, st.LastErr)
+	}
+}

@@ -47,6 +47,11 @@ func TestRunClientPublish(t *testing.T) {
 			if st.Errors != 0 || st.Events == 0 || st.Requests*2 > float64(st.Events) || st.Ack.N != uint64(st.Events) {
 				t.Fatalf("%+v (last error %v)", st, st.LastErr)
 			}
+			r := newResult(ScenarioPublish, tg)
+			st.record(r, "client", "")
+			if v := metricValue(t, r, "client: events/s"); v != st.Rate || !r.OK() {
+				t.Fatalf("recorded %v events/s, failures %v", v, r.Failures)
+			}
 			var stored uint64
 			for _, org := range orgs {
 				head, _ := n.Head(t, org)
