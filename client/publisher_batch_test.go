@@ -354,3 +354,49 @@ func TestPublisherNATS(t *testing.T) {
 		t.Fatalf("publish on a closed connection: %v", err)
 	}
 }
+
+// gaugeTransport counts the requests in flight, and the most at once.
+type gaugeTransport struct {
+	now, most atomic.Int32
+	next      http.RoundTripper
+}
+
+func (g *gaugeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	n := g.now.Add(1)
+	defer g.now.Add(-1)
+	for m := g.most.Load(); n > m && !g.most.CompareAndSwap(m, n); m = g.most.Load() {
+	}
+	return g.next.RoundTrip(r)
+}
+
+// TestPublisherPipelined: with MaxInFlight 4 requests overlap, and every
+// event is stored once (the order across requests is the daemon's).
+func TestPublisherPipelined(t *testing.T) {
+	n := testkit.StartNode(t, nil)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	defer tr.CloseIdleConnections()
+	g := &gaugeTransport{next: tr}
+	p, err := NewPublisher(PublisherConfig{URL: n.BaseURL(), Org: "acme", Token: n.Token(t, "acme", "pub", time.Hour, true),
+		HTTPClient: &http.Client{Transport: g}, MaxInFlight: 4, MaxBatchEvents: 10, MinBatchEvents: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ps := make([]*Pending, 200)
+	for i := range ps {
+		if ps[i], err = p.PublishAsync(context.Background(), num(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acks := waitAll(t, ps)
+	seqs := make([]uint64, len(acks))
+	for i, a := range acks {
+		seqs[i] = a.Seq
+	}
+	slices.Sort(seqs)
+	testkit.AssertAll(t, seqs, uint64(len(acks)))
+	if g.most.Load() < 2 {
+		t.Fatalf("at most %d request in flight", g.most.Load())
+	}
+	storedEvents(t, n, "acme", len(acks))
+}
