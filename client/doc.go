@@ -18,26 +18,54 @@
 // # Publishing
 //
 // A Publisher is the way to publish from Go (PROTOCOL.md "Publishing"). It
-// posts one event (Publish) or up to MaxBatch (PublishBatch) to
-// /v2/realtime/orgs/{org}/events with a publish token, and gives every
-// event an id unless the Message has one (NewID: 128 random bits). With
-// ids, retrying is always safe: the daemon answers a known id with its
-// first seq (200) instead of storing it again. So the Publisher retries
-// what may succeed later (503, including outcome_unknown; 5xx from a
-// proxy; 408, 429; network errors; AttemptTimeout) with the same body, ids
-// included, and full-jitter backoff, for up to RetryFor (60 s by default,
-// at most MaxRetryFor, well inside the daemon's 2-minute dedup window). It
-// never retries any other 4xx (ErrPublishRefused). When retries run out the
-// error is ErrOutcomeUnknown and carries the ids: the events may or may not
-// be stored; send them again with those ids.
+// sends to one org over HTTP (POST /v2/realtime/orgs/{org}/events with a
+// publish token) or over NATS (PublisherConfig.NATS: requests on
+// orgstream.publish.{org} with the publisher role's credentials, the same
+// JSON body and answer), and gives every event an id unless the Message has
+// one (NewID: 128 random bits). With ids, retrying is always safe: the
+// daemon answers a known id with its first seq (200) instead of storing it
+// again. So the Publisher retries what may succeed later (503, including
+// outcome_unknown; 5xx from a proxy; 408, 429; network errors; no NATS
+// responder; AttemptTimeout) with the same body, ids included, and
+// full-jitter backoff, for up to RetryFor (60 s by default, at most
+// MaxRetryFor, well inside the daemon's 2-minute dedup window). It never
+// retries any other 4xx (ErrPublishRefused). When retries run out the error
+// is ErrOutcomeUnknown and carries the ids: the events may or may not be
+// stored; send them again with those ids.
 //
 //	p, err := client.NewPublisher(client.PublisherConfig{
 //		URL: "http://127.0.0.1:8080", Org: "acme", Token: publishToken,
 //	})
+//	defer p.Close() // flushes what is queued
 //	ack, err := p.Publish(ctx, client.Message{Topic: "orders.updated", Data: []byte(`{"id":42}`)})
 //	// ack.Seq, ack.ID; ack.Duplicate when a lost answer was retried
 //
-// A Publisher is safe for concurrent use; Close ends its idle connections.
+// Publish, PublishAsync and PublishBatch queue their events, and a request
+// carries everything queued when it leaves (up to MaxBatchEvents events and
+// a 1 MiB body): the events handed over while a request is in flight go
+// together in the next one. Many goroutines calling Publish, or one calling
+// PublishAsync in a loop and waiting on the Pendings later, so publish at
+// batch speed, each event with its own ack. Single events coalesce only
+// once MinBatchEvents (32) are queued: the daemon's atomic batch costs as
+// much as many single appends today. MaxInFlight (default 1) bounds
+// the requests in flight; with 1, seqs follow the order of the calls. A
+// caller's batch is never split; an event the client knows the daemon would
+// refuse (a bad topic, over 1 MiB) goes alone, so its 4xx fails no
+// neighbour. Close (or Shutdown, bounded by a context) sends what is queued
+// and waits for the answers.
+//
+//	for _, o := range orders {
+//		pd, err := p.PublishAsync(ctx, client.Message{Topic: "orders.updated", Data: o.JSON, ID: o.Key})
+//		...
+//		pending = append(pending, pd)
+//	}
+//	for _, pd := range pending {
+//		ack, err := pd.Wait(ctx)
+//		...
+//	}
+//
+// A Publisher is safe for concurrent use. It runs one sender goroutine per
+// request in flight while events are queued or in flight, none when idle.
 //
 // # Position
 //

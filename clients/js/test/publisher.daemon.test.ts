@@ -2,8 +2,8 @@
 // after a lost answer that does not store twice, 4xx never retried.
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newEventId, Publisher, PublishError, retryableStatus } from '../src/index.js';
-import { Daemon } from './daemon.js';
+import { newEventId, Publisher, PublishError, retryableStatus, type PublishAck } from '../src/index.js';
+import { Daemon, sleep } from './daemon.js';
 
 const d = new Daemon();
 beforeAll(() => d.start());
@@ -180,6 +180,107 @@ describe('Publisher (real daemon)', () => {
     } finally {
       await px.close();
     }
+  });
+});
+
+describe('Publisher batching (real daemon)', () => {
+  it('coalesces publish() calls made while a request is in flight, in call order', async () => {
+    const org = newOrg();
+    const f = countingFetch();
+    const p = publisherFor(d.url, org, { fetch: f.fetch, maxBatchEvents: 100 });
+    const acks = await Promise.all(Array.from({ length: 300 }, (_, i) => p.publish({ topic: 't', data: i })));
+    expect(acks.map((a) => a.seq)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    expect(Math.max(...acks.map((a) => a.batched))).toBeGreaterThan(1);
+    expect(Math.max(...acks.map((a) => a.batched))).toBeLessThanOrEqual(100);
+    expect(f.calls()).toBeLessThanOrEqual(30);
+    expect(new Set(acks.map((a) => a.id)).size).toBe(300);
+    expect(await nextSeq(org)).toBe(301);
+  });
+
+  it('fails exactly the events of a refused request; a bad topic goes alone', async () => {
+    const org = newOrg();
+    const good = d.token({ sub: 'pub', org, scope: 'publish' });
+    let calls = 0;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inFirst = new Promise<void>((r) => (entered = r));
+    const f = countingFetch();
+    // minBatchEvents 1: the three queued events go together.
+    // The first request waits for its token while the others queue behind
+    // it: [e0], [b0 b1 b2] (its token is bad: 401), [x] (400), [c].
+    const p = publisherFor(d.url, org, {
+      fetch: f.fetch,
+      minBatchEvents: 1,
+      token: async () => {
+        calls++;
+        if (calls === 1) {
+          entered();
+          await held;
+        }
+        return calls === 2 ? 'not-a-jwt' : good;
+      },
+    });
+    const e0 = p.publish({ topic: 't', data: 0 });
+    await inFirst;
+    const bs = [1, 2, 3].map((i) => p.publish({ topic: 't', data: -i }).catch((e: unknown) => e));
+    const x = p.publish({ topic: 'no spaces', data: 0 }).catch((e: unknown) => e);
+    const c = p.publish({ topic: 't', data: 1 });
+    release();
+    expect((await e0).seq).toBe(1);
+    expect((await c).seq).toBe(2);
+    for (const b of await Promise.all(bs)) {
+      expect(b).toMatchObject({ refused: true, status: 401, code: 'invalid_token', attempts: 1 });
+      expect((b as PublishError).ids).toHaveLength(1);
+    }
+    expect(await x).toMatchObject({ refused: true, status: 400, code: 'invalid_topic', attempts: 1 });
+    expect(f.calls()).toBe(4);
+    expect(await nextSeq(org)).toBe(3);
+  });
+
+  it('sends single events one per request below minBatchEvents', async () => {
+    const org = newOrg();
+    const f = countingFetch();
+    const p = publisherFor(d.url, org, { fetch: f.fetch, minBatchEvents: 8 });
+    const acks = await Promise.all(Array.from({ length: 5 }, (_, i) => p.publish({ topic: 't', data: i })));
+    expect(acks.map((a) => [a.seq, a.batched])).toEqual(Array.from({ length: 5 }, (_, i) => [i + 1, 1]));
+    expect(f.calls()).toBe(5);
+  });
+
+  it('close() flushes what is queued, then refuses', async () => {
+    const org = newOrg();
+    const p = publisherFor(d.url, org, { maxBatchEvents: 50, lingerMs: 1000 });
+    let settled = 0;
+    const all = Array.from({ length: 120 }, (_, i) => p.publish({ topic: 't', data: i }).finally(() => settled++));
+    await p.close();
+    expect(settled).toBe(120);
+    expect((await Promise.all(all)).map((a) => a.seq)).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
+    await expect(p.publish({ topic: 't', data: 0 })).rejects.toMatchObject({ attempts: 0, refused: false });
+    expect(await nextSeq(org)).toBe(121);
+  });
+
+  it('retries across a daemon restart: every event stored once, in call order', async () => {
+    const org = newOrg();
+    const p = publisherFor(d.url, org, { maxBatchEvents: 10 });
+    await p.publish({ topic: 't', data: 0 }); // the stream runs
+    const all: Promise<PublishAck>[] = [];
+    let restarted = false;
+    let after = 0;
+    const producer = (async () => {
+      for (let i = 1; after < 100; i++) {
+        all.push(p.publish({ topic: 't', data: i }));
+        if (restarted) after++;
+        if (i % 10 === 0) await sleep(1);
+      }
+    })();
+    await d.stop();
+    await d.start();
+    restarted = true;
+    await producer;
+    const acks = await Promise.all(all);
+    expect(acks.map((a) => a.seq)).toEqual(Array.from({ length: acks.length }, (_, i) => i + 2));
+    expect(acks.some((a) => a.attempts > 1)).toBe(true);
+    expect(await nextSeq(org)).toBe(acks.length + 2);
   });
 });
 
