@@ -87,7 +87,7 @@ func expectErr(t *testing.T, p *logProbe, m *metrics.Metrics, n int, st probeSte
 	}
 	// Every answer's leaders reach the metrics, healthy or not.
 	got := m.LogStreams()
-	if len(got) != 2 || got[0].Name != persistence.StreamName || got[0].Leader != st.leader ||
+	if len(got) != 2 || got[0].Name != persistence.PartitionStream(0) || got[0].Leader != st.leader ||
 		got[1].Name != persistence.HeadsStreamName || got[1].Leader != st.leader {
 		t.Fatalf("after answer %d: metrics log streams %+v, want both led by %q", n, got, st.leader)
 	}
@@ -103,7 +103,7 @@ type probeStep struct {
 
 func (st probeStep) streams() []persistence.StreamStatus {
 	return []persistence.StreamStatus{
-		{Name: persistence.StreamName, Leader: st.leader},
+		{Name: persistence.PartitionStream(0), Leader: st.leader},
 		{Name: persistence.HeadsStreamName, Leader: st.leader},
 	}
 }

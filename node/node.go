@@ -136,6 +136,7 @@ func (n *Node) start(ctx context.Context) error {
 		Retention:       cfg.Retention,
 		MaxEventsPerOrg: cfg.RetentionMaxEvents,
 		Replicas:        cfg.Replicas,
+		Partitions:      cfg.Partitions,
 		Logger:          n.log.Named("log"),
 		OnForged:        func(string) { n.metrics.LiveForged.Add(1) },
 	})
