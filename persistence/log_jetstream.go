@@ -252,6 +252,13 @@ type JetStreamLog struct {
 // leaders; the log counts those of its partition streams.
 const leaderElectedSubject = "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.*"
 
+// partitionElection tells whether a leader-elected advisory's subject names
+// a partition's stream.
+func partitionElection(subject string) bool {
+	stream, ok := strings.CutPrefix(subject, leaderElectedSubject[:len(leaderElectedSubject)-1])
+	return ok && strings.HasPrefix(stream, partitionStreamPrefix)
+}
+
 // maxConcurrentBatches keeps a node well under the server's 50 in-flight
 // atomic batches per stream.
 const maxConcurrentBatches = 8
@@ -289,7 +296,7 @@ func OpenJetStream(ctx context.Context, cfg JetStreamConfig) (*JetStreamLog, err
 	}
 	l.feed = newLiveFeed(l, cfg.liveBuffer, cfg.liveQueue)
 	l.advisories, err = cfg.Conn.Subscribe(leaderElectedSubject, func(m *nats.Msg) {
-		if strings.HasPrefix(m.Subject[len(leaderElectedSubject)-1:], partitionStreamPrefix) {
+		if partitionElection(m.Subject) {
 			l.leaderChanges.Add(1)
 		}
 	})
