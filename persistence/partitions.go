@@ -86,6 +86,9 @@ func validPartitions(p int) error {
 	return nil
 }
 
+// StreamOf is the name of the stream holding org's events (its partition's).
+func (l *JetStreamLog) StreamOf(org string) string { return l.part(org).stream }
+
 // part is the partition holding org's events.
 func (l *JetStreamLog) part(org string) *partition {
 	return &l.parts[PartitionOf(org, len(l.parts))]
