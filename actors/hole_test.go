@@ -94,7 +94,7 @@ func TestLiveFeedCrossingHole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := js.Stream(ctx, persistence.StreamName)
+	s, err := js.Stream(ctx, persistence.PartitionStream(persistence.PartitionOf("acme", persistence.DefaultPartitions)))
 	if err != nil {
 		t.Fatal(err)
 	}

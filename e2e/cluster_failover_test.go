@@ -49,7 +49,7 @@ type failoverFigures struct {
 	rejoin      time.Duration // from the restart of the killed node to its first acknowledged publish
 }
 
-// failover kills the stream leader of c with SIGKILL while three publishers
+// failover kills the leader of org's partition stream in c with SIGKILL while three publishers
 // (one per node; a failed publish is retried with its ids on the next node)
 // publish into org, and checks:
 //   - every acknowledged seq reaches a client on each surviving node, which
@@ -62,7 +62,7 @@ type failoverFigures struct {
 func failover(t *testing.T, c *cluster, org string) failoverFigures {
 	ctx := phase(t)
 	k := len(c.specs)
-	leader := c.streamLeader(0)
+	leader := c.streamLeader(0, org)
 	var survivors []int
 	for i := range k {
 		if i != leader {

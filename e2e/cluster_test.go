@@ -122,15 +122,17 @@ func (c *cluster) token(org, sub string, publish bool) string {
 	return testkit.Token(c.t, []byte(c.secret), org, sub, time.Hour, publish)
 }
 
-// streamLeader asks node via of the cluster which node leads the log's
-// events stream, as an operator does: the "log" member of its JSON
-// metrics (PROTOCOL.md v2; the NATS port is closed to such a probe).
-func (c *cluster) streamLeader(via int) int {
+// streamLeader asks node via of the cluster which node leads the stream of
+// org's partition (the nodes run the default partitions), as an operator
+// does: the "log" member of its JSON metrics (PROTOCOL.md v2; the NATS port
+// is closed to such a probe).
+func (c *cluster) streamLeader(via int, org string) int {
 	c.t.Helper()
+	stream := persistence.PartitionStream(persistence.PartitionOf(org, persistence.DefaultPartitions))
 	hc := &http.Client{Timeout: 2 * time.Second}
 	defer hc.CloseIdleConnections()
 	for deadline := time.Now().Add(readyTimeout); ; {
-		if leader := metricsLeader(hc, c.node(via).Base, persistence.StreamName); leader != "" {
+		if leader := metricsLeader(hc, c.node(via).Base, stream); leader != "" {
 			var i int
 			if _, err := fmt.Sscanf(leader, "n%d", &i); err != nil || i < 1 || i > len(c.addrs) {
 				c.t.Fatalf("e2e: stream leader %q is not a node of the cluster", leader)
@@ -138,7 +140,7 @@ func (c *cluster) streamLeader(via int) int {
 			return i - 1
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("e2e: n%d's metrics name no leader of %s", via+1, persistence.StreamName)
+			c.t.Fatalf("e2e: n%d's metrics name no leader of %s", via+1, stream)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

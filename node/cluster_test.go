@@ -13,7 +13,6 @@ import (
 
 	"github.com/orgstream/orgstream/internal/testkit"
 	"github.com/orgstream/orgstream/node"
-	"github.com/orgstream/orgstream/persistence"
 )
 
 // freePorts reserves k loopback ports (listen, note, close).
@@ -153,7 +152,7 @@ func TestEmbeddedCluster(t *testing.T) {
 		}
 		return true
 	})
-	for _, stream := range []string{persistence.StreamName, persistence.HeadsStreamName} {
+	for stream := range logStreamsLedBy("") {
 		if l := leaders[0][stream]; !slices.Contains([]string{"n0", "n1", "n2"}, l) {
 			t.Errorf("stream %s led by %q per the metrics, want one of the nodes (%v)", stream, l, leaders)
 		}

@@ -98,6 +98,9 @@ type Config struct {
 	// Replicas is the log's replication factor. Zero means
 	// DefaultReplicas.
 	Replicas int
+	// Partitions is the number of event streams of the log (1..64; see
+	// persistence/partitions.go). Zero means DefaultPartitions.
+	Partitions int
 
 	// PingInterval is the WebSocket heartbeat period. Zero means
 	// DefaultPingInterval.
@@ -168,6 +171,7 @@ const (
 	DefaultRetention          = persistence.DefaultRetention
 	DefaultRetentionMaxEvents = persistence.DefaultMaxEventsPerOrg
 	DefaultReplicas           = persistence.DefaultReplicas
+	DefaultPartitions         = persistence.DefaultPartitions
 
 	DefaultPingInterval  = actors.DefaultPingInterval
 	DefaultWindowSize    = actors.DefaultWindowSize

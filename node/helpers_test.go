@@ -316,3 +316,14 @@ func settle(t *testing.T, n *testkit.Node, org string, seq uint64) {
 		return h >= seq
 	})
 }
+
+// logStreamsLedBy is what the metrics' "log.streams" lists for a node with
+// the default partitions, every stream led by leader: each partition's
+// stream and the heads stream.
+func logStreamsLedBy(leader string) map[string]string {
+	want := map[string]string{persistence.HeadsStreamName: leader}
+	for i := range persistence.DefaultPartitions {
+		want[persistence.PartitionStream(i)] = leader
+	}
+	return want
+}

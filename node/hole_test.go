@@ -23,7 +23,7 @@ func deleteEvent(ctx context.Context, t *testing.T, nc *nats.Conn, org string, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := js.Stream(ctx, persistence.StreamName)
+	s, err := js.Stream(ctx, persistence.PartitionStream(persistence.PartitionOf(org, persistence.DefaultPartitions)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func deleteEvent(ctx context.Context, t *testing.T, nc *nats.Conn, org string, s
 		if err != nil {
 			continue // deleted or another gap
 		}
-		if m.Subject == persistence.EventsPrefix+org && m.Header.Get(persistence.HeaderSeq) == strconv.FormatUint(seq, 10) {
+		if m.Subject == persistence.PartitionSubjectPrefix(persistence.PartitionOf(org, persistence.DefaultPartitions))+org && m.Header.Get(persistence.HeaderSeq) == strconv.FormatUint(seq, 10) {
 			if err := s.DeleteMsg(ctx, rev); err != nil {
 				t.Fatal(err)
 			}

@@ -21,10 +21,11 @@ const probeFailuresNeeded = 2
 // logProbe asks the log every interval whether it can take writes, so that
 // /readyz tells a load balancer (and an operator) during a JetStream leader
 // election or a lost quorum. Streams are still served meanwhile (from
-// memory and the log's replicas). Publishes are refused with 503 without
-// being sent only while the events stream has no leader
-// (persistence.ErrNoLeader, positive evidence); after mere timeouts they
-// still go to the log, which answers them.
+// memory and the log's replicas). Publishes to an org are refused with 503
+// without being sent only while the events stream of the org's partition
+// has no leader (persistence.ErrNoLeader, positive evidence; refuses);
+// those to the orgs of other partitions, and all of them after mere
+// timeouts, still go to the log, which answers them.
 //
 // Each probe also records the streams' leaders in the metrics, so that
 // GET /v2/realtime/metrics names them without a request of its own.
@@ -34,10 +35,12 @@ type logProbe struct {
 	metrics  *metrics.Metrics
 	log      *zap.Logger
 
-	err    atomic.Pointer[error] // nil while writable
-	first  chan struct{}         // closed once the first probe is taken in
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	err atomic.Pointer[error] // nil while writable
+	// streams is the last probe's answer: each stream's leader.
+	streams atomic.Pointer[[]persistence.StreamStatus]
+	first   chan struct{} // closed once the first probe is taken in
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 // startLogProbe probes at once, then every interval. check is
@@ -107,6 +110,7 @@ func (p *logProbe) run(ctx context.Context) {
 
 // record puts the streams' leaders in the metrics.
 func (p *logProbe) record(streams []persistence.StreamStatus) {
+	p.streams.Store(&streams)
 	ls := make([]metrics.LogStream, len(streams))
 	for i, st := range streams {
 		ls[i] = metrics.LogStream{Name: st.Name, Leader: st.Leader}
@@ -120,6 +124,26 @@ func (p *logProbe) Err() error {
 		return *e
 	}
 	return nil
+}
+
+// refuses tells whether a publish to an org of stream (its partition's
+// events stream) is to be answered 503 without being sent: the log has a
+// stream without a leader (ErrNoLeader), and the last probe saw none for
+// this one (no leader, or no answer).
+func (p *logProbe) refuses(stream string) bool {
+	if !errors.Is(p.Err(), persistence.ErrNoLeader) {
+		return false
+	}
+	st := p.streams.Load()
+	if st == nil {
+		return true
+	}
+	for _, s := range *st {
+		if s.Name == stream {
+			return s.Leader == ""
+		}
+	}
+	return true
 }
 
 func (p *logProbe) stop() {

@@ -85,9 +85,15 @@ func expectErr(t *testing.T, p *logProbe, m *metrics.Metrics, n int, st probeSte
 	if (st.want == nil) != (err == nil) || st.want != nil && !errors.Is(err, st.want) {
 		t.Fatalf("after answer %d (%v): Err() = %v, want %v", n, st.answer, err, st.want)
 	}
+	// Publishes are refused only with a leaderless stream, and only to its
+	// orgs.
+	wantRefused := errors.Is(st.want, persistence.ErrNoLeader) && st.leader == ""
+	if got := p.refuses(persistence.PartitionStream(0)); got != wantRefused {
+		t.Fatalf("after answer %d (%v): refuses = %v, want %v", n, st.answer, got, wantRefused)
+	}
 	// Every answer's leaders reach the metrics, healthy or not.
 	got := m.LogStreams()
-	if len(got) != 2 || got[0].Name != persistence.StreamName || got[0].Leader != st.leader ||
+	if len(got) != 2 || got[0].Name != persistence.PartitionStream(0) || got[0].Leader != st.leader ||
 		got[1].Name != persistence.HeadsStreamName || got[1].Leader != st.leader {
 		t.Fatalf("after answer %d: metrics log streams %+v, want both led by %q", n, got, st.leader)
 	}
@@ -103,7 +109,7 @@ type probeStep struct {
 
 func (st probeStep) streams() []persistence.StreamStatus {
 	return []persistence.StreamStatus{
-		{Name: persistence.StreamName, Leader: st.leader},
+		{Name: persistence.PartitionStream(0), Leader: st.leader},
 		{Name: persistence.HeadsStreamName, Leader: st.leader},
 	}
 }
@@ -144,4 +150,28 @@ func TestLogProbeWaitFirst(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	stuck.waitFirst(ctx)
+}
+
+// A partition without a leader refuses the publishes to its orgs only.
+func TestLogProbeRefusesThePartition(t *testing.T) {
+	streams := []persistence.StreamStatus{
+		{Name: persistence.PartitionStream(0), Leader: "n1"},
+		{Name: persistence.PartitionStream(1), Leader: ""},
+		{Name: persistence.HeadsStreamName, Leader: "n2"},
+	}
+	noLeader := fmt.Errorf("%w (%s)", persistence.ErrNoLeader, persistence.PartitionStream(1))
+	p := startLogProbe(func(context.Context) ([]persistence.StreamStatus, error) { return streams, noLeader },
+		time.Hour, metrics.New(), zap.NewNop())
+	defer p.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p.waitFirst(ctx)
+	for _, tc := range []struct {
+		stream string
+		want   bool
+	}{{persistence.PartitionStream(0), false}, {persistence.PartitionStream(1), true}, {persistence.PartitionStream(2), true}} {
+		if got := p.refuses(tc.stream); got != tc.want {
+			t.Errorf("refuses(%s) = %v, want %v", tc.stream, got, tc.want)
+		}
+	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/orgstream/orgstream/internal/testkit"
 	"github.com/orgstream/orgstream/node"
-	"github.com/orgstream/orgstream/persistence"
 )
 
 // --metrics-listen on a real node: both metrics routes (with the log's
@@ -26,7 +25,7 @@ func TestMetricsListen(t *testing.T) {
 	}
 	metricsBase := "http://" + maddr
 
-	want := map[string]string{persistence.StreamName: "test-0", persistence.HeadsStreamName: "test-0"}
+	want := logStreamsLedBy("test-0")
 	if got := logLeaders(t, metricsBase); !maps.Equal(got, want) {
 		t.Errorf("log stream leaders on the metrics address: %v, want %v", got, want)
 	}

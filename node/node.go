@@ -136,6 +136,7 @@ func (n *Node) start(ctx context.Context) error {
 		Retention:       cfg.Retention,
 		MaxEventsPerOrg: cfg.RetentionMaxEvents,
 		Replicas:        cfg.Replicas,
+		Partitions:      cfg.Partitions,
 		Logger:          n.log.Named("log"),
 		OnForged:        func(string) { n.metrics.LiveForged.Add(1) },
 	})
@@ -331,9 +332,9 @@ func (n *Node) Publish(ctx context.Context, org string, drafts []messages.Draft)
 	}
 	// A stream without a leader takes no write: answer 503 at once, with
 	// nothing sent (so nothing can be stored later), instead of after the
-	// append's timeout.
-	if err := n.probe.Err(); errors.Is(err, persistence.ErrNoLeader) {
-		return nil, false, fmt.Errorf("%w: %w", transport.ErrLogUnavailable, err)
+	// append's timeout. Only the org's partition matters.
+	if n.probe.refuses(n.jlog.StreamOf(org)) {
+		return nil, false, fmt.Errorf("%w: %w", transport.ErrLogUnavailable, n.probe.Err())
 	}
 	seqs, allDup, err := hub.Publish(ctx, org, drafts)
 	return seqs, allDup, publishErr(err)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/orgstream/orgstream/internal/testkit"
-	"github.com/orgstream/orgstream/persistence"
 )
 
 // PROTOCOL.md "Operating": /healthz and /readyz 200 on a running node;
@@ -85,9 +84,10 @@ func TestOperatingEndpoints(t *testing.T) {
 	}
 	r.Close()
 
-	// PROTOCOL.md v2: the JSON names each stream's leader; a single node
-	// leads both, under its node name.
-	want := map[string]string{persistence.StreamName: "test-0", persistence.HeadsStreamName: "test-0"}
+	// PROTOCOL.md v2: the JSON names each stream's leader (every
+	// partition's and the heads stream's); a single node leads them all,
+	// under its node name.
+	want := logStreamsLedBy("test-0")
 	if got := logLeaders(t, n.BaseURL()); !maps.Equal(got, want) {
 		t.Errorf("log stream leaders %v, want %v", got, want)
 	}

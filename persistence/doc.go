@@ -9,11 +9,13 @@
 //
 // # Layout on JetStream
 //
-// One file-backed stream, ORGSTREAM, holds every org's events, and a second
-// one, ORGSTREAM_HEADS, every org's head marker (a stream per org does not
-// scale: each replicated stream is a Raft group):
+// P file-backed streams, ORGSTREAM_P0 … ORGSTREAM_P<P-1> (JetStreamConfig.
+// Partitions, partitions.go), hold the orgs' events, each org in partition
+// PartitionOf(org, P), and one more, ORGSTREAM_HEADS, every org's head marker
+// (a stream per org does not scale: each replicated stream is a Raft group;
+// one stream for all means one leader taking every write):
 //
-//   - orgstream.events.<org> (ORGSTREAM): the org's events. Payload = the
+//   - orgstream.events.p<i>.<org> (ORGSTREAM_P<i>): the org's events. Payload = the
 //     event's Data; headers Orgstream-Seq, Orgstream-Topic, Orgstream-Id,
 //     Orgstream-Time (RFC 3339, UTC, set at Append), Orgstream-To (the
 //     event's "to" as an ASCII JSON array, absent for every user). MaxAge = Retention,
@@ -21,8 +23,8 @@
 //   - orgstream.heads.<org> (ORGSTREAM_HEADS, no MaxAge, one message per
 //     subject): the org's head marker, so that the counter outlives
 //     retention and restarts (see log_jetstream_head.go).
-//   - orgstream.live.<org>: not stored; JetStream republishes each stored
-//     event there. Follow subscribes to it, and delivers a live message as
+//   - orgstream.live.<org>: not stored; the org's partition stream
+//     republishes each stored event there. Follow subscribes to it, and delivers a live message as
 //     it came only when its headers show it is that republish of the next
 //     event; anything else is checked against the log, and refused as forged
 //     when the log does not hold it (log_jetstream_live.go). Nothing
@@ -38,8 +40,10 @@
 // concurrent writers of one org, on one node or several, get ErrConflict and
 // retry after Head (which, after a conflict, reads from the stream leaders:
 // a replica's Direct Get may lag); no locks, no leader election. A batch is
-// one JetStream atomic batch. The epoch is derived from the streams' creation
-// times.
+// one JetStream atomic batch. The epoch and the partition count are recorded
+// in the heads stream's metadata at the store's first open
+// (log_jetstream_open.go); a store written before partitions (one stream
+// ORGSTREAM) is moved into them then (log_jetstream_upgrade.go).
 //
 // # Goroutines
 //

@@ -148,10 +148,11 @@ func TestEmbeddedPublisherRole(t *testing.T) {
 	for _, subj := range []string{
 		LivePrefix + "victim",
 		EventsPrefix + "victim",
+		PartitionSubjectPrefix(PartitionOf("victim", DefaultPartitions)) + "victim",
 		HeadsPrefix + "victim",
-		"$JS.API.STREAM.DELETE." + StreamName,
-		"$JS.API.STREAM.PURGE." + StreamName,
-		"$JS.API.STREAM.MSG.DELETE." + StreamName,
+		"$JS.API.STREAM.DELETE." + PartitionStream(0),
+		"$JS.API.STREAM.PURGE." + PartitionStream(0),
+		"$JS.API.STREAM.MSG.DELETE." + PartitionStream(0),
 		DaemonInboxPrefix + ".forged",
 		"_INBOX.someone-else",
 	} {
@@ -159,7 +160,7 @@ func TestEmbeddedPublisherRole(t *testing.T) {
 			msg := nats.NewMsg(subj)
 			msg.Data = []byte(`{"forged":true}`)
 			msg.Header.Set(HeaderSeq, "2")
-			msg.Header.Set("Nats-Stream", StreamName)
+			msg.Header.Set("Nats-Stream", PartitionStream(PartitionOf("victim", DefaultPartitions)))
 			if err := pub.PublishMsg(msg); err != nil {
 				t.Fatal(err)
 			}

@@ -118,7 +118,7 @@ func TestJetStreamFollowStopDuringBackoff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := js.DeleteStream(ctx, StreamName); err != nil {
+	if err := js.DeleteStream(ctx, l.part("acme").stream); err != nil {
 		t.Fatal(err)
 	}
 	var c collector
@@ -139,7 +139,7 @@ func TestJetStreamFollowStopDuringBackoff(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Stop did not return during the backoff")
 	}
-	if _, err := js.CreateStream(ctx, l.cfg.streamConfig()); err != nil {
+	if _, err := js.CreateStream(ctx, l.cfg.partitionConfig(l.part("acme").index)); err != nil {
 		t.Fatal(err)
 	}
 	mustAppend(t, l, "acme", drafts(3, "a")...)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -169,3 +170,16 @@ func appendRetrying(ctx context.Context, l Log, org string, ds []messages.Draft)
 }
 
 func equalU(a, b []uint64) bool { return slices.Equal(a, b) }
+
+// samePartition is an org named prefix… that l puts in org's partition.
+func samePartition(l *JetStreamLog, org, prefix string) string {
+	for i := 0; ; i++ {
+		o := prefix
+		if i > 0 {
+			o += "-" + strconv.Itoa(i)
+		}
+		if o != org && l.part(o) == l.part(org) {
+			return o
+		}
+	}
+}

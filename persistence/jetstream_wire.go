@@ -13,16 +13,19 @@ import (
 	"github.com/orgstream/orgstream/messages"
 )
 
-// Names in the store. One stream holds every org's events, a subject per
-// org; a second one, without MaxAge, every org's head marker (see
+// Names in the store. P streams hold the orgs' events, a subject per org
+// (partitions.go); one more, without MaxAge, every org's head marker (see
 // log_jetstream_head.go).
 const (
-	// StreamName is the JetStream stream holding every org's log.
+	// StreamName is the legacy stream that held every org's events before
+	// partitions (subjects orgstream.events.<org>). Open moves what it
+	// retains into the partitions and deletes it (log_jetstream_upgrade.go).
 	StreamName = "ORGSTREAM"
 	// HeadsStreamName is the JetStream stream holding every org's head
 	// marker. It has no MaxAge, so nothing in it ever ages out.
 	HeadsStreamName = "ORGSTREAM_HEADS"
-	// EventsPrefix + org is the subject of an org's events.
+	// EventsPrefix + org was the subject of an org's events in the legacy
+	// stream; PartitionSubjectPrefix(i) + org is today's.
 	EventsPrefix = "orgstream.events."
 	// HeadsPrefix + org is the subject of an org's head marker.
 	HeadsPrefix = "orgstream.heads."
@@ -58,13 +61,8 @@ const (
 // Direct Get (any replica answers, possibly a lagging one) and Message Get
 // (only the stream leader answers) of each stream.
 const (
-	directGetPrefix      = "$JS.API.DIRECT.GET." + StreamName
 	directGetHeadsPrefix = "$JS.API.DIRECT.GET." + HeadsStreamName
-	msgGetPrefix         = "$JS.API.STREAM.MSG.GET." + StreamName
 	msgGetHeadsPrefix    = "$JS.API.STREAM.MSG.GET." + HeadsStreamName
-	// streamInfoSubject is the events stream's info, which only its leader
-	// answers.
-	streamInfoSubject = "$JS.API.STREAM.INFO." + StreamName
 )
 
 // JetStream API error codes we act on.
@@ -160,8 +158,9 @@ func request(ctx context.Context, nc *nats.Conn, m *nats.Msg, timeout time.Durat
 	return nc.RequestMsgWithContext(ctx, m)
 }
 
-// eventMsg builds the stored form of an event.
-func eventMsg(org string, ev *messages.Event) *nats.Msg {
+// eventMsg builds the stored form of an event of org on subject (the org's
+// subject in its partition).
+func eventMsg(subject, org string, ev *messages.Event) *nats.Msg {
 	h := make(nats.Header, 8)
 	h[HeaderSeq] = []string{strconv.FormatUint(ev.Seq, 10)}
 	h[HeaderTopic] = []string{ev.Topic}
@@ -175,7 +174,7 @@ func eventMsg(org string, ev *messages.Event) *nats.Msg {
 		// have no ':').
 		h[hdrMsgID] = []string{org + ":" + ev.ID}
 	}
-	return &nats.Msg{Subject: EventsPrefix + org, Header: h, Data: ev.Data}
+	return &nats.Msg{Subject: subject, Header: h, Data: ev.Data}
 }
 
 // eventOf decodes a stored event (from a direct get or the live feed) and

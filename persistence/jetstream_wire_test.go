@@ -89,7 +89,7 @@ var eventCases = []messages.Event{
 
 func TestEventRoundTrip(t *testing.T) {
 	for _, want := range eventCases {
-		got, _, err := eventOf(eventMsg("acme", &want))
+		got, _, err := eventOf(eventMsg(EventsPrefix+"acme", "acme", &want))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,7 +113,7 @@ func TestEventRoundTrip(t *testing.T) {
 // re-encodes to the same event.
 func FuzzEventOf(f *testing.F) {
 	for _, ev := range eventCases {
-		m := eventMsg("acme", &ev)
+		m := eventMsg(EventsPrefix+"acme", "acme", &ev)
 		f.Add(m.Header.Get(HeaderSeq), m.Header.Get(HeaderTopic), m.Header.Get(HeaderID), m.Header.Get(HeaderTime), string(m.Data))
 	}
 	f.Add("-1", "", "", "", "")
@@ -131,7 +131,7 @@ func FuzzEventOf(f *testing.F) {
 		if !utf8.ValidString(id) {
 			return
 		}
-		again, _, err := eventOf(eventMsg("acme", &ev))
+		again, _, err := eventOf(eventMsg(EventsPrefix+"acme", "acme", &ev))
 		if err != nil || again.Seq != ev.Seq || again.Topic != ev.Topic || again.ID != ev.ID || !again.Time.Equal(ev.Time) {
 			t.Fatalf("re-encoded %+v → %+v, %v", ev, again, err)
 		}

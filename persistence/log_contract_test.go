@@ -18,8 +18,9 @@ import (
 
 // The contract of Log (log.go), run against every implementation: the
 // in-memory log, the JetStream log on an embedded server (in-process
-// connection), and the JetStream log on a separately started nats-server over
-// loopback TCP (the --nats-url path).
+// connection), with the default partitions and with one, and the JetStream
+// log on a separately started nats-server over loopback TCP (the --nats-url
+// path).
 
 // harness is one implementation under test on a fresh store.
 type harness struct {
@@ -62,9 +63,10 @@ func (c *fakeClock) Add(d time.Duration) {
 }
 
 func impls() []impl {
-	jsHarness := func(t *testing.T, c contractCfg, dial func() *nats.Conn) *harness {
+	jsHarness := func(t *testing.T, c contractCfg, partitions int, dial func() *nats.Conn) *harness {
 		cfg := func(nc *nats.Conn) JetStreamConfig {
-			return JetStreamConfig{Conn: nc, Retention: c.Retention, MaxEventsPerOrg: c.MaxEvents, DedupWindow: c.Dedup}
+			return JetStreamConfig{Conn: nc, Retention: c.Retention, MaxEventsPerOrg: c.MaxEvents, DedupWindow: c.Dedup,
+				Partitions: partitions}
 		}
 		l := openJetStream(t, cfg(dial()))
 		return &harness{
@@ -83,11 +85,15 @@ func impls() []impl {
 		}},
 		{"jetstream-embedded", func(t *testing.T, c contractCfg) *harness {
 			e := startEmbedded(t, t.TempDir())
-			return jsHarness(t, c, func() *nats.Conn { return connect(t, e) })
+			return jsHarness(t, c, 0, func() *nats.Conn { return connect(t, e) })
+		}},
+		{"jetstream-embedded-one-partition", func(t *testing.T, c contractCfg) *harness {
+			e := startEmbedded(t, t.TempDir())
+			return jsHarness(t, c, 1, func() *nats.Conn { return connect(t, e) })
 		}},
 		{"jetstream-external", func(t *testing.T, c contractCfg) *harness {
 			url := startExternal(t)
-			return jsHarness(t, c, func() *nats.Conn {
+			return jsHarness(t, c, 0, func() *nats.Conn {
 				nc, err := nats.Connect(url)
 				if err != nil {
 					t.Fatal(err)

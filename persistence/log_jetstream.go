@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,9 +31,13 @@ type JetStreamConfig struct {
 	// MaxEventsPerOrg bounds the retained events per org. Zero means
 	// DefaultMaxEventsPerOrg.
 	MaxEventsPerOrg int64
-	// Replicas is the stream's replication factor. Zero means
+	// Replicas is the streams' replication factor. Zero means
 	// DefaultReplicas.
 	Replicas int
+	// Partitions is the number of event streams (partitions.go), 1..64.
+	// Zero means DefaultPartitions. The store records it at its first
+	// open; opening it with another count is ErrPartitionsChanged.
+	Partitions int
 	// DedupWindow is how long a draft ID is remembered. Zero means
 	// DefaultDedupWindow. It is clamped to Retention (JetStream requires it) and at least 100ms.
 	DedupWindow time.Duration
@@ -88,6 +93,12 @@ func (c *JetStreamConfig) validate() error {
 	if c.Replicas < 0 || c.Replicas > 5 {
 		return fmt.Errorf("persistence: replicas %d not in 1..5", c.Replicas)
 	}
+	if c.Partitions == 0 {
+		c.Partitions = DefaultPartitions
+	}
+	if err := validPartitions(c.Partitions); err != nil {
+		return err
+	}
 	if c.DedupWindow == 0 {
 		c.DedupWindow = DefaultDedupWindow
 	}
@@ -107,8 +118,39 @@ func (c *JetStreamConfig) validate() error {
 	return nil
 }
 
-// streamConfig is the one stream holding every org's events.
-func (c *JetStreamConfig) streamConfig() jetstream.StreamConfig {
+// partitionConfig is partition i's stream: the events of the orgs that
+// PartitionOf puts there, republished to orgstream.live.<org> (the live
+// subjects do not name the partition).
+func (c *JetStreamConfig) partitionConfig(i int) jetstream.StreamConfig {
+	sub := PartitionSubjectPrefix(i)
+	return jetstream.StreamConfig{
+		Name:              PartitionStream(i),
+		Description:       "orgstream: per-org event logs, partition " + strconv.Itoa(i) + " (" + sub + "<org>)",
+		Subjects:          []string{sub + "*"},
+		Retention:         jetstream.LimitsPolicy,
+		Discard:           jetstream.DiscardOld,
+		Storage:           jetstream.FileStorage,
+		Replicas:          c.Replicas,
+		MaxAge:            c.Retention,
+		MaxMsgsPerSubject: c.MaxEventsPerOrg,
+		MaxMsgs:           -1,
+		MaxBytes:          -1,
+		Duplicates:        c.DedupWindow,
+		AllowDirect:       true,
+		// Batches: consecutive seqs, all or nothing.
+		AllowAtomicPublish: true,
+		RePublish: &jetstream.RePublish{
+			Source:      sub + "*",
+			Destination: LivePrefix + "{{wildcard(1)}}",
+		},
+	}
+}
+
+// legacyStreamConfig is the one stream that held every org's events before
+// partitions; Open updates it as it always did (a store made before the
+// heads stream existed has the marker subjects in it, which this releases)
+// before moving its events into the partitions (log_jetstream_upgrade.go).
+func (c *JetStreamConfig) legacyStreamConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:              StreamName,
 		Description:       "orgstream: per-org event logs (orgstream.events.<org>)",
@@ -139,8 +181,9 @@ func (c *JetStreamConfig) streamConfig() jetstream.StreamConfig {
 // headsStreamConfig is the stream holding every org's head marker, the
 // newest only. It has no MaxAge: nothing in it ever ages out, on a running
 // server or at recovery (see log_jetstream_head.go for why the markers do
-// not share the events' stream).
-func (c *JetStreamConfig) headsStreamConfig() jetstream.StreamConfig {
+// not share the events' stream). Its Metadata records the store's epoch and
+// partition count (log_jetstream_open.go): meta, nil before they are known.
+func (c *JetStreamConfig) headsStreamConfig(meta map[string]string) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:              HeadsStreamName,
 		Description:       "orgstream: per-org head markers (orgstream.heads.<org>), the counter that outlives retention",
@@ -153,6 +196,7 @@ func (c *JetStreamConfig) headsStreamConfig() jetstream.StreamConfig {
 		MaxMsgs:           -1,
 		MaxBytes:          -1,
 		AllowDirect:       true,
+		Metadata:          storeMetadata(meta),
 	}
 }
 
@@ -161,6 +205,7 @@ func (c *JetStreamConfig) headsStreamConfig() jetstream.StreamConfig {
 type JetStreamLog struct {
 	nc        *nats.Conn
 	cfg       JetStreamConfig
+	parts     []partition // the event streams (partitions.go)
 	lg        *zap.Logger
 	forgedLog *zap.Logger // lg, sampled
 	epoch     string
@@ -179,9 +224,9 @@ type JetStreamLog struct {
 	// log_jetstream_holes.go).
 	floors sync.Map // org → floor
 
-	// leaderChanges counts the stream's leader elections: only the leader
-	// republishes, so live messages may be lost around one and followers
-	// then catch up from the log.
+	// leaderChanges counts the partition streams' leader elections: only
+	// the leader republishes, so live messages may be lost around one and
+	// followers then catch up from the log.
 	leaderChanges atomic.Uint64
 	advisories    *nats.Subscription
 
@@ -203,17 +248,26 @@ type JetStreamLog struct {
 	closed bool
 }
 
-// leaderElectedSubject carries JetStream's advisory for a new stream leader.
-const leaderElectedSubject = "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED." + StreamName
+// leaderElectedSubject carries JetStream's advisories for new stream
+// leaders; the log counts those of its partition streams.
+const leaderElectedSubject = "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.*"
+
+// partitionElection tells whether a leader-elected advisory's subject names
+// a partition's stream.
+func partitionElection(subject string) bool {
+	stream, ok := strings.CutPrefix(subject, leaderElectedSubject[:len(leaderElectedSubject)-1])
+	return ok && strings.HasPrefix(stream, partitionStreamPrefix)
+}
 
 // maxConcurrentBatches keeps a node well under the server's 50 in-flight
 // atomic batches per stream.
 const maxConcurrentBatches = 8
 
-// OpenJetStream creates the two streams (events, head markers) or updates
-// their limits (retention, max events, dedup window, replicas) and returns
-// the log. While JetStream is not ready yet (no responders, no meta leader)
-// it retries until ctx ends.
+// OpenJetStream creates the streams (the partitions' events, head markers)
+// or updates their limits (retention, max events, dedup window, replicas),
+// moves the events of a store written before partitions into them
+// (log_jetstream_upgrade.go), and returns the log. While JetStream is not
+// ready yet (no responders, no meta leader) it retries until ctx ends.
 func OpenJetStream(ctx context.Context, cfg JetStreamConfig) (*JetStreamLog, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -222,32 +276,30 @@ func OpenJetStream(ctx context.Context, cfg JetStreamConfig) (*JetStreamLog, err
 	if err != nil {
 		return nil, fmt.Errorf("persistence: jetstream: %w", err)
 	}
-	// The events' stream first: a store created before the heads stream
-	// existed has the marker subjects in it, which must be released first.
-	events, err := ensureStream(ctx, js, &cfg, cfg.streamConfig())
-	if err != nil {
-		return nil, err
-	}
-	heads, err := ensureStream(ctx, js, &cfg, cfg.headsStreamConfig())
-	if err != nil {
-		return nil, err
-	}
 	lctx, lcancel := context.WithCancel(context.Background())
 	l := &JetStreamLog{
-		nc:  cfg.Conn,
-		cfg: cfg,
-		lg:  cfg.Logger,
+		nc:    cfg.Conn,
+		cfg:   cfg,
+		parts: newPartitions(cfg.Partitions),
+		lg:    cfg.Logger,
 		forgedLog: cfg.Logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
 			return zapcore.NewSamplerWithOptions(c, forgedLogEvery, forgedLogFirst, 0)
 		})),
-		epoch:      epochOf(events.Created, heads.Created),
 		batches:    make(chan struct{}, maxConcurrentBatches),
 		ctx:        lctx,
 		cancel:     lcancel,
 		checkPlace: cfg.Replicas > 1,
 	}
+	if l.epoch, err = l.openStreams(ctx, js); err != nil {
+		lcancel()
+		return nil, err
+	}
 	l.feed = newLiveFeed(l, cfg.liveBuffer, cfg.liveQueue)
-	l.advisories, err = cfg.Conn.Subscribe(leaderElectedSubject, func(*nats.Msg) { l.leaderChanges.Add(1) })
+	l.advisories, err = cfg.Conn.Subscribe(leaderElectedSubject, func(m *nats.Msg) {
+		if partitionElection(m.Subject) {
+			l.leaderChanges.Add(1)
+		}
+	})
 	if err != nil {
 		lcancel()
 		return nil, transportErr("subscribe leader advisories", err)
@@ -275,38 +327,52 @@ const createTimeout = 2 * time.Second
 const openWarnEvery = 10 * time.Second
 
 // ensureStream creates the stream or updates its configuration, retrying
-// while JetStream is not ready until ctx ends. Each attempt may take twice
-// as long as the one before, from createTimeout up to RequestTimeout, so
-// that a slow but working meta leader is waited for.
+// while JetStream is not ready until ctx ends (retryOpen).
 func ensureStream(ctx context.Context, js jetstream.JetStream, cfg *JetStreamConfig, scfg jetstream.StreamConfig) (*jetstream.StreamInfo, error) {
+	var info *jetstream.StreamInfo
+	err := retryOpen(ctx, cfg, scfg.Name, scfg.Replicas, "create or update", func(rctx context.Context) error {
+		s, err := js.CreateOrUpdateStream(rctx, scfg)
+		if err == nil {
+			info = s.CachedInfo()
+		}
+		return err
+	})
+	return info, err
+}
+
+// retryOpen runs op (an open step on stream name) until it succeeds, fails
+// for good, or ctx ends, retrying while JetStream is not ready. Each attempt
+// may take twice as long as the one before, from createTimeout up to
+// RequestTimeout, so that a slow but working meta leader is waited for.
+func retryOpen(ctx context.Context, cfg *JetStreamConfig, name string, replicas int, what string, op func(context.Context) error) error {
 	attempt := min(cfg.RequestTimeout, createTimeout)
 	start, warned := time.Now(), time.Now()
 	for backoff := 50 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
 		rctx, cancel := context.WithTimeout(ctx, attempt)
-		s, err := js.CreateOrUpdateStream(rctx, scfg)
+		err := op(rctx)
 		cancel()
 		if err == nil {
-			return s.CachedInfo(), nil
+			return nil
 		}
 		if !retryableOpen(err) {
-			return nil, fmt.Errorf("persistence: create or update stream %s: %w", scfg.Name, err)
+			return fmt.Errorf("persistence: %s stream %s: %w", what, name, err)
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: create stream %s: %w", ErrUnavailable, scfg.Name, err)
+			return fmt.Errorf("%w: %s stream %s: %w", ErrUnavailable, what, name, err)
 		}
 		attempt = min(2*attempt, max(cfg.RequestTimeout, createTimeout))
 		if time.Since(warned) >= openWarnEvery {
 			warned = time.Now()
 			cfg.Logger.Warn("still waiting for JetStream to take the log's stream "+
 				"(a cluster needs at least --replicas nodes joined by --routes)",
-				zap.String("stream", scfg.Name), zap.Int("replicas", scfg.Replicas),
+				zap.String("stream", name), zap.Int("replicas", replicas),
 				zap.Duration("waiting", time.Since(start).Round(time.Second)), zap.Error(err))
 		} else {
 			cfg.Logger.Debug("jetstream not ready, retrying", zap.Error(err))
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: create stream %s: %w", ErrUnavailable, scfg.Name, err)
+			return fmt.Errorf("%w: %s stream %s: %w", ErrUnavailable, what, name, err)
 		case <-time.After(backoff):
 		}
 	}

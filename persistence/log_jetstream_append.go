@@ -205,8 +205,9 @@ func (l *JetStreamLog) publishEvents(ctx context.Context, org string, after Head
 		batch = nuid.Next()
 	}
 	var ack pubAck
+	subj := l.subject(org)
 	for i := range evs {
-		m := eventMsg(org, &evs[i])
+		m := eventMsg(subj, org, &evs[i])
 		if copyN > 0 {
 			m.Header[hdrMsgID] = []string{copyMsgID(org, evs[i].ID, copyN)}
 		}

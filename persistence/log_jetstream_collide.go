@@ -109,17 +109,18 @@ func (l *JetStreamLog) firstRevAfter(ctx context.Context, org string, afterRev, 
 	body := make([]byte, 0, 96)
 	body = append(body, `{"seq":`...)
 	body = strconv.AppendUint(body, afterRev+1, 10)
+	pt := l.part(org)
 	body = append(body, `,"next_by_subj":"`...)
-	body = append(body, EventsPrefix...)
+	body = append(body, pt.events...)
 	body = append(body, org...)
 	body = append(body, `"}`...)
-	m, ok, err := l.directGet(ctx, directGetPrefix, "", body)
+	m, ok, err := l.directGet(ctx, pt.gets.direct, "", body)
 	if err != nil {
 		return 0, err
 	}
 	first := revOf(m, ok)
 	if first == 0 || first > rev {
-		if m, ok, err = l.leaderGet(ctx, msgGetPrefix, body); err != nil {
+		if m, ok, err = l.leaderGet(ctx, pt.gets.leader, body); err != nil {
 			return 0, err
 		}
 		first = revOf(m, ok)
@@ -140,7 +141,7 @@ func (l *JetStreamLog) collisionTop(ctx context.Context, org string, afterRev, f
 		return 0, err
 	}
 	var top uint64
-	_, _, _, _, err = l.directBatch(ctx, EventsPrefix+org, between, int(min(first-between, directBatchMax)), func(ev messages.Event, rev uint64) bool {
+	_, _, _, _, err = l.directBatch(ctx, l.part(org), org, between, int(min(first-between, directBatchMax)), func(ev messages.Event, rev uint64) bool {
 		if rev < first {
 			top = max(top, ev.Seq)
 		}
@@ -191,7 +192,7 @@ func (l *JetStreamLog) placedSeq(ctx context.Context, org string, m *nats.Msg, e
 		}
 		if first = rev - (i - 1); first != rev {
 			var ok bool
-			if head, ok, err = l.msgAt(ctx, first); err != nil {
+			if head, ok, err = l.msgAt(ctx, l.part(org), first); err != nil {
 				return 0, fmt.Errorf("%w: %s: the place of %d unchecked: %w", ErrOutcomeUnknown, org, rev, err)
 			} else if !ok {
 				return ev.Seq, nil
@@ -278,7 +279,7 @@ func (l *JetStreamLog) freshHead(ctx context.Context, org string, from uint64) (
 	if err != nil {
 		return Head{}, err
 	}
-	_, _, _, _, err = l.directBatch(ctx, EventsPrefix+org, from, directBatchMax, func(ev messages.Event, _ uint64) bool {
+	_, _, _, _, err = l.directBatch(ctx, l.part(org), org, from, directBatchMax, func(ev messages.Event, _ uint64) bool {
 		seq = max(seq, ev.Seq)
 		return true
 	})

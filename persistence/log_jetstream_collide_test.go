@@ -16,13 +16,14 @@ import (
 
 // collision is the state a leader change leaves (log_jetstream_collide.go),
 // built on a test log: acme holds event 1 ("a") and event 2 ("p1"), and a
-// message of org "other" lies between them, at stale.Rev, so that
+// message of another org of acme's partition ("other…") lies between them, at stale.Rev, so that
 // Head{Seq: 1, Rev: stale.Rev} is a head of acme that event 2 made stale
 // (no acme message between event 1 and it, like the head event 2 was
 // appended after).
 type collision struct {
 	l     *JetStreamLog
 	nc    *nats.Conn
+	other string // an org in acme's partition
 	stale Head   // acme's head before event 2
 	p1    uint64 // stream sequence of event 2
 }
@@ -30,17 +31,18 @@ type collision struct {
 func newCollision(t *testing.T, l *JetStreamLog, nc *nats.Conn) collision {
 	t.Helper()
 	a := mustAppend(t, l, "acme", draft("t", "a", `"a"`))
-	o := mustAppend(t, l, "other", draft("t", "o", `"o"`))
+	other := samePartition(l, "acme", "other")
+	o := mustAppend(t, l, other, draft("t", "o", `"o"`))
 	p1 := mustAppend(t, l, "acme", draft("t", "p1", `"p1"`))
 	if a.Seqs[0] != 1 || p1.Seqs[0] != 2 {
 		t.Fatalf("setup seqs %v %v", a.Seqs, p1.Seqs)
 	}
-	return collision{l: l, nc: nc, stale: Head{Seq: 1, Rev: o.Head.Rev}, p1: p1.Head.Rev}
+	return collision{l: l, nc: nc, other: other, stale: Head{Seq: 1, Rev: o.Head.Rev}, p1: p1.Head.Rev}
 }
 
 // storeStale publishes on acme, from the test's own connection, what the
 // race stores: an event with seq 2 and id, expecting acme's stale head (the
-// server compares it with org "other", where it holds).
+// server compares it with org c.other, where it holds).
 func (c collision) storeStale(t *testing.T, id string) uint64 {
 	t.Helper()
 	h := nats.Header{}
@@ -50,8 +52,8 @@ func (c collision) storeStale(t *testing.T, id string) uint64 {
 	h.Set(HeaderID, id)
 	h.Set(hdrMsgID, "acme:"+id)
 	h.Set(hdrExpectSubjSeq, strconv.FormatUint(c.stale.Rev, 10))
-	h.Set(hdrExpectSubjSeqSubject, EventsPrefix+"other")
-	resp, err := c.nc.RequestMsg(&nats.Msg{Subject: EventsPrefix + "acme", Header: h, Data: []byte(`"` + id + `"`)}, 5*time.Second)
+	h.Set(hdrExpectSubjSeqSubject, c.l.subject(c.other))
+	resp, err := c.nc.RequestMsg(&nats.Msg{Subject: c.l.subject("acme"), Header: h, Data: []byte(`"` + id + `"`)}, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +189,7 @@ func checkAppendRepairs(t *testing.T, c collision, ds []messages.Draft, seqs []u
 	}
 	defer f.Stop()
 
-	acceptStaleOnce(c.l, EventsPrefix+"other")
+	acceptStaleOnce(c.l, c.l.subject(c.other))
 	res, err := c.l.Append(ctx, "acme", c.stale, ds)
 	if err != nil {
 		t.Fatal(err)

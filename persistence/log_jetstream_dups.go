@@ -154,8 +154,9 @@ func (l *JetStreamLog) probeIDs(ctx context.Context, org string, drafts []messag
 		}
 	}
 	msgs := make([]*nats.Msg, len(ids))
+	subj := l.subject(org)
 	for i, id := range ids {
-		msgs[i] = &nats.Msg{Subject: EventsPrefix + org, Header: nats.Header{
+		msgs[i] = &nats.Msg{Subject: subj, Header: nats.Header{
 			hdrMsgID:           []string{org + ":" + id},
 			hdrExpectLastMsgID: []string{nuid.Next()},
 		}}
@@ -195,7 +196,7 @@ func (l *JetStreamLog) probeDupsAtomic(ctx context.Context, org string, ids []st
 	}
 	var dups []string
 	for _, id := range ids {
-		ack, err := l.publishAck(ctx, &nats.Msg{Subject: EventsPrefix + org, Header: nats.Header{
+		ack, err := l.publishAck(ctx, &nats.Msg{Subject: l.subject(org), Header: nats.Header{
 			hdrMsgID:         []string{org + ":" + id},
 			hdrExpectSubjSeq: []string{neverSubjectSeq},
 			hdrBatchID:       []string{nuid.Next()},

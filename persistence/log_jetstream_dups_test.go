@@ -123,7 +123,7 @@ func TestJetStreamDupSeqChecksTheID(t *testing.T) {
 	l := openJetStream(t, JetStreamConfig{Conn: connect(t, e)})
 	a := mustAppend(t, l, "acme", draft("t", "a", `"a"`))
 	b := mustAppend(t, l, "acme", draft("t", "b", `"b"`))
-	x := mustAppend(t, l, "other", draft("t", "a", `"x"`))
+	x := mustAppend(t, l, samePartition(l, "acme", "other"), draft("t", "a", `"x"`))
 	ctx := ctxT(t)
 	tests := []struct {
 		name    string

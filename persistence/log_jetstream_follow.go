@@ -40,7 +40,8 @@ func (l *JetStreamLog) Follow(org string, after uint64, fn func(messages.Event))
 	f := &jsFollower{
 		l:      l,
 		org:    org,
-		events: EventsPrefix + org,
+		stream: l.part(org).stream,
+		events: l.subject(org),
 		fn:     fn,
 		ctx:    ctx,
 		cancel: cancel,
@@ -71,7 +72,8 @@ type jsFollower struct {
 	feedTurn
 	l      *JetStreamLog
 	org    string
-	events string // the org's events subject
+	stream string // the org's partition stream
+	events string // the org's events subject in it
 	fn     func(messages.Event)
 	sub    *nats.Subscription
 	ctx    context.Context // ends on Stop

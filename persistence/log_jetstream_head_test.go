@@ -95,7 +95,7 @@ func TestJetStreamOpensOldLayout(t *testing.T) {
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
-	old := cfg.streamConfig()
+	old := cfg.legacyStreamConfig()
 	old.Subjects = append(old.Subjects, HeadsPrefix+"*")
 	old.AllowRollup = true
 	s, err := js.CreateStream(ctx, old)
@@ -104,7 +104,7 @@ func TestJetStreamOpensOldLayout(t *testing.T) {
 	}
 	oldEpoch := epochOf(s.CachedInfo().Created, time.Time{})
 	ev := messages.Event{Seq: 1, Topic: "t", Time: time.Now().UTC(), Data: []byte(`1`)}
-	if _, err := js.PublishMsg(ctx, eventMsg("acme", &ev)); err != nil {
+	if _, err := js.PublishMsg(ctx, eventMsg(EventsPrefix+"acme", "acme", &ev)); err != nil {
 		t.Fatal(err)
 	}
 

@@ -148,7 +148,7 @@ func (l *JetStreamLog) leaderSeesHole(ctx context.Context, org string, head uint
 // leaderFirst is the seq of org's first event as the events stream's leader
 // has it, 0 when none is retained.
 func (l *JetStreamLog) leaderFirst(ctx context.Context, org string) (uint64, error) {
-	m, ok, err := l.leaderGet(ctx, msgGetPrefix, []byte(`{"next_by_subj":"`+EventsPrefix+org+`"}`))
+	m, ok, err := l.leaderGet(ctx, l.part(org).gets.leader, []byte(`{"next_by_subj":"`+l.subject(org)+`"}`))
 	if err != nil || !ok {
 		return 0, err
 	}
@@ -222,8 +222,9 @@ func (l *JetStreamLog) afterLast(ctx context.Context, org string, last, lastRev 
 
 // subjectCount is how many events of org the events stream's leader holds.
 func (l *JetStreamLog) subjectCount(ctx context.Context, org string) (uint64, error) {
-	subj := EventsPrefix + org
-	req := &nats.Msg{Subject: streamInfoSubject, Data: []byte(`{"subjects_filter":"` + subj + `"}`)}
+	pt := l.part(org)
+	subj := pt.events + org
+	req := &nats.Msg{Subject: pt.info, Data: []byte(`{"subjects_filter":"` + subj + `"}`)}
 	resp, err := request(ctx, l.nc, req, l.cfg.RequestTimeout)
 	if err != nil {
 		return 0, transportErr("stream info", err)
@@ -245,7 +246,7 @@ func (l *JetStreamLog) subjectCount(ctx context.Context, org string) (uint64, er
 		return 0, fmt.Errorf("%w: stream info: %w", ErrUnavailable, info.Error)
 	case info.Cluster != nil && info.Cluster.Leader == "":
 		// A replica answers while there is no leader; its count may lag.
-		return 0, fmt.Errorf("%w: stream info: %s has no leader", ErrUnavailable, StreamName)
+		return 0, fmt.Errorf("%w: stream info: %s has no leader", ErrUnavailable, pt.stream)
 	}
 	return info.State.Subjects[subj], nil
 }

@@ -17,16 +17,16 @@ import (
 // start of the contiguous tail, and a follower jumps over the hole without
 // waiting for a new event.
 
-// deleteSeqs deletes org's events with the given seqs from the events
+// deleteSeqs deletes org's events with the given seqs from its partition's
 // stream; revs maps each seq to its stream sequence.
-func deleteSeqs(t *testing.T, nc *nats.Conn, revs map[uint64]uint64, seqs ...uint64) {
+func deleteSeqs(t *testing.T, nc *nats.Conn, l *JetStreamLog, org string, revs map[uint64]uint64, seqs ...uint64) {
 	t.Helper()
 	ctx := ctxT(t)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := js.Stream(ctx, StreamName)
+	s, err := js.Stream(ctx, l.part(org).stream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,13 +40,14 @@ func deleteSeqs(t *testing.T, nc *nats.Conn, revs map[uint64]uint64, seqs ...uin
 // appendInterleaved appends n single events to org, each followed by one of
 // another org (so stream sequences of org are not consecutive), and returns
 // each seq's stream sequence.
-func appendInterleaved(t *testing.T, l Log, org string, n int) map[uint64]uint64 {
+func appendInterleaved(t *testing.T, l *JetStreamLog, org string, n int) map[uint64]uint64 {
 	t.Helper()
 	revs := make(map[uint64]uint64, n)
+	other := samePartition(l, org, org+"-other")
 	for range n {
 		res := mustAppend(t, l, org, drafts(1, org)...)
 		revs[res.Head.Seq] = res.Head.Rev
-		mustAppend(t, l, org+"-other", drafts(1, "o")...)
+		mustAppend(t, l, other, drafts(1, "o")...)
 	}
 	return revs
 }
@@ -87,7 +88,7 @@ func TestJetStreamHoles(t *testing.T) {
 			org := fmt.Sprintf("org%d", i)
 			ctx := ctxT(t)
 			revs := appendInterleaved(t, l, org, n)
-			deleteSeqs(t, nc, revs, tc.deleted...)
+			deleteSeqs(t, nc, l, org, revs, tc.deleted...)
 			var retained []uint64
 			for s := uint64(1); s <= n; s++ {
 				if !slices.Contains(tc.deleted, s) {
@@ -155,7 +156,7 @@ func TestJetStreamHoleAgesOut(t *testing.T) {
 	l := openJetStream(t, JetStreamConfig{Conn: nc, MaxEventsPerOrg: 4})
 	ctx := ctxT(t)
 	revs := appendInterleaved(t, l, "acme", 4)
-	deleteSeqs(t, nc, revs, 2)
+	deleteSeqs(t, nc, l, "acme", revs, 2)
 	if first, head, err := l.Bounds(ctx, "acme"); err != nil || first != 3 || head != 4 {
 		t.Fatalf("Bounds = %d, %d, %v; want 3, 4", first, head, err)
 	}
@@ -191,7 +192,7 @@ func TestJetStreamHoleFloorSearch(t *testing.T) {
 		}
 		revs[s] = rev
 	}
-	deleteSeqs(t, nc, revs, 700, 2100)
+	deleteSeqs(t, nc, l, "acme", revs, 700, 2100)
 	for range 2 {
 		fresh := openJetStream(t, JetStreamConfig{Conn: nc})
 		if first, head, err := fresh.Bounds(ctx, "acme"); err != nil || first != 2101 || head != 3000 {

@@ -66,7 +66,7 @@ type liveClaim struct {
 // the events stream's republish of an event of this org.
 func (f *jsFollower) claimOf(m *nats.Msg) (c liveClaim, ok bool) {
 	h := m.Header
-	if h.Get(hdrStream) != StreamName || h.Get(hdrSubject) != f.events {
+	if h.Get(hdrStream) != f.stream || h.Get(hdrSubject) != f.events {
 		return c, false
 	}
 	var err1, err2, err3 error

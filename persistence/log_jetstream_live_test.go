@@ -342,11 +342,11 @@ func toString(v any) string {
 // The trust check of a genuine live message is a few header compares: no
 // read (the follower has no log here, so any read would panic).
 func BenchmarkOnLiveGenuine(b *testing.B) {
-	f := &jsFollower{org: "acme", events: EventsPrefix + "acme", fn: func(messages.Event) {}}
+	f := &jsFollower{org: "acme", stream: PartitionStream(0), events: PartitionSubjectPrefix(0) + "acme", fn: func(messages.Event) {}}
 	m := &nats.Msg{
 		Subject: LivePrefix + "acme",
 		Header: nats.Header{
-			hdrStream: {StreamName}, hdrSubject: {EventsPrefix + "acme"},
+			hdrStream: {PartitionStream(0)}, hdrSubject: {PartitionSubjectPrefix(0) + "acme"},
 			hdrSequence: {"11"}, hdrLastSequence: {"10"},
 			HeaderSeq: {"2"}, HeaderTopic: {"t"}, HeaderTime: {"2026-12-07T10:00:00.123456Z"},
 		},

@@ -72,7 +72,7 @@ func (l *JetStreamLog) read(ctx context.Context, org string, from uint64, max in
 			prev = out[len(out)-1].Seq
 		}
 		n := min(max-len(out), directBatchMax)
-		got, last, pending, stopped, err := l.directBatch(ctx, EventsPrefix+org, rev, n, func(ev messages.Event, evRev uint64) bool {
+		got, last, pending, stopped, err := l.directBatch(ctx, l.part(org), org, rev, n, func(ev messages.Event, evRev uint64) bool {
 			switch {
 			case ev.Seq < from || (prev != 0 && ev.Seq <= prev):
 				return true // before the start (the search lands at or before it)
@@ -160,11 +160,12 @@ func (l *JetStreamLog) nextEvent(ctx context.Context, org string, rev uint64) (m
 	body := make([]byte, 0, 96)
 	body = append(body, `{"seq":`...)
 	body = strconv.AppendUint(body, rev, 10)
+	pt := l.part(org)
 	body = append(body, `,"next_by_subj":"`...)
-	body = append(body, EventsPrefix...)
+	body = append(body, pt.events...)
 	body = append(body, org...)
 	body = append(body, `"}`...)
-	m, ok, err := l.directGet(ctx, directGetPrefix, "", body)
+	m, ok, err := l.directGet(ctx, pt.gets.direct, "", body)
 	if err != nil || !ok {
 		return messages.Event{}, 0, false, err
 	}
@@ -178,7 +179,8 @@ func (l *JetStreamLog) nextEvent(ctx context.Context, org string, rev uint64) (m
 // lastEvent is the seq and stream sequence of the org's newest retained
 // event, zeros when none is retained. accurate asks the stream leader.
 func (l *JetStreamLog) lastEvent(ctx context.Context, org string, accurate bool) (seq, rev uint64, err error) {
-	m, ok, err := l.lastMsg(ctx, eventsStream, EventsPrefix+org, accurate)
+	pt := l.part(org)
+	m, ok, err := l.lastMsg(ctx, pt.gets, pt.events+org, accurate)
 	if err != nil || !ok {
 		return 0, 0, err
 	}
@@ -202,13 +204,13 @@ func (l *JetStreamLog) lastEvent(ctx context.Context, org string, accurate bool)
 // collided (stored with a seq another event already had, which followers
 // drop; log_jetstream_collide.go) answers the seq of its copy.
 func (l *JetStreamLog) dupSeq(ctx context.Context, org string, rev uint64, id string) (uint64, error) {
-	m, ok, err := l.msgAt(ctx, rev)
+	m, ok, err := l.msgAt(ctx, l.part(org), rev)
 	switch {
 	case err != nil:
 		return 0, err
 	case !ok:
 		return 0, nil // evicted (MaxEventsPerOrg) inside the dedup window
-	case m.Header.Get(hdrSubject) != EventsPrefix+org:
+	case m.Header.Get(hdrSubject) != l.subject(org):
 		return 0, fmt.Errorf("%w: the duplicate answer for id %q in %s names stream sequence %d, a message of %s",
 			ErrOutcomeUnknown, id, org, rev, m.Header.Get(hdrSubject))
 	}
@@ -230,8 +232,8 @@ func (l *JetStreamLog) dupSeq(ctx context.Context, org string, rev uint64, id st
 // leader, which acknowledged the message (a publish retried on another node
 // right after the first ack; a live message republished a moment ago).
 func (l *JetStreamLog) eventAt(ctx context.Context, org string, rev uint64) (messages.Event, bool, error) {
-	m, ok, err := l.msgAt(ctx, rev)
-	if err != nil || !ok || m.Header.Get(hdrSubject) != EventsPrefix+org {
+	m, ok, err := l.msgAt(ctx, l.part(org), rev)
+	if err != nil || !ok || m.Header.Get(hdrSubject) != l.subject(org) {
 		return messages.Event{}, false, err
 	}
 	ev, _, err := eventOf(m)
@@ -241,14 +243,14 @@ func (l *JetStreamLog) eventAt(ctx context.Context, org string, rev uint64) (mes
 	return ev, true, nil
 }
 
-// msgAt is the events stream's message at stream sequence rev, asked of a
+// msgAt is partition pt's message at stream sequence rev, asked of a
 // replica first and of the leader when that replica has none (see eventAt).
-func (l *JetStreamLog) msgAt(ctx context.Context, rev uint64) (*nats.Msg, bool, error) {
+func (l *JetStreamLog) msgAt(ctx context.Context, pt *partition, rev uint64) (*nats.Msg, bool, error) {
 	body := strconv.AppendUint([]byte(`{"seq":`), rev, 10)
 	body = append(body, '}')
-	m, ok, err := l.directGet(ctx, directGetPrefix, "", body)
+	m, ok, err := l.directGet(ctx, pt.gets.direct, "", body)
 	if err == nil && !ok {
-		m, ok, err = l.leaderGet(ctx, msgGetPrefix, body)
+		m, ok, err = l.leaderGet(ctx, pt.gets.leader, body)
 	}
 	return m, ok, err
 }
@@ -261,14 +263,15 @@ func (l *JetStreamLog) countedEvent(ctx context.Context, org string, rev uint64)
 	body := make([]byte, 0, 112)
 	body = append(body, `{"seq":`...)
 	body = strconv.AppendUint(body, rev, 10)
+	pt := l.part(org)
 	body = append(body, `,"next_by_subj":"`...)
-	body = append(body, EventsPrefix...)
+	body = append(body, pt.events...)
 	body = append(body, org...)
 	body = append(body, `","batch":1}`...)
 	// The first reply is the message; the end-of-batch status that follows
 	// it reaches the connection's shared reply inbox after the request is
 	// answered and is dropped there.
-	m, ok, err := l.directGet(ctx, directGetPrefix, "", body)
+	m, ok, err := l.directGet(ctx, pt.gets.direct, "", body)
 	if err != nil || !ok {
 		return messages.Event{}, 0, 0, false, err
 	}
@@ -285,10 +288,7 @@ func (l *JetStreamLog) countedEvent(ctx context.Context, org string, rev uint64)
 // streamGets names the Direct Get and Message Get subjects of one stream.
 type streamGets struct{ direct, leader string }
 
-var (
-	eventsStream = streamGets{direct: directGetPrefix, leader: msgGetPrefix}
-	headsStream  = streamGets{direct: directGetHeadsPrefix, leader: msgGetHeadsPrefix}
-)
+var headsStream = streamGets{direct: directGetHeadsPrefix, leader: msgGetHeadsPrefix}
 
 // lastMsg is the last message on subj in stream g, from any replica or, when
 // accurate, from the stream leader. ok is false when there is none.
@@ -376,11 +376,12 @@ func (l *JetStreamLog) leaderGet(ctx context.Context, prefix string, body []byte
 	return &nats.Msg{Subject: r.Message.Subject, Header: h, Data: r.Message.Data}, true, nil
 }
 
-// directBatch fetches up to n messages of subj from stream sequence rev on
-// and passes each event, with its stream sequence, to fn until fn returns
-// false (hole). It returns how many messages arrived, the stream sequence of
-// the last one and how many remain after it.
-func (l *JetStreamLog) directBatch(ctx context.Context, subj string, rev uint64, n int, fn func(messages.Event, uint64) bool) (got int, last, pending uint64, hole bool, err error) {
+// directBatch fetches up to n messages of org's subject in partition pt
+// from stream sequence rev on and passes each event, with its stream
+// sequence, to fn until fn returns false (hole). It returns how many
+// messages arrived, the stream sequence of the last one and how many remain
+// after it.
+func (l *JetStreamLog) directBatch(ctx context.Context, pt *partition, org string, rev uint64, n int, fn func(messages.Event, uint64) bool) (got int, last, pending uint64, hole bool, err error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, l.cfg.RequestTimeout)
@@ -396,13 +397,14 @@ func (l *JetStreamLog) directBatch(ctx context.Context, subj string, rev uint64,
 	body = append(body, `{"seq":`...)
 	body = strconv.AppendUint(body, rev, 10)
 	body = append(body, `,"next_by_subj":"`...)
-	body = append(body, subj...)
+	body = append(body, pt.events...)
+	body = append(body, org...)
 	body = append(body, `","batch":`...)
 	body = strconv.AppendInt(body, int64(n), 10)
 	body = append(body, `,"max_bytes":`...)
 	body = strconv.AppendInt(body, directBatchBytes, 10)
 	body = append(body, '}')
-	if err := l.nc.PublishMsg(&nats.Msg{Subject: directGetPrefix, Reply: inbox, Data: body}); err != nil {
+	if err := l.nc.PublishMsg(&nats.Msg{Subject: pt.gets.direct, Reply: inbox, Data: body}); err != nil {
 		return 0, 0, 0, false, transportErr("read", err)
 	}
 	for {

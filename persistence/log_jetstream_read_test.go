@@ -19,15 +19,16 @@ func TestJetStreamLeaderLast(t *testing.T) {
 	ctx := ctxT(t)
 	res := mustAppend(t, l, "acme", draft("t.x", "id-1", `{"a":1}`))
 	eventually(t, 5*time.Second, "marker 1", func() bool { s, _ := l.markerSeq(ctx, "acme", false); return s == 1 })
+	pt := l.part("acme")
 	for _, tc := range []struct {
 		name string
 		g    streamGets
 		subj string
 		ok   bool
 	}{
-		{"event", eventsStream, EventsPrefix + "acme", true},
+		{"event", pt.gets, pt.events + "acme", true},
 		{"marker", headsStream, HeadsPrefix + "acme", true},
-		{"no event", eventsStream, EventsPrefix + "other", false},
+		{"no event", pt.gets, pt.events + "other", false},
 		{"no marker", headsStream, HeadsPrefix + "other", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,19 +59,19 @@ func TestJetStreamLeaderLast(t *testing.T) {
 
 	// By stream sequence, as orgSeqAt asks when a replica has not the
 	// first message of a duplicate yet.
-	m, ok, err := l.leaderGet(ctx, msgGetPrefix, fmt.Appendf(nil, `{"seq":%d}`, res.Head.Rev))
-	if err != nil || !ok || m.Header.Get(hdrSubject) != EventsPrefix+"acme" || m.Header.Get(HeaderSeq) != "1" {
+	m, ok, err := l.leaderGet(ctx, pt.gets.leader, fmt.Appendf(nil, `{"seq":%d}`, res.Head.Rev))
+	if err != nil || !ok || m.Header.Get(hdrSubject) != pt.events+"acme" || m.Header.Get(HeaderSeq) != "1" {
 		t.Fatalf("leader get by seq = %v, %v, %v", m, ok, err)
 	}
-	if _, ok, err := l.leaderGet(ctx, msgGetPrefix, fmt.Appendf(nil, `{"seq":%d}`, res.Head.Rev+100)); ok || err != nil {
+	if _, ok, err := l.leaderGet(ctx, pt.gets.leader, fmt.Appendf(nil, `{"seq":%d}`, res.Head.Rev+100)); ok || err != nil {
 		t.Fatalf("leader get of a missing seq: ok %v, %v; want not found", ok, err)
 	}
 
 	js, _ := jetstream.New(nc)
-	if err := js.DeleteStream(ctx, StreamName); err != nil {
+	if err := js.DeleteStream(ctx, pt.stream); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := l.lastMsg(ctx, eventsStream, EventsPrefix+"acme", true); !errors.Is(err, ErrUnavailable) {
+	if _, _, err := l.lastMsg(ctx, pt.gets, pt.events+"acme", true); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("leader read of a deleted stream: %v, want ErrUnavailable", err)
 	}
 }

@@ -56,7 +56,7 @@ func TestJetStreamRestart(t *testing.T) {
 	}
 	// The changed retention was applied to the stream.
 	js, _ := jetstream.New(connect(t, e2))
-	s, err := js.Stream(ctx, StreamName)
+	s, err := js.Stream(ctx, l2.part("acme").stream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestJetStreamRestart(t *testing.T) {
 func publishRaw(t *testing.T, nc *nats.Conn, org string, after Head) Head {
 	t.Helper()
 	ev := messages.Event{Seq: after.Seq + 1, Topic: "t", Time: time.Now().UTC(), Data: []byte(`"raw"`)}
-	m := eventMsg(org, &ev)
+	m := eventMsg(PartitionSubjectPrefix(PartitionOf(org, DefaultPartitions))+org, org, &ev)
 	m.Header.Set(hdrExpectSubjSeq, strconv.FormatUint(after.Rev, 10))
 	resp, err := nc.RequestMsg(m, 5*time.Second)
 	if err != nil {
@@ -246,7 +246,7 @@ func TestJetStreamUnavailable(t *testing.T) {
 		l := openJetStream(t, JetStreamConfig{Conn: nc})
 		ctx := ctxT(t)
 		js, _ := jetstream.New(nc)
-		if err := js.DeleteStream(ctx, StreamName); err != nil {
+		if err := js.DeleteStream(ctx, l.part("acme").stream); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := l.Head(ctx, "acme"); !errors.Is(err, ErrUnavailable) {
@@ -419,7 +419,7 @@ func TestJetStreamDedupWindow(t *testing.T) {
 		{retention: 90 * time.Second, dedup: 10 * time.Second, want: 10 * time.Second},
 	} {
 		l := openJetStream(t, JetStreamConfig{Conn: nc, Retention: tc.retention, DedupWindow: tc.dedup})
-		s, err := js.Stream(ctxT(t), StreamName)
+		s, err := js.Stream(ctxT(t), l.parts[0].stream)
 		if err != nil {
 			t.Fatal(err)
 		}

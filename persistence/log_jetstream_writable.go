@@ -5,18 +5,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/nats-io/nats.go"
 )
 
-// ErrNoLeader is Writable's error while the events stream has no leader;
-// it wraps ErrUnavailable.
+// ErrNoLeader is Writable's error while an events stream (a partition) has
+// no leader; it wraps ErrUnavailable.
 var ErrNoLeader = fmt.Errorf("%w: the stream has no leader", ErrUnavailable)
 
 // StreamStatus is one stream of the log as its latest info answer showed
 // it, for operators (GET /v2/realtime/metrics names each stream's leader).
 type StreamStatus struct {
-	// Name is the stream's name: StreamName or HeadsStreamName.
+	// Name is the stream's name: PartitionStream(i) or HeadsStreamName.
 	Name string
 	// Leader is the server name of the stream's leader: the node name of
 	// an embedded server (a single server leads its own streams). Empty
@@ -24,30 +25,49 @@ type StreamStatus struct {
 	Leader string
 }
 
-// Writable tells whether the log can take writes now: nil when both
-// streams answer with a leader. While the events stream has none (a Raft
+// Writable tells whether the log can take writes now: nil when every
+// stream answers with a leader. While a partition's stream has none (a Raft
 // election after its leader died, a lost quorum) it is ErrNoLeader: no
-// append can succeed. While only the heads stream has none it is
+// append to its orgs can succeed. While only the heads stream has none it is
 // ErrUnavailable: appends to orgs with retained events still succeed, those
 // to orgs with nothing retained (which check the org's head marker) do not.
 // A stream that does not answer before ctx ends is ErrUnavailable too. It
-// sends two small requests, so it can be called every second; /readyz is
-// built on it (through Status).
+// sends one small request per stream (P+1, at once), so it can be called
+// every second; /readyz is built on it (through Status).
 func (l *JetStreamLog) Writable(ctx context.Context) error {
 	_, err := l.Status(ctx)
 	return err
 }
 
 // Status is Writable that also returns each stream's leader, from the same
-// two requests: the events stream, then the heads stream (always both, so
-// that an operator sees both leaders even when one stream is in trouble).
+// requests: the partitions' streams in order, then the heads stream (always
+// all, so that an operator sees every leader even when one stream is in
+// trouble). The error is the first partition's, else the heads stream's.
 func (l *JetStreamLog) Status(ctx context.Context) ([]StreamStatus, error) {
-	events, errEvents := l.streamLeader(ctx, StreamName)
-	heads, errHeads := l.streamLeader(ctx, HeadsStreamName)
-	st := []StreamStatus{{Name: StreamName, Leader: events}, {Name: HeadsStreamName, Leader: heads}}
+	n := len(l.parts)
+	st := make([]StreamStatus, n+1)
+	errs := make([]error, n+1)
+	var wg sync.WaitGroup
+	for i := range st {
+		name := HeadsStreamName
+		if i < n {
+			name = l.parts[i].stream
+		}
+		st[i].Name = name
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st[i].Leader, errs[i] = l.streamLeader(ctx, name)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs[:n] {
+		if err != nil {
+			return st, err
+		}
+	}
+	errHeads := errs[n]
 	switch {
-	case errEvents != nil:
-		return st, errEvents
 	case errors.Is(errHeads, ErrNoLeader):
 		// Not ErrNoLeader: appends to most orgs still succeed.
 		return st, fmt.Errorf("%w: %s has no leader", ErrUnavailable, HeadsStreamName)

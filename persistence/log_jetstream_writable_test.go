@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,11 +22,11 @@ func TestJetStreamWritable(t *testing.T) {
 	open := func(t *testing.T) (*Embedded, *nats.Conn, *JetStreamLog) {
 		e := startEmbedded(t, t.TempDir())
 		nc := connect(t, e)
-		l := openJetStream(t, JetStreamConfig{Conn: nc, RequestTimeout: 300 * time.Millisecond})
+		l := openJetStream(t, JetStreamConfig{Conn: nc, Partitions: 3, RequestTimeout: 300 * time.Millisecond})
 		if err := l.Writable(ctxT(t)); err != nil {
 			t.Fatalf("Writable on a fresh store: %v", err)
 		}
-		// A single server leads both streams, under its own name.
+		// A single server leads every stream, under its own name.
 		expectStatus(t, l, "test", "test")
 		return e, nc, l
 	}
@@ -47,13 +48,14 @@ func TestJetStreamWritable(t *testing.T) {
 		}
 		expectStatus(t, l, "test", "")
 	})
-	t.Run("without the events stream", func(t *testing.T) {
+	t.Run("without a partition's stream", func(t *testing.T) {
 		_, nc, l := open(t)
-		deleteStream(t, nc, StreamName) // the heads stream stays
-		if err := l.Writable(ctxT(t)); !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNoLeader) {
-			t.Fatalf("Writable without the stream: %v, want ErrUnavailable (not ErrNoLeader)", err)
+		deleteStream(t, nc, PartitionStream(1)) // the others and the heads stream stay
+		err := l.Writable(ctxT(t))
+		if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNoLeader) || !strings.Contains(err.Error(), PartitionStream(1)) {
+			t.Fatalf("Writable without the stream: %v, want ErrUnavailable (not ErrNoLeader) naming %s", err, PartitionStream(1))
 		}
-		expectStatus(t, l, "", "test")
+		expectStatusOf(t, l, err, "test", "", "test", "test")
 	})
 	t.Run("server down", func(t *testing.T) {
 		e, _, l := open(t)
@@ -95,7 +97,7 @@ func TestJetStreamWritableNoLeader(t *testing.T) {
 	}{
 		{
 			name: "events stream leaderless", eventsLeader: 1, headsLeader: 2,
-			leaderless: StreamName,
+			leaderless: PartitionStream(0),
 			want:       func(err error) bool { return errors.Is(err, ErrNoLeader) && errors.Is(err, ErrUnavailable) },
 			wantText:   "ErrNoLeader (wrapping ErrUnavailable)",
 		},
@@ -115,10 +117,10 @@ func TestJetStreamWritableNoLeader(t *testing.T) {
 			t.Parallel()
 			nodes := startCluster3(t)
 			nc := connect(t, nodes[0])
-			l := openJetStream(t, JetStreamConfig{Conn: nc, Replicas: 3, RequestTimeout: 500 * time.Millisecond})
-			moveLeader(t, nc, StreamName, fmt.Sprintf("n%d", tt.eventsLeader+1))
+			l := openJetStream(t, JetStreamConfig{Conn: nc, Replicas: 3, Partitions: 1, RequestTimeout: 500 * time.Millisecond})
+			moveLeader(t, nc, PartitionStream(0), fmt.Sprintf("n%d", tt.eventsLeader+1))
 			moveLeader(t, nc, HeadsStreamName, fmt.Sprintf("n%d", tt.headsLeader+1))
-			for _, stream := range []string{StreamName, HeadsStreamName} {
+			for _, stream := range []string{PartitionStream(0), HeadsStreamName} {
 				eventually(t, 10*time.Second, stream+" replicas current", func() bool { return replicasCurrent(nc, stream) })
 			}
 			if err := writable(l); err != nil {
@@ -134,7 +136,7 @@ func TestJetStreamWritableNoLeader(t *testing.T) {
 				leader, ok := streamLeader(nc, tt.leaderless)
 				tookOver = ok && leader == "n1"
 				if tt.leaderless == HeadsStreamName && !tookOver && !(ok && leader == "") {
-					evLeader, evOK := streamLeader(nc, StreamName)
+					evLeader, evOK := streamLeader(nc, PartitionStream(0))
 					eventsGone = !evOK || evLeader != "n1"
 				}
 				return tookOver || eventsGone || ok && leader == ""
@@ -154,14 +156,14 @@ func TestJetStreamWritableNoLeader(t *testing.T) {
 				t.Skip("the events stream lost its leader before the heads stream showed none")
 			}
 			if tt.leaderless == HeadsStreamName {
-				if leader, ok := streamLeader(nc, StreamName); !ok || leader != "n1" {
+				if leader, ok := streamLeader(nc, PartitionStream(0)); !ok || leader != "n1" {
 					t.Fatalf("events stream leader %q (answered %v), want n1 still", leader, ok)
 				}
 			}
 			if err := writable(l); !tt.want(err) {
 				t.Fatalf("Writable with %s leaderless: %v, want %s", tt.leaderless, err, tt.wantText)
 			}
-			if tt.leaderless == StreamName {
+			if tt.leaderless == PartitionStream(0) {
 				expectStatus(t, l, "", "")
 			} else {
 				expectStatus(t, l, "n1", "")
@@ -170,19 +172,43 @@ func TestJetStreamWritableNoLeader(t *testing.T) {
 	}
 }
 
-// expectStatus checks Status's leaders of the events and heads streams, in
-// that order, and that its error is Writable's.
+// expectStatus checks Status's leaders: events of every partition's stream,
+// then heads of the heads stream, and that its error is Writable's.
 func expectStatus(t *testing.T, l *JetStreamLog, events, heads string) {
+	t.Helper()
+	leaders := make([]string, 0, len(l.parts)+1)
+	for range l.parts {
+		leaders = append(leaders, events)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err := l.Writable(ctx)
+	expectStatusOf(t, l, err, append(leaders, heads)...)
+}
+
+// expectStatusOf checks Status's leaders, the partitions' then the heads
+// stream's, and that its error is set when one is missing and is
+// Writable's (writableErr) otherwise.
+func expectStatusOf(t *testing.T, l *JetStreamLog, writableErr error, leaders ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	st, err := l.Status(ctx)
-	want := []StreamStatus{{Name: StreamName, Leader: events}, {Name: HeadsStreamName, Leader: heads}}
-	if len(st) != 2 || st[0] != want[0] || st[1] != want[1] {
+	want := make([]StreamStatus, len(leaders))
+	for i, leader := range leaders {
+		want[i] = StreamStatus{Name: HeadsStreamName, Leader: leader}
+		if i < len(l.parts) {
+			want[i].Name = PartitionStream(i)
+		}
+	}
+	if !slices.Equal(st, want) {
 		t.Fatalf("Status = %+v (%v), want %+v", st, err, want)
 	}
-	if (err == nil) != (events != "" && heads != "") {
-		t.Fatalf("Status error %v with leaders %q and %q", err, events, heads)
+	if (err == nil) != !slices.Contains(leaders, "") {
+		t.Fatalf("Status error %v with leaders %q", err, leaders)
+	}
+	if (err == nil) != (writableErr == nil) {
+		t.Fatalf("Status error %v, Writable's %v", err, writableErr)
 	}
 }
 

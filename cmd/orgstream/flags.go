@@ -117,6 +117,19 @@ func (f *flagSet) Int(p *int, name string, def, min int, usage string) {
 		name, "N", usage, strconv.Itoa(def))
 }
 
+// IntRange defines an int flag that must be in min..max.
+func (f *flagSet) IntRange(p *int, name string, def, min, max int, usage string) {
+	*p = def
+	check := func(v int) error {
+		if v < min || v > max {
+			return fmt.Errorf("must be in %d..%d", min, max)
+		}
+		return nil
+	}
+	f.add(&value[int]{p: p, parse: parseInt, format: strconv.Itoa, check: check},
+		name, "N", usage, strconv.Itoa(def))
+}
+
 // Int64 defines an int64 flag that must be at least min.
 func (f *flagSet) Int64(p *int64, name string, def, min int64, usage string) {
 	*p = def

@@ -77,6 +77,7 @@ func TestServeFlags(t *testing.T) {
 			"ORGSTREAM_CLUSTER_LISTEN":       "127.0.0.1:6222",
 			"ORGSTREAM_ROUTES":               "nats://127.0.0.1:6223,nats://127.0.0.1:6224",
 			"ORGSTREAM_REPLICAS":             "3",
+			"ORGSTREAM_PARTITIONS":           "5",
 			"ORGSTREAM_PING_INTERVAL":        "1s",
 			"ORGSTREAM_DRAIN_PERIOD":         "250ms",
 			"ORGSTREAM_MAX_QUEUE_BYTES":      "2MiB",
@@ -105,6 +106,7 @@ func TestServeFlags(t *testing.T) {
 			eq(t, "ClusterListen", cfg.ClusterListen, "127.0.0.1:6222")
 			eq(t, "Routes", cfg.Routes, []string{"nats://127.0.0.1:6223", "nats://127.0.0.1:6224"})
 			eq(t, "Replicas", cfg.Replicas, 3)
+			eq(t, "Partitions", cfg.Partitions, 5)
 			eq(t, "PingInterval", cfg.PingInterval, time.Second)
 			eq(t, "DrainPeriod", cfg.DrainPeriod, 250*time.Millisecond)
 			eq(t, "MaxQueueBytes", cfg.MaxQueueBytes, 2<<20)
@@ -175,6 +177,9 @@ func TestParseErrors(t *testing.T) {
 			`orgstream serve: invalid value "4222" in ORGSTREAM_NATS_LISTEN: want host:port: address 4222: missing port in address`},
 		{"bad route", []string{"--routes", "nats://127.0.0.1:1,127.0.0.1"}, nil, "--routes"},
 		{"bad log format", []string{"--log-format", "xml"}, nil, `want json, console or auto, got "xml"`},
+		{"partitions 0", []string{"--partitions", "0"}, nil, `orgstream serve: invalid value "0" for --partitions: must be in 1..64`},
+		{"partitions 65", []string{"--partitions=65"}, nil, `orgstream serve: invalid value "65" for --partitions: must be in 1..64`},
+		{"partitions not a number", nil, map[string]string{"ORGSTREAM_PARTITIONS": "twelve"}, `ORGSTREAM_PARTITIONS`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"github.com/orgstream/orgstream/internal/heapcap"
 	"github.com/orgstream/orgstream/messages"
 	"github.com/orgstream/orgstream/node"
+	"github.com/orgstream/orgstream/persistence"
 )
 
 const serveShort = "run the daemon (HTTP + WebSocket + embedded NATS)"
@@ -53,6 +54,7 @@ type serveOptions struct {
 	clusterSecret   string
 	routes          []string
 	replicas        int
+	partitions      int
 	pingInterval    time.Duration
 	drainPeriod     time.Duration
 	maxQueueBytes   int
@@ -92,6 +94,7 @@ func newServeFlags(o *serveOptions) *flagSet {
 	f.String(&o.clusterSecret, "cluster-secret", "", "SECRET", "shared secret that authenticates the routes between nodes; required with --cluster-listen (prefer the env var: flags show in ps)", nil)
 	f.List(&o.routes, "routes", nil, "comma-separated route URLs of the other nodes, e.g. nats://127.0.0.1:6223,nats://127.0.0.1:6224", checkURL)
 	f.Int(&o.replicas, "replicas", node.DefaultReplicas, 1, "replication factor of the log (3 in a 3-node cluster)")
+	f.IntRange(&o.partitions, "partitions", node.DefaultPartitions, 1, persistence.MaxPartitions, "event streams of the log, whose leaders spread over the nodes; fixed when the data dir is made (another value later refuses to start)")
 	f.Duration(&o.pingInterval, "ping-interval", node.DefaultPingInterval, "WebSocket ping period; a connection that answers none for two periods is closed")
 	f.Duration(&o.drainPeriod, "drain-period", node.DefaultDrainPeriod, "on shutdown, closes (1001) are spread over this period")
 	f.Bytes(&o.maxQueueBytes, "max-queue-bytes", node.DefaultMaxQueueBytes, "frames waiting in one connection's outbound queue; past it the connection is closed with 4008 (at least "+formatBytes(messages.MaxPublishFrames)+")")
@@ -181,6 +184,7 @@ func (o *serveOptions) config(secret []byte, log *zap.Logger) node.Config {
 		ClusterSecret:         o.clusterSecret,
 		Routes:                o.routes,
 		Replicas:              o.replicas,
+		Partitions:            o.partitions,
 		PingInterval:          o.pingInterval,
 		DrainPeriod:           o.drainPeriod,
 		MaxQueueBytes:         o.maxQueueBytes,
@@ -256,6 +260,10 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 			// its quorum): nothing to drain, a clean stop.
 			log.Info("stopped before the log opened")
 			return nil
+		}
+		if errors.Is(err, persistence.ErrPartitionsChanged) {
+			// The operator's to fix, like a bad flag: exit 2.
+			return usagef("orgstream serve: %v", err)
 		}
 		return fmt.Errorf("start: %w", err)
 	}

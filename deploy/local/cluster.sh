@@ -292,13 +292,17 @@ wait_ready() {
 }
 wait_ready
 
-# leader: the node whose log of this run last announced leading the events
-# stream (nats-server logs it on the node that becomes leader).
+# ACME_STREAM is the events stream of org acme's partition with the default
+# 12 partitions (FNV-1a("acme") mod 12 = 7; docs/CLUSTER.md "Partitions").
+ACME_STREAM=ORGSTREAM_P7
+
+# leader: the node whose log of this run last announced leading acme's
+# events stream (nats-server logs it on the node that becomes leader).
 leader() {
 	local i best="" line
 	for i in 0 1 2; do
 		line=$(tail -c +"$((LOG_START[i] + 1))" "$DIR/${NAMES[$i]}.log" 2>/dev/null |
-			grep -c "new stream leader for '.* > ORGSTREAM'" || true)
+			grep -c "new stream leader for '.* > $ACME_STREAM'" || true)
 		[ "${line:-0}" -gt 0 ] && best="$best${best:+ or }${NAMES[$i]}"
 	done
 	printf '%s\n' "${best:-unknown}"
@@ -317,7 +321,7 @@ orgstream cluster is ready: 3 nodes, log replicated 3 times (--replicas 3)
   console (--dev): http://127.0.0.1:8081/ (or :8082, :8083)
   logs: $D/n1.log n2.log n3.log
   secrets (mode 0600, shared by the nodes): $D/jwt-secret cluster-secret nats-publisher-password
-  stream leader of the log (ORGSTREAM) at start: $LEADER
+  leader of acme's partition ($ACME_STREAM) at start: $LEADER
 
 Try it, in another terminal, from $(quote "$ROOT"):
   1. mint a token for alice of org acme (signed with the cluster's secret):
@@ -339,9 +343,9 @@ Try it, in another terminal, from $(quote "$ROOT"):
          req orgstream.publish.acme '{"topic":"demo","data":{"hello":"over NATS"}}'
      (the same as --user publisher --password PASSWORD, kept off the command
      line); from Go: nats.Connect(url, nats.UserInfo("publisher", password)).
-  5. failover: kill a node, e.g. the log's leader: kill -9 \$(cat $D/$VICTIM.pid)
+  5. failover: kill a node, e.g. the leader of acme's partition: kill -9 \$(cat $D/$VICTIM.pid)
      Its clients reconnect to another node and resume with last_seq; publishes
-     go on through the others (503 for a few seconds if it led the log, while
+     go on through the others (503 for a few seconds to the orgs of the partitions it led, while
      Raft elects a new leader; retry with the same "id").
      Bring stopped nodes back (they rejoin and catch up): kill -USR1 $$
 
