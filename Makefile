@@ -133,6 +133,10 @@ release: deps ## reproducible static binaries for linux/amd64, linux/arm64, darw
 release-verify: deps ## build the release twice and check that the checksums match
 	./scripts/release-verify.sh
 
+.PHONY: check-go-install
+check-go-install: ## go install of cmd/orgstream from a clean GOPATH (deps from the module proxy), against this tree via replace
+	./scripts/check-go-install.sh
+
 .PHONY: test-cluster-long
 test-cluster-long: deps ## the long cluster tests: CLUSTER_ROUNDS (default 3) kill -9 of the stream leader in a row, then a restart each
 	ORGSTREAM_CLUSTER_ROUNDS=$(CLUSTER_ROUNDS) $(GO) test -race -count=1 -timeout 20m -run 'TestCluster' -v ./e2e/
