@@ -90,8 +90,18 @@ test-go: deps ## Go tests with -race, then a short fuzz pass of every Fuzz targe
 		$(call FUZZ_ONE,$${t}s) || exit 1; \
 	done
 
+# node-deps installs Debian's nodejs and npm when node or npm is missing (as
+# test-browser installs chromium): `make test` needs nothing installed first.
+.PHONY: node-deps
+node-deps:
+	@{ command -v node && command -v $(NPM); } >/dev/null || { \
+		sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+		echo "node-deps: installing nodejs and npm (apt-get)"; \
+		$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm; \
+	}
+
 .PHONY: test-js
-test-js: ## the TypeScript client's tests (clients/js: npm ci, npm test)
+test-js: node-deps ## the TypeScript client's tests (clients/js: npm ci, npm test; the npm pack consumer test included)
 	cd clients/js && $(NPM_CI) && $(NPM) test
 
 .PHONY: test-browser
@@ -104,7 +114,7 @@ test-browser: build console-check ## the console in headless Chromium against bi
 	cd clients/console && CHROMIUM_BIN=$(CHROMIUM) ORGSTREAM_BIN=$(CURDIR)/bin/orgstream $(NPM) run test:e2e
 
 .PHONY: console-deps
-console-deps:
+console-deps: node-deps
 	cd clients/console && $(NPM_CI)
 
 .PHONY: console
@@ -114,6 +124,18 @@ console: console-deps ## rebuild the console page into transport/console/dist (c
 .PHONY: console-check
 console-check: console-deps ## typecheck the console and check that the committed dist is its current build
 	cd clients/console && $(NPM) run check
+
+.PHONY: release
+release: deps ## reproducible static binaries for linux/amd64, linux/arm64, darwin/arm64: tarballs, CycloneDX SBOMs, SHA256SUMS in dist/
+	./scripts/release.sh
+
+.PHONY: release-verify
+release-verify: deps ## build the release twice and check that the checksums match
+	./scripts/release-verify.sh
+
+.PHONY: check-go-install
+check-go-install: ## go install of cmd/orgstream from a clean GOPATH (deps from the module proxy), against this tree via replace
+	./scripts/check-go-install.sh
 
 .PHONY: test-cluster-long
 test-cluster-long: deps ## the long cluster tests: CLUSTER_ROUNDS (default 3) kill -9 of the stream leader in a row, then a restart each

@@ -263,6 +263,9 @@ func (h *Hub) Open(sock net.Conn, s messages.Stream) {
 	}
 	h.conns[id] = c
 	h.cfg.Metrics.Connections.Add(1)
+	// The label it is counted under replaces the name (they differ only
+	// for "unknown" and "other"), so that connClosed takes back the same.
+	c.stream.Client = h.cfg.Metrics.Clients.Open(s.Client)
 	h.mu.Unlock()
 	kick := false
 	if s.SSE != nil {
@@ -331,6 +334,7 @@ func (h *Hub) connClosed(c *conn) {
 	h.sys.Root.Send(e.pid, &unsubscribe{connID: c.id})
 	h.release(e)
 	h.cfg.Metrics.Connections.Add(-1)
+	h.cfg.Metrics.Clients.Close(c.stream.Client)
 	if last {
 		close(h.closed)
 	}

@@ -15,6 +15,9 @@ type ending struct {
 	// healthy: the connection delivered an event, or stayed open for
 	// BackoffMax after its welcome; the backoff starts over after it.
 	healthy bool
+	// incompatible: the server speaks a protocol version this client
+	// does not (ErrProtocolVersion).
+	incompatible bool
 }
 
 // action is what Run does after an ending.
@@ -44,6 +47,9 @@ func (a action) String() string {
 //   - "At once" only after a welcome: a close that comes before it (the
 //     server turns clients away) backs off, so nothing loops hot.
 func decide(e ending, tokenFunc bool) action {
+	if e.incompatible {
+		return actStop
+	}
 	if e.status != 0 {
 		switch {
 		case e.status == 401:

@@ -35,6 +35,11 @@ var ErrGap = errors.New("client: seq gap")
 // refused resume...).
 var ErrProtocol = errors.New("client: server protocol error")
 
+// ErrProtocolVersion ends Run when the server's welcome names a version of
+// the wire contract this client does not speak (Welcome.Protocol): reading
+// on could misread its frames, and retrying cannot help.
+var ErrProtocolVersion = errors.New("client: unsupported protocol version")
+
 // ErrTooLarge is the error of a connection that sent a message over
 // Config.MaxMessageSize.
 var ErrTooLarge = errors.New("client: message too large")

@@ -58,6 +58,7 @@ type rawFrame struct {
 	resumed                  bool
 	replayFrom, replayTo     uint64
 	scoped                   bool
+	protocol                 jstr
 
 	// presence (and user)
 	state jstr
@@ -111,6 +112,8 @@ func decodeFrame(b []byte, f *rawFrame) error {
 			f.resumed, err = boolValue(v)
 		case "scoped":
 			f.scoped, err = boolValue(v)
+		case "protocol":
+			f.protocol, err = stringValue(v)
 		case "state":
 			f.state, err = stringValue(v)
 		case "replay":
@@ -277,11 +280,12 @@ func (s jstr) str() (string, error) {
 // welcome builds the Welcome of a welcome frame.
 func (f *rawFrame) welcome() (Welcome, error) {
 	w := Welcome{Head: f.head, Resumed: f.resumed, ReplayFrom: f.replayFrom, ReplayTo: f.replayTo, Scoped: f.scoped}
-	var err [4]error
+	var err [5]error
 	w.ConnID, err[0] = f.connID.str()
 	w.Org, err[1] = f.org.str()
 	w.User, err[2] = f.user.str()
 	w.Epoch, err[3] = f.epoch.str()
+	w.Protocol, err[4] = f.protocol.str()
 	return w, errors.Join(err[:]...)
 }
 

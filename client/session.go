@@ -94,6 +94,7 @@ func (c *Client) dial(ctx context.Context, resume bool, last uint64, epoch strin
 	if c.cfg.Presence {
 		q.Set("presence", "true")
 	}
+	setClientParam(q)
 	var refusal HandshakeError
 	d := ws.Dialer{
 		ReadBufferSize: c.cfg.ReadBufferSize,
@@ -208,6 +209,11 @@ func (c *Client) readLoop(wc *wsConn, e *ending) (int, string, error) {
 			c.ev.Data = nil
 		case kindWelcome:
 			w, err := c.frame.welcome()
+			if err == nil && !supportedProtocol(w.Protocol) {
+				e.incompatible = true
+				return c.drop(wc, CloseProtocolError, "unsupported protocol",
+					fmt.Errorf("%w: the server speaks %q, this client %q", ErrProtocolVersion, w.Protocol, ProtocolVersion))
+			}
 			if err == nil {
 				err = c.tr.welcome(w)
 			}

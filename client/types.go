@@ -53,6 +53,10 @@ type Welcome struct {
 	// topics claim or Config.Topics): its seqs have holes, the events it
 	// may not see.
 	Scoped bool
+	// Protocol is the version of the wire contract the server speaks
+	// ("2"; empty from a server older than the field). A version this
+	// client does not speak ends Run with ErrProtocolVersion.
+	Protocol string
 }
 
 // Presence is a user's first stream opening (PresenceOnline) or last

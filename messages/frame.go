@@ -117,14 +117,16 @@ func EncodeEventIn(ev Event, epoch string) Frame {
 var nullJSON = []byte("null")
 
 // EncodeWelcome builds the welcome frame ("replay" only when w.Resumed,
-// "scoped" only when w.Scoped).
+// "scoped" only when w.Scoped). It always carries "protocol": the version
+// of the wire contract this daemon speaks (ProtocolVersion).
 func EncodeWelcome(w Welcome) Frame {
 	n := len(`{"type":"welcome","conn_id":`) + quotedLen(w.ConnID) +
 		len(`,"org":`) + quotedLen(w.Org) +
 		len(`,"user":`) + quotedLen(w.User) +
 		len(`,"epoch":`) + quotedLen(w.Epoch) +
 		len(`,"head":`) + uintLen(w.Head) +
-		len(`,"resumed":`) + boolLen(w.Resumed) + len(`}`)
+		len(`,"resumed":`) + boolLen(w.Resumed) +
+		len(`,"protocol":`) + quotedLen(ProtocolVersion) + len(`}`)
 	if w.Scoped {
 		n += len(`,"scoped":true`)
 	}
@@ -146,6 +148,8 @@ func EncodeWelcome(w Welcome) Frame {
 	b = appendUint(b, w.Head)
 	b = append(b, `,"resumed":`...)
 	b = appendBool(b, w.Resumed)
+	b = append(b, `,"protocol":`...)
+	b = appendQuoted(b, ProtocolVersion)
 	if w.Scoped {
 		b = append(b, `,"scoped":true`...)
 	}

@@ -94,24 +94,24 @@ var frameCases = []struct {
 				ReplayTo:   1042,
 			})
 		},
-		want: `{"type":"welcome","conn_id":"c-9f2","org":"acme","user":"alice","epoch":"e-41a","head":1042,"resumed":true,"replay":{"from":1001,"to":1042}}`,
-		keys: []string{"type", "conn_id", "org", "user", "epoch", "head", "resumed", "replay"},
+		want: `{"type":"welcome","conn_id":"c-9f2","org":"acme","user":"alice","epoch":"e-41a","head":1042,"resumed":true,"protocol":"2","replay":{"from":1001,"to":1042}}`,
+		keys: []string{"type", "conn_id", "org", "user", "epoch", "head", "resumed", "protocol", "replay"},
 	},
 	{
 		name: "welcome not resumed",
 		frame: func() Frame {
 			return EncodeWelcome(Welcome{ConnID: "c-1", Org: "acme", User: "bob", Epoch: "e-1", ReplayFrom: 5, ReplayTo: 9})
 		},
-		want: `{"type":"welcome","conn_id":"c-1","org":"acme","user":"bob","epoch":"e-1","head":0,"resumed":false}`,
-		keys: []string{"type", "conn_id", "org", "user", "epoch", "head", "resumed"},
+		want: `{"type":"welcome","conn_id":"c-1","org":"acme","user":"bob","epoch":"e-1","head":0,"resumed":false,"protocol":"2"}`,
+		keys: []string{"type", "conn_id", "org", "user", "epoch", "head", "resumed", "protocol"},
 	},
 	{
 		name: "welcome scoped and resumed",
 		frame: func() Frame {
 			return EncodeWelcome(Welcome{ConnID: "c-2", Org: "acme", User: "al", Epoch: "e-1", Head: 9, Resumed: true, ReplayFrom: 4, ReplayTo: 9, Scoped: true})
 		},
-		want: `{"type":"welcome","conn_id":"c-2","org":"acme","user":"al","epoch":"e-1","head":9,"resumed":true,"scoped":true,"replay":{"from":4,"to":9}}`,
-		keys: []string{"type", "conn_id", "org", "user", "epoch", "head", "resumed", "scoped", "replay"},
+		want: `{"type":"welcome","conn_id":"c-2","org":"acme","user":"al","epoch":"e-1","head":9,"resumed":true,"protocol":"2","scoped":true,"replay":{"from":4,"to":9}}`,
+		keys: []string{"type", "conn_id", "org", "user", "epoch", "head", "resumed", "protocol", "scoped", "replay"},
 	},
 	{
 		name: "event with to: recipients not in the frame",
@@ -126,8 +126,8 @@ var frameCases = []struct {
 		frame: func() Frame {
 			return EncodeWelcome(Welcome{ConnID: "", Org: "o", User: "a\"l\\i\nce", Epoch: "é", Head: 7, Resumed: true, ReplayFrom: 8, ReplayTo: 7})
 		},
-		want: `{"type":"welcome","conn_id":"","org":"o","user":"a\"l\\i\nce","epoch":"é","head":7,"resumed":true,"replay":{"from":8,"to":7}}`,
-		keys: []string{"type", "conn_id", "org", "user", "epoch", "head", "resumed", "replay"},
+		want: `{"type":"welcome","conn_id":"","org":"o","user":"a\"l\\i\nce","epoch":"é","head":7,"resumed":true,"protocol":"2","replay":{"from":8,"to":7}}`,
+		keys: []string{"type", "conn_id", "org", "user", "epoch", "head", "resumed", "protocol", "replay"},
 	},
 	{
 		name: "reset protocol example",

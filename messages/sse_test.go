@@ -39,7 +39,7 @@ var sseCases = []struct {
 			return EncodeWelcome(Welcome{ConnID: "c-1", Org: "acme", User: "alice", Epoch: "e-1", Head: 7})
 		},
 		want: "event: welcome\n" +
-			`data: {"type":"welcome","conn_id":"c-1","org":"acme","user":"alice","epoch":"e-1","head":7,"resumed":false}` + "\n\n",
+			`data: {"type":"welcome","conn_id":"c-1","org":"acme","user":"alice","epoch":"e-1","head":7,"resumed":false,"protocol":"2"}` + "\n\n",
 	},
 	{
 		name:  "reset",

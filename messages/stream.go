@@ -24,6 +24,9 @@ type Stream struct {
 	// Presence is true when the query had presence=true: the stream also
 	// gets the org's presence frames.
 	Presence bool
+	// Client is the client's name and version as it sent them (query
+	// "client"), empty when it did not; only metrics use it.
+	Client string
 	// SSE is set when the stream is Server-Sent Events, not a WebSocket.
 	SSE *SSEStream
 }

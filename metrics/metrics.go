@@ -26,6 +26,9 @@ type Metrics struct {
 	PublishErrors      atomic.Uint64
 	LiveForged         atomic.Uint64 // live messages refused: not a republish of a stored event
 
+	// Clients counts open streams by client name and version.
+	Clients Clients
+
 	logStreams atomic.Pointer[[]LogStream] // set by the node's log probe
 }
 

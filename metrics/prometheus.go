@@ -13,9 +13,10 @@ const Namespace = "orgstream"
 // Collector exports a Metrics to Prometheus. It reads the atomics at scrape
 // time, so updates cost nothing beyond their atomic add.
 type Collector struct {
-	m   *Metrics
-	now func() time.Time
-	fig []figure
+	m       *Metrics
+	now     func() time.Time
+	fig     []figure
+	clients *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -32,7 +33,10 @@ func NewCollector(m *Metrics, now func() time.Time) *Collector {
 	if now == nil {
 		now = time.Now
 	}
-	c := &Collector{m: m, now: now}
+	c := &Collector{m: m, now: now, clients: prometheus.NewDesc(
+		prometheus.BuildFQName(Namespace, "", "connections_by_client"),
+		"Open streams by the client name and version they sent (\"unknown\": none sent).",
+		[]string{"client"}, nil)}
 	add := func(name, help string, kind prometheus.ValueType, v func(*Metrics) float64) {
 		c.fig = append(c.fig, figure{
 			desc:  prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", name), help, nil, nil),
@@ -73,12 +77,16 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, f := range c.fig {
 		ch <- f.desc
 	}
+	ch <- c.clients
 }
 
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, f := range c.fig {
 		ch <- prometheus.MustNewConstMetric(f.desc, f.kind, f.value(c.m))
+	}
+	for client, n := range c.m.Clients.Counts() {
+		ch <- prometheus.MustNewConstMetric(c.clients, prometheus.GaugeValue, float64(n), client)
 	}
 }
 

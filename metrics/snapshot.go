@@ -18,6 +18,9 @@ type Snapshot struct {
 	OrgActorRestartsTotal        uint64  `json:"org_actor_restarts_total"`
 	PublishErrorsTotal           uint64  `json:"publish_errors_total"`
 	LiveForgedTotal              uint64  `json:"live_forged_total"`
+	// Clients counts open streams by client name and version ("unknown":
+	// no client query parameter; "other": past the bound of names).
+	Clients map[string]int64 `json:"clients"`
 	// Log names the node leading each stream of the log (PROTOCOL.md v2).
 	Log LogSnapshot `json:"log"`
 }
@@ -38,6 +41,7 @@ func (m *Metrics) Snapshot(now time.Time) Snapshot {
 		OrgActorRestartsTotal:        m.OrgActorRestarts.Load(),
 		PublishErrorsTotal:           m.PublishErrors.Load(),
 		LiveForgedTotal:              m.LiveForged.Load(),
+		Clients:                      m.Clients.Counts(),
 		Log:                          LogSnapshot{Streams: m.LogStreams()},
 	}
 }

@@ -24,7 +24,11 @@ var (
 	errQueryEpoch     = errors.New("transport: epoch too long")
 	errQueryTopics    = fmt.Errorf("transport: topics must be 1 to %d comma-separated topic patterns", messages.MaxPatterns)
 	errQueryPresence  = errors.New("transport: presence must be true or false")
+	errQueryClient    = fmt.Errorf("transport: client must be 1 to %d bytes of letters, digits and . _ ~ + / @ -", maxClientLen)
 )
+
+// maxClientLen bounds the client query parameter ("name/version").
+const maxClientLen = 64
 
 // streamQuery is the query of a stream request.
 type streamQuery struct {
@@ -39,10 +43,13 @@ type streamQuery struct {
 	Topics []string
 	// Presence is presence=true: the stream also gets presence frames.
 	Presence bool
+	// Client is the client query parameter, the client's name and version
+	// ("orgstream-go/0.2.0"); empty when absent. Only metrics use it.
+	Client string
 }
 
 // parseStreamQuery parses the raw query of GET /v2/realtime/stream. It knows
-// access_token, last_seq, epoch, topics, presence and ticket: each may appear once,
+// access_token, last_seq, epoch, topics, presence, ticket and client: each may appear once,
 // with a non-empty value; last_seq must be a base-10 integer that fits a
 // uint64; topics is a comma-separated list of topic patterns
 // (messages.ParsePatterns; an empty item is an error); presence is exactly
@@ -84,6 +91,11 @@ func parseStreamQuery(rawQuery string) (streamQuery, error) {
 			default:
 				return errQueryPresence
 			}
+		case "client":
+			if !validClient(val) {
+				return errQueryClient
+			}
+			q.Client = val
 		}
 		return nil
 	})
@@ -94,7 +106,25 @@ func parseStreamQuery(rawQuery string) (streamQuery, error) {
 }
 
 // streamParams are the parameters parseStreamQuery knows.
-var streamParams = []string{"access_token", "last_seq", "epoch", "topics", "presence", "ticket"}
+var streamParams = []string{"access_token", "last_seq", "epoch", "topics", "presence", "ticket", "client"}
+
+// validClient accepts a client name and version as the clients send it:
+// short, and of characters that need no escaping in a metrics label.
+func validClient(s string) bool {
+	if len(s) > maxClientLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("._~+/@-", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
 
 // eachParam calls set, in order, with each parameter of rawQuery whose key
 // is one of known, and its unescaped value, after the rules every query of

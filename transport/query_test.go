@@ -164,6 +164,26 @@ func TestParseStreamQuery(t *testing.T) {
 			wantErr: errQueryDuplicate,
 		},
 		{
+			name: "client name and version",
+			raw:  "client=orgstream-go%2F0.1.0&last_seq=3",
+			want: streamQuery{HasSeq: true, LastSeq: 3, Client: "orgstream-go/0.1.0"},
+		},
+		{
+			name:    "client with a space",
+			raw:     "client=my+client",
+			wantErr: errQueryClient,
+		},
+		{
+			name:    "client too long",
+			raw:     "client=" + strings.Repeat("a", maxClientLen+1),
+			wantErr: errQueryClient,
+		},
+		{
+			name:    "client with a quote",
+			raw:     "client=a%22b",
+			wantErr: errQueryClient,
+		},
+		{
 			name: "presence true",
 			raw:  "presence=true&last_seq=1",
 			want: streamQuery{HasSeq: true, LastSeq: 1, Presence: true},
@@ -253,6 +273,7 @@ func FuzzParseStreamQuery(f *testing.F) {
 	f.Add("epoch=a+b&access_token=%41")
 	f.Add("topics=a.*,b.%3E")
 	f.Add("presence=true&presence=%74rue")
+	f.Add("client=orgstream-js%2F0.1.0")
 	f.Fuzz(func(t *testing.T, raw string) {
 		q, err := parseStreamQuery(raw)
 		if err != nil {
@@ -283,6 +304,12 @@ func FuzzParseStreamQuery(f *testing.F) {
 		}
 		if q.Presence {
 			v.Set("presence", "true")
+		}
+		if q.Client != "" {
+			if !validClient(q.Client) {
+				t.Fatalf("invalid client accepted: %q", q.Client)
+			}
+			v.Set("client", q.Client)
 		}
 		q2, err := parseStreamQuery(v.Encode())
 		if err != nil {

@@ -92,6 +92,7 @@ func (s *Server) checkStream(r *streamRequest) (Stream, *apiError) {
 		Epoch:      q.Epoch,
 		RemoteAddr: r.remoteAddr,
 		Presence:   q.Presence,
+		Client:     q.Client,
 	}, nil
 }
 

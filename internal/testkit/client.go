@@ -34,6 +34,8 @@ type Frame struct {
 	Resumed bool    `json:"resumed"`
 	Replay  *Replay `json:"replay"`
 	Scoped  bool    `json:"scoped"`
+	// Protocol is the wire contract's version ("2").
+	Protocol string `json:"protocol"`
 
 	// reset (and Head)
 	Reason string `json:"reason"`

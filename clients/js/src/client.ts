@@ -20,6 +20,7 @@ import type {
   WebSocketLike,
 } from './types.js';
 import { sseBase, streamBase, streamURL } from './url.js';
+import { PROTOCOL_VERSION, ProtocolVersionError } from './version.js';
 
 /** Defaults of ClientOptions.backoff. */
 export const DEFAULT_BACKOFF = { initialMs: 500, maxMs: 30_000 } as const;
@@ -530,9 +531,16 @@ export class RealtimeClient {
       f.org === '' ||
       !isSeq(f.head) ||
       typeof f.resumed !== 'boolean' ||
-      (f.scoped !== undefined && typeof f.scoped !== 'boolean')
+      (f.scoped !== undefined && typeof f.scoped !== 'boolean') ||
+      (f.protocol !== undefined && typeof f.protocol !== 'string')
     ) {
       throw new ProtocolError('malformed welcome');
+    }
+    if (f.protocol !== undefined && f.protocol !== PROTOCOL_VERSION) {
+      // Reading on could misread its frames, and reconnecting cannot help.
+      this.report(new ProtocolVersionError(f.protocol as string));
+      this.close();
+      return;
     }
     const { type: _type, ...rest } = f;
     const w = rest as unknown as Welcome;

@@ -35,6 +35,7 @@ export {
   type PresenceInfo,
 } from './http.js';
 export { ProtocolError } from './tracker.js';
+export { CLIENT_NAME, PROTOCOL_VERSION, ProtocolVersionError, VERSION } from './version.js';
 export {
   Publisher,
   PublishError,

@@ -44,6 +44,8 @@ export interface Welcome {
    * sees only some seqs, and the client delivers holes without verifying them.
    */
   scoped?: boolean;
+  /** The version of the wire contract the server speaks ("2"; absent from servers older than the field). */
+  protocol?: string;
 }
 
 /** A presence frame (option `presence: true`): no seq, never replayed. */

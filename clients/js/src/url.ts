@@ -1,10 +1,12 @@
+import { CLIENT_NAME } from './version.js';
+
 /** The stream path of PROTOCOL.md. */
 export const STREAM_PATH = '/v2/realtime/stream';
 /** The Server-Sent Events path of PROTOCOL.md (v2). */
 export const SSE_PATH = '/v2/realtime/sse';
 
 /** Query values the client sets itself on each attempt (dropped from the url option). */
-const OWN_PARAMS = ['access_token', 'ticket', 'last_seq', 'epoch', 'topics', 'presence'];
+const OWN_PARAMS = ['access_token', 'ticket', 'last_seq', 'epoch', 'topics', 'presence', 'client'];
 
 /**
  * streamBase turns the `url` option into the stream endpoint (without the
@@ -85,5 +87,6 @@ export function streamURL(
   }
   if (query.topics && query.topics.length > 0) u.searchParams.set('topics', query.topics.join(','));
   if (query.presence) u.searchParams.set('presence', 'true');
+  u.searchParams.set('client', CLIENT_NAME);
   return u.href;
 }

@@ -67,7 +67,7 @@ export function fakeWebSocket(): { WebSocket: WebSocketConstructor; sockets: Fak
 }
 
 export const welcome = (
-  o: Partial<{ org: string; user: string; epoch: string; head: number; resumed: boolean; replay: { from: number; to: number }; scoped: boolean }> = {},
+  o: Partial<{ org: string; user: string; epoch: string; head: number; resumed: boolean; replay: { from: number; to: number }; scoped: boolean; protocol: string }> = {},
 ) => ({
   type: 'welcome',
   conn_id: 'c-1',
@@ -76,6 +76,7 @@ export const welcome = (
   epoch: 'e-1',
   head: 0,
   resumed: false,
+  protocol: '2',
   ...o,
 });
 

@@ -1,5 +1,6 @@
 // Frame handling and hole detection, fed through an in-test WebSocket (a
 // server that skips a seq cannot be provoked on the real daemon).
+import { CLIENT_NAME } from '../src/version.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ClientOptions, ConnectionState } from '../src/index.js';
 import { MemoryStorage } from './daemon.js';
@@ -18,11 +19,11 @@ describe('frames', () => {
   it('builds the stream URL and asks to resume only with a position', async () => {
     const { client, ws } = fakeClient();
     client.connect();
-    expect(ws.last().url).toBe('wss://rt.example.test/base/v2/realtime/stream?access_token=T0K3N-secret');
+    expect(ws.last().url).toBe('wss://rt.example.test/base/v2/realtime/stream?access_token=T0K3N-secret&client=orgstream-js%2F0.1.0');
     ws.last().open(welcome({ head: 5, epoch: 'e/1 x' }));
     ws.last().serverClose(1001);
     await vi.advanceTimersByTimeAsync(0);
-    expect(q(ws.last().url)).toEqual({ access_token: 'T0K3N-secret', last_seq: '5', epoch: 'e/1 x' });
+    expect(q(ws.last().url)).toEqual({ access_token: 'T0K3N-secret', last_seq: '5', epoch: 'e/1 x', client: CLIENT_NAME });
     expect(ws.last().url).toContain('epoch=e%2F1+x');
     client.close();
   });

@@ -3,6 +3,7 @@
 // Authorization header, never in a stream URL; a refused ticket (which a
 // browser only sees as a failed socket) is replaced at once, once. Against
 // the real daemon: sse.daemon.test.ts.
+import { CLIENT_NAME } from '../src/version.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fetchTicket, HttpError, ticketsURL } from '../src/index.js';
 import { welcome } from './fake-socket.js';
@@ -38,13 +39,13 @@ describe('tickets', () => {
     client.connect();
     await vi.advanceTimersByTimeAsync(0);
     expect(tf.calls).toEqual([{ url: 'https://rt.example.test/base/v2/realtime/tickets', method: 'POST', auth: 'Bearer ' + FAKE_TOKEN }]);
-    expect(q(ws.last().url)).toEqual({ ticket: 't-1' });
+    expect(q(ws.last().url)).toEqual({ ticket: 't-1', client: CLIENT_NAME });
     expect(ws.last().url).not.toContain(FAKE_TOKEN);
     ws.last().open(welcome({ head: 3 }));
     ws.last().serverClose(1001, 'draining');
     await vi.runOnlyPendingTimersAsync();
     expect(tf.calls).toHaveLength(2);
-    expect(q(ws.last().url)).toEqual({ ticket: 't-2', last_seq: '3', epoch: 'e-1' });
+    expect(q(ws.last().url)).toEqual({ ticket: 't-2', last_seq: '3', epoch: 'e-1', client: CLIENT_NAME });
     client.close();
   });
 
@@ -56,7 +57,7 @@ describe('tickets', () => {
     ws.last().fail();
     await vi.advanceTimersByTimeAsync(0);
     expect(ws.sockets).toHaveLength(2);
-    expect(q(ws.last().url)).toEqual({ ticket: 't-2' });
+    expect(q(ws.last().url)).toEqual({ ticket: 't-2', client: CLIENT_NAME });
     expect(rec.errors).toHaveLength(0);
     ws.last().fail(); // not a ticket problem after all: back off, and say so
     await vi.advanceTimersByTimeAsync(0);
@@ -64,7 +65,7 @@ describe('tickets', () => {
     expect(rec.errors).toHaveLength(1);
     expect(String(rec.errors[0])).not.toContain(FAKE_TOKEN);
     await vi.runOnlyPendingTimersAsync();
-    expect(q(ws.last().url)).toEqual({ ticket: 't-3' });
+    expect(q(ws.last().url)).toEqual({ ticket: 't-3', client: CLIENT_NAME });
     client.close();
   });
 

@@ -1,5 +1,6 @@
 // The SSE fallback decision (pure), and the client's switch to SSE when the
 // WebSocket cannot connect, fed through an in-test WebSocket and fetch.
+import { CLIENT_NAME } from '../src/version.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { chooseTransport, RealtimeClient, WS_FAILURES_BEFORE_SSE, type RealtimeEvent, type TransportState } from '../src/index.js';
 import { event, fakeWebSocket, welcome } from './fake-socket.js';
@@ -84,7 +85,7 @@ describe('SSE fallback', () => {
     expect(client.transport).toBe('sse');
     expect(sse.streams).toHaveLength(1);
     const s1 = sse.streams[0];
-    expect(s1.url).toBe('https://rt.example.test/api/v2/realtime/sse?access_token=TOKEN&topics=orders.*%2Cbilling.%3E');
+    expect(s1.url).toBe('https://rt.example.test/api/v2/realtime/sse?access_token=TOKEN&topics=orders.*%2Cbilling.%3E&client=orgstream-js%2F0.1.0');
     s1.write(msg('welcome', welcome({ head: 3, scoped: true })) + msg('event', event(5)) + ': ping\n\n' + 'retry: 300\n\n' + msg('event', event(9)));
     await vi.waitFor(() => expect(events.map((e) => e.seq)).toEqual([5, 9]));
     expect(client.state).toBe('open');
@@ -100,7 +101,7 @@ describe('SSE fallback', () => {
     expect(sse.streams).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(client.nextAttemptAt! - Date.now());
     expect(sse.streams).toHaveLength(2);
-    expect(q(sse.streams[1].url)).toEqual({ access_token: 'TOKEN', last_seq: '9', epoch: 'e-1', topics: 'orders.*,billing.>' });
+    expect(q(sse.streams[1].url)).toEqual({ access_token: 'TOKEN', last_seq: '9', epoch: 'e-1', topics: 'orders.*,billing.>', client: CLIENT_NAME });
     expect(ws.sockets).toHaveLength(WS_FAILURES_BEFORE_SSE);
     expect(errors.map((e) => e.message).join('\n')).not.toContain('TOKEN');
     client.close();

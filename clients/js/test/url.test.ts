@@ -24,17 +24,17 @@ describe('stream URL', () => {
 
   it('encodes the token and the position', () => {
     const base = streamBase('http://h');
-    expect(streamURL(base, 'a.b+c/d=', null)).toBe('ws://h/v2/realtime/stream?access_token=a.b%2Bc%2Fd%3D');
-    expect(streamURL(base, 't', { lastSeq: 42, epoch: 'e&1' })).toBe('ws://h/v2/realtime/stream?access_token=t&last_seq=42&epoch=e%261');
-    expect(streamURL(base, 't', { lastSeq: 0, epoch: '' })).toBe('ws://h/v2/realtime/stream?access_token=t&last_seq=0');
+    expect(streamURL(base, 'a.b+c/d=', null)).toBe('ws://h/v2/realtime/stream?access_token=a.b%2Bc%2Fd%3D&client=orgstream-js%2F0.1.0');
+    expect(streamURL(base, 't', { lastSeq: 42, epoch: 'e&1' })).toBe('ws://h/v2/realtime/stream?access_token=t&last_seq=42&epoch=e%261&client=orgstream-js%2F0.1.0');
+    expect(streamURL(base, 't', { lastSeq: 0, epoch: '' })).toBe('ws://h/v2/realtime/stream?access_token=t&last_seq=0&client=orgstream-js%2F0.1.0');
   });
 
   it('adds topics and presence', () => {
     const base = streamBase('http://h');
     expect(streamURL(base, 't', null, { topics: ['orders.*', 'billing.>'], presence: true })).toBe(
-      'ws://h/v2/realtime/stream?access_token=t&topics=orders.*%2Cbilling.%3E&presence=true',
+      'ws://h/v2/realtime/stream?access_token=t&topics=orders.*%2Cbilling.%3E&presence=true&client=orgstream-js%2F0.1.0',
     );
-    expect(streamURL(base, 't', null, { topics: [], presence: false })).toBe('ws://h/v2/realtime/stream?access_token=t');
+    expect(streamURL(base, 't', null, { topics: [], presence: false })).toBe('ws://h/v2/realtime/stream?access_token=t&client=orgstream-js%2F0.1.0');
   });
 
   it.each([

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# make release-verify: builds the release twice into two directories and
+# compares their SHA256SUMS: a release must be byte-for-byte reproducible.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+a=$(mktemp -d) b=$(mktemp -d)
+trap 'rm -rf "$a" "$b"' EXIT
+DIST="$a" ./scripts/release.sh >/dev/null
+DIST="$b" GOFLAGS="${GOFLAGS:-} -a" ./scripts/release.sh >/dev/null
+if ! diff "$a/SHA256SUMS" "$b/SHA256SUMS"; then
+	echo "release-verify: the two builds differ" >&2
+	exit 1
+fi
+echo "release-verify: two builds, identical checksums:"
+cat "$a/SHA256SUMS"
