@@ -44,6 +44,8 @@ type Hub struct {
 	connEnv *connEnv
 	// connDispatcher runs the connection actors' mailboxes.
 	connDispatcher *poolDispatcher
+	// orgDispatcher runs the org actors' and writers' mailboxes.
+	orgDispatcher *reuseDispatcher
 	// fanout splits the delivery of one event to a large org across cores.
 	fanout *fanout
 
@@ -110,6 +112,7 @@ func NewHub(cfg Config) (*Hub, error) {
 		slowCuts: &cfg.Metrics.SlowConsumerCuts, poller: p, wg: &h.wg, closed: h.connClosed,
 	}
 	h.connDispatcher = newPoolDispatcher(connWorkers, 1<<16, 64)
+	h.orgDispatcher = newReuseDispatcher(orgThroughput)
 	h.fanout = newFanout(runtime.GOMAXPROCS(0))
 	h.orgs = h.sys.Root.Spawn(newSupervisorProps(h))
 	h.wg.Add(1)

@@ -141,7 +141,7 @@ func (a *orgActor) start(ctx actor.Context) {
 func (a *orgActor) spawnWriter(ctx actor.Context) *actor.PID {
 	if a.writer == nil {
 		env := a.env
-		a.writer = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+		a.writer = ctx.Spawn(env.props(func() actor.Actor {
 			return &writer{log: env.log, org: a.org, ctx: env.ctx, retries: env.appendRetries}
 		}))
 		a.entry.writer.Store(a.writer)
