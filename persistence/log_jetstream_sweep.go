@@ -65,7 +65,7 @@ func (l *JetStreamLog) sweepOnce(ctx context.Context, chunk int) (int, error) {
 	behind := 0
 	for batch := range slices.Chunk(orgs, chunk) {
 		last := make(map[string]uint64, len(batch))
-		if err := l.multiLast(ctx, directGetPrefix, EventsPrefix, batch, func(org string, m *nats.Msg) error {
+		if err := l.multiLast(ctx, directGetPrefix, EventsPrefix, batch, 0, func(org string, m *nats.Msg) error {
 			ev, _, err := eventOf(m)
 			if err != nil { // not written by a log: nothing to repair
 				l.lg.Warn("head marker sweep: malformed event", zap.String("org", org), zap.Error(err))
@@ -77,7 +77,7 @@ func (l *JetStreamLog) sweepOnce(ctx context.Context, chunk int) (int, error) {
 			return behind, err
 		}
 		marks := make(map[string]uint64, len(batch))
-		if err := l.multiLast(ctx, directGetHeadsPrefix, HeadsPrefix, batch, func(org string, m *nats.Msg) error {
+		if err := l.multiLast(ctx, directGetHeadsPrefix, HeadsPrefix, batch, 0, func(org string, m *nats.Msg) error {
 			seq, err := strconv.ParseUint(m.Header.Get(HeaderSeq), 10, 64)
 			if err != nil {
 				return fmt.Errorf("persistence: head marker of %s has a bad %s", org, HeaderSeq)
@@ -120,15 +120,39 @@ func (l *JetStreamLog) retainedOrgs(ctx context.Context) ([]string, error) {
 	return orgs, nil
 }
 
-// multiLast reads the last message of prefix+org for each org in one
-// Direct Get (multi_last) to the stream behind getPrefix and passes each
-// with its org to fn. Orgs without a message are left out; a 404 (none at
-// all) is no error.
-func (l *JetStreamLog) multiLast(ctx context.Context, getPrefix, prefix string, orgs []string, fn func(org string, m *nats.Msg) error) error {
+// multiLast reads the last message of prefix+org for each org with
+// Direct Gets (multi_last) to the stream behind getPrefix and passes each
+// with its org to fn. Orgs without a message are left out. The server stops
+// a batch at its max bytes (the server's max pending, 64 MiB by default: a
+// thousand large events exceed it) and says how many it held back in the
+// end-of-batch's Nats-Num-Pending; the orgs not answered yet are then asked
+// again. maxBytes is the batches' max bytes, 0 for the server's.
+func (l *JetStreamLog) multiLast(ctx context.Context, getPrefix, prefix string, orgs []string, maxBytes int, fn func(org string, m *nats.Msg) error) error {
+	for len(orgs) > 0 {
+		seen := make(map[string]bool, len(orgs))
+		pending, err := l.multiLastOnce(ctx, getPrefix, prefix, orgs, maxBytes, func(org string, m *nats.Msg) error {
+			seen[org] = true
+			return fn(org, m)
+		})
+		if err != nil || pending == 0 {
+			return err
+		}
+		if len(seen) == 0 {
+			return fmt.Errorf("%w: sweep: a batch held back %d messages and sent none", ErrUnavailable, pending)
+		}
+		orgs = slices.DeleteFunc(slices.Clone(orgs), func(org string) bool { return seen[org] })
+	}
+	return nil
+}
+
+// multiLastOnce is one multi_last request; pending is how many messages the
+// server held back (0: all were sent). A 404 (no message at all) is no
+// error.
+func (l *JetStreamLog) multiLastOnce(ctx context.Context, getPrefix, prefix string, orgs []string, maxBytes int, fn func(org string, m *nats.Msg) error) (pending uint64, err error) {
 	inbox := l.nc.NewInbox()
 	sub, err := l.nc.SubscribeSync(inbox)
 	if err != nil {
-		return transportErr("sweep", err)
+		return 0, transportErr("sweep", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	body := make([]byte, 0, 32+len(orgs)*(len(prefix)+16))
@@ -139,30 +163,36 @@ func (l *JetStreamLog) multiLast(ctx context.Context, getPrefix, prefix string, 
 		}
 		body = strconv.AppendQuote(body, prefix+org)
 	}
-	body = append(body, `]}`...)
+	body = append(body, ']')
+	if maxBytes > 0 {
+		body = append(body, `,"max_bytes":`...)
+		body = strconv.AppendInt(body, int64(maxBytes), 10)
+	}
+	body = append(body, '}')
 	if err := l.nc.PublishMsg(&nats.Msg{Subject: getPrefix, Reply: inbox, Data: body}); err != nil {
-		return transportErr("sweep", err)
+		return 0, transportErr("sweep", err)
 	}
 	for {
 		m, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
-			return transportErr("sweep", err)
+			return 0, transportErr("sweep", err)
 		}
 		switch st := status(m); st {
 		case "":
 		case "204": // end of batch
-			return nil
+			pending, _ = strconv.ParseUint(m.Header.Get(hdrNumPending), 10, 64)
+			return pending, nil
 		case "404":
-			return nil
+			return 0, nil
 		default:
-			return fmt.Errorf("%w: sweep: direct get: %s %s", ErrUnavailable, st, m.Header.Get(hdrDescription))
+			return 0, fmt.Errorf("%w: sweep: direct get: %s %s", ErrUnavailable, st, m.Header.Get(hdrDescription))
 		}
 		org, ok := strings.CutPrefix(m.Header.Get(hdrSubject), prefix)
 		if !ok {
-			return fmt.Errorf("%w: sweep: direct get answered %q", ErrUnavailable, m.Header.Get(hdrSubject))
+			return 0, fmt.Errorf("%w: sweep: direct get answered %q", ErrUnavailable, m.Header.Get(hdrSubject))
 		}
 		if err := fn(org, m); err != nil {
-			return err
+			return 0, err
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package persistence
 
 import (
+	"maps"
 	"testing"
 	"time"
 
@@ -129,4 +130,34 @@ func TestJetStreamHeadCountsPendingMarker(t *testing.T) {
 		t.Fatalf("Append seq %d, want 4", res.Seqs[0])
 	}
 	nc.Close() // a crash: Close must not wait for the dropped writes
+}
+
+// A bulk read cut short by the batch's max bytes asks again for the orgs
+// it did not answer: every org's last event arrives, once.
+func TestJetStreamMultiLastMaxBytes(t *testing.T) {
+	e := startEmbedded(t, t.TempDir())
+	l := openJetStream(t, JetStreamConfig{Conn: connect(t, e)})
+	ctx := ctxT(t)
+	orgs := []string{"a", "b", "c", "d"}
+	for i, org := range orgs {
+		mustAppend(t, l, org, drafts(i+1, org)...)
+	}
+	asked := append([]string{"none"}, orgs...)
+	got := map[string]uint64{}
+	if err := l.multiLast(ctx, directGetPrefix, EventsPrefix, asked, 1, func(org string, m *nats.Msg) error {
+		ev, _, err := eventOf(m)
+		if _, dup := got[org]; dup {
+			t.Errorf("%s answered twice", org)
+		}
+		got[org] = ev.Seq
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]uint64{"a": 1, "b": 2, "c": 3, "d": 4}; !maps.Equal(got, want) {
+		t.Fatalf("last events %v, want %v", got, want)
+	}
+	if asked[0] != "none" || asked[1] != "a" || len(asked) != 5 {
+		t.Fatalf("the caller's orgs changed: %v", asked)
+	}
 }
