@@ -73,11 +73,18 @@ type orgEntry struct {
 	// writer is the org's writer, set by the org actor when it starts;
 	// publishes go to it directly.
 	writer atomic.Pointer[actor.PID]
-	subs   *subscribers
-	refs   int // connections and publishes in flight
-	idle   *time.Timer
-	conns  int
-	users  map[string]int
+	// acked is the newest seq this node's writer made durable for the org.
+	// The writer raises it before it answers the publisher; the org actor
+	// reads it before each message it handles (a welcome never announces a
+	// head older than an acknowledged publish). It used to be a message to
+	// the org actor per publish: a mailbox run, a goroutine woken, for one
+	// number.
+	acked atomic.Uint64
+	subs  *subscribers
+	refs  int // connections and publishes in flight
+	idle  *time.Timer
+	conns int
+	users map[string]int
 	// presence counts the streams that asked for presence frames.
 	presence int
 }
