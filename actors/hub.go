@@ -44,6 +44,8 @@ type Hub struct {
 	connEnv *connEnv
 	// connDispatcher runs the connection actors' mailboxes.
 	connDispatcher *poolDispatcher
+	// orgDispatcher runs the org actors' and writers' mailboxes.
+	orgDispatcher *reuseDispatcher
 	// fanout splits the delivery of one event to a large org across cores.
 	fanout *fanout
 
@@ -71,11 +73,18 @@ type orgEntry struct {
 	// writer is the org's writer, set by the org actor when it starts;
 	// publishes go to it directly.
 	writer atomic.Pointer[actor.PID]
-	subs   *subscribers
-	refs   int // connections and publishes in flight
-	idle   *time.Timer
-	conns  int
-	users  map[string]int
+	// acked is the newest seq this node's writer made durable for the org.
+	// The writer raises it before it answers the publisher; the org actor
+	// reads it before each message it handles (a welcome never announces a
+	// head older than an acknowledged publish). It used to be a message to
+	// the org actor per publish: a mailbox run, a goroutine woken, for one
+	// number.
+	acked atomic.Uint64
+	subs  *subscribers
+	refs  int // connections and publishes in flight
+	idle  *time.Timer
+	conns int
+	users map[string]int
 	// presence counts the streams that asked for presence frames.
 	presence int
 }
@@ -110,6 +119,7 @@ func NewHub(cfg Config) (*Hub, error) {
 		slowCuts: &cfg.Metrics.SlowConsumerCuts, poller: p, wg: &h.wg, closed: h.connClosed,
 	}
 	h.connDispatcher = newPoolDispatcher(connWorkers, 1<<16, 64)
+	h.orgDispatcher = newReuseDispatcher(orgThroughput)
 	h.fanout = newFanout(runtime.GOMAXPROCS(0))
 	h.orgs = h.sys.Root.Spawn(newSupervisorProps(h))
 	h.wg.Add(1)

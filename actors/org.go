@@ -50,6 +50,9 @@ type flushKicks struct{}
 var flushKicksMsg = &flushKicks{}
 
 func (a *orgActor) Receive(ctx actor.Context) {
+	if a.core != nil {
+		a.core.Appended(a.entry.acked.Load())
+	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.start(ctx)
@@ -74,8 +77,6 @@ func (a *orgActor) Receive(ctx actor.Context) {
 		a.exec(ctx, a.core.Resolved(m.connID, m.next, m.failed))
 	case *publishRequest:
 		ctx.Forward(a.spawnWriter(ctx))
-	case *appended:
-		a.core.Appended(m.seq)
 	case *flushKicks:
 		a.sendKicks(ctx)
 	case *historyRequest:
@@ -108,6 +109,7 @@ func (a *orgActor) start(ctx actor.Context) {
 		win = orgcore.NewWindow(head.Seq, cfg)
 	}
 	a.core = orgcore.New(cfg, a.entry.subs, win)
+	a.core.Appended(a.entry.acked.Load())
 	a.runShard = a.flushShard
 
 	self := ctx.Self()
@@ -141,8 +143,8 @@ func (a *orgActor) start(ctx actor.Context) {
 func (a *orgActor) spawnWriter(ctx actor.Context) *actor.PID {
 	if a.writer == nil {
 		env := a.env
-		a.writer = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
-			return &writer{log: env.log, org: a.org, ctx: env.ctx, retries: env.appendRetries}
+		a.writer = ctx.Spawn(env.props(func() actor.Actor {
+			return &writer{log: env.log, org: a.org, ctx: env.ctx, retries: env.appendRetries, acked: &a.entry.acked}
 		}))
 		a.entry.writer.Store(a.writer)
 	}

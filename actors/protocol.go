@@ -80,11 +80,6 @@ type publishResult struct {
 	err          error
 }
 
-// appended tells the org actor the head its writer just made durable, before
-// the publisher hears of it: a welcome never announces a head older than an
-// acknowledged publish, though the live feed may not have brought it yet.
-type appended struct{ seq uint64 }
-
 // flush tells a connection actor that its outbox has frames.
 type flush struct{}
 

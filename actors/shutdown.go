@@ -88,6 +88,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		}
 		h.sys.Shutdown()
 		h.connDispatcher.stop()
+		h.orgDispatcher.stop()
 		h.fanout.stop()
 	})
 	return err

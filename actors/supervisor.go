@@ -32,6 +32,22 @@ type orgEnv struct {
 	resolve func(org *actor.PID, orgID string, sub *coreSub, pos orgcore.Position, head uint64)
 	replay  func(org *actor.PID, orgID string, sub *coreSub, from, to uint64, snap []*messages.Frame)
 	fanout  *fanout
+	// dispatcher runs the org actors' and writers' mailboxes; nil means
+	// protoactor's default (a goroutine per run).
+	dispatcher *reuseDispatcher
+}
+
+// orgThroughput is how many messages an org actor or writer handles per
+// mailbox run (protoactor's default).
+const orgThroughput = 300
+
+// props are the props of an org actor or writer made by producer, on the
+// env's dispatcher.
+func (env *orgEnv) props(producer actor.Producer) *actor.Props {
+	if env.dispatcher == nil {
+		return actor.PropsFromProducer(producer)
+	}
+	return actor.PropsFromProducer(producer, actor.WithDispatcher(env.dispatcher))
 }
 
 func (h *Hub) orgEnv() *orgEnv {
@@ -40,6 +56,7 @@ func (h *Hub) orgEnv() *orgEnv {
 		core:           h.cfg.coreConfig(),
 		recoverTimeout: h.cfg.RecoverTimeout, appendRetries: h.cfg.AppendRetries,
 		resolve: h.goResolve, replay: h.goReplay, fanout: h.fanout,
+		dispatcher: h.orgDispatcher,
 	}
 }
 
@@ -64,7 +81,7 @@ func (s *supervisor) Receive(ctx actor.Context) {
 		return
 	}
 	e := m.entry
-	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+	pid := ctx.Spawn(s.env.props(func() actor.Actor {
 		return &orgActor{env: s.env, org: e.org, entry: e}
 	}))
 	ctx.Respond(pid)

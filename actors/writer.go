@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -23,6 +24,7 @@ type writer struct {
 	org     string
 	ctx     context.Context
 	retries int
+	acked   *atomic.Uint64 // the org entry's: raised before each answer
 
 	head  persistence.Head
 	known bool
@@ -35,7 +37,7 @@ func (w *writer) Receive(ctx actor.Context) {
 	}
 	res, err := w.append(req)
 	if err == nil && len(res.Events) > 0 {
-		ctx.Send(ctx.Parent(), &appended{seq: res.Head.Seq})
+		raise(w.acked, res.Head.Seq)
 	}
 	ctx.Respond(&publishResult{seqs: res.Seqs, allDuplicate: len(res.Events) == 0, stored: len(res.Events), err: err})
 }
@@ -86,6 +88,16 @@ func (w *writer) append(req *publishRequest) (persistence.Appended, error) {
 		case <-ctx.Done():
 			t.Stop()
 			return persistence.Appended{}, fmt.Errorf("actors: append to %s: %w: %w", w.org, persistence.ErrUnavailable, ctx.Err())
+		}
+	}
+}
+
+// raise sets a to seq unless it is already higher.
+func raise(a *atomic.Uint64, seq uint64) {
+	for {
+		cur := a.Load()
+		if cur >= seq || a.CompareAndSwap(cur, seq) {
+			return
 		}
 	}
 }

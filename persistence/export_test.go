@@ -31,3 +31,12 @@ func acceptStaleOnce(l *JetStreamLog, subj string) {
 		}
 	}
 }
+
+// dropMarkers makes l's marker writer drop every marker write, as a process
+// killed right after its events would: the events are stored, their
+// markers never are.
+func dropMarkers(l *JetStreamLog) {
+	l.markers.mu.Lock()
+	defer l.markers.mu.Unlock()
+	l.markers.sendSeam = func(*nats.Msg) bool { return false }
+}

@@ -461,7 +461,8 @@ func (l *JetStreamLog) isClosed() bool {
 }
 
 // Head implements Log. It reads the head marker, then the last retained
-// event, and returns the larger seq; when the event is ahead of the marker
+// event, and returns the larger seq (or the head this node's lazy marker
+// writer still has to write, when higher: log_jetstream_head.go); when the event is ahead of the marker
 // (a crash or a lost marker write right after an append) it rewrites the
 // marker. After an ErrConflict from Append for the org it reads both from
 // the stream leaders (see conflicted), otherwise with Direct Gets.
@@ -485,7 +486,7 @@ func (l *JetStreamLog) head(ctx context.Context, org string, accurate bool) (Hea
 	if seq > mark {
 		l.markers.write(org, seq)
 	}
-	return Head{Seq: max(seq, mark), Rev: rev}, nil
+	return Head{Seq: max(seq, mark, l.markers.wanted(org)), Rev: rev}, nil
 }
 
 // LeaderHead implements Log: the marker and the last event are read with
@@ -520,7 +521,7 @@ func (l *JetStreamLog) Bounds(ctx context.Context, org string) (first, head uint
 	if last > mark {
 		l.markers.write(org, last)
 	}
-	head = max(mark, last)
+	head = max(mark, last, l.markers.wanted(org))
 	if lastRev == 0 {
 		return head + 1, head, nil
 	}

@@ -37,29 +37,56 @@ import (
 //     the marker it replaces, 0 for the first) and only when it raises the
 //     seq: when two nodes' writes cross, the loser re-reads the marker from
 //     the stream leader and writes again only if its seq is still higher.
-//   - Append hands its new head to the marker writer without waiting (the
-//     event is durable already; the marker only matters once every event of
-//     the org has aged out, Retention later). The writer keeps at most one
-//     write in flight per org and coalesces the heads that arrive meanwhile
-//     into the next one; acks come back on a shared subscription. Failed
-//     writes are retried from a background goroutine, at once after a lost
-//     compare-and-set, every repairInterval while the store fails.
+//   - Markers are lazy: Append hands its new head to the marker writer,
+//     which only remembers it; every markerEvery = min(1s, Retention/4) the
+//     writer sends one compare-and-set write per org whose wanted head is
+//     above its stored marker, with the latest head. So an org costs at most
+//     one marker write per markerEvery however fast it appends (it used to
+//     be one per Append, a second durable write beside every event: the
+//     server's stream loop stored two messages per publish). The marker only
+//     matters once every event of the org has aged out, Retention after the
+//     last one; lagging at most markerEvery (plus an ack) behind, it is
+//     always written long before. Acks come back on a shared subscription;
+//     failed writes are retried from the writer's goroutine, at once after a
+//     lost compare-and-set, every repairInterval while the store fails.
 //   - Head returns max(marker, last retained event) and hands the event's seq
 //     to the writer when it is ahead, so a crash between an event and its
 //     marker is repaired by the next Head while the event is retained (org
 //     actors read Head when they start).
+//   - A sweep closes the crash window for orgs nobody touches: when the log
+//     opens, and then every sweepEvery = max(Retention/2, 30s), it reads the
+//     last retained event of every org and every marker in bulk (Direct Get
+//     with multi_last, up to sweepChunk subjects per request) and hands every
+//     org whose last event is ahead of its marker to the writer
+//     (log_jetstream_sweep.go). A node restarted after a kill -9 within
+//     Retention repairs its own markers as it opens; a surviving node of a
+//     cluster repairs a dead one's at its next sweep.
 //
-// Residual window: the process dies after an event is stored and before its
-// marker is, and nobody calls Head or Append for that org until all its
-// events aged out (Retention, 5m by default). The org then continues from the
-// previous marker, reusing the lost marker's seqs.
+// Residual window: the process dies within markerEvery after an event is
+// stored (before its marker is), nobody calls Head or Append for that org,
+// no node opens the log or sweeps until all its events aged out (Retention,
+// 5m by default; a periodic sweep comes every Retention/2 when that is
+// above 30s, so only retentions under a minute on a store no node reopens
+// in time). The org then continues from the previous marker, reusing the
+// lost marker's seqs.
 //
-// Cost: at most one marker message per Append (fewer under load), and on the
-// first write for an org after a start, or after a lost compare-and-set, one
-// read of the marker from the heads stream's leader.
+// Cost: at most one marker message per org per markerEvery, and on the first
+// write for an org after a start, or after a lost compare-and-set, one read
+// of the marker from the heads stream's leader; a sweep is one stream info
+// and two bulk reads per sweepChunk orgs.
 
 // repairInterval is how often failed marker writes are retried.
 const repairInterval = time.Second
+
+// maxMarkerEvery caps markerEvery, the period of the lazy marker writes.
+const maxMarkerEvery = time.Second
+
+// markerEveryFor is how often an org's marker may be written under
+// retention: a quarter of it, so that a marker is always written well before
+// the last event it covers can age out, and at most maxMarkerEvery.
+func markerEveryFor(retention time.Duration) time.Duration {
+	return min(maxMarkerEvery, retention/4)
+}
 
 // maxMarkerStates bounds the orgs whose marker state the writer remembers
 // when idle; past it the idle ones are forgotten (their next write starts
@@ -102,33 +129,42 @@ type markerState struct {
 // idle reports a state with nothing to do.
 func (st *markerState) idle() bool { return st.sending == 0 && st.known && st.want <= st.stored }
 
-// markerWriter writes head markers: one in flight per org, compare-and-set,
-// retries from its goroutine.
+// markerWriter writes head markers lazily: at most one write per org per
+// markerEvery, one in flight per org, compare-and-set, retries from its
+// goroutine.
 type markerWriter struct {
 	l      *JetStreamLog
-	prefix string // reply subjects: prefix.<org>.<seq>
+	prefix string        // reply subjects: prefix.<org>.<seq>
+	every  time.Duration // markerEvery: the period of the writes
 	sub    *nats.Subscription
 	wakeC  chan struct{}
 
-	mu     sync.Mutex
-	states map[string]*markerState
-	dirty  map[string]struct{} // orgs whose marker must be re-read, then written
+	// sendSeam, when set (a test seam, export_test.go), sees each marker
+	// write before it is sent; false drops it, as a crash right after the
+	// event would.
+	sendSeam func(*nats.Msg) bool
+
+	mu      sync.Mutex
+	states  map[string]*markerState
+	dirty   map[string]struct{} // orgs whose marker must be re-read, then written
+	pending map[string]struct{} // orgs with a higher head to write at the next tick
 
 	once sync.Once
 	quit chan struct{}
-	done chan struct{}
+	done sync.WaitGroup // the repairer and the sweeper
 }
 
 // newMarkerWriter subscribes to marker acks; start runs the repairer.
 func newMarkerWriter(l *JetStreamLog) (*markerWriter, error) {
 	w := &markerWriter{
-		l:      l,
-		prefix: l.nc.NewInbox(),
-		wakeC:  make(chan struct{}, 1),
-		states: make(map[string]*markerState),
-		dirty:  make(map[string]struct{}),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
+		l:       l,
+		prefix:  l.nc.NewInbox(),
+		every:   markerEveryFor(l.cfg.Retention),
+		wakeC:   make(chan struct{}, 1),
+		states:  make(map[string]*markerState),
+		dirty:   make(map[string]struct{}),
+		pending: make(map[string]struct{}),
+		quit:    make(chan struct{}),
 	}
 	sub, err := l.nc.Subscribe(w.prefix+".*.*", w.onAck)
 	if err != nil {
@@ -138,9 +174,31 @@ func newMarkerWriter(l *JetStreamLog) (*markerWriter, error) {
 	return w, nil
 }
 
-func (w *markerWriter) start() { go w.repair() }
+func (w *markerWriter) start() {
+	w.done.Go(w.repair)
+	w.done.Go(w.sweeper)
+}
 
-// write makes sure the org's marker reaches at least seq, without waiting.
+// sweeper sweeps (log_jetstream_sweep.go) when the writer starts and then
+// every sweepEvery, until it stops; on a goroutine of its own so that a slow
+// sweep never delays the marker writes.
+func (w *markerWriter) sweeper() {
+	w.l.sweep()
+	t := time.NewTicker(sweepEveryFor(w.l.cfg.Retention))
+	defer t.Stop()
+	for {
+		select {
+		case <-w.quit:
+			return
+		case <-t.C:
+			w.l.sweep()
+		}
+	}
+}
+
+// write makes sure the org's marker reaches at least seq, without waiting:
+// the write itself is sent at the writer's next tick (within markerEvery),
+// with the highest seq handed to write by then.
 func (w *markerWriter) write(org string, seq uint64) {
 	w.mu.Lock()
 	st := w.states[org]
@@ -156,9 +214,21 @@ func (w *markerWriter) write(org string, seq uint64) {
 		return
 	}
 	st.want = seq
-	m := w.next(org, st)
+	w.pending[org] = struct{}{}
 	w.mu.Unlock()
-	w.send(org, m)
+}
+
+// wanted is the highest seq handed to write for org that this writer still
+// remembers, 0 when none: a head this node saw (acknowledged or read), which
+// Head and Bounds never answer below while the lazy marker lags, so a
+// deleted newest event cannot make this node reuse its seq.
+func (w *markerWriter) wanted(org string) uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if st := w.states[org]; st != nil {
+		return st.want
+	}
+	return 0
 }
 
 // next decides the org's next marker write; the caller holds mu and sends
@@ -184,7 +254,7 @@ func (w *markerWriter) next(org string, st *markerState) *nats.Msg {
 // send publishes m (nil: nothing); a failed publish leaves the org to the
 // repairer.
 func (w *markerWriter) send(org string, m *nats.Msg) {
-	if m == nil {
+	if m == nil || (w.sendSeam != nil && !w.sendSeam(m)) {
 		return
 	}
 	if err := w.l.nc.PublishMsg(m); err != nil {
@@ -239,10 +309,11 @@ func (w *markerWriter) onAck(m *nats.Msg) {
 		w.markDirty(org, false)
 	default:
 		s.stored, s.rev, s.known = seq, ack.Seq, true
+		if s.want > s.stored {
+			w.pending[org] = struct{}{} // the next tick writes the newer head
+		}
 	}
-	next := w.next(org, s)
 	w.mu.Unlock()
-	w.send(org, next)
 }
 
 // markDirty leaves org to the repairer: at once (wake) or at its next tick.
@@ -260,40 +331,88 @@ func (w *markerWriter) markDirty(org string, wake bool) {
 // forgetIdle drops the states with nothing to do. The caller holds mu.
 func (w *markerWriter) forgetIdle() {
 	for org, st := range w.states {
-		if _, d := w.dirty[org]; !d && st.idle() {
+		_, d := w.dirty[org]
+		if _, p := w.pending[org]; !d && !p && st.idle() {
 			delete(w.states, org)
 		}
 	}
 }
 
-// repair re-reads and rewrites the markers of dirty orgs until it stops.
+// repair, until it stops, writes the pending markers every markerEvery and
+// re-reads and rewrites the markers of dirty orgs (at once when woken, else
+// every repairInterval).
 func (w *markerWriter) repair() {
-	defer close(w.done)
-	t := time.NewTicker(repairInterval)
+	t := time.NewTicker(w.every)
 	defer t.Stop()
+	lastRetry := time.Now()
 	for {
 		select {
 		case <-w.quit:
 			w.drain()
 			return
-		case <-t.C:
+		case now := <-t.C:
+			w.flush(w.l.ctx)
+			if now.Sub(lastRetry) < repairInterval {
+				continue
+			}
+			lastRetry = now
 			w.expireInFlight()
 		case <-w.wakeC:
 		}
-		w.mu.Lock()
-		orgs := make([]string, 0, len(w.dirty))
-		for org := range w.dirty {
-			orgs = append(orgs, org)
-		}
-		clear(w.dirty)
-		w.mu.Unlock()
-		for _, org := range orgs {
-			ctx, cancel := context.WithTimeout(w.l.ctx, w.l.cfg.RequestTimeout)
-			err := w.refresh(ctx, org)
-			cancel()
-			if err != nil && w.l.ctx.Err() == nil {
-				w.l.lg.Debug("head marker read failed, retrying", zap.String("org", org), zap.Error(err))
+		w.retry()
+	}
+}
+
+// flush sends the pending writes: at once for the orgs whose marker the
+// writer knows, after a read of the marker for the others.
+func (w *markerWriter) flush(ctx context.Context) {
+	w.mu.Lock()
+	var unknown []string
+	var msgs []*nats.Msg
+	var orgs []string
+	for org := range w.pending {
+		st := w.states[org]
+		switch {
+		case st == nil || st.sending != 0: // its ack brings it back
+		case !st.known:
+			if _, d := w.dirty[org]; !d {
+				unknown = append(unknown, org)
 			}
+		default:
+			if m := w.next(org, st); m != nil {
+				msgs, orgs = append(msgs, m), append(orgs, org)
+			}
+		}
+	}
+	clear(w.pending)
+	w.mu.Unlock()
+	for i, m := range msgs {
+		w.send(orgs[i], m)
+	}
+	w.refreshAll(ctx, unknown)
+}
+
+// retry re-reads and rewrites the markers of the dirty orgs.
+func (w *markerWriter) retry() {
+	w.mu.Lock()
+	orgs := make([]string, 0, len(w.dirty))
+	for org := range w.dirty {
+		orgs = append(orgs, org)
+	}
+	clear(w.dirty)
+	w.mu.Unlock()
+	w.refreshAll(w.l.ctx, orgs)
+}
+
+// refreshAll refreshes each org, each read bounded by the request timeout;
+// a failed one stays dirty.
+func (w *markerWriter) refreshAll(ctx context.Context, orgs []string) {
+	for _, org := range orgs {
+		rctx, cancel := context.WithTimeout(ctx, w.l.cfg.RequestTimeout)
+		err := w.refresh(rctx, org)
+		cancel()
+		if err != nil && w.l.ctx.Err() == nil {
+			w.l.lg.Debug("head marker read failed, retrying", zap.String("org", org), zap.Error(err))
 		}
 	}
 }
@@ -323,7 +442,8 @@ func (w *markerWriter) refresh(ctx context.Context, org string) error {
 // maxDrain bounds how long Close waits for pending marker writes.
 const maxDrain = 2 * time.Second
 
-// drain, as the writer stops (Close), writes what is still pending and waits
+// drain, as the writer stops (Close), writes what is still pending (the lazy
+// writes not sent yet included) and waits
 // for the acks, for at most the request timeout or maxDrain and only while
 // connected: an Append just before Close keeps its marker. Orgs whose marker
 // cannot be read are left to Head.
@@ -332,6 +452,7 @@ func (w *markerWriter) drain() {
 	defer cancel()
 	failed := make(map[string]bool)
 	for ctx.Err() == nil && w.l.nc.IsConnected() {
+		w.flush(ctx)
 		w.mu.Lock()
 		var orgs []string
 		for org := range w.dirty {
@@ -380,7 +501,7 @@ func (w *markerWriter) expireInFlight() {
 func (w *markerWriter) stop() {
 	w.once.Do(func() {
 		close(w.quit)
-		<-w.done
+		w.done.Wait()
 		if err := w.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 			w.l.lg.Debug("unsubscribe head marker acks", zap.Error(err))
 		}

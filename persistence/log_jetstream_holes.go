@@ -36,7 +36,11 @@ import (
 // is tried three times; then, unless a Read already met a hole in the org (a
 // batch that skipped a seq, remembered per org), the stream leader tells
 // (leaderSeesHole). A deleted tail (the leader's last event below a head
-// marker, which is only written after its event) makes first head+1. With a
+// marker, which is only written after its event) makes first head+1. The
+// markers are lazy (log_jetstream_head.go): a tail deleted within markerEvery
+// (at most 1s) of its append is seen by the node that appended it (its
+// marker writer's pending head counts in Head and Bounds), by the others
+// once the marker is written. With a
 // hole, a bisection over stream sequences finds the first event whose tail
 // is complete. Each step compares the count after a probe with the count
 // after the last event read before and after it: when both agree no append

@@ -127,8 +127,11 @@ func markerIdle(l *JetStreamLog, org string, seq uint64) bool {
 // re-reads the marker from the leader and lands only if still higher.
 func TestJetStreamMarkerMonotonic(t *testing.T) {
 	e := startEmbedded(t, t.TempDir())
-	a := openJetStream(t, JetStreamConfig{Conn: connect(t, e)})
-	b := openJetStream(t, JetStreamConfig{Conn: connect(t, e)})
+	// A short retention makes the lazy marker writes come every 100ms
+	// rather than every second (the test has no events to age out).
+	const retention = 400 * time.Millisecond
+	a := openJetStream(t, JetStreamConfig{Conn: connect(t, e), Retention: retention})
+	b := openJetStream(t, JetStreamConfig{Conn: connect(t, e), Retention: retention})
 	ctx := ctxT(t)
 	marker := func() uint64 {
 		t.Helper()

@@ -12,7 +12,9 @@
 // an identity provider's JWKS, chosen by kid, cached, refreshed every few
 // minutes and fetched again (rate-limited) when a token names an unknown
 // kid. exp is exact; nbf and iat may be ClockSkew ahead; iss and aud are
-// checked when configured:
+// checked when configured. A token's signature is verified once: for up to
+// a minute (and while the JWK set stays the same) its claims come from a
+// bounded cache, with exp checked on every use (cache.go):
 //
 //	secret, err := auth.LoadOrCreateSecret(filepath.Join(dataDir, "jwt-secret"))
 //	if err != nil {

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"crypto"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -125,6 +126,7 @@ type Verifier struct {
 	pub     []crypto.PublicKey
 	jwks    *jwksSource // nil without JWKSURL
 	methods []string    // the algs a token may name
+	cache   *verifiedCache
 
 	closeOnce sync.Once
 }
@@ -137,7 +139,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	v := &Verifier{cfg: cfg, secret: cfg.Secret, pub: cfg.PublicKeys}
+	v := &Verifier{cfg: cfg, secret: cfg.Secret, pub: cfg.PublicKeys, cache: newVerifiedCache(cacheMaxEntries)}
 	if len(v.secret) > 0 {
 		v.methods = append(v.methods, algHS256)
 	}
@@ -169,6 +171,10 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 // A token whose kid the cached JWKS lacks makes the JWKS be fetched again
 // (at most once per JWKSMinRefetch) before it is refused, so that keys an
 // identity provider adds are picked up at once.
+//
+// A token verified before (within a minute, under the same JWK set) is not
+// verified again: its claims come from a cache (cache.go), and only exp is
+// checked against now.
 func (v *Verifier) Verify(token string, now time.Time) (Claims, error) {
 	if token == "" {
 		return Claims{}, ErrMissing
@@ -176,11 +182,32 @@ func (v *Verifier) Verify(token string, now time.Time) (Claims, error) {
 	if len(token) > MaxTokenLen {
 		return Claims{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalid, MaxTokenLen)
 	}
+	key := sha256.Sum256([]byte(token))
+	set := v.jwksSet() // before verifying: a fetch meanwhile outdates the entry
+	if c, ok := v.cache.get(key, now, set); ok {
+		if !now.Before(c.Exp) {
+			return Claims{}, ErrExpired
+		}
+		return c, nil
+	}
 	c, unknownKID, err := v.verify(token, now)
 	if err != nil && unknownKID && v.jwks != nil && v.jwks.refetch() {
+		set = v.jwksSet()
 		c, _, err = v.verify(token, now)
 	}
+	if err == nil {
+		v.cache.put(key, verifiedEntry{claims: c, added: now, set: set})
+	}
 	return c, err
+}
+
+// jwksSet is the JWK set in force, nil without a JWKS or before its first
+// fetch.
+func (v *Verifier) jwksSet() *jwksSet {
+	if v.jwks == nil {
+		return nil
+	}
+	return v.jwks.set.Load()
 }
 
 // verify is one attempt of Verify with the keys at hand.
