@@ -13,8 +13,13 @@ func TestRunPublishWithAnchor(t *testing.T) {
 	t.Parallel()
 	tg := openNode(t, nil)
 	r, err := RunPublish(testCtx(t), tg, PublishConfig{Batches: []int{1, 100}, Orgs: 2, Duration: 200 * time.Millisecond,
-		Anchor: &AnchorConfig{Window: 50}})
+		Anchor: &AnchorConfig{Window: 50}, Client: true})
 	requireOK(t, r, err)
+	// The client run is there (its rate may be 0 in 200ms: a first batch
+	// of up to 1000 events can take longer on a loaded box).
+	if _, ok := r.Metric("client.Publisher ×2 orgs, window 1000: events/s"); !ok {
+		t.Errorf("no client.Publisher row")
+	}
 	for _, name := range []string{"raw JetStream sync ×1: msgs/s", "raw JetStream sync ×2: msgs/s",
 		"raw JetStream async (window 50): msgs/s", "sequential singles / raw sync", "2 parallel orgs / raw 2 sync",
 		"batched events/s"} {

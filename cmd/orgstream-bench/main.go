@@ -70,7 +70,7 @@ type options struct {
 	batch, pids                          intList
 	daemonArgs                           stringList
 	short, quiet, noPoll                 bool
-	anchor, natscli                      bool
+	anchor, natscli, client              bool
 	cpuProfile                           string
 }
 
@@ -101,6 +101,7 @@ func newFlags(o *options, name string, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the harness's own CPU profile (pprof) to this file: what the load generator costs")
 	fs.BoolVar(&o.noPoll, "no-poll", false, "fanout: read every stream on its own goroutine instead of the epoll pollers (the harness's old, costlier readers)")
 	fs.BoolVar(&o.anchor, "anchor", true, "publish: measure raw JetStream first on this box (a standalone nats-server 2.15.2 process, R1 file store, nats.go: sync ×1, sync ×--orgs, async) and report orgstream's ratios to it")
+	fs.BoolVar(&o.client, "client", true, "publish: also publish through client.Publisher (one per org, asynchronous: coalesced into batch requests and pipelined), the way a backend would")
 	fs.BoolVar(&o.natscli, "natscli", false, "publish: also run `go run github.com/nats-io/natscli/nats@v0.5.0 bench js pub sync|async` against the anchor's server as a cross-check (needs the module proxy or cache)")
 	fs.BoolVar(&o.short, "short", false, "suite: small sizes (the whole suite in under 3 minutes)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line on stderr")
@@ -339,9 +340,14 @@ func (o *options) apply(s *bench.Sizes) {
 }
 
 // setAnchor asks for the raw JetStream anchor (and natscli's cross-check)
-// when name is publish and --anchor is on.
+// when name is publish and --anchor is on, and for the client.Publisher run
+// with --client.
 func (o *options) setAnchor(name string, s *bench.Sizes) {
-	if name != bench.ScenarioPublish || !o.anchor {
+	if name != bench.ScenarioPublish {
+		return
+	}
+	s.Publish.Client = o.client
+	if !o.anchor {
 		return
 	}
 	s.Publish.Anchor = &bench.AnchorConfig{}
