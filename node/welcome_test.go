@@ -66,7 +66,7 @@ func TestWelcomeFresh(t *testing.T) {
 			if !bytes.HasPrefix(w.Raw, []byte(`{"type":"welcome",`)) {
 				t.Errorf("welcome does not start with its type: %s", w.Raw)
 			}
-			want := []string{"conn_id", "epoch", "head", "org", "resumed", "type", "user"}
+			want := []string{"conn_id", "epoch", "head", "org", "protocol", "resumed", "type", "user"}
 			if got := keysOf(t, w.Raw); !slices.Equal(got, want) {
 				t.Errorf("welcome keys %v, want %v (%s)", got, want, w.Raw)
 			}
