@@ -38,7 +38,7 @@ func (m *Metrics) Snapshot(now time.Time) Snapshot {
 		OrgActorRestartsTotal:        m.OrgActorRestarts.Load(),
 		PublishErrorsTotal:           m.PublishErrors.Load(),
 		LiveForgedTotal:              m.LiveForged.Load(),
-		Log:                          LogSnapshot{Streams: m.LogStreams()},
+		Log:                          LogSnapshot{Streams: m.LogStreams(), LeaderMoves: m.LeaderMoves.Load()},
 	}
 }
 
