@@ -38,6 +38,12 @@ type cluster struct {
 // another node a moment before.
 func startCluster(t *testing.T, k int) *cluster {
 	t.Helper()
+	return startClusterWith(t, k)
+}
+
+// startClusterWith is startCluster with extra flags for every node.
+func startClusterWith(t *testing.T, k int, extra ...string) *cluster {
+	t.Helper()
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	c := &cluster{t: t, secret: hex.EncodeToString(b), nodes: make([]*daemon, k)}
@@ -70,6 +76,7 @@ func startCluster(t *testing.T, k int) *cluster {
 				"--replicas", fmt.Sprint(k),
 			},
 		})
+		c.specs[i].Args = append(c.specs[i].Args, extra...)
 	}
 	for i := range k {
 		c.nodes[i] = launch(t, c.specs[i], c.addrs[i])

@@ -18,6 +18,11 @@ type LogSnapshot struct {
 	// Streams is never nil, so that the JSON has "streams":[] before the
 	// first probe (while the log opens).
 	Streams []LogStream `json:"streams"`
+	// LeaderMoves counts the stream leaders this node stepped down to
+	// spread the leaders over the nodes (persistence.LeaderBalancer).
+	// Left out while zero, so that the member keeps the shape PROTOCOL.md
+	// shows on a single node and before any move.
+	LeaderMoves uint64 `json:"leader_moves,omitempty"`
 }
 
 // SetLogStreams records the log's streams as last probed. The node's log

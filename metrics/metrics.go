@@ -25,6 +25,7 @@ type Metrics struct {
 	OrgActorRestarts   atomic.Uint64 // panics recovered by the supervisor
 	PublishErrors      atomic.Uint64
 	LiveForged         atomic.Uint64 // live messages refused: not a republish of a stored event
+	LeaderMoves        atomic.Uint64 // log stream leaders this node handed over to spread them
 
 	// Clients counts open streams by client name and version.
 	Clients Clients

@@ -93,6 +93,10 @@ func TestSnapshotLogStreams(t *testing.T) {
 	if b, _ := json.Marshal(m.Snapshot(time.Now())); !strings.Contains(string(b), `"log":{"streams":[]}`) {
 		t.Errorf("after SetLogStreams(nil): %s, want an empty list", b)
 	}
+	m.LeaderMoves.Add(2)
+	if b, _ := json.Marshal(m.Snapshot(time.Now())); !strings.Contains(string(b), `"log":{"streams":[],"leader_moves":2}`) {
+		t.Errorf("after 2 leader moves: %s, want them counted", b)
+	}
 }
 
 func TestSnapshotZeroStart(t *testing.T) {

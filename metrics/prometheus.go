@@ -67,6 +67,8 @@ func NewCollector(m *Metrics, now func() time.Time) *Collector {
 		func(m *Metrics) float64 { return float64(m.PublishErrors.Load()) })
 	add("live_forged_total", "Live messages refused as forged: not the log's republish of a stored event.", counter,
 		func(m *Metrics) float64 { return float64(m.LiveForged.Load()) })
+	add("log_leader_moves_total", "Log stream leaders this node stepped down to spread the leaders over the nodes.", counter,
+		func(m *Metrics) float64 { return float64(m.LeaderMoves.Load()) })
 	add("uptime_seconds", "Seconds since the node started.", gauge,
 		func(m *Metrics) float64 { return m.uptime(c.now()).Seconds() })
 	return c

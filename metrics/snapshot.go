@@ -42,7 +42,7 @@ func (m *Metrics) Snapshot(now time.Time) Snapshot {
 		PublishErrorsTotal:           m.PublishErrors.Load(),
 		LiveForgedTotal:              m.LiveForged.Load(),
 		Clients:                      m.Clients.Counts(),
-		Log:                          LogSnapshot{Streams: m.LogStreams()},
+		Log:                          LogSnapshot{Streams: m.LogStreams(), LeaderMoves: m.LeaderMoves.Load()},
 	}
 }
 

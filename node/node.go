@@ -62,6 +62,7 @@ type Node struct {
 	nc       *nats.Conn
 	jlog     *persistence.JetStreamLog
 	probe    *logProbe
+	balancer *persistence.LeaderBalancer      // nil on R1: nothing to move
 	hub      atomic.Pointer[actors.Hub]       // set once the log is open
 	presence atomic.Pointer[presence.Tracker] // set before the hub, unless NoPresence
 	tickets  atomic.Pointer[tickets.Store]    // set before the hub
@@ -146,6 +147,17 @@ func (n *Node) start(ctx context.Context) error {
 	n.jlog = jlog
 	n.probe = startLogProbe(jlog.Status, cfg.LogProbeInterval, n.metrics, n.log.Named("log"))
 	n.probe.waitFirst(ctx)
+	if cfg.Replicas > 1 {
+		// Spread the log streams' leaders over the nodes (each node moves
+		// only the streams it leads; persistence/leaders.go).
+		n.balancer, err = persistence.StartLeaderBalancer(persistence.LeaderBalancerConfig{
+			Conn: n.nc, Streams: jlog.Streams(), Logger: n.log.Named("log"),
+			OnMove: func(string, string, string) { n.metrics.LeaderMoves.Add(1) },
+		})
+		if err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+	}
 	var hubLog persistence.Log = jlog
 	if cfg.wrapHubLog != nil {
 		hubLog = cfg.wrapHubLog(jlog)
@@ -424,6 +436,9 @@ func (n *Node) stop(ctx context.Context) error {
 	}
 	if n.probe != nil {
 		n.probe.stop()
+	}
+	if n.balancer != nil {
+		n.balancer.Close()
 	}
 	if n.jlog != nil {
 		if err := n.jlog.Close(); err != nil {

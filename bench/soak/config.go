@@ -35,7 +35,7 @@ type Config struct {
 	// subscribers' hops; 0 means one from the clock. It is printed, and the
 	// same seed draws the same faults in the same order.
 	Seed uint64
-	// Faults restricts the kinds drawn (KindKill, KindPause,
+	// Faults restricts the kinds drawn (KindKill, KindKillLeader, KindPause,
 	// KindClusterRestart, KindPartition, KindDiskFull); empty means every
 	// kind that can be injected here.
 	Faults []string
@@ -48,6 +48,9 @@ type Config struct {
 	PingInterval time.Duration
 	// Daemon is the orgstream binary (bench.DaemonConfig.Path).
 	Daemon string
+	// DaemonArgs are extra flags of every node's `orgstream serve` (for
+	// example --partitions 6), after the campaign's own.
+	DaemonArgs []string
 	// DataDir is the parent of the nodes' data dirs; empty = a temporary one.
 	DataDir string
 	// Out is the parent of the report folder (bench.RunDir).

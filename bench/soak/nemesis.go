@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"syscall"
 	"time"
 
@@ -13,7 +14,10 @@ import (
 
 // The kinds of fault.
 const (
-	KindKill           = "kill-9"
+	KindKill = "kill-9"
+	// KindKillLeader is kill -9 of the node leading the most of the log's
+	// streams (its partitions' leaders), as its metrics name them.
+	KindKillLeader     = "kill-9-leader"
 	KindPause          = "sigstop"
 	KindClusterRestart = "cluster-restart"
 	KindPartition      = "partition"
@@ -22,7 +26,7 @@ const (
 
 // kinds are the faults the nemesis always draws from; KindDiskFull is
 // added when its small disk could be mounted.
-var kinds = []string{KindKill, KindPause, KindClusterRestart, KindPartition, KindDiskFull}
+var kinds = []string{KindKill, KindKillLeader, KindPause, KindClusterRestart, KindPartition, KindDiskFull}
 
 // Timing of the nemesis.
 const (
@@ -150,6 +154,10 @@ func (n *nemesis) run(ctx context.Context) error {
 		case KindKill:
 			f.Node = n.nodes.name(node)
 			err = n.kill(ctx, node, hold)
+		case KindKillLeader:
+			node, f.Note = n.busiest(ctx, node)
+			f.Node = n.nodes.name(node)
+			err = n.kill(ctx, node, hold)
 		case KindPause:
 			f.Node = n.nodes.name(node)
 			err = n.pause(ctx, node, hold)
@@ -192,6 +200,24 @@ func (n *nemesis) kill(ctx context.Context, i int, hold time.Duration) error {
 	}
 	n.nodes.refresh(i)
 	return nil
+}
+
+// busiest is the node leading the most log streams; when no node can
+// tell (the metrics unreadable, a stream without a leader) it is fallback,
+// and the note says so.
+func (n *nemesis) busiest(ctx context.Context, fallback int) (int, string) {
+	names := make([]string, n.nodes.count())
+	urls := make([]string, n.nodes.count())
+	for i := range names {
+		names[i], urls[i] = n.nodes.name(i), n.nodes.url(i)
+	}
+	hc := &http.Client{Timeout: probeAttempt}
+	defer hc.CloseIdleConnections()
+	i, note, err := busiestLeader(ctx, hc, names, urls)
+	if err != nil {
+		return fallback, "leader unknown, a random node: " + err.Error()
+	}
+	return i, note
 }
 
 // pause is SIGSTOP of node i for hold, then SIGCONT (even when ctx ends).

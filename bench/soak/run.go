@@ -60,7 +60,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// The route proxies of a partitionable cluster only when partitions are
 	// drawn: other campaigns keep direct routes, as before.
 	c, err := bench.StartCluster(ctx, nodeCount, bench.DaemonConfig{Path: cfg.Daemon, DataDir: dataDir,
-		Args: []string{"--ping-interval", cfg.PingInterval.String()}, Partitionable: slices.Contains(use, KindPartition)})
+		Args: append([]string{"--ping-interval", cfg.PingInterval.String()}, cfg.DaemonArgs...), Partitionable: slices.Contains(use, KindPartition)})
 	if err != nil {
 		return nil, err
 	}

@@ -25,13 +25,17 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.DurationVar(&cfg.Duration, "duration", soak.DefaultDuration, "time of publishing and faults (at least 30s)")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the fault draw (printed); 0 = from the clock")
-	fs.Func("faults", "only these faults, comma-separated: "+strings.Join([]string{soak.KindKill, soak.KindPause, soak.KindClusterRestart, soak.KindPartition, soak.KindDiskFull}, ","), func(v string) error {
+	fs.Func("faults", "only these faults, comma-separated: "+strings.Join([]string{soak.KindKill, soak.KindKillLeader, soak.KindPause, soak.KindClusterRestart, soak.KindPartition, soak.KindDiskFull}, ","), func(v string) error {
 		cfg.Faults = strings.Split(v, ",")
 		return nil
 	})
 	fs.IntVar(&cfg.Orgs, "orgs", soak.DefaultOrgs, "orgs")
 	fs.IntVar(&cfg.SubscribersPerOrg, "subscribers", soak.DefaultSubscribersPerOrg, "subscribers per org")
 	fs.StringVar(&cfg.Daemon, "daemon", bench.DefaultDaemonPath, "orgstream binary")
+	fs.Func("daemon-args", "extra flags of every node's `orgstream serve`, space-separated (e.g. \"--partitions 6\")", func(v string) error {
+		cfg.DaemonArgs = append(cfg.DaemonArgs, strings.Fields(v)...)
+		return nil
+	})
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "parent of the nodes' data dirs; empty = a temporary one")
 	fs.StringVar(&cfg.Out, "out", bench.DefaultOutDir, "parent folder of the report folder")
 	if err := fs.Parse(args); err != nil {
