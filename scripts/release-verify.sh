@@ -5,7 +5,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 a=$(mktemp -d) b=$(mktemp -d)
 trap 'rm -rf "$a" "$b"' EXIT
+# One version for both: a commit in between must not count as a difference.
+VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
+export VERSION
 DIST="$a" ./scripts/release.sh >/dev/null
+# The second build ignores the build cache (-a): every package compiled again.
 DIST="$b" GOFLAGS="${GOFLAGS:-} -a" ./scripts/release.sh >/dev/null
 if ! diff "$a/SHA256SUMS" "$b/SHA256SUMS"; then
 	echo "release-verify: the two builds differ" >&2
