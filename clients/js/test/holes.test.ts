@@ -1,6 +1,7 @@
 // The hole rule (PROTOCOL.md v2 "Scoped delivery"; the Go client has the
 // same), presence frames, and the reconnect countdown, fed through an
 // in-test WebSocket (a server that skips seqs on demand cannot be had).
+import { CLIENT_NAME } from '../src/version.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { event, welcome } from './fake-socket.js';
 import { fakeClient, FAKE_TOKEN } from './fake-client.js';
@@ -25,7 +26,7 @@ describe('holes', () => {
   it('a scoped stream delivers holes; duplicates are still dropped', () => {
     const { client, ws, rec } = fakeClient({ topics: ['orders.*'] });
     client.connect();
-    expect(q(ws.last().url)).toEqual({ access_token: FAKE_TOKEN, topics: 'orders.*' });
+    expect(q(ws.last().url)).toEqual({ access_token: FAKE_TOKEN, topics: 'orders.*', client: CLIENT_NAME });
     ws.last().open(welcome({ head: 2, scoped: true }));
     for (const n of [4, 4, 7, 5, 8, 20]) ws.last().send(event(n));
     expect(seqs(rec.events)).toEqual([4, 7, 8, 20]);
@@ -107,7 +108,7 @@ describe('presence frames', () => {
   it('asks presence=true and hands presence frames to onPresence, outside the seq order', () => {
     const { client, ws, rec } = fakeClient({ presence: true });
     client.connect();
-    expect(q(ws.last().url)).toEqual({ access_token: FAKE_TOKEN, presence: 'true' });
+    expect(q(ws.last().url)).toEqual({ access_token: FAKE_TOKEN, presence: 'true', client: CLIENT_NAME });
     ws.last().open(welcome({ head: 0 }));
     ws.last().send({ type: 'presence', user: 'bob', state: 'online' });
     ws.last().send(event(1));
