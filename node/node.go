@@ -342,14 +342,64 @@ func (n *Node) Publish(ctx context.Context, org string, drafts []messages.Draft)
 	if hub == nil {
 		return nil, false, fmt.Errorf("%w: %w", persistence.ErrUnavailable, ErrStarting)
 	}
-	// A stream without a leader takes no write: answer 503 at once, with
-	// nothing sent (so nothing can be stored later), instead of after the
-	// append's timeout. Only the org's partition matters.
-	if n.probe.refuses(n.jlog.StreamOf(org)) {
-		return nil, false, fmt.Errorf("%w: %w", transport.ErrLogUnavailable, n.probe.Err())
+	stream := n.jlog.StreamOf(org)
+	deadline := time.Now().Add(unavailableGrace)
+	for wait := 25 * time.Millisecond; ; wait = min(2*wait, 400*time.Millisecond) {
+		var err error
+		// A stream without a leader takes no write: the append would
+		// wait for its timeout and end with the outcome unknown. Send
+		// nothing while the probe saw none and a fresh look agrees.
+		if n.probe.refuses(stream) && !n.hasLeader(ctx, stream) {
+			err = fmt.Errorf("%w: %w", transport.ErrLogUnavailable, n.probe.Err())
+		} else {
+			seqs, allDup, perr := hub.Publish(ctx, org, drafts)
+			if !nothingStored(perr) {
+				return seqs, allDup, publishErr(perr)
+			}
+			err = perr
+		}
+		// Nothing was stored: waiting out a leader's election (a failover,
+		// or the balancer moving a partition's leader) is safe, and turns
+		// a move into a latency blip rather than a 503.
+		if time.Now().Add(wait).After(deadline) || !sleepCtx(ctx, wait) {
+			return nil, false, publishErr(err)
+		}
 	}
-	seqs, allDup, err := hub.Publish(ctx, org, drafts)
-	return seqs, allDup, publishErr(err)
+}
+
+// unavailableGrace bounds how long a publish waits for its partition to
+// take writes again (a leader election: a step-down of the balancer takes
+// well under a second, a failover 5–8 s) before it answers 503 with nothing
+// stored. It stays well below the publish timeout (10 s).
+const unavailableGrace = 3 * time.Second
+
+// nothingStored reports a publish error after which nothing was stored, nor
+// will be (Hub.Publish's contract), and that a new attempt may cure: not a
+// refusal of the drafts, not a drain.
+func nothingStored(err error) bool {
+	return err != nil && errors.Is(err, persistence.ErrUnavailable) &&
+		!errors.Is(err, persistence.ErrOutcomeUnknown) && !errors.Is(err, actors.ErrDraining)
+}
+
+// hasLeader asks stream's leader afresh (the probe's view may be a second
+// old): true once it has one.
+func (n *Node) hasLeader(ctx context.Context, stream string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	leader, err := n.jlog.StreamLeader(ctx, stream)
+	return err == nil && leader != ""
+}
+
+// sleepCtx waits d unless ctx ends first (false then).
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // Open implements transport.Streams with the hub.

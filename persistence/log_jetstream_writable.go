@@ -75,6 +75,12 @@ func (l *JetStreamLog) Status(ctx context.Context) ([]StreamStatus, error) {
 	return st, errHeads
 }
 
+// StreamLeader is the server name leading stream, "" (and ErrNoLeader)
+// while it has none: one stream info request.
+func (l *JetStreamLog) StreamLeader(ctx context.Context, stream string) (string, error) {
+	return l.streamLeader(ctx, stream)
+}
+
 // streamLeader asks for one stream's info and returns its leader. In a
 // cluster only the stream leader answers it, or, while the stream has no
 // leader, a replica with an empty leader (ErrNoLeader); nobody answers while
