@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/orgstream/orgstream/metrics"
 )
 
 // TestClusterLeadersSpread (issue 13): the leaders of the log's streams
@@ -61,22 +63,11 @@ func logStreams(hc *http.Client, base string) map[string]string {
 		return nil
 	}
 	defer resp.Body.Close()
-	var doc struct {
-		Log struct {
-			Streams []struct {
-				Name   string `json:"name"`
-				Leader string `json:"leader"`
-			} `json:"streams"`
-		} `json:"log"`
-	}
+	var doc metrics.Snapshot
 	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&doc) != nil {
 		return nil
 	}
-	m := map[string]string{}
-	for _, s := range doc.Log.Streams {
-		m[s.Name] = s.Leader
-	}
-	return m
+	return doc.Log.Leaders()
 }
 
 // leaderCounts counts the streams each node of c leads as node via's

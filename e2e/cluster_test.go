@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -156,26 +155,5 @@ func (c *cluster) streamLeader(via int, org string) int {
 // metricsLeader reads GET /v2/realtime/metrics at base and returns the
 // leader it names for stream ("" if none, or on any error).
 func metricsLeader(hc *http.Client, base, stream string) string {
-	resp, err := hc.Get(base + "/v2/realtime/metrics")
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	var doc struct {
-		Log struct {
-			Streams []struct {
-				Name   string `json:"name"`
-				Leader string `json:"leader"`
-			} `json:"streams"`
-		} `json:"log"`
-	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&doc) != nil {
-		return ""
-	}
-	for _, s := range doc.Log.Streams {
-		if s.Name == stream {
-			return s.Leader
-		}
-	}
-	return ""
+	return logStreams(hc, base)[stream]
 }

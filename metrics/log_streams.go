@@ -42,3 +42,13 @@ func (m *Metrics) LogStreams() []LogStream {
 	}
 	return append(make([]LogStream, 0, len(s)), s...)
 }
+
+// Leaders maps each stream to its leader ("" while it has none), for
+// readers of the JSON document (the harness, the e2e tests).
+func (l LogSnapshot) Leaders() map[string]string {
+	m := make(map[string]string, len(l.Streams))
+	for _, s := range l.Streams {
+		m[s.Name] = s.Leader
+	}
+	return m
+}

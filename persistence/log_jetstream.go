@@ -123,27 +123,9 @@ func (c *JetStreamConfig) validate() error {
 // subjects do not name the partition).
 func (c *JetStreamConfig) partitionConfig(i int) jetstream.StreamConfig {
 	sub := PartitionSubjectPrefix(i)
-	return jetstream.StreamConfig{
-		Name:              PartitionStream(i),
-		Description:       "orgstream: per-org event logs, partition " + strconv.Itoa(i) + " (" + sub + "<org>)",
-		Subjects:          []string{sub + "*"},
-		Retention:         jetstream.LimitsPolicy,
-		Discard:           jetstream.DiscardOld,
-		Storage:           jetstream.FileStorage,
-		Replicas:          c.Replicas,
-		MaxAge:            c.Retention,
-		MaxMsgsPerSubject: c.MaxEventsPerOrg,
-		MaxMsgs:           -1,
-		MaxBytes:          -1,
-		Duplicates:        c.DedupWindow,
-		AllowDirect:       true,
-		// Batches: consecutive seqs, all or nothing.
-		AllowAtomicPublish: true,
-		RePublish: &jetstream.RePublish{
-			Source:      sub + "*",
-			Destination: LivePrefix + "{{wildcard(1)}}",
-		},
-	}
+	return c.eventsStreamConfig(PartitionStream(i),
+		"orgstream: per-org event logs, partition "+strconv.Itoa(i)+" ("+sub+"<org>)",
+		sub+"*", LivePrefix+"{{wildcard(1)}}")
 }
 
 // legacyStreamConfig is the one stream that held every org's events before
@@ -151,10 +133,23 @@ func (c *JetStreamConfig) partitionConfig(i int) jetstream.StreamConfig {
 // heads stream existed has the marker subjects in it, which this releases)
 // before moving its events into the partitions (log_jetstream_upgrade.go).
 func (c *JetStreamConfig) legacyStreamConfig() jetstream.StreamConfig {
+	sc := c.eventsStreamConfig(StreamName, "orgstream: per-org event logs (orgstream.events.<org>)",
+		EventsPrefix+"*", LivePrefix+">")
+	sc.RePublish.Source = EventsPrefix + ">"
+	// Unused since the head markers moved to their own stream, but
+	// JetStream refuses to turn it off on a stream that had it (stores
+	// created before), so it stays on.
+	sc.AllowMsgTTL = true
+	return sc
+}
+
+// eventsStreamConfig is a stream of org events on subjects (one token per
+// org), with the log's limits, republished to live.
+func (c *JetStreamConfig) eventsStreamConfig(name, desc, subjects, live string) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:              StreamName,
-		Description:       "orgstream: per-org event logs (orgstream.events.<org>)",
-		Subjects:          []string{EventsPrefix + "*"},
+		Name:              name,
+		Description:       desc,
+		Subjects:          []string{subjects},
 		Retention:         jetstream.LimitsPolicy,
 		Discard:           jetstream.DiscardOld,
 		Storage:           jetstream.FileStorage,
@@ -167,14 +162,7 @@ func (c *JetStreamConfig) legacyStreamConfig() jetstream.StreamConfig {
 		AllowDirect:       true,
 		// Batches: consecutive seqs, all or nothing.
 		AllowAtomicPublish: true,
-		// Unused since the head markers moved to their own stream, but
-		// JetStream refuses to turn it off on a stream that had it (stores
-		// created before), so it stays on.
-		AllowMsgTTL: true,
-		RePublish: &jetstream.RePublish{
-			Source:      EventsPrefix + ">",
-			Destination: LivePrefix + ">",
-		},
+		RePublish:          &jetstream.RePublish{Source: subjects, Destination: live},
 	}
 }
 

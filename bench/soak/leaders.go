@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+
+	"github.com/orgstream/orgstream/metrics"
 )
 
 // busiestLeader finds the node leading the most of the log's streams, as
@@ -60,20 +62,9 @@ func logLeaders(ctx context.Context, hc *http.Client, base string) (map[string]s
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("soak: metrics of %s: %s", base, resp.Status)
 	}
-	var doc struct {
-		Log struct {
-			Streams []struct {
-				Name   string `json:"name"`
-				Leader string `json:"leader"`
-			} `json:"streams"`
-		} `json:"log"`
-	}
+	var doc metrics.Snapshot
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
 		return nil, fmt.Errorf("soak: metrics of %s: %w", base, err)
 	}
-	m := make(map[string]string, len(doc.Log.Streams))
-	for _, s := range doc.Log.Streams {
-		m[s.Name] = s.Leader
-	}
-	return m, nil
+	return doc.Log.Leaders(), nil
 }
