@@ -130,7 +130,7 @@ release: deps ## reproducible static binaries for linux/amd64, linux/arm64, darw
 	./scripts/release.sh
 
 .PHONY: release-verify
-release-verify: deps ## build the release twice and check that the checksums match
+release-verify: deps ## build the release twice (dist/ and a temporary copy) and check that the checksums match
 	./scripts/release-verify.sh
 
 .PHONY: check-go-install

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# make release-verify: builds the release twice into two directories and
-# compares their SHA256SUMS: a release must be byte-for-byte reproducible.
+# make release-verify: builds the release twice, into $DIST (default dist/,
+# kept: it is the release) and a temporary directory, and compares their
+# SHA256SUMS: a release must be byte-for-byte reproducible.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-a=$(mktemp -d) b=$(mktemp -d)
-trap 'rm -rf "$a" "$b"' EXIT
+a=${DIST:-dist} b=$(mktemp -d)
+trap 'rm -rf "$b"' EXIT
 # One version for both: a commit in between must not count as a difference.
 VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
 export VERSION
