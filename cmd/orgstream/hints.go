@@ -36,7 +36,7 @@ func (c *cli) printHints(o *serveOptions, addr, natsURL string) {
 	}
 	p := c.prog
 	var b strings.Builder
-	fmt.Fprintf(&b, "\norgstream %s is running (node %s)\n", version, o.nodeName)
+	fmt.Fprintf(&b, "\norgstream %s is running (node %s)\n", versionString(), o.nodeName)
 	fmt.Fprintf(&b, "  Console:   %s/  (live events, publish form; %s)\n", httpURL, consoleNote(o.dev))
 	if o.metricsListen == "" {
 		fmt.Fprintf(&b, "  HTTP:      %s  (/healthz, /readyz, /metrics, /v2/realtime/metrics)\n", httpURL)

@@ -239,7 +239,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	unwatch := context.AfterFunc(sigCtx, cancelStart)
 
 	log.Info("starting",
-		zap.String("version", version),
+		zap.String("version", versionString()),
 		zap.String("node", o.nodeName),
 		zap.String("listen", o.listen),
 		zap.String("data_dir", o.secret.dataDir),
