@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/orgstream/orgstream/internal/ctxwait"
 )
 
 // Defaults of fleetConfig.
@@ -185,7 +187,7 @@ func (f *fleet) run(ctx context.Context, c *streamConn, resume bool, sem chan st
 				f.failed.Add(1)
 				return
 			}
-			sleepCtx(ctx, time.Duration(attempts)*100*time.Millisecond+rand.N(100*time.Millisecond))
+			ctxwait.Sleep(ctx, time.Duration(attempts)*100*time.Millisecond+rand.N(100*time.Millisecond))
 			continue
 		}
 		attempts = 0
@@ -195,7 +197,7 @@ func (f *fleet) run(ctx context.Context, c *streamConn, resume bool, sem chan st
 		}
 		f.reconnects.Add(1)
 		resume = true
-		sleepCtx(ctx, rand.N(100*time.Millisecond))
+		ctxwait.Sleep(ctx, rand.N(100*time.Millisecond))
 	}
 }
 
@@ -360,15 +362,5 @@ func pollUntil(ctx context.Context, timeout time.Duration, cond func() bool) err
 			return ctx.Err()
 		case <-tick.C:
 		}
-	}
-}
-
-// sleepCtx sleeps d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
 	}
 }

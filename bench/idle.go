@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/orgstream/orgstream/internal/ctxwait"
 )
 
 // IdleConfig shapes the idle scenario: Conns streams held open, reading
@@ -87,7 +89,7 @@ func RunIdle(ctx context.Context, t *Target, cfg IdleConfig) (*Result, error) {
 	connectSecs := time.Duration(f.lastWelcome.Load() - f.startedAt.Load()).Seconds()
 	welcomed := f.welcomes.Load()
 	if werr == nil {
-		sleepCtx(ctx, cfg.Settle)
+		ctxwait.Sleep(ctx, cfg.Settle)
 	}
 	after := t.snapshot(ctx)
 	m, merr := t.Metrics(ctx)
@@ -96,7 +98,7 @@ func RunIdle(ctx context.Context, t *Target, cfg IdleConfig) (*Result, error) {
 		perNode = t.nodeSnapshots(ctx)
 	}
 	if werr == nil {
-		sleepCtx(ctx, cfg.Hold)
+		ctxwait.Sleep(ctx, cfg.Hold)
 	}
 	open := f.connected.Load()
 	prog.stop()

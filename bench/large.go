@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/orgstream/orgstream/internal/ctxwait"
 )
 
 // LargeConfig shapes the large-events scenario: Readers streams on one org
@@ -95,7 +97,7 @@ func RunLargeEvents(ctx context.Context, t *Target, cfg LargeConfig) (*Result, e
 			if v, ok := t.RSS(); ok && v > peak.Load() {
 				peak.Store(v)
 			}
-			sleepCtx(watchCtx, 50*time.Millisecond)
+			ctxwait.Sleep(watchCtx, 50*time.Millisecond)
 		}
 	}()
 

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/orgstream/orgstream/internal/ctxwait"
 )
 
 // PublishConfig shapes the publish scenario: durable publish throughput and
@@ -194,7 +196,7 @@ func closedLoop(ctx context.Context, t *Target, orgs []string, b, size int, d ti
 					mu.Lock()
 					lastErr = err
 					mu.Unlock()
-					sleepCtx(ctx, 10*time.Millisecond) // do not spin on a refusing daemon
+					ctxwait.Sleep(ctx, 10*time.Millisecond) // do not spin on a refusing daemon
 					continue
 				}
 				ack.RecordDuration(time.Since(t0))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/orgstream/orgstream/internal/ctxwait"
 )
 
 // SlowConfig shapes the slow-consumer scenario: Readers streams and one
@@ -107,7 +109,7 @@ func RunSlowConsumer(ctx context.Context, t *Target, cfg SlowConfig) (*Result, e
 	smp := startSampler(250*time.Millisecond, probes...)
 
 	cpu := startCPU(t.pids()...)
-	sleepCtx(ctx, cfg.Baseline)
+	ctxwait.Sleep(ctx, cfg.Baseline)
 	rssBefore, _ := t.RSS()
 	readers.hist.Store(flood)
 	sc := slow.conns[0]
@@ -127,7 +129,7 @@ func RunSlowConsumer(ctx context.Context, t *Target, cfg SlowConfig) (*Result, e
 			cutAfter = time.Since(floodStart)
 			break
 		}
-		sleepCtx(ctx, 100*time.Millisecond)
+		ctxwait.Sleep(ctx, 100*time.Millisecond)
 	}
 	// The slow reader reads again at once: the daemon's close frame waits
 	// behind the backlog in its socket, and only for its write timeout.
@@ -139,7 +141,7 @@ func RunSlowConsumer(ctx context.Context, t *Target, cfg SlowConfig) (*Result, e
 			if v, ok := t.RSS(); ok {
 				peak = max(peak, v)
 			}
-			sleepCtx(ctx, 100*time.Millisecond)
+			ctxwait.Sleep(ctx, 100*time.Millisecond)
 		}
 	}
 	pc.halt()

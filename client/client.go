@@ -11,6 +11,8 @@ import (
 	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws/wsflate"
 	"go.uber.org/zap"
+
+	"github.com/orgstream/orgstream/internal/ctxwait"
 )
 
 // Client follows one org's stream: it connects, reads, and reconnects
@@ -68,7 +70,7 @@ func New(cfg Config) (*Client, error) {
 		log:       cfg.Logger,
 		tokenFunc: cfg.TokenFunc != nil,
 		randN:     rand.Int64N,
-		wait:      sleepCtx,
+		wait:      ctxwait.Sleep,
 		done:      make(chan struct{}),
 		tr:        tracker{epoch: cfg.Epoch, last: cfg.LastSeq, known: cfg.Resume, trust: cfg.TrustHoles},
 		epoch:     cfg.Epoch,
@@ -225,16 +227,4 @@ func (c *Client) exitErr(parent context.Context) error {
 		return nil
 	}
 	return parent.Err()
-}
-
-// sleepCtx waits d unless ctx ends first (false then).
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

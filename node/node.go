@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/orgstream/orgstream/actors"
+	"github.com/orgstream/orgstream/internal/ctxwait"
 	"github.com/orgstream/orgstream/messages"
 	"github.com/orgstream/orgstream/metrics"
 	"github.com/orgstream/orgstream/persistence"
@@ -361,7 +362,7 @@ func (n *Node) Publish(ctx context.Context, org string, drafts []messages.Draft)
 		// Nothing was stored: waiting out a leader's election (a failover,
 		// or the balancer moving a partition's leader) is safe, and turns
 		// a move into a latency blip rather than a 503.
-		if time.Now().Add(wait).After(deadline) || !sleepCtx(ctx, wait) {
+		if time.Now().Add(wait).After(deadline) || !ctxwait.Sleep(ctx, wait) {
 			return nil, false, publishErr(err)
 		}
 	}
@@ -388,18 +389,6 @@ func (n *Node) hasLeader(ctx context.Context, stream string) bool {
 	defer cancel()
 	leader, err := n.jlog.StreamLeader(ctx, stream)
 	return err == nil && leader != ""
-}
-
-// sleepCtx waits d unless ctx ends first (false then).
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // Open implements transport.Streams with the hub.

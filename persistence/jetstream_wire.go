@@ -61,8 +61,12 @@ const (
 // Direct Get (any replica answers, possibly a lagging one) and Message Get
 // (only the stream leader answers) of each stream.
 const (
-	directGetHeadsPrefix = "$JS.API.DIRECT.GET." + HeadsStreamName
-	msgGetHeadsPrefix    = "$JS.API.STREAM.MSG.GET." + HeadsStreamName
+	directGetPrefix      = "$JS.API.DIRECT.GET."
+	msgGetPrefix         = "$JS.API.STREAM.MSG.GET."
+	streamInfoPrefix     = "$JS.API.STREAM.INFO."
+	stepDownPrefix       = "$JS.API.STREAM.LEADER.STEPDOWN."
+	directGetHeadsPrefix = directGetPrefix + HeadsStreamName
+	msgGetHeadsPrefix    = msgGetPrefix + HeadsStreamName
 )
 
 // JetStream API error codes we act on.

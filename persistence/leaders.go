@@ -187,40 +187,19 @@ func (b *LeaderBalancer) round(ctx context.Context) (settled bool) {
 	return false
 }
 
-// streamInfoPlacement is the part of a stream info answer the balancer
-// reads.
-type streamInfoPlacement struct {
-	Cluster *struct {
-		Leader   string `json:"leader"`
-		Replicas []struct {
-			Name    string `json:"name"`
-			Current bool   `json:"current"`
-			Offline bool   `json:"offline"`
-		} `json:"replicas"`
-	} `json:"cluster"`
-	Error *apiError `json:"error"`
-}
-
 // placement asks for one stream's info. In a cluster its leader answers,
 // and its view of the replicas is the one that counts (current = caught
 // up with it).
 func (b *LeaderBalancer) placement(ctx context.Context, stream string) (placement, error) {
-	resp, err := request(ctx, b.cfg.Conn, nats.NewMsg("$JS.API.STREAM.INFO."+stream), b.cfg.RequestTimeout)
+	c, err := streamClusterOf(ctx, b.cfg.Conn, stream, b.cfg.RequestTimeout)
 	if err != nil {
-		return placement{}, transportErr("stream info "+stream, err)
+		return placement{}, err
 	}
-	var info streamInfoPlacement
-	if err := json.Unmarshal(resp.Data, &info); err != nil {
-		return placement{}, fmt.Errorf("%w: stream info %s: bad answer: %w", ErrUnavailable, stream, err)
-	}
-	switch {
-	case info.Error != nil:
-		return placement{}, fmt.Errorf("%w: stream info %s: %w", ErrUnavailable, stream, info.Error)
-	case info.Cluster == nil || info.Cluster.Leader == "":
+	if c == nil || c.Leader == "" {
 		return placement{}, fmt.Errorf("%w (%s)", ErrNoLeader, stream)
 	}
-	p := placement{stream: stream, leader: info.Cluster.Leader}
-	for _, r := range info.Cluster.Replicas {
+	p := placement{stream: stream, leader: c.Leader}
+	for _, r := range c.Replicas {
 		p.peers = append(p.peers, peer{name: r.Name, current: r.Current, offline: r.Offline})
 	}
 	return p, nil
@@ -236,7 +215,7 @@ func (b *LeaderBalancer) stepDown(ctx context.Context, mv move) error {
 	if err != nil {
 		return fmt.Errorf("persistence: step-down request: %w", err)
 	}
-	m := nats.NewMsg("$JS.API.STREAM.LEADER.STEPDOWN." + mv.stream)
+	m := nats.NewMsg(stepDownPrefix + mv.stream)
 	m.Data = body
 	resp, err := request(ctx, b.cfg.Conn, m, b.cfg.RequestTimeout)
 	if err != nil {

@@ -38,12 +38,7 @@ import (
 // stream.
 
 // legacyPart names the legacy stream like a partition.
-var legacyPart = partition{
-	stream: StreamName,
-	events: EventsPrefix,
-	gets:   streamGets{direct: "$JS.API.DIRECT.GET." + StreamName, leader: "$JS.API.STREAM.MSG.GET." + StreamName},
-	info:   "$JS.API.STREAM.INFO." + StreamName,
-}
+var legacyPart = namedPartition(-1, StreamName, EventsPrefix)
 
 // upgrade moves every org's events from the legacy stream into the
 // partitions and deletes it when no org subject is left.

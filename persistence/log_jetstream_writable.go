@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -44,15 +45,12 @@ func (l *JetStreamLog) Writable(ctx context.Context) error {
 // all, so that an operator sees every leader even when one stream is in
 // trouble). The error is the first partition's, else the heads stream's.
 func (l *JetStreamLog) Status(ctx context.Context) ([]StreamStatus, error) {
+	names := l.Streams()
 	n := len(l.parts)
-	st := make([]StreamStatus, n+1)
-	errs := make([]error, n+1)
+	st := make([]StreamStatus, len(names))
+	errs := make([]error, len(names))
 	var wg sync.WaitGroup
-	for i := range st {
-		name := HeadsStreamName
-		if i < n {
-			name = l.parts[i].stream
-		}
+	for i, name := range names {
 		st[i].Name = name
 		wg.Add(1)
 		go func() {
@@ -86,28 +84,48 @@ func (l *JetStreamLog) StreamLeader(ctx context.Context, stream string) (string,
 // leader, a replica with an empty leader (ErrNoLeader); nobody answers while
 // JetStream has no quorum.
 func (l *JetStreamLog) streamLeader(ctx context.Context, stream string) (string, error) {
-	resp, err := request(ctx, l.nc, nats.NewMsg("$JS.API.STREAM.INFO."+stream), l.cfg.RequestTimeout)
-	if err != nil {
-		return "", transportErr("stream info "+stream, err)
-	}
-	var info struct {
-		Cluster *struct {
-			Leader string `json:"leader"`
-		} `json:"cluster"`
-		Error *apiError `json:"error"`
-	}
-	if err := json.Unmarshal(resp.Data, &info); err != nil {
-		return "", fmt.Errorf("%w: stream info %s: bad answer: %w", ErrUnavailable, stream, err)
-	}
+	c, err := streamClusterOf(ctx, l.nc, stream, l.cfg.RequestTimeout)
 	switch {
-	case info.Error != nil:
-		return "", fmt.Errorf("%w: stream info %s: %w", ErrUnavailable, stream, info.Error)
-	case info.Cluster != nil && info.Cluster.Leader == "":
-		return "", fmt.Errorf("%w (%s)", ErrNoLeader, stream)
-	case info.Cluster == nil:
+	case err != nil:
+		return "", err
+	case c == nil:
 		// Writable, but the answer names no leader (nats-server 2.15
 		// always sends the block, with its own name on a single server).
 		return "", nil
+	case c.Leader == "":
+		return "", fmt.Errorf("%w (%s)", ErrNoLeader, stream)
 	}
-	return info.Cluster.Leader, nil
+	return c.Leader, nil
+}
+
+// streamCluster is the cluster block of a stream's info: its leader and
+// its replicas as the answering server sees them.
+type streamCluster struct {
+	Leader   string `json:"leader"`
+	Replicas []struct {
+		Name    string `json:"name"`
+		Current bool   `json:"current"`
+		Offline bool   `json:"offline"`
+	} `json:"replicas"`
+}
+
+// streamClusterOf asks for one stream's info over nc and returns its
+// cluster block (nil when the answer has none). The log's leader probe and
+// the leader balancer both read stream leaders through it.
+func streamClusterOf(ctx context.Context, nc *nats.Conn, stream string, timeout time.Duration) (*streamCluster, error) {
+	resp, err := request(ctx, nc, nats.NewMsg(streamInfoPrefix+stream), timeout)
+	if err != nil {
+		return nil, transportErr("stream info "+stream, err)
+	}
+	var info struct {
+		Cluster *streamCluster `json:"cluster"`
+		Error   *apiError      `json:"error"`
+	}
+	if err := json.Unmarshal(resp.Data, &info); err != nil {
+		return nil, fmt.Errorf("%w: stream info %s: bad answer: %w", ErrUnavailable, stream, err)
+	}
+	if info.Error != nil {
+		return nil, fmt.Errorf("%w: stream info %s: %w", ErrUnavailable, stream, info.Error)
+	}
+	return info.Cluster, nil
 }

@@ -65,17 +65,22 @@ type partition struct {
 func newPartitions(p int) []partition {
 	parts := make([]partition, p)
 	for i := range parts {
-		s := PartitionStream(i)
-		parts[i] = partition{
-			index:         i,
-			stream:        s,
-			events:        PartitionSubjectPrefix(i),
-			gets:          streamGets{direct: "$JS.API.DIRECT.GET." + s, leader: "$JS.API.STREAM.MSG.GET." + s},
-			info:          "$JS.API.STREAM.INFO." + s,
-			leaderElected: "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED." + s,
-		}
+		parts[i] = namedPartition(i, PartitionStream(i), PartitionSubjectPrefix(i))
 	}
 	return parts
+}
+
+// namedPartition is stream's names: its events' subject prefix, and the
+// JetStream API subjects the log uses on it.
+func namedPartition(i int, stream, events string) partition {
+	return partition{
+		index:         i,
+		stream:        stream,
+		events:        events,
+		gets:          streamGets{direct: directGetPrefix + stream, leader: msgGetPrefix + stream},
+		info:          streamInfoPrefix + stream,
+		leaderElected: "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED." + stream,
+	}
 }
 
 // validPartitions checks a partition count.

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/orgstream/orgstream/internal/ctxwait"
 )
 
 // The disk-full fault: the data dir of one node is a small tmpfs (mounted
@@ -70,7 +72,7 @@ func (n *nemesis) diskFull(ctx context.Context, i int, hold time.Duration) (stri
 		_ = n.disk.free()
 		return "", err
 	}
-	sleep(ctx, hold)
+	ctxwait.Sleep(ctx, hold)
 	if err := n.disk.free(); err != nil {
 		return "", err
 	}

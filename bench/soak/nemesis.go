@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orgstream/orgstream/bench"
+	"github.com/orgstream/orgstream/internal/ctxwait"
 )
 
 // The kinds of fault.
@@ -120,7 +121,7 @@ func (n *nemesis) between(lo, hi time.Duration) time.Duration {
 // ctx ends. It returns an error only when a node could not be brought back
 // (the campaign cannot go on).
 func (n *nemesis) run(ctx context.Context) error {
-	if !sleep(ctx, n.warmUp) {
+	if !ctxwait.Sleep(ctx, n.warmUp) {
 		return nil
 	}
 	for {
@@ -145,7 +146,7 @@ func (n *nemesis) run(ctx context.Context) error {
 		case left < hold+restartBudget:
 			return nil
 		}
-		if !sleep(ctx, gap) {
+		if !ctxwait.Sleep(ctx, gap) {
 			return nil
 		}
 		f := Fault{Kind: kind, Start: n.since(time.Now()), Hold: hold.Seconds(), WritesBack: -1}
@@ -194,7 +195,7 @@ func (n *nemesis) kill(ctx context.Context, i int, hold time.Duration) error {
 	if err := d.Kill(); err != nil {
 		return err
 	}
-	sleep(ctx, hold)
+	ctxwait.Sleep(ctx, hold)
 	if err := d.Restart(ctx); err != nil {
 		return err
 	}
@@ -226,7 +227,7 @@ func (n *nemesis) pause(ctx context.Context, i int, hold time.Duration) error {
 	if err := d.Signal(syscall.SIGSTOP); err != nil {
 		return err
 	}
-	sleep(ctx, hold)
+	ctxwait.Sleep(ctx, hold)
 	return d.Signal(syscall.SIGCONT)
 }
 
@@ -237,7 +238,7 @@ func (n *nemesis) partition(ctx context.Context, i int, hold time.Duration) erro
 	if err := n.c.Partition(i); err != nil {
 		return err
 	}
-	sleep(ctx, hold)
+	ctxwait.Sleep(ctx, hold)
 	return n.c.Heal(i)
 }
 
@@ -248,7 +249,7 @@ func (n *nemesis) restartAll(ctx context.Context, hold time.Duration) error {
 			return err
 		}
 	}
-	sleep(ctx, hold)
+	ctxwait.Sleep(ctx, hold)
 	if err := n.c.RestartAll(ctx); err != nil {
 		return err
 	}
@@ -256,16 +257,4 @@ func (n *nemesis) restartAll(ctx context.Context, hold time.Duration) error {
 		n.nodes.refresh(i)
 	}
 	return nil
-}
-
-// sleep waits d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

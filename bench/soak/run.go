@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/orgstream/orgstream/bench"
+	"github.com/orgstream/orgstream/internal/ctxwait"
 	"github.com/orgstream/orgstream/transport/auth"
 )
 
@@ -164,7 +165,7 @@ func campaign(ctx context.Context, cfg Config, c *bench.Cluster, r *Report, use 
 	if err := nem.run(ctx); err != nil {
 		r.fail("nemesis: %v", err)
 	}
-	sleep(ctx, time.Until(start.Add(cfg.Duration)))
+	ctxwait.Sleep(ctx, time.Until(start.Add(cfg.Duration)))
 	r.Faults = nem.faults
 	close(stopPubs)
 	pubWG.Wait()
@@ -284,7 +285,7 @@ func (p *publisher) probe(ctx context.Context) bool {
 		if err != nil {
 			a.Err = err.Error()
 			p.h.Record(a)
-			sleep(ctx, 100*time.Millisecond)
+			ctxwait.Sleep(ctx, 100*time.Millisecond)
 			continue
 		}
 		a.Seq = seqs[0]
@@ -318,7 +319,7 @@ func waitFor(ctx context.Context, limit time.Duration, ok func() bool) bool {
 		if ok() {
 			return true
 		}
-		if time.Now().After(deadline) || !sleep(ctx, 100*time.Millisecond) {
+		if time.Now().After(deadline) || !ctxwait.Sleep(ctx, 100*time.Millisecond) {
 			return false
 		}
 	}
